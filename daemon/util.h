@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers every module uses: array sizes, container_of, clocks, fd
+ * flags, hex. Nothing here allocates or logs.
+ */
+#ifndef KST_UTIL_H
+#define KST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define KST_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define kst_container_of(ptr, type, member)                                    \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define kst_likely(x)   __builtin_expect(!!(x), 1)
+#define kst_unlikely(x) __builtin_expect(!!(x), 0)
+#define KST_MIN(a, b)   ((a) < (b) ? (a) : (b))
+#define KST_MAX(a, b)   ((a) > (b) ? (a) : (b))
+#define KST_CACHELINE   64
+
+/* Monotonic milliseconds, for timeouts. */
+static inline uint64_t kst_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Wall-clock seconds, for OCSP times. */
+static inline time_t kst_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void kst_hex(char *out, const unsigned char *in, size_t len);
+/* O_NONBLOCK on; 0 or -errno. */
+int kst_set_nonblock(int fd);
+
+#endif

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+/* Shared test helpers; see testutil.h. */
+#include "tests/lib/testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+bool kst_test_strict(void)
+{
+	const char *s = getenv("KST_TEST_STRICT");
+
+	return s != NULL && strcmp(s, "1") == 0;
+}
+
+const char *kst_test_srcdir(void)
+{
+	const char *s = getenv("KST_SRCDIR");
+
+	return s != NULL && *s ? s : ".";
+}
+
+const char *kst_test_builddir(void)
+{
+	const char *s = getenv("KST_BUILD");
+
+	return s != NULL && *s ? s : "build";
+}
+
+/* Mint once per uid into /tmp, serialised by a lock file. */
+static const char *testutil_mint_pki(void)
+{
+	static char dir[256];
+	char cmd[1024], stamp[300];
+	int lock;
+
+	snprintf(dir, sizeof(dir), "/tmp/kst-test-pki-%u", (unsigned)getuid());
+	snprintf(stamp, sizeof(stamp), "%s/.stamp", dir);
+	lock = open("/tmp/kst-test-pki.lock", O_CREAT | O_RDWR | O_CLOEXEC,
+		    0600);
+	if (lock >= 0)
+		flock(lock, LOCK_EX);
+	if (access(stamp, F_OK) != 0) {
+		snprintf(cmd, sizeof(cmd),
+			 "rm -rf '%s' && '%s/scripts/pki.sh' -s '%s' && "
+			 "touch '%s'",
+			 dir, kst_test_srcdir(), dir, stamp);
+		if (system(cmd) != 0)
+			fprintf(stderr, "testutil: minting the PKI failed\n");
+	}
+	if (lock >= 0)
+		close(lock);
+	return dir;
+}
+
+const char *kst_test_pki(void)
+{
+	const char *s = getenv("KST_TEST_PKI");
+
+	if (s != NULL && *s)
+		return s;
+	return testutil_mint_pki();
+}
+
+char *kst_test_pki_path(const char *name)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", kst_test_pki(), name) < 0)
+		return NULL;
+	return p;
+}
+
+X509 *kst_test_cert(const char *name)
+{
+	char *path = NULL;
+	X509 *x = NULL;
+	FILE *f;
+
+	if (asprintf(&path, "%s/%s.crt", kst_test_pki(), name) < 0)
+		return NULL;
+	f = fopen(path, "r");
+	if (f != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	free(path);
+	return x;
+}
+
+EVP_PKEY *kst_test_key(const char *name)
+{
+	char *path = NULL;
+	EVP_PKEY *k = NULL;
+	FILE *f;
+
+	if (asprintf(&path, "%s/%s.key", kst_test_pki(), name) < 0)
+		return NULL;
+	f = fopen(path, "r");
+	if (f != NULL) {
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	free(path);
+	return k;
+}
+
+int kst_test_read_file(const char *path, unsigned char **buf, size_t *len)
+{
+	struct stat st;
+	unsigned char *b;
+	size_t off = 0;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (b == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (off < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + off, (size_t)st.st_size - off);
+
+		if (r <= 0)
+			break;
+		off += (size_t)r;
+	}
+	close(fd);
+	*buf = b;
+	*len = off;
+	return 0;
+}
