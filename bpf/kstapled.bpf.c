@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kstapled's BPF object: maps only, no programs. It exists to give the two
+ * pinned maps their BTF (key and value types from bpf/kstapled.h), so that
+ * `bpftool map dump` prints every field by name. daemon/metrics.c loads it
+ * through the generated skeleton, pins both maps under bpf-pin-dir and is
+ * their only writer.
+ *
+ * The certificate map allocates entries on demand (BPF_F_NO_PREALLOC):
+ * preallocating KST_BPF_CERTS_MAX entries would pin ~35 MiB of kernel memory
+ * for a daemon that usually serves a handful of certificates.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/kstapled.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, KST_BPF_CERTS_MAX);
+	__type(key, struct kst_cert_key);
+	__type(value, struct kst_cert_val);
+} kst_certs_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kst_global_val);
+} kst_global_v1 SEC(".maps");

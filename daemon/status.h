@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `kstapled status`: per-certificate staple freshness and data-path
+ * counters, read from the pinned maps (bpf/kstapled.h), never from the
+ * daemon, so it works while the daemon is busy, stopped or gone (ages are
+ * then evaluated against now, and a stopped flush is reported).
+ *
+ *   kstapled status [--json] [--pin-dir DIR] [--prometheus FILE]
+ *     --pin-dir DIR      where the maps are pinned (default
+ *                        /sys/fs/bpf/kstapled, the bpf-pin-dir default)
+ *     --json             one JSON object {"now", "certs": [...], "global":
+ *                        {...}, "exit"}; keys are the BTF field names
+ *     --prometheus FILE  node_exporter textfile-collector format, written
+ *                        atomically (temporary file, fsync, rename; mode
+ *                        0644); "-" writes it to stdout. The table is then
+ *                        not printed (the JSON is, when asked for).
+ *     --now UNIX         (testing) evaluate ages against this time
+ *
+ * Exit status, so that it serves as a monitoring check:
+ *   0  every certificate is fine
+ *   1  some certificate needs attention: its staple expired or it is
+ *      revoked, or it has no valid staple (missing, stale) under the
+ *      must-staple policy; the table ends with an "attention:" line
+ *   2  the maps cannot be read (no pins at DIR, permission, a layout this
+ *      build does not know, ...; stderr says which), an output could not
+ *      be written, or the command line is wrong
+ * reading needs root, or membership of the daemon's group on kernels that
+ * let unprivileged users use bpf() on pinned maps they may open.
+ */
+#ifndef KST_STATUS_H
+#define KST_STATUS_H
+
+#include <stddef.h>
+
+#include "daemon/status_fmt.h"
+
+#define KST_STATUS_EXIT_OK	   0
+#define KST_STATUS_EXIT_BAD	   1
+#define KST_STATUS_EXIT_UNREADABLE 2
+
+/* argv[0] is "status". Returns the exit status above. */
+int kst_status_main(int argc, char **argv);
+
+/*
+ * Read both pinned maps under pin_dir: every certificate (malloc'd array,
+ * sorted with kst_status_sort; *certs may be NULL when there are none) and
+ * the global value. Returns 0 or -errno, with a sentence for the operator
+ * in why.
+ */
+int kst_status_read(const char *pin_dir, struct kst_status_cert **certs,
+		    size_t *n, struct kst_global_val *global, char *why,
+		    size_t why_size);
+
+#endif

@@ -1,0 +1,959 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Rendering of `kstapled status` (see status_fmt.h). The JSON and Prometheus
+ * outputs are driven by field tables over the ABI structs, so that a field
+ * added to bpf/kstapled.h is one table line here, and the JSON keys are the
+ * BTF names by construction.
+ */
+#include "daemon/status_fmt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/metrics_state.h"
+#include "daemon/util.h"
+
+enum fmt_kind {
+	FMT_STR,
+	FMT_U32,
+	FMT_S64,
+	FMT_U64,
+	FMT_STATE,
+	FMT_POLICY,
+	FMT_U64_ARRAY, /* KST_BPF_FALLBACK_SLOTS of them */
+	FMT_TLS_STAT,
+};
+
+/* A field of an ABI struct, named as in its BTF. */
+struct fmt_field {
+	const char *name;
+	size_t off;
+	size_t size;
+	enum fmt_kind kind;
+};
+
+/* A per-certificate Prometheus metric read straight from one field. */
+struct fmt_prom {
+	const char *name;
+	const char *type;
+	const char *help;
+	size_t off;
+	enum fmt_kind kind;
+};
+
+static int fmt_cert_cmp(const void *a, const void *b);
+static void fmt_json_str(FILE *f, const char *s, size_t max);
+static void fmt_json_fields(FILE *f, const void *base,
+			    const struct fmt_field *fields, size_t n);
+static void fmt_prom_label(FILE *f, const char *s, size_t max);
+static void fmt_prom_head(FILE *f, const char *name, const char *type,
+			  const char *help);
+static void fmt_prom_cert(FILE *f, const char *name,
+			  const struct kst_status_cert *c, const char *lkey,
+			  const char *lval, const char *value);
+
+/* clang-format off */
+#define FMT_FIELD(type, field, kind)                                           \
+	{ #field, offsetof(type, field), sizeof(((type *)0)->field), kind }
+#define FMT_CERT(field, kind)   FMT_FIELD(struct kst_cert_val, field, kind)
+#define FMT_GLOBAL(field, kind) FMT_FIELD(struct kst_global_val, field, kind)
+#define FMT_TLS(field)          FMT_FIELD(struct kst_tls_stat_snap, field, FMT_U64)
+
+/* clang-format on */
+
+static const struct fmt_field fmt_cert_fields[] = {
+	FMT_CERT(name, FMT_STR),
+	FMT_CERT(subject_cn, FMT_STR),
+	FMT_CERT(state, FMT_STATE),
+	FMT_CERT(policy, FMT_POLICY),
+	FMT_CERT(must_staple, FMT_U32),
+	FMT_CERT(fetch_consecutive_failures, FMT_U32),
+	FMT_CERT(last_http_status, FMT_U32),
+	FMT_CERT(last_error, FMT_U32),
+	FMT_CERT(last_error_name, FMT_STR),
+	FMT_CERT(not_after, FMT_S64),
+	FMT_CERT(this_update, FMT_S64),
+	FMT_CERT(next_update, FMT_S64),
+	FMT_CERT(produced_at, FMT_S64),
+	FMT_CERT(fetched_at, FMT_S64),
+	FMT_CERT(last_fetch_at, FMT_S64),
+	FMT_CERT(next_refresh, FMT_S64),
+	FMT_CERT(secs_to_next_update, FMT_S64),
+	FMT_CERT(flushed_at, FMT_S64),
+	FMT_CERT(fetch_successes, FMT_U64),
+	FMT_CERT(fetch_failures, FMT_U64),
+	FMT_CERT(handshakes, FMT_U64),
+	FMT_CERT(staples_served, FMT_U64),
+	FMT_CERT(status_no_staple, FMT_U64),
+	FMT_CERT(conns_ktls_tx, FMT_U64),
+	FMT_CERT(conns_ktls_rx, FMT_U64),
+	FMT_CERT(conns_device_tx, FMT_U64),
+	FMT_CERT(conns_device_rx, FMT_U64),
+	FMT_CERT(conns_userspace, FMT_U64),
+	FMT_CERT(keyupdate_closes, FMT_U64),
+	FMT_CERT(bytes_ktls, FMT_U64),
+	FMT_CERT(bytes_userspace, FMT_U64),
+	FMT_CERT(ktls_fallback, FMT_U64_ARRAY),
+};
+
+static const struct fmt_field fmt_global_fields[] = {
+	FMT_GLOBAL(started_at, FMT_S64),
+	FMT_GLOBAL(flushed_at, FMT_S64),
+	FMT_GLOBAL(pid, FMT_U32),
+	FMT_GLOBAL(workers, FMT_U32),
+	FMT_GLOBAL(certs, FMT_U32),
+	FMT_GLOBAL(tls_stat_present, FMT_U32),
+	FMT_GLOBAL(conns_accepted, FMT_U64),
+	FMT_GLOBAL(conns_active, FMT_U64),
+	FMT_GLOBAL(hs_fail_timeout, FMT_U64),
+	FMT_GLOBAL(hs_fail_protocol, FMT_U64),
+	FMT_GLOBAL(hs_fail_no_cert, FMT_U64),
+	FMT_GLOBAL(hs_fail_other, FMT_U64),
+	FMT_GLOBAL(backend_connect_failures, FMT_U64),
+	FMT_GLOBAL(bytes_ktls, FMT_U64),
+	FMT_GLOBAL(bytes_userspace, FMT_U64),
+	FMT_GLOBAL(reloads_ok, FMT_U64),
+	FMT_GLOBAL(reloads_failed, FMT_U64),
+	FMT_GLOBAL(tls_stat, FMT_TLS_STAT),
+};
+
+/* In /proc/net/tls_stat order, with the kernel's names for Prometheus. */
+/* clang-format off */
+static const struct fmt_field fmt_tls_fields[] = {
+	FMT_TLS(curr_tx_sw),     FMT_TLS(curr_rx_sw),
+	FMT_TLS(curr_tx_device), FMT_TLS(curr_rx_device),
+	FMT_TLS(tx_sw),          FMT_TLS(rx_sw),
+	FMT_TLS(tx_device),      FMT_TLS(rx_device),
+	FMT_TLS(decrypt_error),  FMT_TLS(rx_device_resync),
+	FMT_TLS(decrypt_retry),  FMT_TLS(rx_no_pad_violation),
+	FMT_TLS(rx_rekey_ok),    FMT_TLS(rx_rekey_error),
+	FMT_TLS(tx_rekey_ok),    FMT_TLS(tx_rekey_error),
+	FMT_TLS(rx_rekey_received),
+};
+static const char *const fmt_tls_kernel_names[] = {
+	"TlsCurrTxSw",     "TlsCurrRxSw",        "TlsCurrTxDevice",
+	"TlsCurrRxDevice", "TlsTxSw",            "TlsRxSw",
+	"TlsTxDevice",     "TlsRxDevice",        "TlsDecryptError",
+	"TlsRxDeviceResync", "TlsDecryptRetry",  "TlsRxNoPadViolation",
+	"TlsRxRekeyOk",    "TlsRxRekeyError",    "TlsTxRekeyOk",
+	"TlsTxRekeyError", "TlsRxRekeyReceived",
+};
+_Static_assert(KST_ARRAY_SIZE(fmt_tls_fields) ==
+		       KST_ARRAY_SIZE(fmt_tls_kernel_names),
+	       "one kernel name per tls_stat field");
+/* clang-format on */
+
+/* clang-format off */
+#define FMT_PROM(metric, type, help, field, kind)                              \
+	{ metric, type, help, offsetof(struct kst_cert_val, field), kind }
+/* clang-format on */
+
+static const struct fmt_prom fmt_prom_cert_metrics[] = {
+	FMT_PROM("kstapled_cert_not_after_seconds", "gauge",
+		 "Certificate notAfter (unix seconds).", not_after, FMT_S64),
+	FMT_PROM("kstapled_staple_this_update_seconds", "gauge",
+		 "thisUpdate of the staple held (unix seconds, 0 = none).",
+		 this_update, FMT_S64),
+	FMT_PROM("kstapled_staple_next_update_seconds", "gauge",
+		 "nextUpdate of the staple held (unix seconds, 0 = none).",
+		 next_update, FMT_S64),
+	FMT_PROM("kstapled_staple_produced_at_seconds", "gauge",
+		 "producedAt of the staple held (unix seconds, 0 = none).",
+		 produced_at, FMT_S64),
+	FMT_PROM("kstapled_staple_fetched_at_seconds", "gauge",
+		 "When the staple held was fetched or loaded (unix seconds).",
+		 fetched_at, FMT_S64),
+	FMT_PROM("kstapled_ocsp_last_fetch_seconds", "gauge",
+		 "Last OCSP fetch attempt (unix seconds, 0 = none).",
+		 last_fetch_at, FMT_S64),
+	FMT_PROM("kstapled_ocsp_next_refresh_seconds", "gauge",
+		 "Next scheduled OCSP refresh (unix seconds, 0 = none).",
+		 next_refresh, FMT_S64),
+	FMT_PROM("kstapled_ocsp_fetch_successes_total", "counter",
+		 "OCSP fetches that gave a staple.", fetch_successes, FMT_U64),
+	FMT_PROM("kstapled_ocsp_fetch_failures_total", "counter",
+		 "OCSP fetches that failed.", fetch_failures, FMT_U64),
+	FMT_PROM("kstapled_ocsp_fetch_consecutive_failures", "gauge",
+		 "OCSP fetches failed since the last success.",
+		 fetch_consecutive_failures, FMT_U32),
+	FMT_PROM("kstapled_ocsp_last_http_status", "gauge",
+		 "HTTP status of the last OCSP fetch (0 = none).",
+		 last_http_status, FMT_U32),
+	FMT_PROM("kstapled_cert_handshakes_total", "counter",
+		 "Handshakes that selected the certificate.", handshakes,
+		 FMT_U64),
+	FMT_PROM("kstapled_staples_served_total", "counter",
+		 "Handshakes that stapled an OCSP response.", staples_served,
+		 FMT_U64),
+	FMT_PROM("kstapled_status_requests_without_staple_total", "counter",
+		 "status_request answered without a staple.", status_no_staple,
+		 FMT_U64),
+	FMT_PROM("kstapled_keyupdate_closes_total", "counter",
+		 "Connections closed on a TLS 1.3 KeyUpdate the kernel "
+		 "cannot take.",
+		 keyupdate_closes, FMT_U64),
+};
+
+/* The per-certificate data-path counters, labelled by path. */
+/* clang-format off */
+static const struct {
+	const char *label;
+	size_t off;
+} fmt_paths[] = {
+	{ "ktls_tx", offsetof(struct kst_cert_val, conns_ktls_tx) },
+	{ "ktls_rx", offsetof(struct kst_cert_val, conns_ktls_rx) },
+	{ "device_tx", offsetof(struct kst_cert_val, conns_device_tx) },
+	{ "device_rx", offsetof(struct kst_cert_val, conns_device_rx) },
+	{ "userspace", offsetof(struct kst_cert_val, conns_userspace) },
+};
+/* clang-format on */
+
+static uint32_t fmt_u32(const void *base, size_t off)
+{
+	uint32_t x;
+
+	memcpy(&x, (const char *)base + off, sizeof(x));
+	return x;
+}
+
+/* __s64/__u64 are long long: print them with %lld/%llu */
+static long long fmt_s64(const void *base, size_t off)
+{
+	__s64 x;
+
+	memcpy(&x, (const char *)base + off, sizeof(x));
+	return x;
+}
+
+static unsigned long long fmt_u64(const void *base, size_t off)
+{
+	__u64 x;
+
+	memcpy(&x, (const char *)base + off, sizeof(x));
+	return x;
+}
+
+char *kst_status_fmt_duration(char *buf, size_t size, int64_t secs)
+{
+	unsigned long long s = secs < 0 ? 0 - (unsigned long long)secs
+					: (unsigned long long)secs;
+	unsigned long long d = s / 86400, h = s % 86400 / 3600,
+			   m = s % 3600 / 60;
+
+	if (d > 0 && h > 0)
+		snprintf(buf, size, "%llud %lluh", d, h);
+	else if (d > 0)
+		snprintf(buf, size, "%llud", d);
+	else if (h > 0 && m > 0)
+		snprintf(buf, size, "%lluh %llum", h, m);
+	else if (h > 0)
+		snprintf(buf, size, "%lluh", h);
+	else if (m > 0)
+		snprintf(buf, size, "%llum", m);
+	else
+		snprintf(buf, size, "%llus", s);
+	return buf;
+}
+
+char *kst_status_fmt_bytes(char *buf, size_t size, uint64_t n)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB",
+					    "TiB", "PiB", "EiB"};
+	double x = (double)n;
+	size_t u = 0;
+
+	if (n < 1024) {
+		snprintf(buf, size, "%llu B", (unsigned long long)n);
+		return buf;
+	}
+	x /= 1024;
+	while (x >= 1024 && u + 1 < KST_ARRAY_SIZE(units)) {
+		x /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%.1f %s", x, units[u]);
+	return buf;
+}
+
+static bool fmt_must_staple(const struct kst_cert_val *v)
+{
+	return v->policy == KST_BPF_POLICY_MUST_STAPLE || v->must_staple;
+}
+
+bool kst_status_cert_bad(const struct kst_cert_val *v, time_t now)
+{
+	switch (kst_metrics_state_at(v, now)) {
+	case KST_STAPLE_EXPIRED:
+	case KST_STAPLE_REVOKED:
+		return true;
+	case KST_STAPLE_MISSING:
+	case KST_STAPLE_STALE:
+		return fmt_must_staple(v);
+	default:
+		return false;
+	}
+}
+
+int kst_status_exit_code(const struct kst_status_view *v)
+{
+	for (size_t i = 0; i < v->n_certs; i++)
+		if (kst_status_cert_bad(&v->certs[i].val, v->now))
+			return 1;
+	return 0;
+}
+
+static int fmt_cert_cmp(const void *a, const void *b)
+{
+	const struct kst_status_cert *x = a, *y = b;
+	int r = strncmp(x->val.name, y->val.name, sizeof(x->val.name));
+
+	return r != 0 ? r : memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+void kst_status_sort(struct kst_status_cert *certs, size_t n)
+{
+	if (n > 1)
+		qsort(certs, n, sizeof(*certs), fmt_cert_cmp);
+}
+
+/* ------------------------------------------------------------ table */
+
+static const char *fmt_state_name(enum kst_staple_state s)
+{
+	const char *name = kst_metrics_state_name(s);
+
+	return name != NULL ? name : "?";
+}
+
+/*
+ * A NUL-terminated copy of a fixed-size ABI string for the terminal: the
+ * daemon stores printable ASCII only, and anything else (another writer)
+ * becomes '?' rather than reaching the terminal as a control sequence.
+ */
+static const char *fmt_fixed(char *buf, size_t size, const char *field,
+			     size_t field_size)
+{
+	size_t n = strnlen(field, field_size);
+
+	if (n >= size)
+		n = size - 1;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = field[i] >= 0x20 && field[i] < 0x7f ? field[i] : '?';
+	buf[n] = '\0';
+	return buf;
+}
+
+static void fmt_next_update(char *buf, size_t size,
+			    const struct kst_cert_val *v, time_t now)
+{
+	char d[32];
+
+	if (v->next_update == 0)
+		snprintf(buf, size, "-");
+	else if (v->next_update <= now)
+		snprintf(buf, size, "expired %s ago",
+			 kst_status_fmt_duration(d, sizeof(d),
+						 now - v->next_update));
+	else
+		snprintf(buf, size, "%s",
+			 kst_status_fmt_duration(d, sizeof(d),
+						 v->next_update - now));
+}
+
+static void fmt_last_fetch(char *buf, size_t size, const struct kst_cert_val *v)
+{
+	char name[KST_BPF_ERRNAME_LEN + 1], what[48];
+
+	if (v->last_error == 0 && v->fetch_successes + v->fetch_failures == 0) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	if (v->last_error == 0)
+		snprintf(what, sizeof(what), "ok");
+	else if (v->last_http_status != 0 && v->last_http_status != 200)
+		snprintf(what, sizeof(what), "http %u", v->last_http_status);
+	else if (v->last_error_name[0] != '\0')
+		snprintf(what, sizeof(what), "%s",
+			 fmt_fixed(name, sizeof(name), v->last_error_name,
+				   sizeof(v->last_error_name)));
+	else
+		snprintf(what, sizeof(what), "error %u", v->last_error);
+	if (v->fetch_consecutive_failures > 1)
+		snprintf(buf, size, "%s (x%u)", what,
+			 v->fetch_consecutive_failures);
+	else
+		snprintf(buf, size, "%s", what);
+}
+
+static void fmt_next_refresh(char *buf, size_t size,
+			     const struct kst_cert_val *v, time_t now)
+{
+	char d[32];
+
+	if (v->next_refresh == 0 || v->state == KST_STAPLE_DISABLED)
+		snprintf(buf, size, "-");
+	else if (v->next_refresh > now)
+		snprintf(buf, size, "in %s",
+			 kst_status_fmt_duration(d, sizeof(d),
+						 v->next_refresh - now));
+	else if (now - v->next_refresh < 60)
+		snprintf(buf, size, "due");
+	else
+		snprintf(buf, size, "overdue %s",
+			 kst_status_fmt_duration(d, sizeof(d),
+						 now - v->next_refresh));
+}
+
+/* "(no-kernel 2, cipher 1)" for the fallbacks that were counted. */
+static void fmt_fallbacks(FILE *f, const struct kst_cert_val *v)
+{
+	const char *sep = " (";
+
+	for (unsigned i = 1; i < KST_BPF_FALLBACK_SLOTS; i++) {
+		const char *name = kst_metrics_fallback_name(i);
+
+		if (v->ktls_fallback[i] == 0)
+			continue;
+		if (name != NULL)
+			fprintf(f, "%s%s %llu", sep, name, v->ktls_fallback[i]);
+		else
+			fprintf(f, "%sreason-%u %llu", sep, i,
+				v->ktls_fallback[i]);
+		sep = ", ";
+	}
+	if (sep[0] == ',')
+		fputc(')', f);
+}
+
+/* "ktls 120/123 tx, 118 rx; nic 5 tx, 0 rx; user 3 (no-kernel 3)" */
+static void fmt_data_path(FILE *f, const struct kst_cert_val *v)
+{
+	if (v->handshakes == 0 && v->conns_userspace == 0) {
+		fputc('-', f);
+		return;
+	}
+	fprintf(f, "ktls %llu/%llu tx, %llu rx", v->conns_ktls_tx,
+		v->handshakes, v->conns_ktls_rx);
+	if (v->conns_device_tx != 0 || v->conns_device_rx != 0)
+		fprintf(f, "; nic %llu tx, %llu rx", v->conns_device_tx,
+			v->conns_device_rx);
+	if (v->conns_userspace != 0) {
+		fprintf(f, "; user %llu", v->conns_userspace);
+		fmt_fallbacks(f, v);
+	}
+}
+
+static int fmt_name_width(const struct kst_status_view *v)
+{
+	size_t w = strlen("CERT");
+
+	for (size_t i = 0; i < v->n_certs; i++)
+		w = KST_MAX(w, strnlen(v->certs[i].val.name,
+				       sizeof(v->certs[i].val.name)));
+	return (int)w;
+}
+
+static void fmt_table_row(FILE *f, const struct kst_status_cert *c, int width,
+			  time_t now)
+{
+	char name[KST_BPF_NAME_LEN + 1], next[40], fetch[64], refresh[40];
+	const struct kst_cert_val *v = &c->val;
+
+	fmt_next_update(next, sizeof(next), v, now);
+	fmt_last_fetch(fetch, sizeof(fetch), v);
+	fmt_next_refresh(refresh, sizeof(refresh), v, now);
+	fprintf(f, "%-*s  %-10s  %-19s  %-20s  %-13s  %8llu  %9llu  ", width,
+		fmt_fixed(name, sizeof(name), v->name, sizeof(v->name)),
+		fmt_state_name(kst_metrics_state_at(v, now)), next, fetch,
+		refresh, v->staples_served, v->status_no_staple);
+	fmt_data_path(f, v);
+	fputc('\n', f);
+}
+
+static void fmt_table_global(FILE *f, const struct kst_global_val *g,
+			     time_t now)
+{
+	char a[32], b[32], up[32], ago[32];
+
+	fprintf(f,
+		"connections: %llu accepted, %llu active; "
+		"handshake failures: %llu timeout, %llu"
+		" protocol, %llu no-cert, %llu other; "
+		"backend connect failures: %llu\n",
+		g->conns_accepted, g->conns_active, g->hs_fail_timeout,
+		g->hs_fail_protocol, g->hs_fail_no_cert, g->hs_fail_other,
+		g->backend_connect_failures);
+	fprintf(f,
+		"relayed: %s ktls, %s userspace; reloads: %llu"
+		" ok, %llu failed; pid %u, %u workers, up %s, "
+		"flushed %s ago\n",
+		kst_status_fmt_bytes(a, sizeof(a), g->bytes_ktls),
+		kst_status_fmt_bytes(b, sizeof(b), g->bytes_userspace),
+		g->reloads_ok, g->reloads_failed, g->pid, g->workers,
+		kst_status_fmt_duration(up, sizeof(up), now - g->started_at),
+		kst_status_fmt_duration(ago, sizeof(ago), now - g->flushed_at));
+}
+
+/* The daemon flushes every second: say so when it has stopped. */
+static void fmt_table_flush_warning(FILE *f, const struct kst_global_val *g,
+				    time_t now)
+{
+	char ago[32];
+
+	if (g->flushed_at == 0)
+		fprintf(f, "warning: the process-wide counters were never "
+			   "flushed: is kstapled running?\n");
+	else if (now - g->flushed_at > KST_STATUS_FLUSH_STALE_SECS)
+		fprintf(f, "warning: no flush for %s: is kstapled running?\n",
+			kst_status_fmt_duration(ago, sizeof(ago),
+						now - g->flushed_at));
+}
+
+static void fmt_table_kernel(FILE *f, const struct kst_global_val *g)
+{
+	const struct kst_tls_stat_snap *t = &g->tls_stat;
+
+	if (!g->tls_stat_present) {
+		fprintf(f,
+			"kernel tls: not available (no /proc/net/tls_stat)\n");
+		return;
+	}
+	fprintf(f,
+		"kernel tls: now %llu tx, %llu rx sw; %llu"
+		" tx, %llu rx device; total %llu tx, %llu"
+		" rx sw; %llu tx, %llu rx device; %llu"
+		" decrypt errors\n",
+		t->curr_tx_sw, t->curr_rx_sw, t->curr_tx_device,
+		t->curr_rx_device, t->tx_sw, t->rx_sw, t->tx_device,
+		t->rx_device, t->decrypt_error);
+}
+
+static void fmt_table_attention(FILE *f, const struct kst_status_view *v)
+{
+	char name[KST_BPF_NAME_LEN + 1];
+	const char *sep = "attention: ";
+
+	for (size_t i = 0; i < v->n_certs; i++) {
+		const struct kst_cert_val *c = &v->certs[i].val;
+		enum kst_staple_state s = kst_metrics_state_at(c, v->now);
+
+		if (!kst_status_cert_bad(c, v->now))
+			continue;
+		fprintf(f, "%s%s %s%s", sep,
+			fmt_fixed(name, sizeof(name), c->name, sizeof(c->name)),
+			fmt_state_name(s),
+			s == KST_STAPLE_MISSING || s == KST_STAPLE_STALE
+				? " (must-staple)"
+				: "");
+		sep = ", ";
+	}
+	if (sep[0] == ',')
+		fputc('\n', f);
+}
+
+void kst_status_render_table(FILE *f, const struct kst_status_view *v)
+{
+	const struct kst_global_val *g = v->global;
+	int w = fmt_name_width(v);
+
+	fprintf(f, "%-*s  %-10s  %-19s  %-20s  %-13s  %8s  %9s  %s\n", w,
+		"CERT", "STATE", "NEXT UPDATE", "LAST FETCH", "NEXT REFRESH",
+		"SERVED", "NO STAPLE", "DATA PATH");
+	for (size_t i = 0; i < v->n_certs; i++)
+		fmt_table_row(f, &v->certs[i], w, v->now);
+	if (v->n_certs == 0)
+		fprintf(f, "(no certificates)\n");
+	fputc('\n', f);
+	fmt_table_global(f, g, v->now);
+	fmt_table_kernel(f, g);
+	fmt_table_flush_warning(f, g, v->now);
+	fmt_table_attention(f, v);
+}
+
+/* ------------------------------------------------------------- JSON */
+
+static void fmt_json_str(FILE *f, const char *s, size_t max)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < max && s[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void fmt_json_value(FILE *f, const void *base,
+			   const struct fmt_field *fd)
+{
+	const char *p = (const char *)base + fd->off;
+
+	switch (fd->kind) {
+	case FMT_STR:
+		fmt_json_str(f, p, fd->size);
+		break;
+	case FMT_U32:
+		fprintf(f, "%u", fmt_u32(base, fd->off));
+		break;
+	case FMT_S64:
+		fprintf(f, "%lld", fmt_s64(base, fd->off));
+		break;
+	case FMT_U64:
+		fprintf(f, "%llu", fmt_u64(base, fd->off));
+		break;
+	case FMT_STATE:
+		fmt_json_str(f, fmt_state_name(fmt_u32(base, fd->off)), 32);
+		break;
+	case FMT_POLICY: {
+		const char *name =
+			kst_metrics_policy_name(fmt_u32(base, fd->off));
+
+		fmt_json_str(f, name != NULL ? name : "?", 32);
+		break;
+	}
+	case FMT_U64_ARRAY:
+		for (size_t i = 0; i < KST_BPF_FALLBACK_SLOTS; i++)
+			fprintf(f, "%c%llu", i ? ',' : '[',
+				fmt_u64(base, fd->off + 8 * i));
+		fputc(']', f);
+		break;
+	case FMT_TLS_STAT:
+		fputc('{', f);
+		fmt_json_fields(f, p, fmt_tls_fields,
+				KST_ARRAY_SIZE(fmt_tls_fields));
+		fputc('}', f);
+		break;
+	}
+}
+
+/* "field":value,... (no braces) */
+static void fmt_json_fields(FILE *f, const void *base,
+			    const struct fmt_field *fields, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s\"%s\":", i ? "," : "", fields[i].name);
+		fmt_json_value(f, base, &fields[i]);
+	}
+}
+
+static void fmt_json_cert(FILE *f, const struct kst_status_cert *c, time_t now)
+{
+	char hex[2 * sizeof(c->key.sha256) + 1];
+
+	kst_hex(hex, c->key.sha256, sizeof(c->key.sha256));
+	fprintf(f, "{\"sha256\":\"%s\",", hex);
+	fmt_json_fields(f, &c->val, fmt_cert_fields,
+			KST_ARRAY_SIZE(fmt_cert_fields));
+	fputs(",\"state_now\":", f);
+	fmt_json_str(f, fmt_state_name(kst_metrics_state_at(&c->val, now)), 32);
+	fprintf(f, ",\"bad\":%s}",
+		kst_status_cert_bad(&c->val, now) ? "true" : "false");
+}
+
+void kst_status_render_json(FILE *f, const struct kst_status_view *v)
+{
+	fprintf(f, "{\"now\":%lld,\"certs\":[", (long long)v->now);
+	for (size_t i = 0; i < v->n_certs; i++) {
+		fputs(i ? ",\n" : "\n", f);
+		fmt_json_cert(f, &v->certs[i], v->now);
+	}
+	fputs("\n],\"global\":{", f);
+	fmt_json_fields(f, v->global, fmt_global_fields,
+			KST_ARRAY_SIZE(fmt_global_fields));
+	fprintf(f, "},\"exit\":%d}\n", kst_status_exit_code(v));
+}
+
+/* ------------------------------------------------------- Prometheus */
+
+static void fmt_prom_label(FILE *f, const char *s, size_t max)
+{
+	for (size_t i = 0; i < max && s[i] != '\0'; i++) {
+		if (s[i] == '\\' || s[i] == '"')
+			fprintf(f, "\\%c", s[i]);
+		else if (s[i] == '\n')
+			fputs("\\n", f);
+		else
+			fputc(s[i], f);
+	}
+}
+
+static void fmt_prom_head(FILE *f, const char *name, const char *type,
+			  const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{cert="...",sha256="..."[,lkey="lval"]} value */
+static void fmt_prom_cert(FILE *f, const char *name,
+			  const struct kst_status_cert *c, const char *lkey,
+			  const char *lval, const char *value)
+{
+	char hex[2 * sizeof(c->key.sha256) + 1];
+
+	kst_hex(hex, c->key.sha256, sizeof(c->key.sha256));
+	fprintf(f, "%s{cert=\"", name);
+	fmt_prom_label(f, c->val.name, sizeof(c->val.name));
+	fprintf(f, "\",sha256=\"%s\"", hex);
+	if (lkey != NULL) {
+		fprintf(f, ",%s=\"", lkey);
+		fmt_prom_label(f, lval, KST_BPF_NAME_LEN);
+		fputc('"', f);
+	}
+	fprintf(f, "} %s\n", value);
+}
+
+static void fmt_prom_field(FILE *f, const struct kst_status_view *v,
+			   const struct fmt_prom *m)
+{
+	char value[32];
+
+	fmt_prom_head(f, m->name, m->type, m->help);
+	for (size_t i = 0; i < v->n_certs; i++) {
+		const void *base = &v->certs[i].val;
+
+		if (m->kind == FMT_S64)
+			snprintf(value, sizeof(value), "%lld",
+				 fmt_s64(base, m->off));
+		else if (m->kind == FMT_U32)
+			snprintf(value, sizeof(value), "%u",
+				 fmt_u32(base, m->off));
+		else
+			snprintf(value, sizeof(value), "%llu",
+				 fmt_u64(base, m->off));
+		fmt_prom_cert(f, m->name, &v->certs[i], NULL, NULL, value);
+	}
+}
+
+static void fmt_prom_info(FILE *f, const struct kst_status_view *v)
+{
+	const char *m = "kstapled_cert_info";
+
+	fmt_prom_head(f, m, "gauge",
+		      "Certificate exported by kstapled (always 1).");
+	for (size_t i = 0; i < v->n_certs; i++) {
+		const struct kst_cert_val *c = &v->certs[i].val;
+		const char *policy = kst_metrics_policy_name(c->policy);
+		char hex[2 * sizeof(v->certs[i].key.sha256) + 1];
+
+		kst_hex(hex, v->certs[i].key.sha256, sizeof(hex) / 2);
+		fprintf(f, "%s{cert=\"", m);
+		fmt_prom_label(f, c->name, sizeof(c->name));
+		fprintf(f, "\",sha256=\"%s\",subject_cn=\"", hex);
+		fmt_prom_label(f, c->subject_cn, sizeof(c->subject_cn));
+		fprintf(f, "\",policy=\"%s\",must_staple=\"%u\"} 1\n",
+			policy != NULL ? policy : "?", c->must_staple);
+	}
+}
+
+/* One series per state, 1 for the state as of now (an enum gauge). */
+static void fmt_prom_state(FILE *f, const struct kst_status_view *v)
+{
+	const char *m = "kstapled_staple_state";
+
+	fmt_prom_head(f, m, "gauge",
+		      "Staple state as of the report: 1 for the current one.");
+	for (size_t i = 0; i < v->n_certs; i++) {
+		enum kst_staple_state now =
+			kst_metrics_state_at(&v->certs[i].val, v->now);
+
+		for (int s = 0; s < KST_STAPLE__COUNT; s++)
+			fmt_prom_cert(f, m, &v->certs[i], "state",
+				      fmt_state_name(s),
+				      (int)now == s ? "1" : "0");
+	}
+}
+
+static void fmt_prom_derived(FILE *f, const struct kst_status_view *v)
+{
+	const char *ttl = "kstapled_staple_seconds_to_next_update";
+	const char *bad = "kstapled_cert_bad";
+	char value[32];
+
+	fmt_prom_head(f, ttl, "gauge",
+		      "Seconds until the staple's nextUpdate as of the "
+		      "report (0 once expired or none).");
+	for (size_t i = 0; i < v->n_certs; i++) {
+		snprintf(value, sizeof(value), "%lld",
+			 (long long)kst_metrics_secs_to_next_update(
+				 v->certs[i].val.next_update, v->now));
+		fmt_prom_cert(f, ttl, &v->certs[i], NULL, NULL, value);
+	}
+	fmt_prom_head(f, bad, "gauge",
+		      "1 when the certificate needs attention (expired, "
+		      "revoked, or without a staple under must-staple).");
+	for (size_t i = 0; i < v->n_certs; i++)
+		fmt_prom_cert(f, bad, &v->certs[i], NULL, NULL,
+			      kst_status_cert_bad(&v->certs[i].val, v->now)
+				      ? "1"
+				      : "0");
+}
+
+static void fmt_prom_last_error(FILE *f, const struct kst_status_view *v)
+{
+	const char *m = "kstapled_ocsp_last_error";
+	char value[16], name[KST_BPF_ERRNAME_LEN + 1];
+
+	fmt_prom_head(f, m, "gauge",
+		      "Code of the last OCSP fetch or ingest outcome "
+		      "(0 = ok), named by the error label.");
+	for (size_t i = 0; i < v->n_certs; i++) {
+		const struct kst_cert_val *c = &v->certs[i].val;
+
+		fmt_fixed(name, sizeof(name), c->last_error_name,
+			  sizeof(c->last_error_name));
+		snprintf(value, sizeof(value), "%u", c->last_error);
+		fmt_prom_cert(f, m, &v->certs[i], "error", name, value);
+	}
+}
+
+static void fmt_prom_paths(FILE *f, const struct kst_status_view *v)
+{
+	const char *conns = "kstapled_cert_connections_total";
+	const char *bytes = "kstapled_cert_relayed_bytes_total";
+	char value[32];
+
+	fmt_prom_head(f, conns, "counter",
+		      "Connections by data path (ktls_* and device_* per "
+		      "direction in the kernel or NIC; userspace relayed).");
+	for (size_t i = 0; i < v->n_certs; i++)
+		for (size_t p = 0; p < KST_ARRAY_SIZE(fmt_paths); p++) {
+			snprintf(value, sizeof(value), "%llu",
+				 fmt_u64(&v->certs[i].val, fmt_paths[p].off));
+			fmt_prom_cert(f, conns, &v->certs[i], "path",
+				      fmt_paths[p].label, value);
+		}
+	fmt_prom_head(f, bytes, "counter", "Bytes relayed by data path.");
+	for (size_t i = 0; i < v->n_certs; i++) {
+		snprintf(value, sizeof(value), "%llu",
+			 v->certs[i].val.bytes_ktls);
+		fmt_prom_cert(f, bytes, &v->certs[i], "path", "ktls", value);
+		snprintf(value, sizeof(value), "%llu",
+			 v->certs[i].val.bytes_userspace);
+		fmt_prom_cert(f, bytes, &v->certs[i], "path", "userspace",
+			      value);
+	}
+}
+
+static void fmt_prom_fallbacks(FILE *f, const struct kst_status_view *v)
+{
+	const char *m = "kstapled_cert_ktls_fallbacks_total";
+	char label[32], value[32];
+
+	fmt_prom_head(f, m, "counter",
+		      "Connection directions left in userspace, by reason.");
+	for (size_t i = 0; i < v->n_certs; i++)
+		for (unsigned r = 1; r < KST_BPF_FALLBACK_SLOTS; r++) {
+			const char *name = kst_metrics_fallback_name(r);
+			unsigned long long n = v->certs[i].val.ktls_fallback[r];
+
+			if (name == NULL && n == 0)
+				continue;
+			if (name == NULL) {
+				snprintf(label, sizeof(label), "reason-%u", r);
+				name = label;
+			}
+			snprintf(value, sizeof(value), "%llu", n);
+			fmt_prom_cert(f, m, &v->certs[i], "reason", name,
+				      value);
+		}
+}
+
+static void fmt_prom_scalar(FILE *f, const char *name, const char *type,
+			    const char *help, const char *label,
+			    long long value)
+{
+	if (help != NULL)
+		fmt_prom_head(f, name, type, help);
+	if (label != NULL)
+		fprintf(f, "%s{%s} %lld\n", name, label, value);
+	else
+		fprintf(f, "%s %lld\n", name, value);
+}
+
+static void fmt_prom_global(FILE *f, const struct kst_global_val *g)
+{
+	const char *hs = "kstapled_handshake_failures_total";
+	const char *by = "kstapled_relayed_bytes_total";
+	const char *rl = "kstapled_reloads_total";
+
+	fmt_prom_scalar(f, "kstapled_start_time_seconds", "gauge",
+			"When the daemon started (unix seconds).", NULL,
+			g->started_at);
+	fmt_prom_scalar(f, "kstapled_last_flush_seconds", "gauge",
+			"When the daemon last wrote these metrics (unix "
+			"seconds).",
+			NULL, g->flushed_at);
+	fmt_prom_scalar(f, "kstapled_certificates", "gauge",
+			"Certificates in the current generation.", NULL,
+			g->certs);
+	fmt_prom_scalar(f, "kstapled_workers", "gauge", "Worker threads.", NULL,
+			g->workers);
+	fmt_prom_scalar(f, "kstapled_connections_accepted_total", "counter",
+			"Connections accepted.", NULL,
+			(long long)g->conns_accepted);
+	fmt_prom_scalar(f, "kstapled_connections_active", "gauge",
+			"Connections open.", NULL, (long long)g->conns_active);
+	fmt_prom_scalar(f, hs, "counter", "Failed handshakes, by class.",
+			"class=\"timeout\"", (long long)g->hs_fail_timeout);
+	fmt_prom_scalar(f, hs, NULL, NULL, "class=\"protocol\"",
+			(long long)g->hs_fail_protocol);
+	fmt_prom_scalar(f, hs, NULL, NULL, "class=\"no_cert\"",
+			(long long)g->hs_fail_no_cert);
+	fmt_prom_scalar(f, hs, NULL, NULL, "class=\"other\"",
+			(long long)g->hs_fail_other);
+	fmt_prom_scalar(f, "kstapled_backend_connect_failures_total", "counter",
+			"Failed connections to a backend.", NULL,
+			(long long)g->backend_connect_failures);
+	fmt_prom_scalar(f, by, "counter", "Bytes relayed, by data path.",
+			"path=\"ktls\"", (long long)g->bytes_ktls);
+	fmt_prom_scalar(f, by, NULL, NULL, "path=\"userspace\"",
+			(long long)g->bytes_userspace);
+	fmt_prom_scalar(f, rl, "counter", "Configuration reloads, by result.",
+			"result=\"ok\"", (long long)g->reloads_ok);
+	fmt_prom_scalar(f, rl, NULL, NULL, "result=\"failed\"",
+			(long long)g->reloads_failed);
+}
+
+/* /proc/net/tls_stat: gauges for the Curr* fields, counters for the rest. */
+static void fmt_prom_kernel(FILE *f, const struct kst_global_val *g)
+{
+	const char *cur = "kstapled_kernel_tls_current";
+	const char *tot = "kstapled_kernel_tls_total";
+	char label[48];
+
+	if (!g->tls_stat_present)
+		return;
+	for (size_t i = 0; i < KST_ARRAY_SIZE(fmt_tls_fields); i++) {
+		bool curr = i < 4;
+
+		snprintf(label, sizeof(label), "stat=\"%s\"",
+			 fmt_tls_kernel_names[i]);
+		fmt_prom_scalar(
+			f, curr ? cur : tot, curr ? "gauge" : "counter",
+			i == 0	 ? "kTLS sockets now, from /proc/net/tls_stat."
+			: i == 4 ? "kTLS totals, from /proc/net/tls_stat."
+				 : NULL,
+			label,
+			(long long)fmt_u64(&g->tls_stat,
+					   fmt_tls_fields[i].off));
+	}
+}
+
+void kst_status_render_prometheus(FILE *f, const struct kst_status_view *v)
+{
+	fmt_prom_info(f, v);
+	fmt_prom_state(f, v);
+	fmt_prom_derived(f, v);
+	for (size_t i = 0; i < KST_ARRAY_SIZE(fmt_prom_cert_metrics); i++)
+		fmt_prom_field(f, v, &fmt_prom_cert_metrics[i]);
+	fmt_prom_last_error(f, v);
+	fmt_prom_paths(f, v);
+	fmt_prom_fallbacks(f, v);
+	fmt_prom_global(f, v->global);
+	fmt_prom_kernel(f, v->global);
+}

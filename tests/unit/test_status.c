@@ -1,0 +1,682 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `kstapled status` output from a fixed set of map values: the table, the
+ * JSON and the Prometheus text are the output contract, so they are
+ * compared with golden strings or checked line by line; the exit status
+ * decides whether a monitoring check alerts. No BPF here: reading real pins
+ * is tested in test_metrics.c.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/status.h"
+#include "daemon/status_fmt.h"
+#include "daemon/util.h"
+
+#define NOW 1763720000LL
+
+static void fixture_fresh(struct kst_status_cert *c)
+{
+	struct kst_cert_val *a = &c->val;
+
+	for (int i = 0; i < 32; i++)
+		c->key.sha256[i] = (unsigned char)i;
+	strcpy(a->name, "example.com.ecdsa");
+	strcpy(a->subject_cn, "example.com");
+	a->state = KST_STAPLE_FRESH;
+	a->policy = KST_BPF_POLICY_LENIENT;
+	a->last_http_status = 200;
+	strcpy(a->last_error_name, "ok");
+	a->not_after = NOW + 60 * 86400;
+	a->this_update = NOW - 3600;
+	a->next_update = NOW + 3 * 86400 + 4 * 3600 + 120;
+	a->produced_at = NOW - 3600;
+	a->fetched_at = NOW - 3500;
+	a->last_fetch_at = NOW - 3500;
+	a->next_refresh = NOW + 2 * 3600 + 59;
+	a->secs_to_next_update = a->next_update - (NOW - 1);
+	a->flushed_at = NOW - 1;
+	a->fetch_successes = 4;
+	a->handshakes = 123;
+	a->staples_served = 120;
+	a->status_no_staple = 3;
+	a->conns_ktls_tx = 120;
+	a->conns_ktls_rx = 118;
+	a->conns_userspace = 3;
+	a->ktls_fallback[2] = 3;
+	a->bytes_ktls = 5u << 20;
+	a->bytes_userspace = 2048;
+}
+
+/* must-staple, refresh failing with HTTP 503, nextUpdate in 12m30s */
+static void fixture_stale(struct kst_status_cert *c)
+{
+	struct kst_cert_val *b = &c->val;
+
+	for (int i = 0; i < 32; i++)
+		c->key.sha256[i] = (unsigned char)(0xff - i);
+	strcpy(b->name, "api \"rsa\"");
+	strcpy(b->subject_cn, "api.example.com");
+	b->state = KST_STAPLE_STALE;
+	b->policy = KST_BPF_POLICY_MUST_STAPLE;
+	b->must_staple = 1;
+	b->fetch_consecutive_failures = 3;
+	b->last_http_status = 503;
+	b->last_error = 66;
+	strcpy(b->last_error_name, "http");
+	b->not_after = NOW + 30 * 86400;
+	b->this_update = NOW - 5 * 86400;
+	b->next_update = NOW + 12 * 60 + 30;
+	b->next_refresh = NOW + 300;
+	b->flushed_at = NOW - 1;
+	b->fetch_successes = 2;
+	b->fetch_failures = 3;
+	b->handshakes = 10;
+	b->staples_served = 10;
+	b->conns_ktls_tx = 10;
+	b->conns_ktls_rx = 10;
+	b->conns_device_tx = 4;
+}
+
+/* fresh when last flushed two hours ago; nextUpdate passed 5m ago */
+static void fixture_old(struct kst_status_cert *c)
+{
+	struct kst_cert_val *d = &c->val;
+
+	memset(c->key.sha256, 0x11, sizeof(c->key.sha256));
+	strcpy(d->name, "old");
+	d->state = KST_STAPLE_FRESH;
+	d->policy = KST_BPF_POLICY_LENIENT;
+	d->last_error = 5;
+	strcpy(d->last_error_name, "signature");
+	d->fetch_consecutive_failures = 1;
+	d->fetch_failures = 1;
+	d->this_update = NOW - 8 * 86400;
+	d->next_update = NOW - 5 * 60;
+	d->next_refresh = NOW - 3 * 3600;
+	d->flushed_at = NOW - 7200;
+}
+
+static void fixture_global(struct kst_global_val *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->started_at = NOW - 86400 - 3 * 3600;
+	g->flushed_at = NOW - 1;
+	g->pid = 4242;
+	g->workers = 2;
+	g->certs = 3;
+	g->conns_accepted = 140;
+	g->conns_active = 5;
+	g->hs_fail_timeout = 1;
+	g->hs_fail_protocol = 2;
+	g->bytes_ktls = 5u << 20;
+	g->bytes_userspace = 2048;
+	g->reloads_ok = 1;
+}
+
+static struct kst_status_cert certs[3];
+static struct kst_global_val global;
+
+/* The three certificates, in the order `status` reads them back. */
+static struct kst_status_view fixture(void)
+{
+	memset(certs, 0, sizeof(certs));
+	fixture_old(&certs[0]);
+	fixture_fresh(&certs[1]);
+	fixture_stale(&certs[2]);
+	fixture_global(&global);
+	kst_status_sort(certs, 3);
+	return (struct kst_status_view){certs, 3, &global, NOW};
+}
+
+/* What a renderer writes, as a malloc'd string. */
+static char *render(void (*fn)(FILE *, const struct kst_status_view *),
+		    const struct kst_status_view *v)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f);
+	fn(f, v);
+	cr_assert_eq(fclose(f), 0);
+	return buf;
+}
+
+struct dur_case {
+	long long secs;
+	char want[16]; /* no pointers: criterion re-executes the binary */
+};
+
+/* clang-format off */
+static struct dur_case dur_cases[] = {
+	{ 0, "0s" },           { 59, "59s" },          { 60, "1m" },
+	{ 119, "1m" },         { 3599, "59m" },        { 3600, "1h" },
+	{ 3660, "1h 1m" },     { 86399, "23h 59m" },   { 86400, "1d" },
+	{ 90000, "1d 1h" },    { 3 * 86400 + 4 * 3600 + 120, "3d 4h" },
+	{ 400 * 86400, "400d" }, { -300, "5m" },
+};
+/* clang-format on */
+
+ParameterizedTestParameters(status, formats_durations_in_two_units)
+{
+	return cr_make_param_array(struct dur_case, dur_cases,
+				   KST_ARRAY_SIZE(dur_cases));
+}
+
+ParameterizedTest(struct dur_case *c, status, formats_durations_in_two_units)
+{
+	char buf[32];
+
+	cr_assert_str_eq(kst_status_fmt_duration(buf, sizeof(buf), c->secs),
+			 c->want, "%lld seconds", c->secs);
+}
+
+Test(status, formats_byte_counts_in_binary_units)
+{
+	char buf[32];
+
+	cr_assert_str_eq(kst_status_fmt_bytes(buf, sizeof(buf), 0), "0 B");
+	cr_assert_str_eq(kst_status_fmt_bytes(buf, sizeof(buf), 1023),
+			 "1023 B");
+	cr_assert_str_eq(kst_status_fmt_bytes(buf, sizeof(buf), 1024),
+			 "1.0 KiB");
+	cr_assert_str_eq(kst_status_fmt_bytes(buf, sizeof(buf), 1536),
+			 "1.5 KiB");
+	cr_assert_str_eq(kst_status_fmt_bytes(buf, sizeof(buf), 5u << 20),
+			 "5.0 MiB");
+	cr_assert_str_eq(kst_status_fmt_bytes(buf, sizeof(buf), 3ull << 40),
+			 "3.0 TiB");
+}
+
+static const char table_golden[] =
+	"CERT               STATE       NEXT UPDATE          LAST FETCH    "
+	"        NEXT REFRESH     SERVED  NO STAPLE  DATA PATH\n"
+	"api \"rsa\"          stale       12m                  http 503 (x3"
+	")         in 5m                10          0  ktls 10/10 tx, 10 rx"
+	"; nic 4 tx, 0 rx\n"
+	"example.com.ecdsa  fresh       3d 4h                ok            "
+	"        in 2h               120          3  ktls 120/123 tx, 118 r"
+	"x; user 3 (no-kernel 3)\n"
+	"old                expired     expired 5m ago       signature     "
+	"        overdue 3h            0          0  -\n"
+	"\n"
+	"connections: 140 accepted, 5 active; handshake failures: 1 timeout"
+	", 2 protocol, 0 no-cert, 0 other; backend connect failures: 0\n"
+	"relayed: 5.0 MiB ktls, 2.0 KiB userspace; reloads: 1 ok, 0 failed;"
+	" pid 4242, 2 workers, up 1d 3h, flushed 1s ago\n"
+	"kernel tls: not available (no /proc/net/tls_stat)\n"
+	"attention: api \"rsa\" stale (must-staple), old expired\n";
+
+Test(status, renders_the_table_a_person_reads)
+{
+	struct kst_status_view v = fixture();
+	char *out = render(kst_status_render_table, &v);
+
+	cr_assert_str_eq(out, table_golden, "got:\n%s", out);
+	free(out);
+}
+
+Test(status, table_warns_when_the_daemon_stopped_flushing)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+
+	global.flushed_at = NOW - 3600;
+	out = render(kst_status_render_table, &v);
+	cr_assert_not_null(
+		strstr(out, "warning: no flush for 1h: is kstapled running?\n"),
+		"got:\n%s", out);
+	free(out);
+	global.flushed_at = 0;
+	out = render(kst_status_render_table, &v);
+	cr_assert_not_null(strstr(out, "were never flushed"), "%s", out);
+	free(out);
+}
+
+Test(status, table_shows_kernel_tls_counters_when_present)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+
+	global.tls_stat_present = 1;
+	global.tls_stat.curr_tx_sw = 7;
+	global.tls_stat.curr_rx_sw = 6;
+	global.tls_stat.tx_sw = 70;
+	global.tls_stat.rx_sw = 60;
+	global.tls_stat.decrypt_error = 1;
+	out = render(kst_status_render_table, &v);
+	cr_assert_not_null(strstr(out, "kernel tls: now 7 tx, 6 rx sw; 0 tx, "
+				       "0 rx device; total 70 tx, 60 rx sw; "
+				       "0 tx, 0 rx device; 1 decrypt errors\n"),
+			   "got:\n%s", out);
+	free(out);
+}
+
+Test(status, table_says_so_when_there_are_no_certificates)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+
+	v.n_certs = 0;
+	out = render(kst_status_render_table, &v);
+	cr_assert_not_null(strstr(out, "\n(no certificates)\n"), "%s", out);
+	cr_assert_null(strstr(out, "attention"), "%s", out);
+	free(out);
+}
+
+Test(status, table_never_passes_control_bytes_to_the_terminal)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+
+	strcpy(certs[0].val.name, "evil\033[2J\x7f");
+	out = render(kst_status_render_table, &v);
+	cr_assert_not_null(strstr(out, "evil?[2J?"), "%s", out);
+	cr_assert_null(strchr(out, '\033'));
+	free(out);
+}
+
+static const char json_golden[] =
+	"{\"now\":1763720000,\"certs\":[\n"
+	"{\"sha256\":\"1111111111111111111111111111111111111111111111111111"
+	"111111111111\",\"name\":\"old\",\"subject_cn\":\"\",\"state\":\"fr"
+	"esh\",\"policy\":\"lenient\",\"must_staple\":0,\"fetch_consecutive"
+	"_failures\":1,\"last_http_status\":0,\"last_error\":5,\"last_error"
+	"_name\":\"signature\",\"not_after\":0,\"this_update\":1763028800,"
+	"\"next_update\":1763719700,\"produced_at\":0,\"fetched_at\":0,\"la"
+	"st_fetch_at\":0,\"next_refresh\":1763709200,\"secs_to_next_update"
+	"\":0,\"flushed_at\":1763712800,\"fetch_successes\":0,\"fetch_failu"
+	"res\":1,\"handshakes\":0,\"staples_served\":0,\"status_no_staple\""
+	":0,\"conns_ktls_tx\":0,\"conns_ktls_rx\":0,\"conns_device_tx\":0,"
+	"\"conns_device_rx\":0,\"conns_userspace\":0,\"keyupdate_closes\":0"
+	",\"bytes_ktls\":0,\"bytes_userspace\":0,\"ktls_fallback\":[0,0,0,0"
+	",0,0,0,0,0,0,0,0,0,0,0,0],\"state_now\":\"expired\",\"bad\":true}\n"
+	"],\"global\":{\"started_at\":1763622800,\"flushed_at\":1763719999,"
+	"\"pid\":4242,\"workers\":2,\"certs\":3,\"tls_stat_present\":0,\"co"
+	"nns_accepted\":140,\"conns_active\":5,\"hs_fail_timeout\":1,\"hs_f"
+	"ail_protocol\":2,\"hs_fail_no_cert\":0,\"hs_fail_other\":0,\"backe"
+	"nd_connect_failures\":0,\"bytes_ktls\":5242880,\"bytes_userspace\""
+	":2048,\"reloads_ok\":1,\"reloads_failed\":0,\"tls_stat\":{\"curr_t"
+	"x_sw\":0,\"curr_rx_sw\":0,\"curr_tx_device\":0,\"curr_rx_device\":"
+	"0,\"tx_sw\":0,\"rx_sw\":0,\"tx_device\":0,\"rx_device\":0,\"decryp"
+	"t_error\":0,\"rx_device_resync\":0,\"decrypt_retry\":0,\"rx_no_pad"
+	"_violation\":0,\"rx_rekey_ok\":0,\"rx_rekey_error\":0,\"tx_rekey_o"
+	"k\":0,\"tx_rekey_error\":0,\"rx_rekey_received\":0}},\"exit\":1}\n";
+
+Test(status, renders_json_with_the_btf_field_names)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+
+	v.certs = &certs[2]; /* "old" */
+	v.n_certs = 1;
+	out = render(kst_status_render_json, &v);
+	cr_assert_str_eq(out, json_golden, "got:\n%s", out);
+	free(out);
+}
+
+Test(status, json_lists_every_certificate_and_escapes_strings)
+{
+	struct kst_status_view v = fixture();
+	char *out, *p;
+	int n = 0;
+
+	out = render(kst_status_render_json, &v);
+	for (p = out; (p = strstr(p, "{\"sha256\":\"")) != NULL; p++)
+		n++;
+	cr_assert_eq(n, 3);
+	cr_assert_not_null(strstr(out, "\"name\":\"api \\\"rsa\\\"\""));
+	cr_assert_not_null(strstr(out, "\"ktls_fallback\":[0,0,3,0,"));
+	cr_assert_not_null(strstr(out, "\"exit\":1}\n"));
+	free(out);
+}
+
+/* The family a sample line belongs to: its name up to '{' or ' '. */
+static void family_of(const char *line, char *name, size_t size)
+{
+	size_t n = strcspn(line, "{ ");
+
+	cr_assert_lt(n, size);
+	memcpy(name, line, n);
+	name[n] = '\0';
+}
+
+/*
+ * Every sample follows the HELP and TYPE of its family, each family is
+ * declared once, and counters end in _total: what node_exporter's parser
+ * insists on.
+ */
+static void check_prometheus_grammar(char *text)
+{
+	char current[128] = "", name[sizeof(current) + 2], seen[4096] = " ";
+	char *save = NULL;
+
+	for (char *l = strtok_r(text, "\n", &save); l != NULL;
+	     l = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(l, "# HELP ", 7) == 0) {
+			family_of(l + 7, current, sizeof(current));
+			snprintf(name, sizeof(name), " %s ", current);
+			cr_assert_null(strstr(seen, name), "twice: %s", l);
+			cr_assert_lt(strlen(seen) + strlen(name), sizeof(seen));
+			strcat(seen, name + 1);
+			continue;
+		}
+		if (strncmp(l, "# TYPE ", 7) == 0) {
+			size_t n = strlen(current);
+
+			cr_assert(strncmp(l + 7, current, n) == 0, "%s", l);
+			if (strcmp(l + 8 + n, "counter") == 0)
+				cr_assert(strstr(current, "_total") != NULL &&
+						  strcmp(strstr(current,
+								"_total"),
+							 "_total") == 0,
+					  "%s", l);
+			else
+				cr_assert_str_eq(l + 8 + n, "gauge", "%s", l);
+			continue;
+		}
+		family_of(l, name, sizeof(name));
+		cr_assert_str_eq(name, current, "sample outside its family: %s",
+				 l);
+		cr_assert_not_null(strrchr(l, ' '), "%s", l);
+	}
+}
+
+Test(status, renders_prometheus_text_node_exporter_accepts)
+{
+	struct kst_status_view v = fixture();
+	char *out = render(kst_status_render_prometheus, &v);
+
+	check_prometheus_grammar(out);
+	free(out);
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return true;
+	return false;
+}
+
+#define SHA_FRESH \
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define SHA_OLD \
+	"1111111111111111111111111111111111111111111111111111111111111111"
+#define SHA_STALE \
+	"fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0efeeedecebeae9e8e7e6e5e4e3e2e1e0"
+
+Test(status, prometheus_labels_each_cert_by_name_and_sha256)
+{
+	struct kst_status_view v = fixture();
+	char *out = render(kst_status_render_prometheus, &v);
+	static const char *const want[] = {
+		"kstapled_cert_info{cert=\"api "
+		"\\\"rsa\\\"\",sha256=\"" SHA_STALE
+		"\",subject_cn=\"api.example.com\",policy=\"must-staple\","
+		"must_staple=\"1\"} 1",
+		"kstapled_staple_state{cert=\"old\",sha256=\"" SHA_OLD
+		"\",state=\"expired\"} 1",
+		"kstapled_staple_state{cert=\"old\",sha256=\"" SHA_OLD
+		"\",state=\"fresh\"} 0",
+		"kstapled_staple_seconds_to_next_update{cert=\"example.com."
+		"ecdsa"
+		"\",sha256=\"" SHA_FRESH "\"} 273720",
+		"kstapled_cert_bad{cert=\"old\",sha256=\"" SHA_OLD "\"} 1",
+		"kstapled_cert_bad{cert=\"example.com.ecdsa\",sha256="
+		"\"" SHA_FRESH "\"} 0",
+		"kstapled_ocsp_last_error{cert=\"api "
+		"\\\"rsa\\\"\",sha256=\"" SHA_STALE "\",error=\"http\"} 66",
+		"kstapled_ocsp_fetch_consecutive_failures{cert=\"api "
+		"\\\"rsa\\\""
+		"\",sha256=\"" SHA_STALE "\"} 3",
+		"kstapled_cert_connections_total{cert=\"example.com.ecdsa\","
+		"sha256=\"" SHA_FRESH "\",path=\"userspace\"} 3",
+		"kstapled_cert_ktls_fallbacks_total{cert=\"example.com.ecdsa\","
+		"sha256=\"" SHA_FRESH "\",reason=\"no-kernel\"} 3",
+		"kstapled_handshake_failures_total{class=\"protocol\"} 2",
+		"kstapled_reloads_total{result=\"ok\"} 1",
+		"kstapled_start_time_seconds 1763622800",
+	};
+
+	for (size_t i = 0; i < KST_ARRAY_SIZE(want); i++)
+		cr_assert(has_line(out, want[i]), "missing: %s\nin:\n%s",
+			  want[i], out);
+	cr_assert_null(strstr(out, "kstapled_kernel_tls"), "no tls_stat read");
+	free(out);
+}
+
+Test(status, prometheus_exports_kernel_tls_stat_with_the_kernel_names)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+
+	global.tls_stat_present = 1;
+	global.tls_stat.curr_rx_device = 2;
+	global.tls_stat.rx_no_pad_violation = 9;
+	out = render(kst_status_render_prometheus, &v);
+	cr_assert(has_line(out, "kstapled_kernel_tls_current{stat="
+				"\"TlsCurrRxDevice\"} 2"),
+		  "%s", out);
+	cr_assert(has_line(out, "kstapled_kernel_tls_total{stat="
+				"\"TlsRxNoPadViolation\"} 9"),
+		  "%s", out);
+	check_prometheus_grammar(out);
+	free(out);
+}
+
+Test(status, prometheus_has_exactly_one_current_state_per_cert)
+{
+	struct kst_status_view v = fixture();
+	char *out = render(kst_status_render_prometheus, &v);
+	int ones = 0, zeros = 0;
+
+	for (char *p = out; (p = strstr(p, "\nkstapled_staple_state{")) != NULL;
+	     p++) {
+		char *eol = strchr(p + 1, '\n');
+
+		cr_assert_not_null(eol);
+		if (strncmp(eol - 2, " 1", 2) == 0)
+			ones++;
+		else if (strncmp(eol - 2, " 0", 2) == 0)
+			zeros++;
+	}
+	cr_assert_eq(ones, 3);
+	cr_assert_eq(zeros, 3 * (KST_STAPLE__COUNT - 1));
+	free(out);
+}
+
+struct bad_case {
+	char what[48];
+	enum kst_staple_state state;
+	enum kst_bpf_policy policy;
+	unsigned must_staple;
+	long long next_update; /* relative to NOW; 0 = none */
+	bool want;
+};
+
+/* clang-format off */
+static struct bad_case bad_cases[] = {
+	{ "fresh", KST_STAPLE_FRESH, KST_BPF_POLICY_LENIENT, 0, 3600, false },
+	{ "refreshing", KST_STAPLE_REFRESHING, KST_BPF_POLICY_MUST_STAPLE, 1,
+	  60, false },
+	{ "stale, lenient", KST_STAPLE_STALE, KST_BPF_POLICY_LENIENT, 0, 60,
+	  false },
+	{ "stale, strict", KST_STAPLE_STALE, KST_BPF_POLICY_STRICT, 0, 60,
+	  false },
+	{ "stale, must-staple policy", KST_STAPLE_STALE,
+	  KST_BPF_POLICY_MUST_STAPLE, 0, 60, true },
+	{ "missing, lenient", KST_STAPLE_MISSING, KST_BPF_POLICY_LENIENT, 0, 0,
+	  false },
+	{ "missing, must-staple policy", KST_STAPLE_MISSING,
+	  KST_BPF_POLICY_MUST_STAPLE, 0, 0, true },
+	{ "missing, must-staple certificate", KST_STAPLE_MISSING,
+	  KST_BPF_POLICY_LENIENT, 1, 0, true },
+	{ "expired, lenient", KST_STAPLE_EXPIRED, KST_BPF_POLICY_LENIENT, 0,
+	  -60, true },
+	{ "fresh at the flush, past nextUpdate now", KST_STAPLE_FRESH,
+	  KST_BPF_POLICY_LENIENT, 0, 0 - 1, true },
+	{ "fresh with nextUpdate exactly now", KST_STAPLE_FRESH,
+	  KST_BPF_POLICY_LENIENT, 0, 0 + 0, false },
+	{ "revoked", KST_STAPLE_REVOKED, KST_BPF_POLICY_LENIENT, 0, 3600, true },
+	{ "disabled, must-staple", KST_STAPLE_DISABLED,
+	  KST_BPF_POLICY_MUST_STAPLE, 1, 0, false },
+};
+/* clang-format on */
+
+ParameterizedTestParameters(status, decides_which_certs_need_attention)
+{
+	return cr_make_param_array(struct bad_case, bad_cases,
+				   KST_ARRAY_SIZE(bad_cases));
+}
+
+ParameterizedTest(struct bad_case *c, status,
+		  decides_which_certs_need_attention)
+{
+	struct kst_cert_val v = {
+		.state = c->state,
+		.policy = c->policy,
+		.must_staple = c->must_staple,
+		.next_update = c->next_update ? NOW + c->next_update : 0,
+	};
+
+	cr_assert_eq(kst_status_cert_bad(&v, NOW), c->want, "%s", c->what);
+}
+
+Test(status, exit_status_is_1_only_when_a_cert_needs_attention)
+{
+	struct kst_status_view v = fixture();
+
+	cr_assert_eq(kst_status_exit_code(&v), 1);
+	v.certs = &certs[1]; /* example.com.ecdsa alone */
+	v.n_certs = 1;
+	cr_assert_str_eq(certs[1].val.name, "example.com.ecdsa");
+	cr_assert_eq(kst_status_exit_code(&v), 0);
+	v.n_certs = 0;
+	cr_assert_eq(kst_status_exit_code(&v), 0);
+}
+
+Test(status, sorts_by_name_then_key)
+{
+	struct kst_status_cert c[3] = {0};
+
+	strcpy(c[0].val.name, "b");
+	strcpy(c[1].val.name, "a");
+	c[1].key.sha256[0] = 2;
+	strcpy(c[2].val.name, "a");
+	c[2].key.sha256[0] = 1;
+	kst_status_sort(c, 3);
+	cr_assert_eq(c[0].key.sha256[0], 1);
+	cr_assert_eq(c[1].key.sha256[0], 2);
+	cr_assert_str_eq(c[2].val.name, "b");
+}
+
+/* Run kst_status_main with stdout and stderr captured into *out, *err. */
+static int run_status(char **argv, int argc, char **out, char **err)
+{
+	char path[2][64];
+	int saved[2], rc;
+
+	fflush(stdout);
+	fflush(stderr);
+	for (int i = 0; i < 2; i++) {
+		int fd;
+
+		snprintf(path[i], sizeof(path[i]), "/tmp/kst-status-%d-XXXXXX",
+			 (int)getpid());
+		fd = mkostemp(path[i], O_CLOEXEC);
+		cr_assert_geq(fd, 0);
+		saved[i] = dup(i + 1);
+		dup2(fd, i + 1);
+		close(fd);
+	}
+	rc = kst_status_main(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	for (int i = 0; i < 2; i++) {
+		unsigned char *buf = NULL;
+		size_t len = 0;
+		FILE *f;
+
+		dup2(saved[i], i + 1);
+		close(saved[i]);
+		f = fopen(path[i], "re");
+		cr_assert_not_null(f);
+		buf = calloc(1, 1 << 16);
+		len = fread(buf, 1, (1 << 16) - 1, f);
+		buf[len] = '\0';
+		fclose(f);
+		unlink(path[i]);
+		*(i == 0 ? out : err) = (char *)buf;
+	}
+	return rc;
+}
+
+Test(status, exits_2_and_says_why_when_there_is_no_pin_dir)
+{
+	char *argv[] = {"status", "--pin-dir", "/tmp/kst-no-such-dir", NULL};
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(run_status(argv, 3, &out, &err), 2);
+	cr_assert_not_null(strstr(err, "no directory /tmp/kst-no-such-dir: "
+				       "is kstapled running"),
+			   "%s", err);
+	cr_assert_str_eq(out, "");
+	free(out);
+	free(err);
+}
+
+Test(status, exits_2_and_says_why_when_the_dir_is_not_bpffs)
+{
+	char *argv[] = {"status", "--pin-dir", "/tmp", NULL};
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(run_status(argv, 3, &out, &err), 2);
+	cr_assert_not_null(strstr(err, "/tmp is not on a bpf filesystem"), "%s",
+			   err);
+	free(out);
+	free(err);
+}
+
+Test(status, rejects_bad_usage_with_exit_2)
+{
+	char *bogus[] = {"status", "--bogus", NULL};
+	char *both[] = {"status", "--json", "--prometheus", "-", NULL};
+	char *extra[] = {"status", "stray", NULL};
+	char *now[] = {"status", "--now", "yesterday", NULL};
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(run_status(bogus, 2, &out, &err), 2);
+	cr_assert_not_null(strstr(err, "usage: kstapled status"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(run_status(both, 4, &out, &err), 2);
+	free(out);
+	free(err);
+	cr_assert_eq(run_status(extra, 2, &out, &err), 2);
+	free(out);
+	free(err);
+	cr_assert_eq(run_status(now, 3, &out, &err), 2);
+	free(out);
+	free(err);
+}
+
+Test(status, prints_usage_and_exits_0_on_help)
+{
+	char *argv[] = {"status", "-h", NULL};
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(run_status(argv, 2, &out, &err), 0);
+	cr_assert_not_null(strstr(out, "usage: kstapled status"), "%s", out);
+	cr_assert_not_null(strstr(out, "exit status: 0"), "%s", out);
+	free(out);
+	free(err);
+}
