@@ -21,8 +21,13 @@ for bin in "$@"; do
 	log="$logdir/$suite-$name.log"
 	start=$(date +%s)
 	# shellcheck disable=SC2086
-	"$bin" --short-filename ${KST_TEST_ARGS:-} >"$log" 2>&1
+	# --verbose: criterion prints [SKIP] lines (with their reason) only then
+	"$bin" --verbose --short-filename ${KST_TEST_ARGS:-} >"$log" 2>&1
 	rc=$?
+	# a sanitizer report in a test's child does not fail the test by itself
+	if grep -aq 'Sanitizer' "$log"; then
+		rc=1
+	fi
 	secs=$(($(date +%s) - start))
 	syn=$(grep -a 'Synthesis:' "$log" | tail -n 1)
 	t=$(sed -n 's/.*Tested: \([0-9]*\).*/\1/p' <<<"$syn")

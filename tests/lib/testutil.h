@@ -23,7 +23,7 @@
 	do {                                                                   \
 		if (!(cond)) {                                                 \
 			if (kst_test_strict())                                 \
-				cr_fatal(__VA_ARGS__);                         \
+				cr_assert_fail(__VA_ARGS__);                   \
 			else                                                   \
 				cr_skip_test(__VA_ARGS__);                     \
 		}                                                              \

@@ -1,0 +1,1269 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The configuration file parser, driven by one option table.
+ *
+ * Each option is a row of config_options[]: section, name, type, textual
+ * default, textual bounds, documentation, and where the value lives. The
+ * defaults are applied by parsing the default text through the same code
+ * as a value from the file, so a default can never be out of its own
+ * bounds (a unit test checks every row). The documentation generator and
+ * the `-T` dump walk the same rows.
+ *
+ * The parser never opens the files the configuration names; it resolves
+ * relative paths against the configuration file's directory and checks
+ * syntax, bounds and references (a listener's `cert = NAME` must name a
+ * [cert:NAME] section). Errors are collected, not fatal, so that `-t`
+ * reports all of them.
+ */
+#include "daemon/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "daemon/log.h"
+#include "daemon/parse.h"
+#include "daemon/util.h"
+
+enum opt_section { SEC_GLOBAL, SEC_OCSP, SEC_LISTENER, SEC_CERT, SEC__MAX };
+
+enum opt_type {
+	OT_UINT,
+	OT_DURATION,
+	OT_SIZE,
+	OT_PERCENT,
+	OT_BOOL,
+	OT_ENUM,
+	OT_STRING,
+	OT_PATH,
+	OT_TLSVER,
+	OT_ALPN,
+	OT_BIND,    /* repeatable listen address */
+	OT_BACKEND, /* host:port or unix:/path */
+	OT_CERT,    /* repeatable: a PEM path or a [cert:NAME] */
+	OT_KEY,     /* listener: key of the preceding inline cert */
+	OT_URL,     /* repeatable URL */
+};
+
+#define OPT_REPEAT   0x01u /* may appear several times */
+#define OPT_AUTO     0x02u /* "auto" is accepted and stored as 0 */
+#define OPT_EMPTY    0x04u /* the empty value is accepted */
+#define OPT_INHERIT  0x08u /* unset means: inherit from another section */
+#define OPT_REQUIRED 0x10u
+
+struct kst_option {
+	enum opt_section sec;
+	const char *name;
+	enum opt_type type;
+	const char *def; /* NULL: no default (required, inherited, or list) */
+	const char *min, *max;
+	const char *const *choices;
+	size_t off;
+	unsigned flags;
+	const char *doc;
+};
+
+static const char *const config_section_names[SEC__MAX] = {
+	[SEC_GLOBAL] = "global",
+	[SEC_OCSP] = "ocsp",
+	[SEC_LISTENER] = "listener:NAME",
+	[SEC_CERT] = "cert:NAME",
+};
+
+static const char *const ch_ktls[] = {"auto", "off", "require", NULL};
+static const char *const ch_policy[] = {"lenient", "strict", "must-staple",
+					NULL};
+static const char *const ch_proxy[] = {"off", "v1", "v2", NULL};
+static const char *const ch_level[] = {"crit",   "err",  "warn",
+				       "notice", "info", "debug", NULL};
+static const char *const ch_tristate[] = {"off", "on", NULL};
+
+#define G(f)  offsetof(struct kst_global_conf, f)
+#define O(f)  offsetof(struct kst_ocsp_conf, f)
+#define L(f)  offsetof(struct kst_listener_conf, f)
+#define CC(f) offsetof(struct kst_cert_conf, f)
+
+static const struct kst_option config_options[] = {
+	/* [global] */
+	{SEC_GLOBAL, "workers", OT_UINT, "auto", "1", "256", NULL, G(workers),
+	 OPT_AUTO, "Worker threads, each with its own epoll loop and "
+		   "SO_REUSEPORT sockets; `auto` is one per online CPU. "
+		   "Changing it needs a restart."},
+	{SEC_GLOBAL, "state-dir", OT_PATH, "/var/lib/kstapled", NULL, NULL,
+	 NULL, G(state_dir), 0,
+	 "Directory where fetched OCSP responses persist across restarts."},
+	{SEC_GLOBAL, "bpf-pin-dir", OT_PATH, "/sys/fs/bpf/kstapled", NULL,
+	 NULL, NULL, G(bpf_pin_dir), OPT_EMPTY,
+	 "bpffs directory where the metrics maps are pinned; empty: no BPF "
+	 "export."},
+	{SEC_GLOBAL, "ktls", OT_ENUM, "auto", NULL, NULL, ch_ktls, G(ktls), 0,
+	 "Kernel TLS: `auto` uses it where kernel, version and cipher allow; "
+	 "`off` never; `require` refuses connections that cannot use it."},
+	{SEC_GLOBAL, "user", OT_STRING, "", NULL, NULL, NULL, G(user),
+	 OPT_EMPTY, "User to switch to after setup (binding, loading keys, "
+		    "pinning maps); empty: no switch."},
+	{SEC_GLOBAL, "group", OT_STRING, "", NULL, NULL, NULL, G(group),
+	 OPT_EMPTY, "Group to switch to; empty: the user's primary group."},
+	{SEC_GLOBAL, "allow-root", OT_BOOL, "off", NULL, NULL, NULL,
+	 G(allow_root), 0,
+	 "Keep running as root when no `user` is set (otherwise kstapled "
+	 "refuses to serve as root)."},
+	{SEC_GLOBAL, "log-level", OT_ENUM, "info", NULL, NULL, ch_level,
+	 G(log_level), 0, "Least severe level logged."},
+	{SEC_GLOBAL, "handshake-timeout", OT_DURATION, "10s", "100ms", "5m",
+	 NULL, G(handshake_timeout_ms), 0,
+	 "Time a client has from accept to a finished TLS handshake."},
+	{SEC_GLOBAL, "idle-timeout", OT_DURATION, "5m", "1s", "7d", NULL,
+	 G(idle_timeout_ms), 0,
+	 "A relayed connection with no traffic either way for this long is "
+	 "closed."},
+	{SEC_GLOBAL, "connect-timeout", OT_DURATION, "5s", "100ms", "5m", NULL,
+	 G(connect_timeout_ms), 0, "Time allowed to connect to the backend."},
+	{SEC_GLOBAL, "drain-timeout", OT_DURATION, "30s", "0s", "1h", NULL,
+	 G(drain_timeout_ms), 0,
+	 "On SIGTERM, how long open connections may finish before they are "
+	 "closed."},
+	{SEC_GLOBAL, "max-connections", OT_UINT, "10000", "1", "1000000",
+	 NULL, G(max_connections), 0,
+	 "Client connections served at once; past it, accepting pauses."},
+	{SEC_GLOBAL, "backlog", OT_UINT, "511", "1", "65535", NULL,
+	 G(backlog), 0, "listen(2) backlog of each socket."},
+	{SEC_GLOBAL, "nic-offload", OT_STRING, "", NULL, NULL, NULL,
+	 G(nic_offload), OPT_EMPTY,
+	 "Comma-separated interfaces on which to switch tls-hw-tx-offload and "
+	 "tls-hw-rx-offload on at start."},
+
+	/* [ocsp] */
+	{SEC_OCSP, "fetch", OT_BOOL, "on", NULL, NULL, NULL, O(fetch), 0,
+	 "Fetch OCSP responses from each certificate's responder."},
+	{SEC_OCSP, "policy", OT_ENUM, "lenient", NULL, NULL, ch_policy,
+	 O(policy), 0,
+	 "Default staple policy: `lenient` serves without a staple; `strict` "
+	 "stops serving a cert whose staple expired or was revoked; "
+	 "`must-staple` never serves a cert without a valid staple."},
+	{SEC_OCSP, "max-response-size", OT_SIZE, "64k", "1k", "1m", NULL,
+	 O(max_response_size), 0, "Largest OCSP response accepted."},
+	{SEC_OCSP, "skew", OT_DURATION, "5m", "0s", "1h", NULL, O(skew_ms), 0,
+	 "How far in the future a response's thisUpdate may lie (clock "
+	 "skew). nextUpdate gets no such allowance."},
+	{SEC_OCSP, "max-age", OT_DURATION, "1d", "1m", "30d", NULL,
+	 O(max_age_ms), 0,
+	 "How long a response without nextUpdate is used after its "
+	 "thisUpdate."},
+	{SEC_OCSP, "refresh-at", OT_PERCENT, "50", "10", "90", NULL,
+	 O(refresh_at_pct), 0,
+	 "Refresh once this share (percent) of a response's validity has "
+	 "passed (jittered)."},
+	{SEC_OCSP, "refresh-margin", OT_DURATION, "5m", "0s", "1d", NULL,
+	 O(refresh_margin_ms), 0,
+	 "Refresh never later than nextUpdate minus this margin."},
+	{SEC_OCSP, "retry-min", OT_DURATION, "1m", "1s", "1h", NULL,
+	 O(retry_min_ms), 0, "First retry delay after a failed fetch."},
+	{SEC_OCSP, "retry-max", OT_DURATION, "1h", "1m", "1d", NULL,
+	 O(retry_max_ms), 0, "Cap of the exponential retry delay."},
+	{SEC_OCSP, "connect-timeout", OT_DURATION, "5s", "100ms", "2m", NULL,
+	 O(connect_timeout_ms), 0, "Time allowed to connect to a responder."},
+	{SEC_OCSP, "response-timeout", OT_DURATION, "10s", "100ms", "5m", NULL,
+	 O(response_timeout_ms), 0,
+	 "Time allowed for a whole OCSP exchange with a responder."},
+	{SEC_OCSP, "startup-wait", OT_DURATION, "10s", "0s", "5m", NULL,
+	 O(startup_wait_ms), 0,
+	 "At start, how long listeners wait for certs without a valid staple "
+	 "to be fetched."},
+	{SEC_OCSP, "http-proxy", OT_STRING, "", NULL, NULL, NULL,
+	 O(http_proxy), OPT_EMPTY,
+	 "Plain HTTP proxy for responder requests (http://host:port)."},
+	{SEC_OCSP, "nonce", OT_BOOL, "off", NULL, NULL, NULL, O(nonce), 0,
+	 "Send a nonce in OCSP requests (most responders ignore it)."},
+	{SEC_OCSP, "fetch-concurrency", OT_UINT, "8", "1", "256", NULL,
+	 O(fetch_concurrency), 0, "Certificates fetched at the same time."},
+
+	/* [listener:NAME] */
+	{SEC_LISTENER, "bind", OT_BIND, NULL, NULL, NULL, NULL, 0,
+	 OPT_REPEAT | OPT_REQUIRED,
+	 "Address to listen on (`0.0.0.0:443`, `[::]:443`, `127.0.0.1:8443`); "
+	 "repeatable."},
+	{SEC_LISTENER, "backend", OT_BACKEND, NULL, NULL, NULL, NULL, 0,
+	 OPT_REQUIRED, "Where plaintext goes: `host:port` or `unix:/path`."},
+	{SEC_LISTENER, "proxy-protocol", OT_ENUM, "off", NULL, NULL, ch_proxy,
+	 L(proxy), 0,
+	 "PROXY protocol header sent to the backend: `off`, `v1`, or `v2` "
+	 "(with ALPN, SNI, TLS version and cipher TLVs)."},
+	{SEC_LISTENER, "cert", OT_CERT, NULL, NULL, NULL, NULL, 0,
+	 OPT_REPEAT | OPT_REQUIRED,
+	 "A PEM file (leaf, chain, then key) or the name of a [cert:NAME] "
+	 "section; repeatable. SNI selects among them; the first is the "
+	 "default."},
+	{SEC_LISTENER, "key", OT_KEY, NULL, NULL, NULL, NULL, 0, OPT_REPEAT,
+	 "Private key file of the `cert =` line just above it, when the PEM "
+	 "holds no key."},
+	{SEC_LISTENER, "tls-min-version", OT_TLSVER, "1.2", NULL, NULL, NULL,
+	 L(tls_min_version), 0, "Lowest TLS version accepted: 1.2 or 1.3."},
+	{SEC_LISTENER, "ciphers", OT_STRING,
+	 "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+	 "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+	 "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+	 NULL, NULL, NULL, L(ciphers), 0,
+	 "TLS 1.2 cipher list (OpenSSL syntax)."},
+	{SEC_LISTENER, "ciphersuites", OT_STRING,
+	 "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+	 "TLS_CHACHA20_POLY1305_SHA256",
+	 NULL, NULL, NULL, L(ciphersuites), 0, "TLS 1.3 cipher suites."},
+	{SEC_LISTENER, "groups", OT_STRING, "X25519:P-256:P-384", NULL, NULL,
+	 NULL, L(groups), 0, "Key exchange groups, in preference order."},
+	{SEC_LISTENER, "alpn", OT_ALPN, "", NULL, NULL, NULL, 0, OPT_EMPTY,
+	 "ALPN protocols offered, comma-separated, in preference order "
+	 "(`h2,http/1.1`); empty: none."},
+	{SEC_LISTENER, "ktls", OT_ENUM, NULL, NULL, NULL, ch_ktls, L(ktls),
+	 OPT_INHERIT, "Overrides [global] ktls for this listener."},
+	{SEC_LISTENER, "session-tickets", OT_UINT, "2", "0", "16", NULL,
+	 L(session_tickets), 0,
+	 "TLS 1.3 session tickets sent after a full handshake; 0 also turns "
+	 "TLS 1.2 tickets off."},
+
+	/* [cert:NAME] */
+	{SEC_CERT, "pem", OT_PATH, NULL, NULL, NULL, NULL, CC(pem),
+	 OPT_REQUIRED, "The certificate PEM: leaf first, then its chain, then "
+		       "the private key unless `key` names it."},
+	{SEC_CERT, "key", OT_PATH, NULL, NULL, NULL, NULL, CC(key), 0,
+	 "Private key file, when not in the PEM. Must not be readable by "
+	 "group or others."},
+	{SEC_CERT, "staple-file", OT_PATH, NULL, NULL, NULL, NULL,
+	 CC(staple_file), 0,
+	 "Operator-provided DER OCSP response; default `<pem>.ocsp`."},
+	{SEC_CERT, "stapling", OT_BOOL, "on", NULL, NULL, NULL, CC(stapling),
+	 0, "Staple OCSP responses for this certificate."},
+	{SEC_CERT, "policy", OT_ENUM, NULL, NULL, NULL, ch_policy, CC(policy),
+	 OPT_INHERIT, "Overrides [ocsp] policy. A certificate with the TLS "
+		      "Feature status_request extension is always "
+		      "`must-staple`."},
+	{SEC_CERT, "fetch", OT_ENUM, NULL, NULL, NULL, ch_tristate, CC(fetch),
+	 OPT_INHERIT, "Overrides [ocsp] fetch for this certificate."},
+	{SEC_CERT, "ocsp-url", OT_URL, NULL, NULL, NULL, NULL, 0, OPT_REPEAT,
+	 "Responder URL used instead of the certificate's own; repeatable "
+	 "(tried in order)."},
+};
+
+#define N_OPTIONS KST_ARRAY_SIZE(config_options)
+
+/* Parser state for one file. */
+struct config_parser {
+	struct kst_config *conf;
+	struct kst_diag *diag;
+	const char *path;
+	char *dir; /* of the file, for relative paths */
+	enum opt_section sec;
+	void *obj;        /* the section's struct */
+	int sec_line;     /* line of the current section header */
+	int *set_lines;   /* [N_OPTIONS]: where set in this section, or 0 */
+	/* unresolved `cert = NAME` references: (listener, ref, name) */
+	struct {
+		size_t listener, ref;
+		char *name;
+	} *pending;
+	size_t n_pending;
+};
+
+/* --------------------------------------------------------- the table */
+
+static void *opt_field(const struct kst_option *o, void *obj)
+{
+	return (char *)obj + o->off;
+}
+
+static char *config_path(struct config_parser *p, const char *v)
+{
+	char *r = NULL;
+
+	if (v[0] == '/' || v[0] == '\0' || p->dir == NULL)
+		return strdup(v);
+	if (asprintf(&r, "%s/%s", p->dir, v) < 0)
+		return NULL;
+	return r;
+}
+
+static int choice_index(const char *const *choices, const char *v)
+{
+	for (int i = 0; choices[i] != NULL; i++)
+		if (strcmp(choices[i], v) == 0)
+			return i;
+	return -1;
+}
+
+static void choices_text(const char *const *choices, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; choices[i] != NULL && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+				      choices[i]);
+}
+
+/* Bounds check for the numeric types, against the textual bounds. */
+static int opt_check_bounds(const struct kst_option *o, int64_t v, char *err,
+			    size_t errlen)
+{
+	int64_t lo = 0, hi = 0;
+	int (*conv)(const char *, int64_t *) =
+		o->type == OT_DURATION ? kst_parse_duration_ms : kst_parse_size;
+
+	if (o->min == NULL)
+		return 0;
+	if (o->type == OT_UINT || o->type == OT_PERCENT) {
+		uint64_t a, b;
+
+		kst_parse_uint(o->min, &a);
+		kst_parse_uint(o->max, &b);
+		lo = (int64_t)a;
+		hi = (int64_t)b;
+	} else {
+		conv(o->min, &lo);
+		conv(o->max, &hi);
+	}
+	if (v < lo || v > hi) {
+		snprintf(err, errlen, "%s must be between %s and %s", o->name,
+			 o->min, o->max);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/* Scalar option value into its field. */
+static int opt_set_scalar(struct config_parser *p, const struct kst_option *o,
+			  void *obj, const char *v, char *err, size_t errlen)
+{
+	void *f = opt_field(o, obj);
+	char buf[256];
+	uint64_t u;
+	int64_t i64;
+	bool b;
+	int idx;
+
+	if (*v == '\0' && !(o->flags & OPT_EMPTY)) {
+		snprintf(err, errlen, "%s needs a value", o->name);
+		return -EINVAL;
+	}
+	switch (o->type) {
+	case OT_UINT:
+	case OT_PERCENT:
+		if ((o->flags & OPT_AUTO) && strcmp(v, "auto") == 0) {
+			*(unsigned *)f = 0;
+			return 0;
+		}
+		if (o->type == OT_PERCENT && *v && v[strlen(v) - 1] == '%') {
+			snprintf(buf, sizeof(buf), "%.*s",
+				 (int)strlen(v) - 1, v);
+			v = buf;
+		}
+		if (kst_parse_uint(v, &u) < 0 || u > UINT_MAX) {
+			snprintf(err, errlen, "%s: '%s' is not a number%s",
+				 o->name, v,
+				 (o->flags & OPT_AUTO) ? " or auto" : "");
+			return -EINVAL;
+		}
+		if (opt_check_bounds(o, (int64_t)u, err, errlen) < 0)
+			return -ERANGE;
+		*(unsigned *)f = (unsigned)u;
+		return 0;
+	case OT_DURATION:
+	case OT_SIZE:
+		if ((o->type == OT_DURATION ? kst_parse_duration_ms(v, &i64)
+					    : kst_parse_size(v, &i64)) < 0) {
+			snprintf(err, errlen,
+				 o->type == OT_DURATION
+					 ? "%s: '%s' is not a duration (e.g. "
+					   "500ms, 30s, 5m, 1h, 2d)"
+					 : "%s: '%s' is not a size (e.g. 65536, "
+					   "64k, 1m)",
+				 o->name, v);
+			return -EINVAL;
+		}
+		if (opt_check_bounds(o, i64, err, errlen) < 0)
+			return -ERANGE;
+		*(int64_t *)f = i64;
+		return 0;
+	case OT_BOOL:
+		if (kst_parse_bool(v, &b) < 0) {
+			snprintf(err, errlen, "%s: '%s' is not on or off",
+				 o->name, v);
+			return -EINVAL;
+		}
+		*(bool *)f = b;
+		return 0;
+	case OT_ENUM:
+		idx = choice_index(o->choices, v);
+		if (idx < 0) {
+			choices_text(o->choices, buf, sizeof(buf));
+			snprintf(err, errlen, "%s: '%s' is not one of: %s",
+				 o->name, v, buf);
+			return -EINVAL;
+		}
+		if (o->choices == ch_level)
+			idx = kst_log_level_from_name(v);
+		*(int *)f = idx;
+		return 0;
+	case OT_TLSVER:
+		if (strcmp(v, "1.2") == 0 || strcmp(v, "TLSv1.2") == 0)
+			*(int *)f = 0x0303;
+		else if (strcmp(v, "1.3") == 0 || strcmp(v, "TLSv1.3") == 0)
+			*(int *)f = 0x0304;
+		else {
+			snprintf(err, errlen, "%s: '%s' is not 1.2 or 1.3",
+				 o->name, v);
+			return -EINVAL;
+		}
+		return 0;
+	case OT_STRING:
+	case OT_PATH: {
+		char *s = o->type == OT_PATH ? config_path(p, v) : strdup(v);
+
+		if (s == NULL)
+			return -ENOMEM;
+		free(*(char **)f);
+		*(char **)f = s;
+		return 0;
+	}
+	default:
+		snprintf(err, errlen, "%s: internal error", o->name);
+		return -EINVAL;
+	}
+}
+
+/* --------------------------------------------------------- sections */
+
+static const struct kst_option *opt_find(enum opt_section sec,
+					 const char *name)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (config_options[i].sec == sec &&
+		    strcmp(config_options[i].name, name) == 0)
+			return &config_options[i];
+	return NULL;
+}
+
+/* Apply every default of a section to obj (parsing the default text). */
+static void opt_defaults(struct config_parser *p, enum opt_section sec,
+			 void *obj)
+{
+	char err[256];
+
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct kst_option *o = &config_options[i];
+
+		if (o->sec != sec)
+			continue;
+		if (o->flags & OPT_INHERIT) {
+			*(int *)opt_field(o, obj) = -1;
+			continue;
+		}
+		if (o->def == NULL)
+			continue;
+		if (o->type == OT_ALPN)
+			continue;
+		if (opt_set_scalar(p, o, obj, o->def, err, sizeof(err)) < 0)
+			kst_err("internal: default of %s: %s", o->name, err);
+	}
+}
+
+static void *grow(void *arr, size_t *n, size_t size)
+{
+	char *a = realloc(arr, (*n + 1) * size);
+
+	if (a == NULL)
+		return NULL;
+	memset(a + *n * size, 0, size);
+	(*n)++;
+	return a;
+}
+
+static struct kst_cert_conf *cert_add(struct config_parser *p,
+				      const char *name, int line)
+{
+	struct kst_config *c = p->conf;
+	struct kst_cert_conf *arr, *cc;
+
+	arr = grow(c->certs, &c->n_certs, sizeof(*arr));
+	if (arr == NULL)
+		return NULL;
+	c->certs = arr;
+	cc = &arr[c->n_certs - 1];
+	opt_defaults(p, SEC_CERT, cc);
+	cc->name = strdup(name);
+	cc->line = line;
+	return cc;
+}
+
+static struct kst_cert_conf *cert_find(struct kst_config *c, const char *name,
+				       size_t *idx)
+{
+	for (size_t i = 0; i < c->n_certs; i++) {
+		if (strcmp(c->certs[i].name, name) == 0) {
+			if (idx != NULL)
+				*idx = i;
+			return &c->certs[i];
+		}
+	}
+	return NULL;
+}
+
+static int section_begin(struct config_parser *p, const char *hdr, int line)
+{
+	struct kst_config *c = p->conf;
+	const char *colon = strchr(hdr, ':');
+	size_t kind = colon ? (size_t)(colon - hdr) : strlen(hdr);
+	const char *name = colon ? colon + 1 : "";
+
+	memset(p->set_lines, 0, N_OPTIONS * sizeof(int));
+	p->sec_line = line;
+	if (strcmp(hdr, "global") == 0) {
+		p->sec = SEC_GLOBAL;
+		p->obj = &c->global;
+		return 0;
+	}
+	if (strcmp(hdr, "ocsp") == 0) {
+		p->sec = SEC_OCSP;
+		p->obj = &c->ocsp;
+		return 0;
+	}
+	if (colon == NULL || *name == '\0' || strpbrk(name, " \t/") != NULL) {
+		kst_diag_error(p->diag, p->path, line,
+			       "unknown section [%s] (expected [global], "
+			       "[ocsp], [listener:NAME] or [cert:NAME])",
+			       hdr);
+		return -EINVAL;
+	}
+	if (kind == 8 && strncmp(hdr, "listener", 8) == 0) {
+		struct kst_listener_conf *arr, *lc;
+
+		for (size_t i = 0; i < c->n_listeners; i++) {
+			if (strcmp(c->listeners[i].name, name) == 0) {
+				kst_diag_error(p->diag, p->path, line,
+					       "listener '%s' already defined "
+					       "at line %d",
+					       name, c->listeners[i].line);
+				return -EINVAL;
+			}
+		}
+		arr = grow(c->listeners, &c->n_listeners, sizeof(*arr));
+		if (arr == NULL)
+			return -ENOMEM;
+		c->listeners = arr;
+		lc = &arr[c->n_listeners - 1];
+		opt_defaults(p, SEC_LISTENER, lc);
+		lc->name = strdup(name);
+		lc->line = line;
+		p->sec = SEC_LISTENER;
+		p->obj = lc;
+		return 0;
+	}
+	if (kind == 4 && strncmp(hdr, "cert", 4) == 0) {
+		struct kst_cert_conf *cc = cert_find(c, name, NULL);
+
+		if (cc != NULL) {
+			kst_diag_error(p->diag, p->path, line,
+				       "cert '%s' already defined at line %d",
+				       name, cc->line);
+			return -EINVAL;
+		}
+		cc = cert_add(p, name, line);
+		if (cc == NULL)
+			return -ENOMEM;
+		p->sec = SEC_CERT;
+		p->obj = cc;
+		return 0;
+	}
+	kst_diag_error(p->diag, p->path, line,
+		       "unknown section [%s] (expected [global], [ocsp], "
+		       "[listener:NAME] or [cert:NAME])",
+		       hdr);
+	return -EINVAL;
+}
+
+/* ------------------------------------------------ list-valued options */
+
+static int listener_bind(struct config_parser *p,
+			 struct kst_listener_conf *lc, const char *v, int line)
+{
+	struct kst_addr a, *arr;
+	char err[300];
+
+	if (kst_parse_addr(v, true, &a, err, sizeof(err)) < 0) {
+		kst_diag_error(p->diag, p->path, line, "bind %s", err);
+		return -EINVAL;
+	}
+	if (a.ss.ss_family == AF_UNIX) {
+		kst_diag_error(p->diag, p->path, line,
+			       "bind '%s': listeners take TCP addresses", v);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < lc->n_binds; i++) {
+		if (lc->binds[i].len == a.len &&
+		    memcmp(&lc->binds[i].ss, &a.ss, a.len) == 0) {
+			kst_diag_error(p->diag, p->path, line,
+				       "bind '%s' repeats line %d", v,
+				       lc->binds[i].line);
+			return -EINVAL;
+		}
+	}
+	a.line = line;
+	arr = grow(lc->binds, &lc->n_binds, sizeof(*arr));
+	if (arr == NULL)
+		return -ENOMEM;
+	lc->binds = arr;
+	arr[lc->n_binds - 1] = a;
+	return 0;
+}
+
+static int listener_cert(struct config_parser *p, struct kst_listener_conf *lc,
+			 const char *v, int line)
+{
+	struct kst_cert_ref *arr;
+	size_t idx = 0;
+
+	arr = grow(lc->certs, &lc->n_certs, sizeof(*arr));
+	if (arr == NULL)
+		return -ENOMEM;
+	lc->certs = arr;
+	arr[lc->n_certs - 1].line = line;
+	lc->last_cert_line = line;
+	if (strchr(v, '/') == NULL) {
+		/* a [cert:NAME] reference, resolved at the end */
+		void *pa = realloc(p->pending,
+				   (p->n_pending + 1) * sizeof(*p->pending));
+
+		if (pa == NULL)
+			return -ENOMEM;
+		p->pending = pa;
+		p->pending[p->n_pending].listener =
+			(size_t)(lc - p->conf->listeners);
+		p->pending[p->n_pending].ref = lc->n_certs - 1;
+		p->pending[p->n_pending].name = strdup(v);
+		p->n_pending++;
+		arr[lc->n_certs - 1].cert = SIZE_MAX;
+		return 0;
+	} else {
+		char *path = config_path(p, v);
+		struct kst_cert_conf *cc;
+
+		if (path == NULL)
+			return -ENOMEM;
+		cc = cert_find(p->conf, path, &idx);
+		if (cc == NULL) {
+			cc = cert_add(p, path, line);
+			if (cc == NULL) {
+				free(path);
+				return -ENOMEM;
+			}
+			idx = p->conf->n_certs - 1;
+			cc->pem = path;
+			cc->pem_line = line;
+			cc->inline_cert = true;
+			path = NULL;
+		}
+		free(path);
+		arr[lc->n_certs - 1].cert = idx;
+	}
+	return 0;
+}
+
+/* `key =` inside a listener: the key of the inline cert just above. */
+static int listener_key(struct config_parser *p, struct kst_listener_conf *lc,
+			const char *v, int line)
+{
+	struct kst_cert_conf *cc;
+	size_t ci;
+	char *path;
+
+	if (lc->n_certs == 0 || lc->certs[lc->n_certs - 1].cert == SIZE_MAX) {
+		kst_diag_error(p->diag, p->path, line,
+			       "key must follow a 'cert = /path' line (for a "
+			       "[cert:NAME] section, set key there)");
+		return -EINVAL;
+	}
+	ci = lc->certs[lc->n_certs - 1].cert;
+	cc = &p->conf->certs[ci];
+	path = config_path(p, v);
+	if (path == NULL)
+		return -ENOMEM;
+	if (cc->key != NULL && strcmp(cc->key, path) != 0) {
+		kst_diag_error(p->diag, p->path, line,
+			       "cert %s already has key %s (line %d)", cc->pem,
+			       cc->key, cc->key_line);
+		free(path);
+		return -EINVAL;
+	}
+	free(cc->key);
+	cc->key = path;
+	cc->key_line = line;
+	return 0;
+}
+
+static int cert_url(struct config_parser *p, struct kst_cert_conf *cc,
+		    const char *v, int line)
+{
+	char **arr;
+
+	if (strncmp(v, "http://", 7) != 0) {
+		kst_diag_error(p->diag, p->path, line,
+			       "ocsp-url '%s': only http:// responders exist "
+			       "(RFC 6960 A.1)",
+			       v);
+		return -EINVAL;
+	}
+	arr = realloc(cc->ocsp_urls, (cc->n_ocsp_urls + 1) * sizeof(*arr));
+	if (arr == NULL)
+		return -ENOMEM;
+	cc->ocsp_urls = arr;
+	arr[cc->n_ocsp_urls++] = strdup(v);
+	return 0;
+}
+
+/* ---------------------------------------------------------- one line */
+
+static int option_set(struct config_parser *p, const struct kst_option *o,
+		      const char *v, int line)
+{
+	struct kst_listener_conf *lc = p->obj;
+	struct kst_cert_conf *cc = p->obj;
+	char err[512];
+
+	switch (o->type) {
+	case OT_BIND:
+		return listener_bind(p, lc, v, line);
+	case OT_CERT:
+		return listener_cert(p, lc, v, line);
+	case OT_KEY:
+		return listener_key(p, lc, v, line);
+	case OT_URL:
+		return cert_url(p, cc, v, line);
+	case OT_BACKEND:
+		if (kst_parse_addr(v, true, &lc->backend, err, sizeof(err)) <
+		    0) {
+			kst_diag_error(p->diag, p->path, line, "backend %s",
+				       err);
+			return -EINVAL;
+		}
+		lc->backend.line = line;
+		lc->has_backend = true;
+		return 0;
+	case OT_ALPN:
+		free(lc->alpn_wire);
+		free(lc->alpn_text);
+		lc->alpn_text = strdup(v);
+		if (kst_parse_alpn(v, &lc->alpn_wire, &lc->alpn_len) < 0) {
+			kst_diag_error(p->diag, p->path, line,
+				       "alpn '%s': expected protocol names of "
+				       "1 to 255 bytes, comma-separated",
+				       v);
+			return -EINVAL;
+		}
+		return 0;
+	default:
+		break;
+	}
+	if (opt_set_scalar(p, o, p->obj, v, err, sizeof(err)) < 0) {
+		kst_diag_error(p->diag, p->path, line, "%s", err);
+		return -EINVAL;
+	}
+	if (p->sec == SEC_LISTENER) {
+		if (o->off == L(ciphers))
+			lc->ciphers_line = line;
+		else if (o->off == L(ciphersuites))
+			lc->ciphersuites_line = line;
+		else if (o->off == L(groups))
+			lc->groups_line = line;
+	}
+	if (p->sec == SEC_CERT) {
+		if (o->off == CC(pem))
+			cc->pem_line = line;
+		else if (o->off == CC(key))
+			cc->key_line = line;
+		else if (o->off == CC(staple_file))
+			cc->staple_line = line;
+	}
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Strip a comment: '#' at the start or after whitespace. */
+static void strip_comment(char *s)
+{
+	for (char *c = s; *c != '\0'; c++) {
+		if (*c == '#' && (c == s || isspace((unsigned char)c[-1]))) {
+			*c = '\0';
+			return;
+		}
+	}
+}
+
+static void config_line(struct config_parser *p, char *raw, int line)
+{
+	const struct kst_option *o;
+	char *s, *eq, *key, *val;
+	size_t vl;
+
+	strip_comment(raw);
+	s = trim(raw);
+	if (*s == '\0')
+		return;
+	if (*s == '[') {
+		char *end = strchr(s, ']');
+
+		if (end == NULL || trim(end + 1)[0] != '\0') {
+			kst_diag_error(p->diag, p->path, line,
+				       "malformed section header '%s'", s);
+			p->obj = NULL;
+			return;
+		}
+		*end = '\0';
+		if (section_begin(p, trim(s + 1), line) < 0)
+			p->obj = NULL;
+		return;
+	}
+	eq = strchr(s, '=');
+	if (eq == NULL) {
+		kst_diag_error(p->diag, p->path, line,
+			       "expected 'key = value', got '%s'", s);
+		return;
+	}
+	*eq = '\0';
+	key = trim(s);
+	val = trim(eq + 1);
+	vl = strlen(val);
+	if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+		val[vl - 1] = '\0';
+		val++;
+	}
+	if (p->obj == NULL) {
+		if (p->sec_line == 0)
+			kst_diag_error(p->diag, p->path, line,
+				       "'%s' outside any section", key);
+		return; /* inside a broken section: already reported */
+	}
+	o = opt_find(p->sec, key);
+	if (o == NULL) {
+		kst_diag_error(p->diag, p->path, line,
+			       "unknown option '%s' in [%s]", key,
+			       config_section_names[p->sec]);
+		return;
+	}
+	if (!(o->flags & OPT_REPEAT)) {
+		int *seen = &p->set_lines[o - config_options];
+
+		if (*seen) {
+			kst_diag_error(p->diag, p->path, line,
+				       "%s already set at line %d", key, *seen);
+			return;
+		}
+		*seen = line;
+	}
+	option_set(p, o, val, line);
+}
+
+/* ------------------------------------------------------------ checks */
+
+static void config_resolve_refs(struct config_parser *p)
+{
+	for (size_t i = 0; i < p->n_pending; i++) {
+		struct kst_listener_conf *lc =
+			&p->conf->listeners[p->pending[i].listener];
+		struct kst_cert_ref *ref = &lc->certs[p->pending[i].ref];
+		size_t idx;
+
+		if (cert_find(p->conf, p->pending[i].name, &idx) != NULL &&
+		    !p->conf->certs[idx].inline_cert)
+			ref->cert = idx;
+		else
+			kst_diag_error(p->diag, p->path, ref->line,
+				       "cert '%s': no [cert:%s] section (a PEM "
+				       "path must contain a '/')",
+				       p->pending[i].name, p->pending[i].name);
+	}
+}
+
+static void config_check(struct config_parser *p)
+{
+	struct kst_config *c = p->conf;
+
+	if (c->n_listeners == 0)
+		kst_diag_error(p->diag, p->path, 0,
+			       "no [listener:NAME] section: nothing to serve");
+	for (size_t i = 0; i < c->n_listeners; i++) {
+		struct kst_listener_conf *lc = &c->listeners[i];
+
+		if (lc->n_binds == 0)
+			kst_diag_error(p->diag, p->path, lc->line,
+				       "listener '%s' has no bind", lc->name);
+		if (!lc->has_backend)
+			kst_diag_error(p->diag, p->path, lc->line,
+				       "listener '%s' has no backend",
+				       lc->name);
+		if (lc->n_certs == 0)
+			kst_diag_error(p->diag, p->path, lc->line,
+				       "listener '%s' has no cert", lc->name);
+	}
+	for (size_t i = 0; i < c->n_certs; i++) {
+		if (c->certs[i].pem == NULL)
+			kst_diag_error(p->diag, p->path, c->certs[i].line,
+				       "cert '%s' has no pem", c->certs[i].name);
+	}
+	if (c->ocsp.retry_min_ms > c->ocsp.retry_max_ms)
+		kst_diag_error(p->diag, p->path, 0,
+			       "[ocsp] retry-min is larger than retry-max");
+}
+
+/* ------------------------------------------------------------- entry */
+
+static void config_init(struct config_parser *p, struct kst_config *c,
+			const char *path, struct kst_diag *diag)
+{
+	const char *slash = strrchr(path, '/');
+
+	memset(p, 0, sizeof(*p));
+	p->conf = c;
+	p->diag = diag;
+	p->path = path;
+	p->dir = slash ? strndup(path, (size_t)(slash - path)) : NULL;
+	if (slash == path) {
+		free(p->dir);
+		p->dir = strdup("");
+	}
+	c->path = strdup(path);
+	opt_defaults(p, SEC_GLOBAL, &c->global);
+	opt_defaults(p, SEC_OCSP, &c->ocsp);
+}
+
+static struct kst_config *config_parse_text(const char *path,
+					    const char *text,
+					    struct kst_diag *diag, bool keep)
+{
+	struct kst_config *c = calloc(1, sizeof(*c));
+	struct config_parser p;
+	size_t errors = diag->errors;
+	char *copy, *line, *save = NULL;
+	int lineno = 0;
+	const char *s;
+
+	if (c == NULL)
+		return NULL;
+	config_init(&p, c, path, diag);
+	p.set_lines = calloc(N_OPTIONS, sizeof(int));
+	copy = strdup(text);
+	if (p.set_lines == NULL || copy == NULL) {
+		free(copy);
+		free(p.set_lines);
+		free(p.dir);
+		kst_config_free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* strtok_r would skip empty lines and lose the numbering */
+	for (s = copy; s != NULL && *s != '\0';) {
+		const char *nl = strchr(s, '\n');
+		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+
+		line = strndup(s, len);
+		lineno++;
+		if (line != NULL)
+			config_line(&p, line, lineno);
+		free(line);
+		s = nl ? nl + 1 : NULL;
+	}
+	(void)save;
+	config_resolve_refs(&p);
+	config_check(&p);
+	for (size_t i = 0; i < p.n_pending; i++)
+		free(p.pending[i].name);
+	free(p.pending);
+	free(p.set_lines);
+	free(p.dir);
+	free(copy);
+	if (diag->errors > errors && !keep) {
+		kst_config_free(c);
+		errno = EINVAL;
+		return NULL;
+	}
+	return c;
+}
+
+struct kst_config *kst_config_parse_string(const char *path, const char *text,
+					   struct kst_diag *diag)
+{
+	return config_parse_text(path, text, diag, false);
+}
+
+static struct kst_config *config_parse_file(const char *path,
+					    struct kst_diag *diag, bool keep)
+{
+	struct kst_config *c;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f, *mem;
+	char buf[4096];
+	size_t n;
+
+	f = fopen(path, "re");
+	if (f == NULL) {
+		int e = errno;
+
+		kst_diag_error(diag, path, 0, "cannot open: %s", strerror(e));
+		errno = e;
+		return NULL;
+	}
+	mem = open_memstream(&text, &len);
+	if (mem == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, mem);
+	if (ferror(f))
+		kst_diag_error(diag, path, 0, "read error: %s",
+			       strerror(errno));
+	fclose(f);
+	fclose(mem);
+	c = config_parse_text(path, text, diag, keep);
+	free(text);
+	return c;
+}
+
+struct kst_config *kst_config_parse(const char *path, struct kst_diag *diag)
+{
+	return config_parse_file(path, diag, false);
+}
+
+struct kst_config *kst_config_parse_all(const char *path,
+					struct kst_diag *diag)
+{
+	return config_parse_file(path, diag, true);
+}
+
+void kst_config_free(struct kst_config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n_listeners; i++) {
+		struct kst_listener_conf *lc = &c->listeners[i];
+
+		free(lc->name);
+		free(lc->binds);
+		free(lc->ciphers);
+		free(lc->ciphersuites);
+		free(lc->groups);
+		free(lc->alpn_wire);
+		free(lc->alpn_text);
+		free(lc->certs);
+	}
+	free(c->listeners);
+	for (size_t i = 0; i < c->n_certs; i++) {
+		struct kst_cert_conf *cc = &c->certs[i];
+
+		free(cc->name);
+		free(cc->pem);
+		free(cc->key);
+		free(cc->staple_file);
+		for (size_t j = 0; j < cc->n_ocsp_urls; j++)
+			free(cc->ocsp_urls[j]);
+		free(cc->ocsp_urls);
+	}
+	free(c->certs);
+	free(c->global.state_dir);
+	free(c->global.bpf_pin_dir);
+	free(c->global.user);
+	free(c->global.group);
+	free(c->global.nic_offload);
+	free(c->ocsp.http_proxy);
+	free(c->path);
+	free(c);
+}
+
+int kst_config_cert_policy(const struct kst_config *conf,
+			   const struct kst_cert_conf *cc)
+{
+	return cc->policy == KST_POLICY_INHERIT ? conf->ocsp.policy
+						: cc->policy;
+}
+
+bool kst_config_cert_fetch(const struct kst_config *conf,
+			   const struct kst_cert_conf *cc)
+{
+	return cc->fetch < 0 ? conf->ocsp.fetch : cc->fetch == 1;
+}
+
+int kst_config_listener_ktls(const struct kst_config *conf,
+			     const struct kst_listener_conf *lc)
+{
+	return lc->ktls == KST_KTLS_MODE_INHERIT ? conf->global.ktls
+						 : lc->ktls;
+}
+
+/* -------------------------------------------------- table accessors */
+
+size_t kst_config_option_count(void)
+{
+	return N_OPTIONS;
+}
+
+const struct kst_option *kst_config_option(size_t i)
+{
+	return i < N_OPTIONS ? &config_options[i] : NULL;
+}
+
+const char *kst_option_section(const struct kst_option *o)
+{
+	return config_section_names[o->sec];
+}
+
+const char *kst_option_name(const struct kst_option *o)
+{
+	return o->name;
+}
+
+const char *kst_option_default(const struct kst_option *o)
+{
+	return o->def;
+}
+
+const char *kst_option_min(const struct kst_option *o)
+{
+	return o->min;
+}
+
+const char *kst_option_max(const struct kst_option *o)
+{
+	return o->max;
+}
+
+const char *kst_option_doc(const struct kst_option *o)
+{
+	return o->doc;
+}
+
+bool kst_option_repeatable(const struct kst_option *o)
+{
+	return (o->flags & OPT_REPEAT) != 0;
+}
+
+bool kst_option_inherits(const struct kst_option *o)
+{
+	return (o->flags & OPT_INHERIT) != 0;
+}
+
+const char *kst_option_type_name(const struct kst_option *o)
+{
+	static const char *const names[] = {
+		[OT_UINT] = "number",     [OT_DURATION] = "duration",
+		[OT_SIZE] = "size",       [OT_PERCENT] = "percent",
+		[OT_BOOL] = "on/off",     [OT_ENUM] = "choice",
+		[OT_STRING] = "string",   [OT_PATH] = "path",
+		[OT_TLSVER] = "version",  [OT_ALPN] = "list",
+		[OT_BIND] = "address",    [OT_BACKEND] = "address",
+		[OT_CERT] = "path|name",  [OT_KEY] = "path",
+		[OT_URL] = "URL",
+	};
+
+	return names[o->type];
+}
+
+void kst_option_choices(const struct kst_option *o, char *buf, size_t len)
+{
+	if (o->choices == NULL) {
+		buf[0] = '\0';
+		return;
+	}
+	choices_text(o->choices, buf, len);
+}
+
+static void format_ms(int64_t ms, char *buf, size_t len)
+{
+	static const struct {
+		int64_t div;
+		const char *unit;
+	} units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"},
+		     {1000, "s"}};
+
+	for (size_t i = 0; i < KST_ARRAY_SIZE(units); i++) {
+		if (ms != 0 && ms % units[i].div == 0) {
+			snprintf(buf, len, "%" PRId64 "%s", ms / units[i].div,
+				 units[i].unit);
+			return;
+		}
+	}
+	snprintf(buf, len, "%" PRId64 "%s", ms, ms ? "ms" : "s");
+}
+
+static void format_size(int64_t v, char *buf, size_t len)
+{
+	if (v != 0 && v % (1 << 20) == 0)
+		snprintf(buf, len, "%" PRId64 "m", v >> 20);
+	else if (v != 0 && v % 1024 == 0)
+		snprintf(buf, len, "%" PRId64 "k", v >> 10);
+	else
+		snprintf(buf, len, "%" PRId64, v);
+}
+
+int kst_option_format(const struct kst_option *o, const void *obj, char *buf,
+		      size_t len)
+{
+	const void *f = (const char *)obj + o->off;
+	int v;
+
+	buf[0] = '\0';
+	switch (o->type) {
+	case OT_UINT:
+	case OT_PERCENT:
+		if ((o->flags & OPT_AUTO) && *(const unsigned *)f == 0)
+			snprintf(buf, len, "auto");
+		else
+			snprintf(buf, len, "%u", *(const unsigned *)f);
+		return 0;
+	case OT_DURATION:
+		format_ms(*(const int64_t *)f, buf, len);
+		return 0;
+	case OT_SIZE:
+		format_size(*(const int64_t *)f, buf, len);
+		return 0;
+	case OT_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)f ? "on" : "off");
+		return 0;
+	case OT_ENUM:
+		v = *(const int *)f;
+		if (v < 0)
+			snprintf(buf, len, "(inherit)");
+		else if (o->choices == ch_level)
+			snprintf(buf, len, "%s", kst_log_level_name(v));
+		else
+			snprintf(buf, len, "%s", o->choices[v]);
+		return 0;
+	case OT_TLSVER:
+		snprintf(buf, len, "%s",
+			 *(const int *)f == 0x0304 ? "1.3" : "1.2");
+		return 0;
+	case OT_STRING:
+	case OT_PATH:
+		snprintf(buf, len, "%s",
+			 *(char *const *)f ? *(char *const *)f : "");
+		return 0;
+	default:
+		return -EINVAL; /* lists: the dumper walks them itself */
+	}
+}

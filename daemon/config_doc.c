@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Output generated from the option table: the effective configuration
+ * (`kstapled -T`, in the file's own syntax, so it can be read back) and
+ * the documentation tables of the README and kstapled.conf(5). Nothing
+ * here knows an option by name except the list-valued listener and cert
+ * options, which the table cannot format as one value.
+ */
+#include <string.h>
+
+#include "daemon/config.h"
+
+static void doc_range(const struct kst_option *o, char *buf, size_t len);
+static void dump_section(const char *header, const char *section,
+			 const void *obj, FILE *out);
+static void dump_listener(const struct kst_config *c,
+			  const struct kst_listener_conf *lc, FILE *out);
+static void dump_cert(const struct kst_cert_conf *cc, FILE *out);
+
+static void dump_section(const char *header, const char *section,
+			 const void *obj, FILE *out)
+{
+	char val[512];
+
+	fprintf(out, "\n[%s]\n", header);
+	for (size_t i = 0; i < kst_config_option_count(); i++) {
+		const struct kst_option *o = kst_config_option(i);
+
+		if (strcmp(kst_option_section(o), section) != 0)
+			continue;
+		if (kst_option_format(o, obj, val, sizeof(val)) < 0)
+			continue;
+		if (kst_option_inherits(o) && strcmp(val, "(inherit)") == 0)
+			fprintf(out, "# %s inherited\n", kst_option_name(o));
+		else
+			fprintf(out, "%s = %s\n", kst_option_name(o), val);
+	}
+}
+
+static void dump_cert(const struct kst_cert_conf *cc, FILE *out)
+{
+	char hdr[600];
+
+	snprintf(hdr, sizeof(hdr), "cert:%s", cc->name);
+	dump_section(hdr, "cert:NAME", cc, out);
+	for (size_t j = 0; j < cc->n_ocsp_urls; j++)
+		fprintf(out, "ocsp-url = %s\n", cc->ocsp_urls[j]);
+}
+
+static void dump_listener(const struct kst_config *c,
+			  const struct kst_listener_conf *lc, FILE *out)
+{
+	char hdr[300];
+
+	snprintf(hdr, sizeof(hdr), "listener:%s", lc->name);
+	dump_section(hdr, "listener:NAME", lc, out);
+	for (size_t j = 0; j < lc->n_binds; j++)
+		fprintf(out, "bind = %s\n", lc->binds[j].text);
+	fprintf(out, "backend = %s\n", lc->backend.text);
+	fprintf(out, "alpn = %s\n", lc->alpn_text ? lc->alpn_text : "");
+	for (size_t j = 0; j < lc->n_certs; j++) {
+		const struct kst_cert_conf *cc = &c->certs[lc->certs[j].cert];
+
+		if (!cc->inline_cert) {
+			fprintf(out, "cert = %s\n", cc->name);
+			continue;
+		}
+		fprintf(out, "cert = %s\n", cc->pem);
+		if (cc->key != NULL)
+			fprintf(out, "key = %s\n", cc->key);
+	}
+}
+
+void kst_config_dump(const struct kst_config *c, FILE *out)
+{
+	fprintf(out, "# effective configuration of %s\n", c->path);
+	dump_section("global", "global", &c->global, out);
+	dump_section("ocsp", "ocsp", &c->ocsp, out);
+	for (size_t i = 0; i < c->n_certs; i++)
+		if (!c->certs[i].inline_cert)
+			dump_cert(&c->certs[i], out);
+	for (size_t i = 0; i < c->n_listeners; i++)
+		dump_listener(c, &c->listeners[i], out);
+}
+
+static void doc_range(const struct kst_option *o, char *buf, size_t len)
+{
+	kst_option_choices(o, buf, len);
+	if (buf[0] != '\0')
+		return;
+	if (kst_option_min(o) != NULL)
+		snprintf(buf, len, "%s .. %s", kst_option_min(o),
+			 kst_option_max(o));
+}
+
+static const char *doc_default(const struct kst_option *o, char *buf,
+			       size_t len)
+{
+	const char *d = kst_option_default(o);
+
+	if (kst_option_inherits(o))
+		return "inherited";
+	if (d == NULL)
+		return kst_option_repeatable(o) ? "(repeatable)" : "(required)";
+	if (*d == '\0')
+		return "(empty)";
+	snprintf(buf, len, "%s", d);
+	return buf;
+}
+
+void kst_config_doc(enum kst_config_doc_format fmt, FILE *out)
+{
+	const char *section = "";
+	char range[256], def[512];
+
+	for (size_t i = 0; i < kst_config_option_count(); i++) {
+		const struct kst_option *o = kst_config_option(i);
+		const char *d;
+
+		doc_range(o, range, sizeof(range));
+		d = doc_default(o, def, sizeof(def));
+		if (strcmp(section, kst_option_section(o)) != 0) {
+			section = kst_option_section(o);
+			if (fmt == KST_CONFIG_DOC_MARKDOWN)
+				fprintf(out,
+					"%s| `[%s]` | type | default | range "
+					"| |\n|---|---|---|---|---|\n",
+					i ? "\n" : "", section);
+			else
+				fprintf(out, ".SS [%s]\n", section);
+		}
+		if (fmt == KST_CONFIG_DOC_MARKDOWN)
+			fprintf(out, "| `%s` | %s | `%s` | %s | %s |\n",
+				kst_option_name(o), kst_option_type_name(o), d,
+				range, kst_option_doc(o));
+		else
+			fprintf(out,
+				".TP\n.B %s\n(%s; default: %s%s%s)\n%s\n",
+				kst_option_name(o), kst_option_type_name(o), d,
+				range[0] ? "; " : "", range, kst_option_doc(o));
+	}
+}

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The connection state machine (see conn.h): accept, TLS handshake,
+ * backend connect with the PROXY header, hand-off to the relay, timeouts
+ * and teardown. Connection-level events log at debug level; failures that
+ * say something about the service (backend down) log at warn, at most once
+ * a second per listener.
+ */
+#include "daemon/conn.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "daemon/log.h"
+#include "daemon/parse.h"
+#include "daemon/proxy.h"
+#include "daemon/staple.h"
+#include "daemon/util.h"
+
+static void conn_handshake(struct kst_conn *c);
+static void conn_handshake_done(struct kst_conn *c);
+static void conn_connect(struct kst_conn *c);
+static void conn_connected(struct kst_conn *c);
+static void conn_backend_failed(struct kst_conn *c, int err);
+static void conn_close(struct kst_conn *c);
+
+static const struct kst_global_conf *conn_conf(const struct kst_conn *c)
+{
+	return &c->gen->conf->global;
+}
+
+static void conn_set_timer(struct kst_conn *c, int64_t ms)
+{
+	kst_timeq_set(&c->w->timers, &c->timer, c->w->now_ms + (uint64_t)ms);
+}
+
+static int conn_epoll_add(struct kst_conn *c, int fd, struct kst_ev *ev)
+{
+	struct epoll_event e = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.ptr = ev,
+	};
+
+	return epoll_ctl(c->w->epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+/* Rate-limited warning: once a second per listener and kind. */
+static bool conn_warn_ok(void)
+{
+	static __thread time_t last;
+	time_t now = kst_now();
+
+	if (last == now)
+		return false;
+	last = now;
+	return true;
+}
+
+void kst_conn_accept(struct kst_worker *w, struct kst_wls *wls, int fd,
+		     const struct sockaddr *sa, socklen_t salen)
+{
+	struct kst_conn *c = calloc(1, sizeof(*c));
+	int one = 1;
+
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	atomic_fetch_add(&w->shared->active, 1);
+	w->nconns++;
+	KST_COUNT(w->pc.accepted);
+	c->w = w;
+	c->cfd = fd;
+	c->bfd = -1;
+	c->cev.type = KST_EV_CLIENT;
+	c->bev.type = KST_EV_BACKEND;
+	c->gen = w->gen;
+	kst_gen_get(c->gen);
+	c->l = wls->l;
+	memcpy(&c->peer, sa, KST_MIN(salen, sizeof(c->peer)));
+	kst_addr_format(sa, c->peerstr, sizeof(c->peerstr));
+	c->ts.peer = c->peerstr;
+	c->ts.worker = w->id;
+	kst_timer_init(&c->timer);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->ssl = kst_tls_new(&c->l->tls, fd, &c->ts, false);
+	if (c->ssl == NULL || conn_epoll_add(c, fd, &c->cev) < 0) {
+		kst_log_ssl(KST_LOG_ERR, "listener %s: peer %s: cannot set up",
+			    c->l->conf->name, c->peerstr);
+		conn_close(c);
+		return;
+	}
+	c->state = KST_CONN_HANDSHAKE;
+	conn_set_timer(c, conn_conf(c)->handshake_timeout_ms);
+	/* TCP_DEFER_ACCEPT: the ClientHello is usually here already */
+	c->flags |= KST_C_RD | KST_C_WR;
+	conn_handshake(c);
+}
+
+/* Why a handshake failed, for the counters and the debug line. */
+static void conn_handshake_failed(struct kst_conn *c, int err)
+{
+	unsigned long e = ERR_peek_error();
+	char errs[256];
+
+	if (c->ts.refused)
+		KST_COUNT(c->w->pc.hs_fail_no_cert);
+	else if (err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL)
+		KST_COUNT(c->w->pc.hs_fail_protocol);
+	else
+		KST_COUNT(c->w->pc.hs_fail_other);
+	if (kst_log_enabled(KST_LOG_DEBUG)) {
+		kst_log_ssl_errors(errs, sizeof(errs));
+		kst_debug("listener %s: peer %s: handshake failed: %s",
+			  c->l->conf->name, c->peerstr,
+			  errs[0] ? errs : e ? "?" : "connection closed");
+	}
+	ERR_clear_error();
+	conn_close(c);
+}
+
+static void conn_handshake(struct kst_conn *c)
+{
+	int r, err;
+
+	ERR_clear_error();
+	r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		conn_handshake_done(c);
+		return;
+	}
+	err = SSL_get_error(c->ssl, r);
+	if (err == SSL_ERROR_WANT_READ) {
+		c->flags &= ~KST_C_RD;
+		return;
+	}
+	if (err == SSL_ERROR_WANT_WRITE) {
+		c->flags &= ~KST_C_WR;
+		return;
+	}
+	conn_handshake_failed(c, err);
+}
+
+static void conn_handshake_done(struct kst_conn *c)
+{
+	struct kst_tls_cert *tc = c->ts.chosen;
+
+	if (tc != NULL)
+		KST_COUNT(tc->cert->state->counters[c->w->id].c.handshakes);
+	kst_debug("listener %s: peer %s: %s %s, cert %s%s",
+		  c->l->conf->name, c->peerstr, SSL_get_version(c->ssl),
+		  SSL_get_cipher_name(c->ssl), tc ? tc->cert->name : "?",
+		  c->ts.stapled ? ", stapled" : "");
+	c->path = KST_PATH_USERSPACE;
+	if (tc != NULL)
+		KST_COUNT(tc->cert->state->counters[c->w->id].c.userspace);
+	c->state = KST_CONN_CONNECTING;
+	conn_connect(c);
+}
+
+static void conn_connect(struct kst_conn *c)
+{
+	const struct kst_addr *a = &c->l->conf->backend;
+	int one = 1;
+
+	c->bfd = socket(a->ss.ss_family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->bfd < 0) {
+		conn_backend_failed(c, errno);
+		return;
+	}
+	if (a->ss.ss_family != AF_UNIX)
+		setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (conn_epoll_add(c, c->bfd, &c->bev) < 0) {
+		conn_backend_failed(c, errno);
+		return;
+	}
+	conn_set_timer(c, conn_conf(c)->connect_timeout_ms);
+	if (connect(c->bfd, (const struct sockaddr *)&a->ss, a->len) == 0) {
+		conn_connected(c);
+		return;
+	}
+	if (errno != EINPROGRESS) /* unix sockets: EAGAIN = backlog full */
+		conn_backend_failed(c, errno);
+}
+
+static void conn_backend_event(struct kst_conn *c, uint32_t events)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		return;
+	if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0)
+		conn_backend_failed(c, err);
+	else
+		conn_connected(c);
+}
+
+static void conn_backend_failed(struct kst_conn *c, int err)
+{
+	KST_COUNT(c->w->pc.backend_connect_failures);
+	if (conn_warn_ok())
+		kst_warn("listener %s: peer %s: backend %s: %s",
+			 c->l->conf->name, c->peerstr,
+			 c->l->conf->backend.text, strerror(err));
+	/* tell the client, best effort: the socket is writable after a
+	 * handshake and close_notify is small */
+	SSL_shutdown(c->ssl);
+	ERR_clear_error();
+	conn_close(c);
+}
+
+/* The PROXY header goes first in the client->backend buffer. */
+static int conn_proxy_header(struct kst_conn *c)
+{
+	const unsigned char *alpn = NULL;
+	unsigned alpn_len = 0;
+	struct kst_proxy_info pi = {0};
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	ssize_t n;
+
+	if (c->l->conf->proxy == KST_PROXY_OFF)
+		return 0;
+	if (getsockname(c->cfd, (struct sockaddr *)&local, &llen) < 0)
+		return -errno;
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	pi.src = &c->peer.sa;
+	pi.dst = (const struct sockaddr *)&local;
+	pi.alpn = (const char *)alpn;
+	pi.alpn_len = alpn_len;
+	pi.sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+	pi.tls_version = SSL_get_version(c->ssl);
+	pi.cipher = SSL_get_cipher_name(c->ssl);
+	c->up = kst_worker_buf_get(c->w);
+	if (c->up == NULL)
+		return -ENOMEM;
+	c->up->head = c->up->tail = 0;
+	if (c->l->conf->proxy == KST_PROXY_V1)
+		n = kst_proxy_v1(&pi, (char *)c->up->data, KST_BUF_CAP);
+	else
+		n = kst_proxy_v2(&pi, c->up->data, KST_BUF_CAP);
+	if (n < 0)
+		return (int)n;
+	c->up->tail = (uint32_t)n;
+	return 0;
+}
+
+static void conn_connected(struct kst_conn *c)
+{
+	int err;
+
+	c->state = KST_CONN_RELAY;
+	c->flags |= KST_B_RD | KST_B_WR | KST_C_RD | KST_C_WR;
+	c->last_active = c->w->now_ms;
+	conn_set_timer(c, conn_conf(c)->idle_timeout_ms);
+	err = conn_proxy_header(c);
+	if (err < 0) {
+		kst_err("listener %s: peer %s: PROXY header: %s",
+			c->l->conf->name, c->peerstr, strerror(-err));
+		conn_close(c);
+		return;
+	}
+	if (!kst_relay_pump(c))
+		conn_close(c);
+}
+
+void kst_conn_event(struct kst_worker *w, struct kst_ev *ev, uint32_t events)
+{
+	struct kst_conn *c;
+	bool client = ev->type == KST_EV_CLIENT;
+
+	(void)w;
+	c = client ? kst_container_of(ev, struct kst_conn, cev)
+		   : kst_container_of(ev, struct kst_conn, bev);
+	if (c->state == KST_CONN_CLOSED)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		c->flags |= client ? KST_C_RD : KST_B_RD;
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		c->flags |= client ? KST_C_WR : KST_B_WR;
+	switch (c->state) {
+	case KST_CONN_HANDSHAKE:
+		if (client)
+			conn_handshake(c);
+		break;
+	case KST_CONN_CONNECTING:
+		if (!client)
+			conn_backend_event(c, events);
+		break;
+	case KST_CONN_RELAY:
+		if (!kst_relay_pump(c))
+			conn_close(c);
+		break;
+	default:
+		break;
+	}
+}
+
+void kst_conn_timeout(struct kst_worker *w, struct kst_timer *t)
+{
+	struct kst_conn *c = kst_container_of(t, struct kst_conn, timer);
+	int64_t idle = conn_conf(c)->idle_timeout_ms;
+
+	switch (c->state) {
+	case KST_CONN_HANDSHAKE:
+		KST_COUNT(w->pc.hs_fail_timeout);
+		kst_debug("listener %s: peer %s: handshake timeout",
+			  c->l->conf->name, c->peerstr);
+		conn_close(c);
+		break;
+	case KST_CONN_CONNECTING:
+		conn_backend_failed(c, ETIMEDOUT);
+		break;
+	case KST_CONN_RELAY:
+		if (c->last_active + (uint64_t)idle > w->now_ms) {
+			kst_timeq_set(&w->timers, &c->timer,
+				      c->last_active + (uint64_t)idle);
+			break;
+		}
+		kst_debug("listener %s: peer %s: idle timeout",
+			  c->l->conf->name, c->peerstr);
+		conn_close(c);
+		break;
+	default:
+		break;
+	}
+}
+
+void kst_conn_abort(struct kst_conn *c, const char *why)
+{
+	kst_debug("listener %s: peer %s: closed: %s", c->l->conf->name,
+		  c->peerstr, why);
+	conn_close(c);
+}
+
+static void conn_close(struct kst_conn *c)
+{
+	struct kst_worker *w = c->w;
+
+	if (c->state == KST_CONN_CLOSED)
+		return;
+	c->state = KST_CONN_CLOSED;
+	kst_timeq_del(&w->timers, &c->timer);
+	kst_relay_release(c);
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	if (c->cfd >= 0)
+		close(c->cfd);
+	if (c->bfd >= 0)
+		close(c->bfd);
+	c->cfd = c->bfd = -1;
+	kst_gen_put(c->gen);
+	atomic_fetch_sub(&w->shared->active, 1);
+	w->nconns--;
+	c->next_closed = w->closing;
+	w->closing = c;
+}
+
+void kst_conn_free_closed(struct kst_worker *w)
+{
+	struct kst_conn *c = w->closing, *next;
+
+	for (; c != NULL; c = next) {
+		next = c->next_closed;
+		free(c);
+	}
+	w->closing = NULL;
+}
+
+void kst_conn_run_again(struct kst_worker *w)
+{
+	struct kst_conn *c = w->again, *next;
+
+	w->again = NULL;
+	for (; c != NULL; c = next) {
+		next = c->next_again;
+		c->flags &= ~KST_AGAIN;
+		if (c->state == KST_CONN_RELAY && !kst_relay_pump(c))
+			conn_close(c);
+	}
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A client connection, as a state machine driven by its worker:
+ *
+ *   HANDSHAKE  -> TLS handshake with the client (handshake-timeout)
+ *   CONNECTING -> connecting to the backend (connect-timeout); the client
+ *                 is not read meanwhile, its data waits in the kernel
+ *   RELAY      -> plaintext both ways (idle-timeout): relay.c
+ *   CLOSED     -> resources released; freed at the end of the loop
+ *                 iteration, since later events of the same epoll batch may
+ *                 still name it
+ *
+ * Each direction closes on its own: the client's close_notify (or EOF)
+ * becomes shutdown(SHUT_WR) towards the backend once everything before it
+ * is delivered; the backend's EOF becomes close_notify towards the client.
+ * When both are done, the connection closes. Any error costs this
+ * connection only.
+ */
+#ifndef KST_CONN_H
+#define KST_CONN_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "daemon/worker.h"
+
+/* Relay buffer: one allocation of KST_BUF_BYTES from the worker's pool. */
+#define KST_BUF_BYTES (64 * 1024)
+struct kst_buf {
+	uint32_t head, tail;
+	unsigned char data[];
+};
+#define KST_BUF_CAP (KST_BUF_BYTES - sizeof(struct kst_buf))
+
+enum kst_conn_state {
+	KST_CONN_HANDSHAKE,
+	KST_CONN_CONNECTING,
+	KST_CONN_RELAY,
+	KST_CONN_CLOSED,
+};
+
+/* flags */
+#define KST_C_RD        0x0001u /* client socket readable (as far as known) */
+#define KST_C_WR        0x0002u
+#define KST_B_RD        0x0004u
+#define KST_B_WR        0x0008u
+#define KST_UP_EOF      0x0010u /* client finished sending */
+#define KST_UP_SHUT     0x0020u /* ... and the backend was told */
+#define KST_DOWN_EOF    0x0040u /* backend finished sending */
+#define KST_DOWN_SHUT   0x0080u /* ... and close_notify went to the client */
+#define KST_UP_WANTS_W  0x0100u /* SSL_read needs the client writable */
+#define KST_DN_WANTS_R  0x0200u /* SSL_write needs the client readable */
+#define KST_TRUNCATED   0x0400u /* client EOF without close_notify */
+#define KST_AGAIN       0x0800u /* on the worker's run-again list */
+
+enum kst_relay_path {
+	KST_PATH_USERSPACE,
+	KST_PATH_KTLS_TX,   /* kernel encrypts; reads go through OpenSSL */
+	KST_PATH_KTLS_BOTH, /* kernel both ways; splice both ways */
+};
+
+struct kst_conn {
+	struct kst_ev cev, bev;
+	uint8_t state;
+	uint8_t path;
+	uint32_t flags;
+	int cfd, bfd;
+	SSL *ssl;
+	struct kst_worker *w;
+	struct kst_gen *gen;
+	struct kst_listener *l;
+	struct kst_tls_sess ts;
+	struct kst_timer timer;
+	uint64_t last_active;
+	struct kst_buf *up, *down; /* client->backend, backend->client */
+	struct kst_conn *next_closed;
+	struct kst_conn *next_again;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
+	char peerstr[48];
+};
+
+/* worker -> conn */
+void kst_conn_accept(struct kst_worker *w, struct kst_wls *wls, int fd,
+		     const struct sockaddr *sa, socklen_t salen);
+void kst_conn_event(struct kst_worker *w, struct kst_ev *ev, uint32_t events);
+void kst_conn_timeout(struct kst_worker *w, struct kst_timer *t);
+/* Close now (drain deadline, stop). */
+void kst_conn_abort(struct kst_conn *c, const char *why);
+void kst_conn_free_closed(struct kst_worker *w);
+/* Pump the connections that stopped early to let others run. */
+void kst_conn_run_again(struct kst_worker *w);
+
+/* conn <-> relay */
+/* Move data until nothing moves; false when the connection must close
+ * (both directions done, or an error that was logged). */
+bool kst_relay_pump(struct kst_conn *c);
+void kst_relay_release(struct kst_conn *c);
+
+#endif

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control thread: start-up, the control loop, reload and shutdown.
+ * See control.h for its duties. Start-up order matters for the promise
+ * that staples are there from the first handshake: configuration, then
+ * certificates and sockets (one generation), then every staple on disk,
+ * and only then workers that accept.
+ */
+#include "daemon/control.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "daemon/gen.h"
+#include "daemon/log.h"
+#include "daemon/stapling.h"
+#include "daemon/tls.h"
+#include "daemon/util.h"
+#include "daemon/worker.h"
+
+struct kst_daemon {
+	const char *config_path;
+	struct kst_gen *gen;      /* current, one reference */
+	struct kst_gen **retired; /* replaced, freed once unused */
+	size_t n_retired;
+	struct kst_registry reg;
+	struct kst_worker *workers;
+	unsigned nworkers, nstarted;
+	struct kst_shared shared;
+	int epfd, sigfd, tickfd, inofd;
+	bool ktls_available;
+	bool stopping;
+	unsigned ticks;
+	uint64_t reloads_ok, reloads_failed;
+	time_t started_at;
+};
+
+enum { CTL_EV_SIGNAL = 1, CTL_EV_TICK, CTL_EV_INOTIFY };
+
+static int control_setup(struct kst_daemon *d);
+static int control_start(struct kst_daemon *d, struct kst_config *conf);
+static void control_loop(struct kst_daemon *d);
+static void control_reload(struct kst_daemon *d);
+static void control_shutdown(struct kst_daemon *d);
+
+static unsigned control_nworkers(const struct kst_config *conf)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (conf->global.workers > 0)
+		return conf->global.workers;
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* Every connection needs two descriptors: take the hard limit. */
+static void control_rlimit(unsigned max_connections)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < (rlim_t)max_connections * 2 + 64)
+		kst_warn("open files limit %llu is low for max-connections %u "
+			 "(each needs 2)",
+			 (unsigned long long)rl.rlim_cur, max_connections);
+}
+
+static struct kst_config *control_load(const char *path)
+{
+	struct kst_diag diag;
+	struct kst_config *conf;
+
+	kst_diag_init(&diag);
+	conf = kst_config_parse(path, &diag);
+	kst_diag_log(&diag);
+	kst_diag_free(&diag);
+	return conf;
+}
+
+static int control_build(struct kst_daemon *d, struct kst_config *conf,
+			 struct kst_gen **out)
+{
+	struct kst_gen_env env = {
+		.reg = &d->reg,
+		.nworkers = d->nworkers,
+		.prev = d->gen,
+		.open_sockets = true,
+		.ktls_available = d->ktls_available,
+	};
+	struct kst_diag diag;
+	int rc;
+
+	kst_diag_init(&diag);
+	rc = kst_gen_build(conf, &env, &diag, out);
+	kst_diag_log(&diag);
+	kst_diag_free(&diag);
+	return rc;
+}
+
+/* ------------------------------------------------------------ events */
+
+static int control_add(struct kst_daemon *d, int fd, uint64_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Watch the directories holding staple files. */
+static void control_watch(struct kst_daemon *d)
+{
+	char path[PATH_MAX];
+
+	if (d->inofd < 0)
+		return;
+	for (size_t i = 0; i < d->gen->n_certs; i++) {
+		const struct kst_cert *c = d->gen->certs[i];
+		char *slash;
+
+		snprintf(path, sizeof(path), "%s", c->staple_path);
+		slash = strrchr(path, '/');
+		if (slash == NULL)
+			continue;
+		*slash = '\0';
+		inotify_add_watch(d->inofd, path[0] ? path : "/",
+				  IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+					  IN_DELETE | IN_MOVED_FROM |
+					  IN_ATTRIB);
+	}
+	inotify_add_watch(d->inofd, d->gen->conf->global.state_dir,
+			  IN_CLOSE_WRITE | IN_MOVED_TO);
+}
+
+static int control_setup(struct kst_daemon *d)
+{
+	struct itimerspec one_sec = {{1, 0}, {1, 0}};
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	/* blocked before any thread starts, so every thread inherits it */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->epfd < 0 || d->sigfd < 0 || d->tickfd < 0)
+		return -errno;
+	timerfd_settime(d->tickfd, 0, &one_sec, NULL);
+	if (control_add(d, d->sigfd, CTL_EV_SIGNAL) < 0 ||
+	    control_add(d, d->tickfd, CTL_EV_TICK) < 0)
+		return -errno;
+	if (d->inofd >= 0)
+		control_add(d, d->inofd, CTL_EV_INOTIFY);
+	return 0;
+}
+
+/* ------------------------------------------------------- generations */
+
+static void control_retire(struct kst_daemon *d, struct kst_gen *g)
+{
+	struct kst_gen **r = realloc(d->retired,
+				     (d->n_retired + 1) * sizeof(*r));
+
+	kst_gen_put(g);
+	if (r == NULL) {
+		kst_err("out of memory: generation %u is never freed", g->id);
+		return;
+	}
+	d->retired = r;
+	r[d->n_retired++] = g;
+}
+
+static void control_free_retired(struct kst_daemon *d)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < d->n_retired; i++) {
+		if (kst_gen_unused(d->retired[i])) {
+			kst_debug("generation %u: freed", d->retired[i]->id);
+			kst_gen_destroy(d->retired[i], &d->reg);
+		} else {
+			d->retired[k++] = d->retired[i];
+		}
+	}
+	d->n_retired = k;
+}
+
+static void control_publish(struct kst_daemon *d, struct kst_gen *g)
+{
+	struct kst_wmsg m = {.type = KST_WMSG_GEN};
+
+	atomic_store(&d->shared.max_connections,
+		     g->conf->global.max_connections);
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		kst_gen_get(g);
+		m.gen = g;
+		if (kst_worker_send(&d->workers[i], &m) < 0)
+			kst_gen_put(g);
+	}
+}
+
+static void control_reload(struct kst_daemon *d)
+{
+	struct kst_config *conf;
+	struct kst_gen *g = NULL;
+
+	kst_notice("SIGHUP: reloading %s", d->config_path);
+	conf = control_load(d->config_path);
+	if (conf == NULL || control_build(d, conf, &g) < 0) {
+		kst_config_free(conf);
+		d->reloads_failed++;
+		kst_err("reload failed: still serving generation %u",
+			d->gen->id);
+		return;
+	}
+	if (control_nworkers(conf) != d->nworkers)
+		kst_warn("workers: changing %u to %u needs a restart",
+			 d->nworkers, control_nworkers(conf));
+	kst_log_set_level(conf->global.log_level);
+	kst_stapling_scan(g, kst_now(), true);
+	control_publish(d, g);
+	control_retire(d, d->gen);
+	d->gen = g;
+	control_watch(d);
+	d->reloads_ok++;
+	kst_notice("reloaded: generation %u, %zu listeners, %zu certs", g->id,
+		   g->n_listeners, g->n_certs);
+}
+
+/* -------------------------------------------------------------- loop */
+
+static void control_signal(struct kst_daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			control_reload(d);
+		} else {
+			kst_notice("%s: stopping", strsignal((int)si.ssi_signo));
+			d->stopping = true;
+		}
+	}
+}
+
+static void control_tick(struct kst_daemon *d)
+{
+	uint64_t n;
+	time_t now = kst_now();
+
+	if (read(d->tickfd, &n, sizeof(n)) < 0)
+		return;
+	d->ticks++;
+	kst_stapling_expire(d->gen, now);
+	if (d->ticks % 5 == 0)
+		kst_stapling_scan(d->gen, now, false);
+	control_free_retired(d);
+}
+
+static void control_inotify(struct kst_daemon *d)
+{
+	char buf[4096] __attribute__((aligned(8)));
+
+	while (read(d->inofd, buf, sizeof(buf)) > 0)
+		;
+	kst_stapling_scan(d->gen, kst_now(), false);
+}
+
+static void control_loop(struct kst_daemon *d)
+{
+	struct epoll_event evs[8];
+
+	while (!d->stopping) {
+		int n = epoll_wait(d->epfd, evs, KST_ARRAY_SIZE(evs), -1);
+
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u64) {
+			case CTL_EV_SIGNAL:
+				control_signal(d);
+				break;
+			case CTL_EV_TICK:
+				control_tick(d);
+				break;
+			case CTL_EV_INOTIFY:
+				control_inotify(d);
+				break;
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------ start / stop */
+
+static int control_start(struct kst_daemon *d, struct kst_config *conf)
+{
+	struct kst_gen *g = NULL;
+	int rc;
+
+	d->nworkers = control_nworkers(conf);
+	kst_registry_init(&d->reg, d->nworkers);
+	control_rlimit(conf->global.max_connections);
+	if (control_build(d, conf, &g) < 0)
+		return -EINVAL;
+	d->gen = g;
+	atomic_store(&d->shared.max_connections,
+		     conf->global.max_connections);
+	kst_stapling_scan(g, kst_now(), true);
+	d->workers = calloc(d->nworkers, sizeof(*d->workers));
+	if (d->workers == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		rc = kst_worker_start(&d->workers[i], i, &d->shared, g);
+		if (rc < 0) {
+			kst_crit("worker %u: %s", i, strerror(-rc));
+			return rc;
+		}
+		d->nstarted++;
+	}
+	control_watch(d);
+	for (size_t i = 0; i < g->n_listeners; i++)
+		for (size_t j = 0; j < g->listeners[i].conf->n_binds; j++)
+			kst_notice("listener %s: serving on %s",
+				   g->listeners[i].conf->name,
+				   g->listeners[i].conf->binds[j].text);
+	kst_notice("started: %u workers, %zu certs", d->nworkers, g->n_certs);
+	return 0;
+}
+
+static void control_shutdown(struct kst_daemon *d)
+{
+	int64_t drain = d->gen->conf->global.drain_timeout_ms;
+	struct kst_wmsg m = {.type = KST_WMSG_DRAIN,
+			     .deadline_ms = kst_mono_ms() + (uint64_t)drain};
+
+	for (unsigned i = 0; i < d->nstarted; i++)
+		kst_worker_send(&d->workers[i], &m);
+	for (unsigned i = 0; i < d->nstarted; i++)
+		kst_worker_join(&d->workers[i]);
+	free(d->workers);
+	control_retire(d, d->gen);
+	control_free_retired(d);
+	free(d->retired);
+	kst_notice("stopped");
+}
+
+int kst_control_run(const struct kst_run_opts *o)
+{
+	struct kst_daemon d = {.config_path = o->config_path, .inofd = -1};
+	struct kst_config *conf;
+	int rc;
+
+	if (kst_tls_init() < 0 || control_setup(&d) < 0) {
+		kst_crit("cannot set up the control thread: %s",
+			 strerror(errno));
+		return 1;
+	}
+	conf = control_load(o->config_path);
+	if (conf == NULL)
+		return 1;
+	kst_log_set_level(conf->global.log_level);
+	d.started_at = kst_now();
+	rc = control_start(&d, conf);
+	if (rc < 0) {
+		if (d.gen == NULL)
+			kst_config_free(conf);
+		d.stopping = true;
+	} else {
+		control_loop(&d);
+	}
+	if (d.gen != NULL)
+		control_shutdown(&d);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A generation: everything one configuration serves with, built completely
+ * before it is used (certificates and keys loaded, TLS contexts made,
+ * sockets opened), so a bad configuration is refused before anything
+ * changes. A reload builds a new generation and publishes it; connections
+ * keep the generation they started with.
+ *
+ * References: the control thread holds one on the current generation, each
+ * worker one on the generation it accepts with, each connection one on its
+ * own. Dropping a reference never frees: only the control thread destroys a
+ * generation nobody uses (kst_gen_unused), because destroying it releases
+ * certificate states in the registry, which the control thread owns.
+ */
+#ifndef KST_GEN_H
+#define KST_GEN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "daemon/cert.h"
+#include "daemon/config.h"
+#include "daemon/listener.h"
+#include "daemon/staple.h"
+#include "daemon/tls.h"
+
+struct kst_listener {
+	const struct kst_listener_conf *conf;
+	struct kst_tls_listener tls;
+	struct kst_lsock **socks; /* [conf->n_binds]; NULL entries when -t */
+	int ktls_mode;            /* enum kst_ktls_mode */
+};
+
+struct kst_gen {
+	atomic_uint refs;
+	unsigned id;
+	struct kst_config *conf;
+	bool owns_conf;          /* false until the build succeeded */
+	struct kst_cert **certs; /* [n_certs] */
+	size_t n_certs;
+	struct kst_listener *listeners;
+	size_t n_listeners;
+};
+
+/* A socket systemd passed (socket activation). */
+struct kst_passed_fd {
+	int fd;
+	struct kst_addr addr;
+	char name[64]; /* FileDescriptorName=, or "" */
+	bool used;
+};
+
+struct kst_gen_env {
+	struct kst_registry *reg;
+	unsigned nworkers;
+	const struct kst_gen *prev; /* sockets to keep, or NULL */
+	bool open_sockets;          /* false for `-t` */
+	bool ktls_available;        /* this kernel can do kTLS */
+	struct kst_passed_fd *passed;
+	size_t n_passed;
+};
+
+/*
+ * Builds a generation from conf (which it takes over on success). On
+ * failure every problem is in diag and nothing is changed.
+ */
+int kst_gen_build(struct kst_config *conf, const struct kst_gen_env *env,
+		  struct kst_diag *diag, struct kst_gen **out);
+void kst_gen_get(struct kst_gen *g);
+void kst_gen_put(struct kst_gen *g);
+bool kst_gen_unused(struct kst_gen *g);
+/* Control thread only, when unused (or never published). */
+void kst_gen_destroy(struct kst_gen *g, struct kst_registry *reg);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Value syntax shared by the configuration and the command line; see
+ * parse.c. Every parser returns 0, -EINVAL (syntax) or -ERANGE (overflow).
+ */
+#ifndef KST_PARSE_H
+#define KST_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* A socket address as written in the file, resolved at parse time. */
+struct kst_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[128];
+	int line;
+};
+
+int kst_parse_uint(const char *s, uint64_t *out);
+int kst_parse_duration_ms(const char *s, int64_t *out);
+int kst_parse_size(const char *s, int64_t *out);
+int kst_parse_bool(const char *s, bool *out);
+/* "host:port", "[v6]:port", "*:port" or "unix:/path"; host names are
+ * resolved (first address) when resolve is true. On error, err says why. */
+int kst_parse_addr(const char *s, bool resolve, struct kst_addr *out,
+		   char *err, size_t errlen);
+/* "h2,http/1.1" -> wire format "\x02h2\x08http/1.1" (malloc'd; NULL, 0
+ * for ""). */
+int kst_parse_alpn(const char *s, unsigned char **wire, size_t *len);
+/* Address as "1.2.3.4:5", "[::1]:5" or "unix:/path". */
+void kst_addr_format(const struct sockaddr *sa, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The userspace relay: plaintext between the client's TLS session and the
+ * backend socket, both directions, with backpressure and half-close.
+ *
+ * Each direction has at most one buffer, taken from the worker's pool only
+ * while bytes are in flight and returned when it empties, so an idle
+ * connection holds no relay memory. A direction stops reading its source
+ * while its buffer is full; it resumes when the sink drains it. Readiness
+ * is edge-triggered: a flag set by an event stays set until an operation
+ * meets EAGAIN (or OpenSSL's WANT_READ/WANT_WRITE, which mean the same).
+ * Bytes OpenSSL has buffered are read without waiting for an event.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "daemon/conn.h"
+#include "daemon/log.h"
+
+static bool relay_up_read(struct kst_conn *c, bool *fail);
+static bool relay_up_write(struct kst_conn *c, bool *fail);
+static bool relay_down_read(struct kst_conn *c, bool *fail);
+static bool relay_down_write(struct kst_conn *c, bool *fail);
+
+static struct kst_buf *relay_buf(struct kst_conn *c, struct kst_buf **b)
+{
+	if (*b == NULL) {
+		*b = kst_worker_buf_get(c->w);
+		if (*b != NULL)
+			(*b)->head = (*b)->tail = 0;
+	}
+	return *b;
+}
+
+/* An empty buffer goes back to the pool. */
+static void relay_trim(struct kst_conn *c, struct kst_buf **b)
+{
+	if (*b != NULL && (*b)->head == (*b)->tail) {
+		kst_worker_buf_put(c->w, *b);
+		*b = NULL;
+	}
+}
+
+static bool relay_fail(struct kst_conn *c, const char *what, int err)
+{
+	char errs[256];
+
+	if (kst_log_enabled(KST_LOG_DEBUG)) {
+		kst_log_ssl_errors(errs, sizeof(errs));
+		kst_debug("listener %s: peer %s: %s: %s%s%s", c->l->conf->name,
+			  c->peerstr, what, err ? strerror(err) : "TLS error",
+			  errs[0] ? "; " : "", errs);
+	}
+	ERR_clear_error();
+	return false;
+}
+
+/* client -> buffer, through OpenSSL */
+static bool relay_up_read(struct kst_conn *c, bool *fail)
+{
+	bool moved = false;
+	struct kst_buf *b;
+
+	if (c->flags & KST_UP_EOF)
+		return false;
+	if (!(c->flags & (c->flags & KST_UP_WANTS_W ? KST_C_WR : KST_C_RD)) &&
+	    !SSL_has_pending(c->ssl))
+		return false;
+	b = relay_buf(c, &c->up);
+	if (b == NULL) {
+		*fail = true;
+		return false;
+	}
+	while (b->tail < KST_BUF_CAP) {
+		size_t n = 0;
+		int r, err;
+
+		ERR_clear_error();
+		r = SSL_read_ex(c->ssl, b->data + b->tail, KST_BUF_CAP - b->tail,
+				&n);
+		if (r == 1) {
+			b->tail += (uint32_t)n;
+			moved = true;
+			continue;
+		}
+		err = SSL_get_error(c->ssl, r);
+		c->flags &= ~KST_UP_WANTS_W;
+		if (err == SSL_ERROR_WANT_READ) {
+			c->flags &= ~KST_C_RD;
+		} else if (err == SSL_ERROR_WANT_WRITE) {
+			c->flags &= ~KST_C_WR;
+			c->flags |= KST_UP_WANTS_W;
+		} else if (err == SSL_ERROR_ZERO_RETURN) {
+			c->flags |= KST_UP_EOF; /* close_notify */
+		} else if (ERR_GET_REASON(ERR_peek_error()) ==
+				   SSL_R_UNEXPECTED_EOF_WHILE_READING ||
+			   (err == SSL_ERROR_SYSCALL && errno == 0)) {
+			c->flags |= KST_UP_EOF | KST_TRUNCATED;
+			ERR_clear_error();
+		} else {
+			*fail = !relay_fail(c, "client read", errno);
+		}
+		break;
+	}
+	relay_trim(c, &c->up);
+	return moved;
+}
+
+/* buffer -> backend */
+static bool relay_up_write(struct kst_conn *c, bool *fail)
+{
+	struct kst_buf *b = c->up;
+	bool moved = false;
+
+	while (b != NULL && b->head < b->tail && (c->flags & KST_B_WR)) {
+		ssize_t n = send(c->bfd, b->data + b->head, b->tail - b->head,
+				 MSG_NOSIGNAL);
+
+		if (n > 0) {
+			b->head += (uint32_t)n;
+			moved = true;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN) {
+			c->flags &= ~KST_B_WR;
+			break;
+		}
+		*fail = !relay_fail(c, "backend write", errno);
+		return moved;
+	}
+	if (b != NULL && b->head == b->tail) {
+		b->head = b->tail = 0;
+		relay_trim(c, &c->up);
+	}
+	if (c->up == NULL && (c->flags & KST_UP_EOF) &&
+	    !(c->flags & KST_UP_SHUT)) {
+		shutdown(c->bfd, SHUT_WR);
+		c->flags |= KST_UP_SHUT;
+		moved = true;
+	}
+	return moved;
+}
+
+/* backend -> buffer */
+static bool relay_down_read(struct kst_conn *c, bool *fail)
+{
+	bool moved = false;
+	struct kst_buf *b;
+
+	if ((c->flags & KST_DOWN_EOF) || !(c->flags & KST_B_RD))
+		return false;
+	b = relay_buf(c, &c->down);
+	if (b == NULL) {
+		*fail = true;
+		return false;
+	}
+	while (b->tail < KST_BUF_CAP) {
+		ssize_t n = read(c->bfd, b->data + b->tail,
+				 KST_BUF_CAP - b->tail);
+
+		if (n > 0) {
+			b->tail += (uint32_t)n;
+			moved = true;
+			continue;
+		}
+		if (n == 0) {
+			c->flags |= KST_DOWN_EOF;
+			moved = true;
+		} else if (errno == EAGAIN) {
+			c->flags &= ~KST_B_RD;
+		} else {
+			*fail = !relay_fail(c, "backend read", errno);
+		}
+		break;
+	}
+	relay_trim(c, &c->down);
+	return moved;
+}
+
+/* close_notify once the backend is done and everything went out */
+static bool relay_down_shutdown(struct kst_conn *c, bool *fail)
+{
+	int r, err;
+
+	ERR_clear_error();
+	r = SSL_shutdown(c->ssl);
+	if (r < 0) {
+		err = SSL_get_error(c->ssl, r);
+		if (err == SSL_ERROR_WANT_WRITE) {
+			c->flags &= ~KST_C_WR;
+			return false;
+		}
+		if (err == SSL_ERROR_WANT_READ) {
+			c->flags &= ~KST_C_RD;
+			return false;
+		}
+		*fail = !relay_fail(c, "close_notify", errno);
+		return false;
+	}
+	shutdown(c->cfd, SHUT_WR);
+	c->flags |= KST_DOWN_SHUT;
+	return true;
+}
+
+/* buffer -> client, through OpenSSL */
+static bool relay_down_write(struct kst_conn *c, bool *fail)
+{
+	struct kst_buf *b = c->down;
+	bool moved = false;
+	uint32_t need = c->flags & KST_DN_WANTS_R ? KST_C_RD : KST_C_WR;
+
+	while (b != NULL && b->head < b->tail && (c->flags & need)) {
+		size_t n = 0;
+		int r, err;
+
+		ERR_clear_error();
+		r = SSL_write_ex(c->ssl, b->data + b->head, b->tail - b->head,
+				 &n);
+		if (r == 1) {
+			b->head += (uint32_t)n;
+			moved = true;
+			c->flags &= ~KST_DN_WANTS_R;
+			need = KST_C_WR;
+			continue;
+		}
+		err = SSL_get_error(c->ssl, r);
+		if (err == SSL_ERROR_WANT_WRITE) {
+			c->flags &= ~(KST_C_WR | KST_DN_WANTS_R);
+		} else if (err == SSL_ERROR_WANT_READ) {
+			c->flags &= ~KST_C_RD;
+			c->flags |= KST_DN_WANTS_R;
+		} else {
+			*fail = !relay_fail(c, "client write", errno);
+			return moved;
+		}
+		break;
+	}
+	if (b != NULL && b->head == b->tail) {
+		b->head = b->tail = 0;
+		relay_trim(c, &c->down);
+	}
+	if (c->down == NULL && (c->flags & KST_DOWN_EOF) &&
+	    !(c->flags & KST_DOWN_SHUT) && (c->flags & KST_C_WR))
+		moved |= relay_down_shutdown(c, fail);
+	return moved;
+}
+
+bool kst_relay_pump(struct kst_conn *c)
+{
+	bool moved, fail = false;
+	int rounds = 0;
+
+	do {
+		moved = false;
+		moved |= relay_up_read(c, &fail);
+		moved |= relay_up_write(c, &fail);
+		moved |= relay_down_read(c, &fail);
+		moved |= relay_down_write(c, &fail);
+		if (moved)
+			c->last_active = c->w->now_ms;
+		/* bounded, so one busy connection cannot starve the others */
+	} while (moved && !fail && ++rounds < 64);
+	if (fail)
+		return false;
+	if (rounds == 64 && !(c->flags & KST_AGAIN)) {
+		/* more to do: come back after the other events */
+		c->flags |= KST_AGAIN;
+		c->next_again = c->w->again;
+		c->w->again = c;
+	}
+	if ((c->flags & KST_UP_SHUT) && (c->flags & KST_DOWN_SHUT)) {
+		kst_debug("listener %s: peer %s: done%s", c->l->conf->name,
+			  c->peerstr,
+			  c->flags & KST_TRUNCATED
+				  ? " (client closed without close_notify)"
+				  : "");
+		return false;
+	}
+	return true;
+}
+
+void kst_relay_release(struct kst_conn *c)
+{
+	kst_worker_buf_put(c->w, c->up);
+	kst_worker_buf_put(c->w, c->down);
+	c->up = c->down = NULL;
+}

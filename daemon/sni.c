@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/* Certificate choice from the ClientHello; see sni.h. Pure. */
+#include "daemon/sni.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/obj_mac.h>
+
+#include "daemon/cert.h"
+
+/* TLS SignatureScheme values (RFC 8446 4.2.3) */
+enum {
+	SIG_ECDSA_P256 = 0x0403,
+	SIG_ECDSA_P384 = 0x0503,
+	SIG_ECDSA_P521 = 0x0603,
+	SIG_ECDSA_SHA1 = 0x0203,
+	SIG_RSA_PKCS1_SHA256 = 0x0401,
+	SIG_RSA_PKCS1_SHA384 = 0x0501,
+	SIG_RSA_PKCS1_SHA512 = 0x0601,
+	SIG_RSA_PKCS1_SHA1 = 0x0201,
+	SIG_RSA_PSS_RSAE_SHA256 = 0x0804,
+	SIG_RSA_PSS_RSAE_SHA384 = 0x0805,
+	SIG_RSA_PSS_RSAE_SHA512 = 0x0806,
+	SIG_ED25519 = 0x0807,
+	SIG_RSA_PSS_PSS_SHA256 = 0x0809,
+};
+
+int kst_sni_parse(const unsigned char *p, size_t len, char *out,
+		  size_t outlen)
+{
+	size_t list, nlen;
+
+	/* ServerNameList: u16 length, then {u8 type, u16 len, name} */
+	if (len < 2)
+		return -EINVAL;
+	list = (size_t)p[0] << 8 | p[1];
+	if (list + 2 != len || list < 3 || p[2] != 0 /* host_name */)
+		return -EINVAL;
+	nlen = (size_t)p[3] << 8 | p[4];
+	if (nlen == 0 || nlen + 5 > len || nlen >= outlen)
+		return -EINVAL;
+	for (size_t i = 0; i < nlen; i++) {
+		unsigned char ch = p[5 + i];
+
+		if (ch == 0 || ch > 0x7e)
+			return -EINVAL;
+		out[i] = (char)tolower(ch);
+	}
+	out[nlen] = '\0';
+	return 0;
+}
+
+static void caps_sigalg(struct kst_hello_caps *c, unsigned sig)
+{
+	switch (sig) {
+	case SIG_ECDSA_P256:
+		c->ecdsa_p256 = c->ecdsa_any = true;
+		break;
+	case SIG_ECDSA_P384:
+		c->ecdsa_p384 = c->ecdsa_any = true;
+		break;
+	case SIG_ECDSA_P521:
+		c->ecdsa_p521 = c->ecdsa_any = true;
+		break;
+	case SIG_ECDSA_SHA1:
+		c->ecdsa_any = true;
+		break;
+	case SIG_RSA_PSS_RSAE_SHA256:
+	case SIG_RSA_PSS_RSAE_SHA384:
+	case SIG_RSA_PSS_RSAE_SHA512:
+		c->rsa_pss = true;
+		break;
+	case SIG_RSA_PKCS1_SHA256:
+	case SIG_RSA_PKCS1_SHA384:
+	case SIG_RSA_PKCS1_SHA512:
+	case SIG_RSA_PKCS1_SHA1:
+		c->rsa_pkcs1 = true;
+		break;
+	case SIG_ED25519:
+		c->ed25519 = true;
+		break;
+	default:
+		break;
+	}
+}
+
+void kst_hello_caps_parse(struct kst_hello_caps *c,
+			  const unsigned char *sigalgs, size_t sigalgs_len,
+			  const unsigned char *versions, size_t versions_len,
+			  int max_version)
+{
+	bool suite12_ecdsa = c->suite12_ecdsa, suite12_rsa = c->suite12_rsa;
+
+	memset(c, 0, sizeof(*c));
+	c->suite12_ecdsa = suite12_ecdsa;
+	c->suite12_rsa = suite12_rsa;
+	if (versions != NULL && versions_len >= 1 &&
+	    (size_t)versions[0] + 1 == versions_len) {
+		for (size_t i = 1; i + 1 < versions_len; i += 2) {
+			int v = versions[i] << 8 | versions[i + 1];
+
+			if (v == 0x0304 && max_version >= 0x0304)
+				c->tls13 = true;
+		}
+	}
+	if (sigalgs == NULL || sigalgs_len < 2)
+		return;
+	if (((size_t)sigalgs[0] << 8 | sigalgs[1]) + 2 != sigalgs_len)
+		return;
+	c->has_sigalgs = true;
+	for (size_t i = 2; i + 1 < sigalgs_len; i += 2)
+		caps_sigalg(c, (unsigned)(sigalgs[i] << 8 | sigalgs[i + 1]));
+}
+
+/* Can this client verify a signature by this candidate's key? */
+static bool pick_verifiable(const struct kst_hello_caps *c,
+			    const struct kst_sni_cand *k)
+{
+	if (c->tls13) {
+		switch (k->kind) {
+		case KST_KEY_ECDSA:
+			/* TLS 1.3 binds the curve to the scheme */
+			return (k->curve_nid == NID_X9_62_prime256v1 &&
+				c->ecdsa_p256) ||
+			       (k->curve_nid == NID_secp384r1 &&
+				c->ecdsa_p384) ||
+			       (k->curve_nid == NID_secp521r1 && c->ecdsa_p521);
+		case KST_KEY_RSA:
+			return c->rsa_pss;
+		case KST_KEY_ED25519:
+			return c->ed25519;
+		default:
+			return false;
+		}
+	}
+	switch (k->kind) {
+	case KST_KEY_ECDSA:
+		return c->suite12_ecdsa && c->ecdsa_any;
+	case KST_KEY_RSA:
+		/* no signature_algorithms: RFC 5246 7.4.1.4.1 default */
+		return c->suite12_rsa &&
+		       (!c->has_sigalgs || c->rsa_pkcs1 || c->rsa_pss);
+	case KST_KEY_ED25519:
+		return c->suite12_ecdsa && c->ed25519;
+	default:
+		return false;
+	}
+}
+
+int kst_sni_pick(const struct kst_hello_caps *caps,
+		 const struct kst_sni_cand *cands, size_t n)
+{
+	int other = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!cands[i].servable || !pick_verifiable(caps, &cands[i]))
+			continue;
+		if (cands[i].kind == KST_KEY_ECDSA)
+			return (int)i;
+		if (other < 0)
+			other = (int)i;
+	}
+	return other;
+}
+
+/* ------------------------------------------------------- name table */
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct kst_sni_entry *)a)->name,
+		      ((const struct kst_sni_entry *)b)->name);
+}
+
+static struct kst_sni_entry *table_find(const struct kst_sni_table *t,
+					const char *name)
+{
+	struct kst_sni_entry key = {.name = (char *)name};
+
+	return bsearch(&key, t->entries, t->n, sizeof(key), entry_cmp);
+}
+
+static int table_add(struct kst_sni_table *t, const char *name, size_t cert)
+{
+	struct kst_sni_entry *e = NULL;
+	size_t *arr;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->entries[i].name, name) == 0)
+			e = &t->entries[i];
+	if (e == NULL) {
+		e = realloc(t->entries, (t->n + 1) * sizeof(*e));
+		if (e == NULL)
+			return -ENOMEM;
+		t->entries = e;
+		e = &t->entries[t->n++];
+		memset(e, 0, sizeof(*e));
+		e->name = strdup(name);
+		if (e->name == NULL)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < e->n; i++)
+		if (e->certs[i] == cert)
+			return 0;
+	arr = realloc(e->certs, (e->n + 1) * sizeof(*arr));
+	if (arr == NULL)
+		return -ENOMEM;
+	e->certs = arr;
+	arr[e->n++] = cert;
+	return 0;
+}
+
+int kst_sni_table_build(struct kst_sni_table *t, char *const *const *names,
+			const size_t *n_names, size_t n_certs)
+{
+	struct kst_sni_entry *def;
+
+	memset(t, 0, sizeof(*t));
+	for (size_t c = 0; c < n_certs; c++)
+		for (size_t j = 0; j < n_names[c]; j++)
+			if (table_add(t, names[c][j], c) < 0)
+				return -ENOMEM;
+	qsort(t->entries, t->n, sizeof(*t->entries), entry_cmp);
+	t->default_entry = SIZE_MAX;
+	if (n_certs > 0 && n_names[0] > 0) {
+		def = table_find(t, names[0][0]);
+		t->default_entry = (size_t)(def - t->entries);
+	}
+	t->fallback[0] = 0;
+	return 0;
+}
+
+void kst_sni_table_free(struct kst_sni_table *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->entries[i].name);
+		free(t->entries[i].certs);
+	}
+	free(t->entries);
+	memset(t, 0, sizeof(*t));
+}
+
+const size_t *kst_sni_lookup(const struct kst_sni_table *t, const char *name,
+			     size_t *n)
+{
+	const struct kst_sni_entry *e = NULL;
+	char wild[300];
+	const char *dot;
+
+	if (name != NULL && *name != '\0') {
+		e = table_find(t, name);
+		dot = strchr(name, '.');
+		if (e == NULL && dot != NULL && dot[1] != '\0') {
+			snprintf(wild, sizeof(wild), "*%s", dot);
+			e = table_find(t, wild);
+		}
+	}
+	if (e == NULL && t->default_entry != SIZE_MAX)
+		e = &t->entries[t->default_entry];
+	if (e == NULL) {
+		*n = 1;
+		return t->fallback;
+	}
+	*n = e->n;
+	return e->certs;
+}

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Staples, certificate states and their registry; see staple.h for the
+ * threading rules. The policy decisions of RFC-level importance live in
+ * kst_certstate_ingest (what replaces what) and kst_certstate_servable
+ * (when a certificate may be served at all).
+ */
+#include "daemon/staple.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ocsp.h>
+
+#include "daemon/config.h"
+#include "daemon/log.h"
+
+static void certstate_log_verdict(struct kst_certstate *cs,
+				  enum kst_staple_source src,
+				  const struct kst_ocsp_verdict *v);
+static void certstate_free(struct kst_certstate *cs);
+
+struct kst_staple *kst_staple_new(const unsigned char *der, size_t len,
+				  const struct kst_ocsp_verdict *v,
+				  enum kst_staple_source src, time_t now)
+{
+	struct kst_staple *s = malloc(sizeof(*s) + len);
+
+	if (s == NULL)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	s->this_update = v->this_update;
+	s->next_update = v->next_update;
+	s->produced_at = v->produced_at;
+	s->loaded_at = now;
+	s->source = src;
+	s->len = len;
+	memcpy(s->der, der, len);
+	return s;
+}
+
+void kst_staple_get(struct kst_staple *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void kst_staple_put(struct kst_staple *s)
+{
+	if (s != NULL &&
+	    atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		free(s);
+}
+
+struct kst_staple *kst_certstate_staple_get1(struct kst_certstate *cs,
+					     time_t now)
+{
+	struct kst_staple *s;
+
+	pthread_mutex_lock(&cs->lock);
+	s = cs->cur;
+	if (s != NULL && s->next_update > now)
+		kst_staple_get(s);
+	else
+		s = NULL;
+	pthread_mutex_unlock(&cs->lock);
+	return s;
+}
+
+/* 1: a staple valid now; 0: none; -1: one held past its nextUpdate */
+static int certstate_slot(struct kst_certstate *cs, time_t now)
+{
+	int r;
+
+	pthread_mutex_lock(&cs->lock);
+	r = cs->cur == NULL ? 0 : cs->cur->next_update > now ? 1 : -1;
+	pthread_mutex_unlock(&cs->lock);
+	return r;
+}
+
+bool kst_certstate_servable(struct kst_certstate *cs, int policy, time_t now)
+{
+	int flags = atomic_load_explicit(&cs->flags, memory_order_relaxed);
+
+	switch (policy) {
+	case KST_POLICY_STRICT:
+		/* served until its staple expires or says revoked */
+		if (flags & (KST_CS_REVOKED | KST_CS_EXPIRED))
+			return false;
+		return certstate_slot(cs, now) >= 0;
+	case KST_POLICY_MUST_STAPLE:
+		return certstate_slot(cs, now) > 0;
+	default:
+		return true;
+	}
+}
+
+void kst_certstate_staple_set0(struct kst_certstate *cs, struct kst_staple *s)
+{
+	struct kst_staple *old;
+
+	pthread_mutex_lock(&cs->lock);
+	old = cs->cur;
+	cs->cur = s;
+	pthread_mutex_unlock(&cs->lock);
+	kst_staple_put(old);
+}
+
+static const char *source_name(enum kst_staple_source src)
+{
+	return src == KST_STAPLE_SRC_FILE ? "staple file" : "fetched response";
+}
+
+static void fmt_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Log once per reason: a refresh that fails the same way is not news. */
+static void certstate_log_verdict(struct kst_certstate *cs,
+				  enum kst_staple_source src,
+				  const struct kst_ocsp_verdict *v)
+{
+	char nu[32];
+
+	if (v->err == KST_OCSP_OK) {
+		fmt_time(v->next_update, nu, sizeof(nu));
+		kst_log(cs->ocsp.logged_err != KST_OCSP_OK ? KST_LOG_NOTICE
+							    : KST_LOG_INFO,
+			"cert %s: stapling %s, good until %s", cs->name,
+			source_name(src), nu);
+		cs->ocsp.logged_err = KST_OCSP_OK;
+		return;
+	}
+	if (v->err == KST_OCSP_E_REVOKED) {
+		kst_crit("cert %s: %s says REVOKED: %s; not stapled", cs->name,
+			 source_name(src), v->detail);
+		cs->ocsp.logged_err = v->err;
+		return;
+	}
+	if (v->err == cs->ocsp.logged_err)
+		return;
+	kst_warn("cert %s: %s rejected (%s): %s; %s", cs->name,
+		 source_name(src), kst_ocsp_err_name(v->err), v->detail,
+		 cs->cur ? "keeping the current staple" : "no staple");
+	cs->ocsp.logged_err = v->err;
+}
+
+static void certstate_accept(struct kst_certstate *cs, struct kst_staple *s)
+{
+	cs->ocsp.ever_had = true;
+	cs->ocsp.revoked = false;
+	cs->ocsp.last_this_update = s->this_update;
+	cs->ocsp.last_next_update = s->next_update;
+	cs->ocsp.last_produced_at = s->produced_at;
+	cs->ocsp.last_loaded_at = s->loaded_at;
+	kst_certstate_staple_set0(cs, s);
+	atomic_fetch_and(&cs->flags, ~(KST_CS_REVOKED | KST_CS_EXPIRED));
+}
+
+enum kst_ocsp_err kst_certstate_ingest(struct kst_certstate *cs,
+				       const unsigned char *der, size_t len,
+				       enum kst_staple_source src, time_t now,
+				       const struct kst_ocsp_params *p,
+				       struct kst_ocsp_verdict *v)
+{
+	struct kst_staple *s;
+
+	kst_ocsp_ingest(der, len, cs->leaf, cs->issuer, now, p, v);
+	cs->ocsp.last_err = v->err;
+	cs->ocsp.last_ingest = now;
+	snprintf(cs->ocsp.last_detail, sizeof(cs->ocsp.last_detail), "%s",
+		 v->detail);
+	if (v->err == KST_OCSP_E_REVOKED &&
+	    v->this_update >= cs->ocsp.last_this_update) {
+		cs->ocsp.revoked = true;
+		cs->ocsp.revoked_at = v->revoked_at;
+		cs->ocsp.revocation_reason = v->revocation_reason;
+		kst_certstate_staple_set0(cs, NULL);
+		atomic_fetch_or(&cs->flags, KST_CS_REVOKED);
+	}
+	if (v->err != KST_OCSP_OK) {
+		certstate_log_verdict(cs, src, v);
+		return v->err;
+	}
+	/* an older response than the one held is valid but not news */
+	if (cs->cur != NULL && v->this_update < cs->cur->this_update)
+		return v->err;
+	if (cs->cur != NULL && v->this_update == cs->cur->this_update &&
+	    cs->cur->len == len && memcmp(cs->cur->der, der, len) == 0)
+		return v->err;
+	s = kst_staple_new(der, len, v, src, now);
+	if (s == NULL) {
+		v->err = KST_OCSP_E_INTERNAL;
+		return v->err;
+	}
+	certstate_accept(cs, s);
+	certstate_log_verdict(cs, src, v);
+	return KST_OCSP_OK;
+}
+
+bool kst_certstate_expire(struct kst_certstate *cs, time_t now)
+{
+	char nu[32];
+
+	if (cs->cur == NULL || cs->cur->next_update > now)
+		return false;
+	fmt_time(cs->cur->next_update, nu, sizeof(nu));
+	kst_warn("cert %s: staple expired (nextUpdate %s); no longer stapled",
+		 cs->name, nu);
+	kst_certstate_staple_set0(cs, NULL);
+	atomic_fetch_or(&cs->flags, KST_CS_EXPIRED);
+	return true;
+}
+
+void kst_certstate_counters(struct kst_certstate *cs,
+			    struct kst_conn_counters *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned i = 0; i < cs->nworkers; i++)
+		kst_metrics_sum(sum, &cs->counters[i].c);
+}
+
+/* ------------------------------------------------------------ registry */
+
+void kst_registry_init(struct kst_registry *r, unsigned nworkers)
+{
+	memset(r, 0, sizeof(*r));
+	r->nworkers = nworkers;
+}
+
+static struct kst_certstate *certstate_new(X509 *leaf, X509 *issuer,
+					   const unsigned char sha256[32],
+					   const char *name, unsigned nworkers)
+{
+	struct kst_certstate *cs = calloc(1, sizeof(*cs));
+
+	if (cs == NULL)
+		return NULL;
+	cs->counters = aligned_alloc(KST_CACHELINE,
+				     sizeof(*cs->counters) * (nworkers + 1));
+	if (cs->counters == NULL) {
+		free(cs);
+		return NULL;
+	}
+	memset(cs->counters, 0, sizeof(*cs->counters) * (nworkers + 1));
+	atomic_init(&cs->refs, 1);
+	atomic_init(&cs->flags, 0);
+	pthread_mutex_init(&cs->lock, NULL);
+	memcpy(cs->sha256, sha256, 32);
+	snprintf(cs->name, sizeof(cs->name), "%s", name);
+	cs->nworkers = nworkers;
+	X509_up_ref(leaf);
+	X509_up_ref(issuer);
+	cs->leaf = leaf;
+	cs->issuer = issuer;
+	return cs;
+}
+
+static void certstate_free(struct kst_certstate *cs)
+{
+	kst_staple_put(cs->cur);
+	X509_free(cs->leaf);
+	X509_free(cs->issuer);
+	pthread_mutex_destroy(&cs->lock);
+	free(cs->counters);
+	free(cs);
+}
+
+struct kst_certstate *kst_registry_get1(struct kst_registry *r, X509 *leaf,
+					X509 *issuer,
+					const unsigned char sha256[32],
+					const char *name)
+{
+	struct kst_certstate **head = &r->buckets[sha256[0]], *cs;
+
+	for (cs = *head; cs != NULL; cs = cs->hnext) {
+		if (memcmp(cs->sha256, sha256, 32) == 0) {
+			atomic_fetch_add(&cs->refs, 1);
+			return cs;
+		}
+	}
+	cs = certstate_new(leaf, issuer, sha256, name, r->nworkers);
+	if (cs == NULL)
+		return NULL;
+	cs->hnext = *head;
+	*head = cs;
+	r->count++;
+	return cs;
+}
+
+void kst_registry_put(struct kst_registry *r, struct kst_certstate *cs)
+{
+	struct kst_certstate **pp;
+
+	if (cs == NULL || atomic_fetch_sub(&cs->refs, 1) != 1)
+		return;
+	for (pp = &r->buckets[cs->sha256[0]]; *pp != NULL;
+	     pp = &(*pp)->hnext) {
+		if (*pp == cs) {
+			*pp = cs->hnext;
+			r->count--;
+			break;
+		}
+	}
+	certstate_free(cs);
+}
+
+void kst_registry_each(struct kst_registry *r,
+		       void (*fn)(struct kst_certstate *cs, void *arg),
+		       void *arg)
+{
+	for (size_t b = 0; b < KST_ARRAY_SIZE(r->buckets); b++) {
+		struct kst_certstate *cs = r->buckets[b], *next;
+
+		for (; cs != NULL; cs = next) {
+			next = cs->hnext;
+			fn(cs, arg);
+		}
+	}
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The staple store.
+ *
+ * A staple is an immutable, reference-counted DER OCSP response that passed
+ * ingest (ocsp_store.c). Each certificate (identified by the SHA-256 of its
+ * leaf) has one kst_certstate, shared by every generation that serves that
+ * leaf, holding the current staple in a slot, the policy flags workers read
+ * in the handshake, per-worker counters, and the control thread's record of
+ * what happened to it (last verdict, revocation, fetch state).
+ *
+ * Threads: the control thread is the only writer of slots and flags; a
+ * worker takes the slot's mutex once per handshake to take a reference to
+ * the current staple (uncontended in practice). Counters are written only
+ * by their own worker and summed by the control thread.
+ */
+#ifndef KST_STAPLE_H
+#define KST_STAPLE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "daemon/metrics_state.h"
+#include "daemon/ocsp_store.h"
+#include "daemon/util.h"
+
+enum kst_staple_source {
+	KST_STAPLE_SRC_FILE,    /* operator's staple file */
+	KST_STAPLE_SRC_FETCHED, /* state-dir, written by the fetcher */
+};
+
+struct kst_staple {
+	atomic_uint refs;
+	time_t this_update, next_update, produced_at;
+	time_t loaded_at;
+	enum kst_staple_source source;
+	size_t len;
+	unsigned char der[];
+};
+
+/* One worker's counters for one certificate, on its own cache line. */
+struct kst_cs_counters {
+	struct kst_conn_counters c;
+} __attribute__((aligned(KST_CACHELINE)));
+
+#define KST_CS_REVOKED 0x1 /* a verified response said revoked */
+#define KST_CS_EXPIRED 0x2 /* the staple passed nextUpdate, none since */
+
+/* What the control thread knows of a certificate's OCSP life. */
+struct kst_cert_ocsp {
+	enum kst_ocsp_err last_err;    /* of the last ingest */
+	enum kst_ocsp_err logged_err;  /* last reason logged (log once) */
+	char last_detail[192];
+	time_t last_ingest;
+	bool revoked;
+	time_t revoked_at;
+	int revocation_reason;
+	bool ever_had;
+	time_t last_this_update, last_next_update; /* of the last staple */
+	time_t last_produced_at, last_loaded_at;
+	/* source files as last seen, to notice changes by stat */
+	struct {
+		long long mtime_ns, size, ino;
+	} seen[2];
+};
+
+struct kst_certstate {
+	atomic_uint refs;
+	unsigned char sha256[32];
+	char name[64]; /* for logs: the configuration's name of the cert */
+	pthread_mutex_t lock;
+	struct kst_staple *cur; /* under lock */
+	atomic_int flags;       /* KST_CS_* */
+	unsigned nworkers;
+	struct kst_cs_counters *counters; /* [nworkers] */
+	X509 *leaf, *issuer;              /* references, for ingest */
+	struct kst_cert_ocsp ocsp;        /* control thread only */
+	void *fetch;                      /* fetcher's per-cert state */
+	struct kst_certstate *hnext;      /* registry chain */
+};
+
+/* ---- staples */
+struct kst_staple *kst_staple_new(const unsigned char *der, size_t len,
+				  const struct kst_ocsp_verdict *v,
+				  enum kst_staple_source src, time_t now);
+void kst_staple_get(struct kst_staple *s);
+void kst_staple_put(struct kst_staple *s);
+
+/* ---- the slot (any thread) */
+/* The current staple if its nextUpdate is after now, with a reference. */
+struct kst_staple *kst_certstate_staple_get1(struct kst_certstate *cs,
+					     time_t now);
+/* Whether policy allows serving this certificate now. */
+bool kst_certstate_servable(struct kst_certstate *cs, int policy, time_t now);
+
+/* ---- control thread */
+/* Replace the slot's staple (takes ownership of s; NULL empties it). */
+void kst_certstate_staple_set0(struct kst_certstate *cs, struct kst_staple *s);
+/*
+ * The one ingest path into a slot: runs kst_ocsp_ingest on der for this
+ * certificate; a good response newer than (or as new as) the current one
+ * replaces it; a verified revoked response empties the slot and marks the
+ * certificate revoked (logged at crit); any other verdict keeps the current
+ * staple, and its reason is logged once. Returns the verdict's error.
+ */
+enum kst_ocsp_err kst_certstate_ingest(struct kst_certstate *cs,
+				       const unsigned char *der, size_t len,
+				       enum kst_staple_source src, time_t now,
+				       const struct kst_ocsp_params *p,
+				       struct kst_ocsp_verdict *v);
+/* Drop the staple if its nextUpdate has passed; true if it did. */
+bool kst_certstate_expire(struct kst_certstate *cs, time_t now);
+/* Sum of the workers' counters. */
+void kst_certstate_counters(struct kst_certstate *cs,
+			    struct kst_conn_counters *sum);
+
+/* ---- the registry of certstates, by leaf SHA-256 (control thread) */
+struct kst_registry {
+	struct kst_certstate *buckets[256];
+	unsigned nworkers;
+	size_t count;
+};
+
+void kst_registry_init(struct kst_registry *r, unsigned nworkers);
+/* The state for this leaf, created on first use; returns a new reference. */
+struct kst_certstate *kst_registry_get1(struct kst_registry *r, X509 *leaf,
+					X509 *issuer,
+					const unsigned char sha256[32],
+					const char *name);
+/* Drop a reference; the last one unlinks and frees the state. */
+void kst_registry_put(struct kst_registry *r, struct kst_certstate *cs);
+/* Visit every state (control thread). */
+void kst_registry_each(struct kst_registry *r,
+		       void (*fn)(struct kst_certstate *cs, void *arg),
+		       void *arg);
+
+/* Counting from a worker: single writer, relaxed. */
+#define KST_COUNT(field)                                                       \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + \
+					   1,                                  \
+			 __ATOMIC_RELAXED)
+#define KST_COUNT_ADD(field, n)                                                \
+	__atomic_store_n(&(field),                                             \
+			 __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n),    \
+			 __ATOMIC_RELAXED)
+
+#endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TLS contexts of a listener and the callbacks that run inside handshakes.
+ *
+ * A listener has a base SSL_CTX (settings, no certificate) and one SSL_CTX
+ * per certificate with the same settings. Every connection starts on the
+ * base; the ClientHello callback picks the certificate (SNI, what the
+ * client can verify, what the staple policy allows: see sni.h) and
+ * switches the connection to that certificate's context. The status
+ * callback then staples that certificate's own response, so an ECDSA and
+ * an RSA certificate for one name each staple theirs.
+ *
+ * Both callbacks are O(1) in the number of staples, do no I/O and allocate
+ * nothing but the copy OpenSSL takes ownership of (OPENSSL_malloc).
+ */
+#ifndef KST_TLS_H
+#define KST_TLS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "daemon/cert.h"
+#include "daemon/config.h"
+#include "daemon/diag.h"
+#include "daemon/sni.h"
+
+struct kst_tls_listener;
+
+/* A certificate as served on one listener. */
+struct kst_tls_cert {
+	struct kst_cert *cert; /* borrowed from the generation */
+	SSL_CTX *ctx;
+	struct kst_tls_listener *tl;
+};
+
+struct kst_tls_listener {
+	const char *name; /* the listener's */
+	SSL_CTX *base;
+	struct kst_tls_cert *certs;
+	size_t n_certs;
+	struct kst_sni_table sni;
+	int min_version;
+	const unsigned char *alpn;
+	size_t alpn_len;
+	bool ktls; /* SSL_OP_ENABLE_KTLS is set */
+	atomic_llong refused_logged_at; /* rate limit of policy refusals */
+};
+
+/* Per connection, reachable from the SSL (app data). */
+struct kst_tls_sess {
+	struct kst_tls_cert *chosen;
+	const char *peer; /* "1.2.3.4:5678", for logs */
+	unsigned worker;  /* index of the worker's counters */
+	bool stapled;
+	bool refused; /* no certificate could be served (policy) */
+};
+
+int kst_tls_init(void);
+int kst_tls_listener_init(struct kst_tls_listener *tl,
+			  const struct kst_config *conf,
+			  const struct kst_listener_conf *lc,
+			  struct kst_cert *const *certs, bool ktls,
+			  struct kst_diag *diag);
+void kst_tls_listener_fini(struct kst_tls_listener *tl);
+/* A server SSL on fd, starting on the listener's base context. */
+SSL *kst_tls_new(struct kst_tls_listener *tl, int fd,
+		 struct kst_tls_sess *sess, bool read_ahead);
+
+#endif

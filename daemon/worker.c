@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The worker event loop: accepting, dispatching socket events to
+ * connections, timeouts, and the control thread's mailbox. The threading
+ * model is written down in worker.h.
+ */
+#include "daemon/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "daemon/conn.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
+
+static void *worker_main(void *arg);
+static void worker_mailbox(struct kst_worker *w);
+static void worker_set_gen(struct kst_worker *w, struct kst_gen *g);
+static void worker_accept(struct kst_worker *w, struct kst_wls *wls);
+
+#define WORKER_ACCEPT_BATCH 64
+#define WORKER_EMFILE_PAUSE_MS 100
+#define WORKER_POOL_MAX 64
+
+int kst_worker_start(struct kst_worker *w, unsigned id,
+		     struct kst_shared *shared, struct kst_gen *gen)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->shared = shared;
+	w->mq_tail = &w->mq;
+	pthread_mutex_init(&w->mlock, NULL);
+	kst_timeq_init(&w->timers);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epfd < 0 || w->evfd < 0)
+		return -errno;
+	w->mbox_ev.type = KST_EV_MBOX;
+	ev.data.ptr = &w->mbox_ev;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) < 0)
+		return -errno;
+	kst_gen_get(gen);
+	worker_set_gen(w, gen);
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	return -rc;
+}
+
+int kst_worker_send(struct kst_worker *w, const struct kst_wmsg *m)
+{
+	struct kst_wmsg *copy = malloc(sizeof(*copy));
+	uint64_t one = 1;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	*copy = *m;
+	copy->next = NULL;
+	pthread_mutex_lock(&w->mlock);
+	*w->mq_tail = copy;
+	w->mq_tail = &copy->next;
+	pthread_mutex_unlock(&w->mlock);
+	if (write(w->evfd, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
+void kst_worker_join(struct kst_worker *w)
+{
+	pthread_join(w->thread, NULL);
+	for (size_t i = 0; i < w->pool.n; i++)
+		free(w->pool.free[i]);
+	free(w->pool.free);
+	close(w->epfd);
+	close(w->evfd);
+	kst_timeq_fini(&w->timers);
+	pthread_mutex_destroy(&w->mlock);
+}
+
+void *kst_worker_buf_get(struct kst_worker *w)
+{
+	if (w->pool.n > 0)
+		return w->pool.free[--w->pool.n];
+	return malloc(64 * 1024);
+}
+
+void kst_worker_buf_put(struct kst_worker *w, void *buf)
+{
+	if (buf == NULL)
+		return;
+	if (w->pool.n == w->pool.cap && w->pool.cap < WORKER_POOL_MAX) {
+		size_t cap = w->pool.cap ? w->pool.cap * 2 : 8;
+		void **f = realloc(w->pool.free, cap * sizeof(*f));
+
+		if (f != NULL) {
+			w->pool.free = f;
+			w->pool.cap = cap;
+		}
+	}
+	if (w->pool.n < w->pool.cap)
+		w->pool.free[w->pool.n++] = buf;
+	else
+		free(buf);
+}
+
+/* ------------------------------------------------------ listen sockets */
+
+static void worker_listen_arm(struct kst_worker *w, bool on)
+{
+	for (size_t i = 0; i < w->n_ls; i++) {
+		struct epoll_event ev = {.events = EPOLLIN,
+					 .data.ptr = &w->ls[i].ev};
+
+		if (on)
+			epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->ls[i].fd, &ev);
+		else
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->ls[i].fd, NULL);
+	}
+}
+
+static void worker_drop_listen(struct kst_worker *w)
+{
+	if (!w->accept_paused)
+		worker_listen_arm(w, false);
+	for (size_t i = 0; i < w->n_ls; i++)
+		kst_lsock_put(w->ls[i].ls);
+	free(w->ls);
+	w->ls = NULL;
+	w->n_ls = 0;
+}
+
+/* Take this generation's sockets (the ones for this worker). */
+static void worker_set_gen(struct kst_worker *w, struct kst_gen *g)
+{
+	size_t n = 0, k = 0;
+	struct kst_wls *ls;
+
+	for (size_t i = 0; i < g->n_listeners; i++)
+		n += g->listeners[i].conf->n_binds;
+	ls = calloc(n ? n : 1, sizeof(*ls));
+	if (ls == NULL) {
+		kst_err("worker %u: out of memory switching configuration",
+			w->id);
+		kst_gen_put(g);
+		return;
+	}
+	for (size_t i = 0; i < g->n_listeners; i++) {
+		struct kst_listener *l = &g->listeners[i];
+
+		for (size_t j = 0; j < l->conf->n_binds; j++) {
+			ls[k].ev.type = KST_EV_LISTEN;
+			ls[k].l = l;
+			ls[k].ls = l->socks[j];
+			kst_lsock_get(l->socks[j]);
+			ls[k].fd = l->socks[j]->fds[w->id];
+			k++;
+		}
+	}
+	worker_drop_listen(w);
+	w->ls = ls;
+	w->n_ls = k;
+	if (!w->draining && !w->accept_paused)
+		worker_listen_arm(w, true);
+	if (w->gen != NULL)
+		kst_gen_put(w->gen);
+	w->gen = g;
+	atomic_store(&w->gen_seen, g->id);
+}
+
+static void worker_pause_accept(struct kst_worker *w, uint64_t until)
+{
+	if (!w->accept_paused)
+		worker_listen_arm(w, false);
+	w->accept_paused = true;
+	w->resume_ms = until;
+}
+
+static void worker_maybe_resume(struct kst_worker *w)
+{
+	unsigned active = atomic_load(&w->shared->active);
+	unsigned max = atomic_load(&w->shared->max_connections);
+
+	if (!w->accept_paused || w->draining || w->now_ms < w->resume_ms ||
+	    active >= max)
+		return;
+	w->accept_paused = false;
+	worker_listen_arm(w, true);
+}
+
+static void worker_accept(struct kst_worker *w, struct kst_wls *wls)
+{
+	static atomic_llong emfile_logged;
+
+	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd;
+
+		if (atomic_load(&w->shared->active) >=
+		    atomic_load(&w->shared->max_connections)) {
+			/* resumed by the loop once connections close */
+			worker_pause_accept(w, w->now_ms + 10);
+			return;
+		}
+		fd = accept4(wls->fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			kst_conn_accept(w, wls, fd, (struct sockaddr *)&ss,
+					len);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			long long now = (long long)kst_now();
+
+			if (atomic_exchange(&emfile_logged, now) != now)
+				kst_err("listener %s: accept: %s; pausing "
+					"accepts for %d ms",
+					wls->l->conf->name, strerror(errno),
+					WORKER_EMFILE_PAUSE_MS);
+			worker_pause_accept(w, w->now_ms +
+						       WORKER_EMFILE_PAUSE_MS);
+			return;
+		}
+		/* ECONNABORTED and the like: that client is gone, go on */
+	}
+}
+
+/* ---------------------------------------------------------- mailbox */
+
+static void worker_mailbox(struct kst_worker *w)
+{
+	struct kst_wmsg *m, *next;
+	uint64_t v;
+
+	if (read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		kst_err("worker %u: mailbox: %s", w->id, strerror(errno));
+	pthread_mutex_lock(&w->mlock);
+	m = w->mq;
+	w->mq = NULL;
+	w->mq_tail = &w->mq;
+	pthread_mutex_unlock(&w->mlock);
+	for (; m != NULL; m = next) {
+		next = m->next;
+		switch (m->type) {
+		case KST_WMSG_GEN:
+			worker_set_gen(w, m->gen);
+			break;
+		case KST_WMSG_DRAIN:
+			w->draining = true;
+			w->drain_deadline = m->deadline_ms;
+			worker_drop_listen(w);
+			break;
+		case KST_WMSG_STOP:
+			w->stop = true;
+			break;
+		}
+		free(m);
+	}
+}
+
+/* ------------------------------------------------------------- loop */
+
+static void worker_timers(struct kst_worker *w)
+{
+	struct kst_timer *t;
+
+	while ((t = kst_timeq_pop_due(&w->timers, w->now_ms)) != NULL)
+		kst_conn_timeout(w, t);
+}
+
+static int worker_wait_ms(struct kst_worker *w)
+{
+	uint64_t next = kst_timeq_next(&w->timers);
+
+	if (w->accept_paused && w->resume_ms < next)
+		next = w->resume_ms;
+	if (w->draining && w->drain_deadline < next)
+		next = w->drain_deadline;
+	if (w->again != NULL)
+		return 0;
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= w->now_ms ? 0 : (int)KST_MIN(next - w->now_ms, 60000);
+}
+
+static void worker_dispatch(struct kst_worker *w, struct epoll_event *ev)
+{
+	struct kst_ev *e = ev->data.ptr;
+
+	switch (e->type) {
+	case KST_EV_LISTEN:
+		worker_accept(w, (struct kst_wls *)e);
+		break;
+	case KST_EV_MBOX:
+		worker_mailbox(w);
+		break;
+	default:
+		kst_conn_event(w, e, ev->events);
+	}
+}
+
+static void worker_close_all(struct kst_worker *w, const char *why)
+{
+	struct kst_timer *t;
+
+	/* every open connection has a deadline, so the heap lists them */
+	while ((t = kst_timeq_pop_due(&w->timers, UINT64_MAX)) != NULL) {
+		struct kst_conn *c = kst_container_of(t, struct kst_conn,
+						      timer);
+
+		kst_conn_abort(c, why);
+	}
+	kst_conn_free_closed(w);
+}
+
+static void *worker_main(void *arg)
+{
+	struct kst_worker *w = arg;
+	struct epoll_event evs[128];
+
+	while (!w->stop) {
+		int n;
+
+		w->now_ms = kst_mono_ms();
+		n = epoll_wait(w->epfd, evs, KST_ARRAY_SIZE(evs),
+			       worker_wait_ms(w));
+		if (n < 0 && errno != EINTR) {
+			kst_crit("worker %u: epoll_wait: %s", w->id,
+				 strerror(errno));
+			break;
+		}
+		w->now_ms = kst_mono_ms();
+		for (int i = 0; i < n; i++)
+			worker_dispatch(w, &evs[i]);
+		kst_conn_run_again(w);
+		worker_timers(w);
+		kst_conn_free_closed(w);
+		worker_maybe_resume(w);
+		atomic_fetch_add_explicit(&w->heartbeat, 1,
+					  memory_order_relaxed);
+		if (w->draining &&
+		    (w->nconns == 0 || w->now_ms >= w->drain_deadline))
+			break;
+	}
+	if (w->nconns > 0)
+		kst_notice("worker %u: closing %zu connections%s", w->id,
+			   w->nconns, w->draining ? " at the drain deadline" : "");
+	worker_close_all(w, w->draining ? "drain deadline" : "shutdown");
+	worker_drop_listen(w);
+	if (w->gen != NULL)
+		kst_gen_put(w->gen);
+	w->gen = NULL;
+	return NULL;
+}

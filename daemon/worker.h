@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Worker threads.
+ *
+ * Threading model: one worker per CPU (`workers = auto`), each with its own
+ * epoll loop, its own SO_REUSEPORT listening sockets, its own connections
+ * and its own counters; workers share nothing on the data path and take no
+ * lock per byte (one uncontended lock per handshake, reading a staple). The
+ * control thread talks to a worker only through its mailbox (a mutex-guarded
+ * list plus an eventfd): a new generation to accept with, drain, stop. It
+ * reads the workers' counters without locks (single writer, relaxed loads).
+ *
+ * All sockets are edge-triggered; the connection keeps its own readiness
+ * flags (set by events, cleared by EAGAIN), so no epoll_ctl happens after a
+ * socket is added. Timeouts are one deadline per connection in a heap; the
+ * loop sleeps in epoll_wait until the earliest.
+ */
+#ifndef KST_WORKER_H
+#define KST_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/gen.h"
+#include "daemon/metrics_state.h"
+#include "daemon/timeq.h"
+
+enum kst_ev_type {
+	KST_EV_LISTEN,
+	KST_EV_CLIENT,
+	KST_EV_BACKEND,
+	KST_EV_MBOX,
+};
+
+struct kst_ev {
+	uint8_t type;
+};
+
+/* A listening socket as a worker holds it. */
+struct kst_wls {
+	struct kst_ev ev;
+	int fd;
+	struct kst_listener *l;
+	struct kst_lsock *ls; /* reference */
+};
+
+enum kst_wmsg_type {
+	KST_WMSG_GEN,   /* accept with this generation (reference passed) */
+	KST_WMSG_DRAIN, /* stop accepting, finish connections by deadline */
+	KST_WMSG_STOP,  /* close everything now and exit */
+};
+
+struct kst_wmsg {
+	enum kst_wmsg_type type;
+	struct kst_gen *gen;
+	uint64_t deadline_ms;
+	struct kst_wmsg *next;
+};
+
+/* What all workers share: the connection limit. */
+struct kst_shared {
+	atomic_uint active;
+	atomic_uint max_connections;
+};
+
+struct kst_bufpool {
+	void **free;
+	size_t n, cap;
+};
+
+struct kst_worker {
+	unsigned id;
+	pthread_t thread;
+	int epfd, evfd;
+	struct kst_ev mbox_ev;
+	struct kst_shared *shared;
+	struct kst_gen *gen; /* accepting with */
+	struct kst_wls *ls;
+	size_t n_ls;
+	pthread_mutex_t mlock;
+	struct kst_wmsg *mq, **mq_tail;
+	struct kst_timeq timers;
+	uint64_t now_ms;
+	size_t nconns;
+	bool accept_paused;
+	uint64_t resume_ms;     /* accept again at (EMFILE backoff) */
+	bool draining;
+	uint64_t drain_deadline;
+	bool stop;
+	struct kst_bufpool pool;
+	struct kst_conn *closing; /* closed this iteration, freed at its end */
+	struct kst_conn *again;   /* to pump again without an event */
+	atomic_uint gen_seen;     /* id of the generation in use */
+	atomic_ullong heartbeat;  /* loop iterations, for the watchdog */
+	struct kst_proc_counters pc __attribute__((aligned(64)));
+};
+
+int kst_worker_start(struct kst_worker *w, unsigned id,
+		     struct kst_shared *shared, struct kst_gen *gen);
+/* Queue a message (copied); 0 or -ENOMEM. */
+int kst_worker_send(struct kst_worker *w, const struct kst_wmsg *m);
+void kst_worker_join(struct kst_worker *w);
+
+/* Buffer pool of the worker (fixed-size relay buffers). */
+void *kst_worker_buf_get(struct kst_worker *w);
+void kst_worker_buf_put(struct kst_worker *w, void *buf);
+
+#endif

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Certificate choice from the ClientHello: server_name parsing, what the
+ * client can verify, which candidate is picked, and the name table with
+ * wildcards and the default.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include <openssl/obj_mac.h>
+
+#include "daemon/cert.h"
+#include "daemon/sni.h"
+
+static const struct kst_sni_cand ecdsa = {KST_KEY_ECDSA, NID_X9_62_prime256v1,
+					  true};
+static const struct kst_sni_cand rsa = {KST_KEY_RSA, 0, true};
+
+/* sigalgs extension body from a list of schemes */
+static size_t sigalgs(unsigned char *out, const unsigned *schemes, size_t n)
+{
+	out[0] = (unsigned char)((2 * n) >> 8);
+	out[1] = (unsigned char)(2 * n);
+	for (size_t i = 0; i < n; i++) {
+		out[2 + 2 * i] = (unsigned char)(schemes[i] >> 8);
+		out[3 + 2 * i] = (unsigned char)schemes[i];
+	}
+	return 2 + 2 * n;
+}
+
+static void caps_for(struct kst_hello_caps *c, bool tls13,
+		     const unsigned *schemes, size_t n)
+{
+	static const unsigned char v13[] = {4, 0x03, 0x04, 0x03, 0x03};
+	static const unsigned char v12[] = {2, 0x03, 0x03};
+	unsigned char sa[64];
+	size_t len = sigalgs(sa, schemes, n);
+
+	memset(c, 0, sizeof(*c));
+	c->suite12_ecdsa = c->suite12_rsa = true;
+	kst_hello_caps_parse(c, n ? sa : NULL, n ? len : 0,
+			     tls13 ? v13 : v12, tls13 ? sizeof(v13) : sizeof(v12),
+			     0x0304);
+}
+
+Test(sni, parses_the_host_name_lower_cased)
+{
+	static const unsigned char ext[] = {0, 14, 0, 0, 11, 'E', 'x', 'a',
+					    'm', 'p', 'l', 'e', '.', 'C', 'o',
+					    'm'};
+	char name[64];
+
+	cr_assert_eq(kst_sni_parse(ext, sizeof(ext), name, sizeof(name)), 0);
+	cr_assert_str_eq(name, "example.com");
+}
+
+Test(sni, refuses_a_malformed_server_name)
+{
+	static const unsigned char short_list[] = {0, 20, 0, 0, 3, 'a', 'b',
+						   'c'};
+	static const unsigned char not_host[] = {0, 6, 1, 0, 3, 'a', 'b', 'c'};
+	static const unsigned char nul[] = {0, 6, 0, 0, 3, 'a', 0, 'c'};
+	char name[64];
+
+	cr_assert_lt(kst_sni_parse(short_list, sizeof(short_list), name, 64), 0);
+	cr_assert_lt(kst_sni_parse(not_host, sizeof(not_host), name, 64), 0);
+	cr_assert_lt(kst_sni_parse(nul, sizeof(nul), name, 64), 0);
+	cr_assert_lt(kst_sni_parse(not_host, 1, name, 64), 0);
+}
+
+Test(sni, prefers_ecdsa_when_the_client_can_verify_it)
+{
+	struct kst_sni_cand c[] = {rsa, ecdsa};
+	struct kst_hello_caps caps;
+	unsigned s[] = {0x0804, 0x0403};
+
+	caps_for(&caps, true, s, 2);
+	cr_assert_eq(kst_sni_pick(&caps, c, 2), 1);
+}
+
+Test(sni, gives_rsa_to_a_client_without_ecdsa)
+{
+	struct kst_sni_cand c[] = {ecdsa, rsa};
+	struct kst_hello_caps caps;
+	unsigned s[] = {0x0804, 0x0401};
+
+	caps_for(&caps, true, s, 2);
+	cr_assert_eq(kst_sni_pick(&caps, c, 2), 1);
+}
+
+Test(sni, tls13_needs_the_curve_specific_scheme)
+{
+	struct kst_sni_cand p384 = {KST_KEY_ECDSA, NID_secp384r1, true};
+	struct kst_sni_cand c[] = {p384, rsa};
+	struct kst_hello_caps caps;
+	unsigned s[] = {0x0403, 0x0804};
+
+	caps_for(&caps, true, s, 2);
+	cr_assert_eq(kst_sni_pick(&caps, c, 2), 1, "P-256 scheme only");
+}
+
+Test(sni, tls13_rsa_needs_pss)
+{
+	struct kst_sni_cand c[] = {rsa};
+	struct kst_hello_caps caps;
+	unsigned s[] = {0x0401};
+
+	caps_for(&caps, true, s, 1);
+	cr_assert_eq(kst_sni_pick(&caps, c, 1), -1);
+}
+
+Test(sni, tls12_without_sigalgs_means_rsa)
+{
+	struct kst_sni_cand c[] = {ecdsa, rsa};
+	struct kst_hello_caps caps;
+
+	caps_for(&caps, false, NULL, 0);
+	cr_assert_eq(kst_sni_pick(&caps, c, 2), 1);
+}
+
+Test(sni, tls12_ecdsa_needs_an_ecdsa_suite)
+{
+	struct kst_sni_cand c[] = {ecdsa, rsa};
+	struct kst_hello_caps caps;
+	unsigned s[] = {0x0403, 0x0401};
+
+	caps_for(&caps, false, s, 2);
+	caps.suite12_ecdsa = false;
+	cr_assert_eq(kst_sni_pick(&caps, c, 2), 1);
+}
+
+Test(sni, skips_a_candidate_policy_does_not_allow)
+{
+	struct kst_sni_cand unservable = ecdsa;
+	struct kst_sni_cand c[2] = {unservable, rsa};
+	struct kst_hello_caps caps;
+	unsigned s[] = {0x0403, 0x0804};
+
+	c[0].servable = false;
+	caps_for(&caps, true, s, 2);
+	cr_assert_eq(kst_sni_pick(&caps, c, 2), 1);
+	c[1].servable = false;
+	cr_assert_eq(kst_sni_pick(&caps, c, 2), -1);
+}
+
+Test(sni, table_matches_exact_then_one_label_wildcards_then_default)
+{
+	char *a[] = {"localhost"};
+	char *b[] = {"other.test", "*.wild.test"};
+	char *c[] = {"localhost"};
+	char *const *names[] = {a, b, c};
+	size_t counts[] = {1, 2, 1};
+	struct kst_sni_table t;
+	const size_t *idx;
+	size_t n;
+
+	cr_assert_eq(kst_sni_table_build(&t, names, counts, 3), 0);
+	idx = kst_sni_lookup(&t, "localhost", &n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(idx[0], 0);
+	cr_assert_eq(idx[1], 2);
+	idx = kst_sni_lookup(&t, "a.wild.test", &n);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(idx[0], 1);
+	idx = kst_sni_lookup(&t, "a.b.wild.test", &n);
+	cr_assert_eq(idx[0], 0, "wildcards cover one label: default");
+	idx = kst_sni_lookup(&t, "nomatch.example", &n);
+	cr_assert_eq(n, 2, "default: the first cert's name group");
+	idx = kst_sni_lookup(&t, NULL, &n);
+	cr_assert_eq(idx[0], 0);
+	kst_sni_table_free(&t);
+}
