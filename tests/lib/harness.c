@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: MIT
+/* The integration test harness; see harness.h. */
+#include "tests/lib/harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/lib/testutil.h"
+
+#define H_MAX_PROCS 64
+
+static char h_dir[256];
+static pid_t h_procs[H_MAX_PROCS];
+static size_t h_nprocs;
+static pid_t h_owner;
+
+static long long h_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void h_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* At exit: every process still running is killed, the directory removed
+ * (kept when KST_TEST_KEEP=1, for debugging). */
+static void h_cleanup(void)
+{
+	char cmd[300];
+
+	if (getpid() != h_owner)
+		return;
+	for (size_t i = 0; i < h_nprocs; i++) {
+		if (h_procs[i] > 0 && kill(h_procs[i], 0) == 0) {
+			kill(h_procs[i], SIGKILL);
+			waitpid(h_procs[i], NULL, 0);
+		}
+	}
+	if (h_dir[0] && getenv("KST_TEST_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h_dir);
+		if (system(cmd) != 0)
+			(void)0;
+	}
+}
+
+const char *kst_h_dir(void)
+{
+	if (h_dir[0] == '\0') {
+		snprintf(h_dir, sizeof(h_dir), "/tmp/kst-it-XXXXXX");
+		if (mkdtemp(h_dir) == NULL) {
+			perror("mkdtemp");
+			abort();
+		}
+		chmod(h_dir, 0755);
+		h_owner = getpid();
+		atexit(h_cleanup);
+	}
+	return h_dir;
+}
+
+const char *kst_h_path(const char *name)
+{
+	static char bufs[8][512];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, 512, "%s/%s", kst_h_dir(), name);
+	return b;
+}
+
+const char *kst_h_pki(const char *name)
+{
+	static char bufs[8][512];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, 512, "%s/%s", kst_test_pki(), name);
+	return b;
+}
+
+const char *kst_h_leaf(const char *leaf)
+{
+	char src[300], dst[300];
+	const char *p;
+
+	snprintf(src, sizeof(src), "%s.pem", leaf);
+	snprintf(dst, sizeof(dst), "%s.pem", leaf);
+	p = kst_h_path(dst);
+	if (kst_h_copy(kst_h_pki(src), p, 0600) < 0)
+		return NULL;
+	return p;
+}
+
+int kst_h_free_port(void)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+int kst_h_write_bytes(const char *path, const void *buf, size_t len, int mode)
+{
+	char tmp[600];
+	int fd, err = 0;
+
+	/* write then rename, so a watcher never reads half a file */
+	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, len) != (ssize_t)len)
+		err = -EIO;
+	fchmod(fd, (mode_t)mode);
+	close(fd);
+	if (err == 0 && rename(tmp, path) < 0)
+		err = -errno;
+	return err;
+}
+
+int kst_h_write(const char *path, const char *text, int mode)
+{
+	return kst_h_write_bytes(path, text, strlen(text), mode);
+}
+
+int kst_h_copy(const char *from, const char *to, int mode)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int rc = kst_test_read_file(from, &buf, &len);
+
+	if (rc == 0)
+		rc = kst_h_write_bytes(to, buf, len, mode);
+	free(buf);
+	return rc;
+}
+
+char *kst_h_read(const char *path)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	char *s;
+
+	if (kst_test_read_file(path, &buf, &len) < 0)
+		return NULL;
+	s = realloc(buf, len + 1);
+	if (s == NULL) {
+		free(buf);
+		return NULL;
+	}
+	s[len] = '\0';
+	return s;
+}
+
+const char *kst_h_tool(const char *name)
+{
+	static char bufs[8][512];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, 512, "%s/tools/%s", kst_test_builddir(), name);
+	return b;
+}
+
+const char *kst_h_kstapled(void)
+{
+	static char b[512];
+
+	snprintf(b, sizeof(b), "%s/kstapled", kst_test_builddir());
+	return b;
+}
+
+/* ------------------------------------------------------------ procs */
+
+static void h_child_fds(int in, int out)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	dup2(in >= 0 ? in : null, 0);
+	dup2(out >= 0 ? out : null, 1);
+	dup2(out >= 0 ? out : null, 2);
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+}
+
+pid_t kst_h_spawn(char *const argv[], const char *log)
+{
+	int out = -1;
+	pid_t pid;
+
+	kst_h_dir();
+	if (log != NULL) {
+		out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (out < 0)
+			return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		if (out >= 0)
+			close(out);
+		return -errno;
+	}
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		h_child_fds(-1, out);
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (out >= 0)
+		close(out);
+	if (h_nprocs < H_MAX_PROCS)
+		h_procs[h_nprocs++] = pid;
+	return pid;
+}
+
+static int h_status(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return -1;
+}
+
+static void h_forget(pid_t pid)
+{
+	for (size_t i = 0; i < h_nprocs; i++)
+		if (h_procs[i] == pid)
+			h_procs[i] = 0;
+}
+
+int kst_h_wait(pid_t pid, int ms)
+{
+	long long end = h_ms() + ms;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid) {
+			h_forget(pid);
+			return h_status(st);
+		}
+		if (r < 0)
+			return -errno;
+		if (h_ms() >= end)
+			return -ETIMEDOUT;
+		h_sleep_ms(10);
+	}
+}
+
+int kst_h_stop(pid_t pid, int sig, int ms)
+{
+	int rc;
+
+	if (pid <= 0)
+		return -1;
+	kill(pid, sig);
+	rc = kst_h_wait(pid, ms);
+	if (rc == -ETIMEDOUT) {
+		fprintf(stderr, "harness: pid %d ignored signal %d for %d ms; "
+				"killing it\n",
+			(int)pid, sig, ms);
+		kill(pid, SIGKILL);
+		rc = kst_h_wait(pid, 5000);
+		return rc < 0 ? rc : -ETIMEDOUT;
+	}
+	return rc;
+}
+
+bool kst_h_alive(pid_t pid)
+{
+	return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+/* Feed in, collect out, until the child exits or the deadline. */
+static int h_pump(pid_t pid, int win, int rout, const void *in, size_t inlen,
+		  char **out, int ms)
+{
+	long long end = h_ms() + ms;
+	size_t off = 0, len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	int rc;
+
+	while (buf != NULL) {
+		struct pollfd p[2] = {{rout, POLLIN, 0}, {win, POLLOUT, 0}};
+		int left = (int)(end - h_ms());
+		ssize_t n;
+
+		if (left <= 0)
+			break;
+		if (poll(p, win >= 0 ? 2 : 1, left) <= 0)
+			continue;
+		if (win >= 0 && (p[1].revents & (POLLOUT | POLLERR))) {
+			n = write(win, (const char *)in + off, inlen - off);
+			off += n > 0 ? (size_t)n : 0;
+			if (n < 0 || off == inlen) {
+				close(win);
+				win = -1;
+			}
+		}
+		if (!(p[0].revents & (POLLIN | POLLHUP)))
+			continue;
+		if (len + 1024 > cap) {
+			char *b = realloc(buf, cap *= 2);
+
+			if (b == NULL)
+				break;
+			buf = b;
+		}
+		n = read(rout, buf + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (win >= 0)
+		close(win);
+	if (buf != NULL)
+		buf[len] = '\0';
+	if (out != NULL)
+		*out = buf;
+	else
+		free(buf);
+	/* output ended: the child exits on its own, or at the deadline */
+	rc = kst_h_wait(pid, h_ms() < end ? (int)(end - h_ms()) : 0);
+	if (rc != -ETIMEDOUT)
+		return rc;
+	kst_h_stop(pid, SIGKILL, 5000);
+	return -ETIMEDOUT;
+}
+
+int kst_h_run(char *const argv[], const void *in, size_t inlen, char **out,
+	      int ms)
+{
+	int pin[2], pout[2], rc;
+	pid_t pid;
+
+	if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		h_child_fds(pin[0], pout[1]);
+		execvp(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	if (pid < 0) {
+		close(pin[1]);
+		close(pout[0]);
+		return -errno;
+	}
+	if (in == NULL || inlen == 0) {
+		close(pin[1]);
+		pin[1] = -1;
+	}
+	/* the child exits on its own; the stop is a bounded reap */
+	rc = h_pump(pid, pin[1], pout[0], in, inlen, out, ms);
+	close(pout[0]);
+	return rc;
+}
+
+int kst_h_sh(const char *cmd, char **out, int ms)
+{
+	char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+
+	return kst_h_run(argv, NULL, 0, out, ms);
+}
+
+int kst_h_client(char **out, int ms, ...)
+{
+	char *argv[64];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = (char *)kst_h_tool("kst-client");
+	va_start(ap, ms);
+	while (argc < 63 && (argv[argc] = va_arg(ap, char *)) != NULL)
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	return kst_h_run(argv, NULL, 0, out, ms);
+}
+
+const char *kst_h_kv(const char *text, const char *key)
+{
+	static char bufs[8][256];
+	static unsigned next;
+	size_t kl = strlen(key);
+	const char *p = text;
+
+	while (p != NULL && *p) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			char *b = bufs[next++ % 8];
+			size_t n = strcspn(p + kl + 1, "\n");
+
+			snprintf(b, 256, "%.*s", (int)n, p + kl + 1);
+			return b;
+		}
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	return NULL;
+}
+
+double kst_h_cpu_seconds(pid_t pid)
+{
+	char path[64], *text, *p;
+	unsigned long long ut = 0, st = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	text = kst_h_read(path);
+	p = text ? strrchr(text, ')') : NULL;
+	/* fields after the command: state is 3rd, utime 14th, stime 15th */
+	if (p == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   &ut, &st) != 2) {
+		free(text);
+		return -1;
+	}
+	free(text);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* ----------------------------------------------------------- waiting */
+
+int kst_h_wait_port(const char *host, int port, int ms)
+{
+	long long end = h_ms() + ms;
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+
+	if (strchr(host, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (void *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, host, &s6->sin6_addr);
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (void *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, host, &s4->sin_addr);
+		len = sizeof(*s4);
+	}
+	while (h_ms() < end) {
+		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ok = fd >= 0 &&
+			 connect(fd, (struct sockaddr *)&ss, len) == 0;
+
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return 0;
+		h_sleep_ms(20);
+	}
+	return -ETIMEDOUT;
+}
+
+int kst_h_count(const char *path, const char *needle)
+{
+	char *text = kst_h_read(path), *p;
+	int n = 0;
+
+	for (p = text; p != NULL && (p = strstr(p, needle)) != NULL;
+	     p += strlen(needle))
+		n++;
+	free(text);
+	return n;
+}
+
+int kst_h_wait_log(const char *path, const char *needle, int ms)
+{
+	long long end = h_ms() + ms;
+
+	do {
+		if (kst_h_count(path, needle) > 0)
+			return 0;
+		h_sleep_ms(20);
+	} while (h_ms() < end);
+	return -ETIMEDOUT;
+}
+
+/* ------------------------------------------------------------ daemon */
+
+int kst_h_daemon_start(struct kst_h_daemon *d, const char *conf_text)
+{
+	char *text = NULL, *log;
+	char *argv[] = {(char *)kst_h_kstapled(), "-c", d->conf, NULL};
+	const char *port;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->conf, sizeof(d->conf), "%s", kst_h_path("kstapled.conf"));
+	snprintf(d->log, sizeof(d->log), "%s", kst_h_path("kstapled.log"));
+	mkdir(kst_h_path("state"), 0700);
+	if (asprintf(&text,
+		     "[global]\nstate-dir = %s\nbpf-pin-dir =\nallow-root = on\n"
+		     "log-level = debug\nworkers = 2\n%s",
+		     kst_h_path("state"), conf_text) < 0)
+		return -1;
+	kst_h_write(d->conf, text, 0644);
+	free(text);
+	port = strstr(conf_text, "bind = 127.0.0.1:");
+	d->port = port ? atoi(port + strlen("bind = 127.0.0.1:")) : 0;
+	d->pid = kst_h_spawn(argv, d->log);
+	if (d->pid < 0)
+		return -1;
+	for (int i = 0; i < 500; i++) {
+		if (kst_h_count(d->log, "notice: started") > 0)
+			return 0;
+		if (!kst_h_alive(d->pid))
+			break;
+		h_sleep_ms(20);
+	}
+	log = kst_h_read(d->log);
+	fprintf(stderr, "harness: kstapled did not start:\n%s\n",
+		log ? log : "");
+	free(log);
+	return -1;
+}
+
+int kst_h_daemon_stop(struct kst_h_daemon *d)
+{
+	int rc = kst_h_stop(d->pid, SIGTERM, 20000);
+
+	d->pid = 0;
+	return rc;
+}
+
+int kst_h_daemon_reload(struct kst_h_daemon *d)
+{
+	int ok = kst_h_count(d->log, "notice: reloaded");
+	int bad = kst_h_count(d->log, "reload failed");
+
+	kill(d->pid, SIGHUP);
+	for (int i = 0; i < 500; i++) {
+		if (kst_h_count(d->log, "notice: reloaded") > ok)
+			return 0;
+		if (kst_h_count(d->log, "reload failed") > bad)
+			return -1;
+		h_sleep_ms(20);
+	}
+	return -ETIMEDOUT;
+}
+
+/* ----------------------------------------------------------- backend */
+
+int kst_h_backend_start(struct kst_h_backend *b, const char *mode, bool proxy)
+{
+	char m[64], n[32] = "", *argv[12], *text;
+	const char *colon = strchr(mode, ':');
+	int argc = 0;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->log, sizeof(b->log), "%s",
+		 kst_h_path(proxy ? "backend-proxy.log" : "backend.log"));
+	snprintf(b->record, sizeof(b->record), "%s",
+		 kst_h_path("proxy-headers.jsonl"));
+	snprintf(m, sizeof(m), "%.*s", colon ? (int)(colon - mode) : 63, mode);
+	argv[argc++] = (char *)kst_h_tool("kst-backend");
+	argv[argc++] = "-m";
+	argv[argc++] = m;
+	argv[argc++] = "-l";
+	argv[argc++] = "127.0.0.1:0";
+	if (colon != NULL) {
+		snprintf(n, sizeof(n), "%s", colon + 1);
+		argv[argc++] = "-n";
+		argv[argc++] = n;
+	}
+	if (proxy) {
+		argv[argc++] = "-p";
+		argv[argc++] = "--record";
+		argv[argc++] = b->record;
+	}
+	argv[argc] = NULL;
+	b->pid = kst_h_spawn(argv, b->log);
+	if (b->pid < 0)
+		return -1;
+	for (int i = 0; i < 250; i++) {
+		char *p;
+
+		text = kst_h_read(b->log);
+		p = text ? strstr(text, "ready ") : NULL;
+		if (p != NULL && strchr(p, '\n') != NULL) {
+			b->port = atoi(p + 6);
+			free(text);
+			return b->port > 0 ? 0 : -1;
+		}
+		free(text);
+		if (!kst_h_alive(b->pid))
+			return -1;
+		h_sleep_ms(20);
+	}
+	return -1;
+}
+
+void kst_h_backend_stop(struct kst_h_backend *b)
+{
+	if (b->pid > 0)
+		kst_h_stop(b->pid, SIGTERM, 5000);
+	b->pid = 0;
+}
+
+char *kst_h_conf_web(int port, int backend_port, const char *extra)
+{
+	char *text = NULL;
+	const char *ec = kst_h_leaf("localhost-ecdsa");
+	const char *rsa = kst_h_leaf("localhost-rsa");
+
+	if (asprintf(&text,
+		     "[listener:web]\nbind = 127.0.0.1:%d\n"
+		     "backend = 127.0.0.1:%d\ncert = %s\ncert = %s\n%s",
+		     port, backend_port, ec ? ec : "?", rsa ? rsa : "?",
+		     extra ? extra : "") < 0)
+		return NULL;
+	return text;
+}
