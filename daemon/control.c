@@ -21,6 +21,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "daemon/export.h"
 #include "daemon/gen.h"
 #include "daemon/log.h"
 #include "daemon/stapling.h"
@@ -41,8 +42,7 @@ struct kst_daemon {
 	bool ktls_available;
 	bool stopping;
 	unsigned ticks;
-	uint64_t reloads_ok, reloads_failed;
-	time_t started_at;
+	struct kst_export exp; /* reload counts, start time, the maps */
 };
 
 enum { CTL_EV_SIGNAL = 1, CTL_EV_TICK, CTL_EV_INOTIFY };
@@ -62,19 +62,27 @@ static unsigned control_nworkers(const struct kst_config *conf)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-/* Every connection needs two descriptors: take the hard limit. */
-static void control_rlimit(unsigned max_connections)
+/*
+ * Every connection needs two descriptors: raise the soft limit to the hard
+ * one, and serve at most what fits in it (with room for the daemon's own).
+ */
+static unsigned control_rlimit(unsigned max_connections)
 {
 	struct rlimit rl;
+	rlim_t fit;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
+		return max_connections;
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < (rlim_t)max_connections * 2 + 64)
-		kst_warn("open files limit %llu is low for max-connections %u "
-			 "(each needs 2)",
-			 (unsigned long long)rl.rlim_cur, max_connections);
+	fit = rl.rlim_cur > 128 ? (rl.rlim_cur - 128) / 2 : 1;
+	if (fit >= (rlim_t)max_connections)
+		return max_connections;
+	kst_notice("max-connections %u lowered to %llu: the open files limit "
+		   "is %llu (2 per connection)",
+		   max_connections, (unsigned long long)fit,
+		   (unsigned long long)rl.rlim_cur);
+	return (unsigned)fit;
 }
 
 static struct kst_config *control_load(const char *path)
@@ -171,6 +179,35 @@ static int control_setup(struct kst_daemon *d)
 	return 0;
 }
 
+/* ------------------------------------------------------------ export */
+
+static void control_flush(struct kst_daemon *d)
+{
+	kst_export_flush(&d->exp, d->gen, d->workers, d->nstarted, kst_now());
+}
+
+/* BPF export: optional; one notice when it cannot be had. */
+static void control_metrics_open(struct kst_daemon *d,
+				 const struct kst_config *conf, gid_t gid)
+{
+	const char *dir = conf->global.bpf_pin_dir;
+	int rc;
+
+	if (dir == NULL || dir[0] == '\0') {
+		kst_info("metrics: bpf-pin-dir is empty: no BPF export");
+		return;
+	}
+	rc = kst_metrics_open(dir, gid, &d->exp.m);
+	if (rc < 0) {
+		kst_notice("metrics: no BPF export at %s: %s; serving without",
+			   dir, strerror(-rc));
+		d->exp.m = NULL;
+		return;
+	}
+	kst_info("metrics: maps pinned under %s%s", dir,
+		 kst_metrics_reused(d->exp.m) ? " (re-used)" : "");
+}
+
 /* ------------------------------------------------------- generations */
 
 static void control_retire(struct kst_daemon *d, struct kst_gen *g)
@@ -207,7 +244,7 @@ static void control_publish(struct kst_daemon *d, struct kst_gen *g)
 	struct kst_wmsg m = {.type = KST_WMSG_GEN};
 
 	atomic_store(&d->shared.max_connections,
-		     g->conf->global.max_connections);
+		     control_rlimit(g->conf->global.max_connections));
 	for (unsigned i = 0; i < d->nworkers; i++) {
 		kst_gen_get(g);
 		m.gen = g;
@@ -225,7 +262,7 @@ static void control_reload(struct kst_daemon *d)
 	conf = control_load(d->config_path);
 	if (conf == NULL || control_build(d, conf, &g) < 0) {
 		kst_config_free(conf);
-		d->reloads_failed++;
+		d->exp.reloads_failed++;
 		kst_err("reload failed: still serving generation %u",
 			d->gen->id);
 		return;
@@ -239,7 +276,9 @@ static void control_reload(struct kst_daemon *d)
 	control_retire(d, d->gen);
 	d->gen = g;
 	control_watch(d);
-	d->reloads_ok++;
+	d->exp.reloads_ok++;
+	kst_export_prune(&d->exp, g);
+	control_flush(d);
 	kst_notice("reloaded: generation %u, %zu listeners, %zu certs", g->id,
 		   g->n_listeners, g->n_certs);
 }
@@ -272,6 +311,7 @@ static void control_tick(struct kst_daemon *d)
 	if (d->ticks % 5 == 0)
 		kst_stapling_scan(d->gen, now, false);
 	control_free_retired(d);
+	control_flush(d);
 }
 
 static void control_inotify(struct kst_daemon *d)
@@ -281,6 +321,7 @@ static void control_inotify(struct kst_daemon *d)
 	while (read(d->inofd, buf, sizeof(buf)) > 0)
 		;
 	kst_stapling_scan(d->gen, kst_now(), false);
+	control_flush(d);
 }
 
 static void control_loop(struct kst_daemon *d)
@@ -315,13 +356,14 @@ static int control_start(struct kst_daemon *d, struct kst_config *conf)
 
 	d->nworkers = control_nworkers(conf);
 	kst_registry_init(&d->reg, d->nworkers);
-	control_rlimit(conf->global.max_connections);
 	if (control_build(d, conf, &g) < 0)
 		return -EINVAL;
 	d->gen = g;
 	atomic_store(&d->shared.max_connections,
-		     conf->global.max_connections);
+		     control_rlimit(conf->global.max_connections));
 	kst_stapling_scan(g, kst_now(), true);
+	control_metrics_open(d, conf, (gid_t)-1);
+	kst_export_prune(&d->exp, g);
 	d->workers = calloc(d->nworkers, sizeof(*d->workers));
 	if (d->workers == NULL)
 		return -ENOMEM;
@@ -339,6 +381,7 @@ static int control_start(struct kst_daemon *d, struct kst_config *conf)
 			kst_notice("listener %s: serving on %s",
 				   g->listeners[i].conf->name,
 				   g->listeners[i].conf->binds[j].text);
+	control_flush(d);
 	kst_notice("started: %u workers, %zu certs", d->nworkers, g->n_certs);
 	return 0;
 }
@@ -353,6 +396,8 @@ static void control_shutdown(struct kst_daemon *d)
 		kst_worker_send(&d->workers[i], &m);
 	for (unsigned i = 0; i < d->nstarted; i++)
 		kst_worker_join(&d->workers[i]);
+	control_flush(d); /* the pins stay: monitoring sees the last state */
+	kst_metrics_close(d->exp.m);
 	free(d->workers);
 	control_retire(d, d->gen);
 	control_free_retired(d);
@@ -375,7 +420,7 @@ int kst_control_run(const struct kst_run_opts *o)
 	if (conf == NULL)
 		return 1;
 	kst_log_set_level(conf->global.log_level);
-	d.started_at = kst_now();
+	d.exp.started_at = kst_now();
 	rc = control_start(&d, conf);
 	if (rc < 0) {
 		if (d.gen == NULL)

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <openssl/x509.h>
@@ -63,6 +64,17 @@ struct kst_cert_ocsp {
 	bool ever_had;
 	time_t last_this_update, last_next_update; /* of the last staple */
 	time_t last_produced_at, last_loaded_at;
+	/* fetching (see fetch glue in control): outcomes of every attempt */
+	bool fetch_in_flight;
+	uint64_t fetch_successes, fetch_failures;
+	uint32_t consecutive_failures;
+	uint32_t last_http_status;
+	uint32_t last_fetch_error; /* 0, an ingest code, or a fetch code */
+	char last_fetch_error_name[16];
+	time_t last_fetch_at;  /* last attempt finished */
+	time_t fetched_at;     /* when the staple held was fetched */
+	time_t next_refresh;   /* 0: none scheduled */
+	bool no_url_logged;
 	/* source files as last seen, to notice changes by stat */
 	struct {
 		long long mtime_ns, size, ino;

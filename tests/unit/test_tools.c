@@ -38,7 +38,6 @@
 #include "tests/lib/testutil.h"
 #include "tests/lib/toolproc.h"
 
-
 #define WAIT_MS 10000
 
 /*

@@ -1,0 +1,740 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The kTLS handoff on real handshakes over loopback TCP, server and client
+ * OpenSSL in one thread on non-blocking sockets. Each handoff test asserts
+ * what this kernel really does: without kTLS (this build host) both
+ * directions stay in userspace with a reason and the connection still
+ * works through OpenSSL; with kTLS (the hwtest VM) they are in the kernel
+ * and data crosses it. The preconditions (pending data, no secret, option
+ * off, suite, version) are decided before any kernel call, so they are
+ * checked everywhere. Tests that only make sense on a kTLS kernel skip
+ * with a reason elsewhere.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "daemon/util.h"
+#include "ktls/crypto_info.h"
+#include "ktls/ktls.h"
+#include "ktls/probe.h"
+#include "tests/lib/testutil.h"
+
+#define NO_KTLS_REASON "needs a kTLS kernel (hwtest VM)"
+
+struct tpair {
+	SSL_CTX *sctx, *cctx;
+	SSL *s, *c;
+	int sfd, cfd;
+};
+
+struct topts {
+	int version;	 /* pinned on the client */
+	char suite[48];	 /* TLS 1.3 ciphersuite or TLS 1.2 cipher list */
+	bool ktls;	 /* SSL_OP_ENABLE_KTLS on the server */
+	bool keylog;	 /* kst_ktls_keylog_cb on the server */
+	bool read_ahead; /* on the server */
+	bool data_first; /* client data lands before server reads Finished */
+};
+
+static void tcp_pair(int *cfd, int *sfd)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	*cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(l >= 0 && *cfd >= 0);
+	cr_assert(bind(l, (struct sockaddr *)&a, alen) == 0 &&
+		  listen(l, 1) == 0 &&
+		  getsockname(l, (struct sockaddr *)&a, &alen) == 0);
+	cr_assert(connect(*cfd, (struct sockaddr *)&a, alen) == 0);
+	*sfd = accept4(l, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	cr_assert(*sfd >= 0);
+	cr_assert(kst_set_nonblock(*cfd) == 0);
+	close(l);
+}
+
+static SSL_CTX *server_ctx(const struct topts *o)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	X509 *cert = kst_test_cert("localhost-ecdsa");
+	EVP_PKEY *key = kst_test_key("localhost-ecdsa");
+
+	cr_assert(ctx && cert && key, "test PKI");
+	cr_assert(SSL_CTX_use_certificate(ctx, cert) == 1 &&
+		  SSL_CTX_use_PrivateKey(ctx, key) == 1);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	/* everything on: the client picks what the case needs */
+	cr_assert(SSL_CTX_set_ciphersuites(
+			  ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+			       "TLS_CHACHA20_POLY1305_SHA256:"
+			       "TLS_AES_128_CCM_SHA256") == 1);
+	cr_assert(SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0") == 1);
+	SSL_CTX_set_min_proto_version(ctx, 0);
+	if (o->ktls)
+		SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+	if (o->keylog)
+		SSL_CTX_set_keylog_callback(ctx, kst_ktls_keylog_cb);
+	SSL_CTX_set_read_ahead(ctx, o->read_ahead);
+	return ctx;
+}
+
+static SSL_CTX *client_ctx(const struct topts *o)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	cr_assert_not_null(ctx);
+	SSL_CTX_set_min_proto_version(ctx, o->version);
+	SSL_CTX_set_max_proto_version(ctx, o->version);
+	if (o->version == TLS1_3_VERSION)
+		cr_assert(SSL_CTX_set_ciphersuites(ctx, o->suite) == 1);
+	else
+		cr_assert(SSL_CTX_set_cipher_list(ctx, o->suite) == 1);
+	return ctx;
+}
+
+/* true when done; false to be called again; fails the test on error */
+static bool hs_step(SSL *ssl, const char *who)
+{
+	int r = SSL_do_handshake(ssl);
+	int e = SSL_get_error(ssl, r);
+	char buf[256];
+
+	if (r == 1)
+		return true;
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return false;
+	ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+	cr_assert_fail("%s handshake failed: %d %s", who, e, buf);
+	return false;
+}
+
+static void wait_fd(int fd, short events)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+
+	cr_assert(poll(&p, 1, 2000) == 1, "fd %d not ready in 2 s", fd);
+}
+
+/* Wait until at least n bytes are queued for reading on fd. */
+static void wait_queued(int fd, int n)
+{
+	int q = 0;
+
+	for (int i = 0; i < 200 && q < n; i++) {
+		cr_assert(ioctl(fd, FIONREAD, &q) == 0);
+		if (q < n)
+			usleep(5000);
+	}
+	cr_assert(q >= n, "only %d of %d bytes arrived", q, n);
+}
+
+static const char early[] = "bytes sent right behind the client Finished";
+
+static void tpair_open(struct tpair *p, const struct topts *o)
+{
+	bool cd = false, sd = false, wrote = false;
+
+	cr_assert(kst_ktls_init() == 0);
+	tcp_pair(&p->cfd, &p->sfd);
+	p->sctx = server_ctx(o);
+	p->cctx = client_ctx(o);
+	p->s = SSL_new(p->sctx);
+	p->c = SSL_new(p->cctx);
+	cr_assert(p->s && p->c && SSL_set_fd(p->s, p->sfd) == 1 &&
+		  SSL_set_fd(p->c, p->cfd) == 1);
+	SSL_set_accept_state(p->s);
+	SSL_set_connect_state(p->c);
+	for (int i = 0; i < 2000 && !(cd && sd); i++) {
+		if (!cd)
+			cd = hs_step(p->c, "client");
+		if (cd && o->data_first && !wrote) {
+			cr_assert(SSL_write(p->c, early, sizeof(early)) ==
+				  sizeof(early));
+			/* Finished (>= 54 bytes), then header + data + type +
+			 * tag */
+			wait_queued(p->sfd, 54 + (int)sizeof(early) + 22);
+			wrote = true;
+		}
+		if (!sd)
+			sd = hs_step(p->s, "server");
+		if (!(cd && sd))
+			usleep(500);
+	}
+	cr_assert(cd && sd, "handshake did not finish");
+	cr_assert(SSL_version(p->s) == o->version);
+}
+
+static void tpair_close(struct tpair *p)
+{
+	SSL_free(p->s);
+	SSL_free(p->c);
+	SSL_CTX_free(p->sctx);
+	SSL_CTX_free(p->cctx);
+	close(p->sfd);
+	close(p->cfd);
+}
+
+/* SSL_read exactly len bytes on a non-blocking SSL. */
+static void ssl_read_all(SSL *ssl, int fd, void *buf, size_t len)
+{
+	size_t have = 0;
+
+	for (int i = 0; i < 1000 && have < len; i++) {
+		int n = SSL_read(ssl, (char *)buf + have, (int)(len - have));
+
+		if (n > 0) {
+			have += (size_t)n;
+			continue;
+		}
+		cr_assert(SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ,
+			  "SSL_read: %d", SSL_get_error(ssl, n));
+		wait_fd(fd, POLLIN);
+	}
+	cr_assert(have == len, "read %zu of %zu", have, len);
+}
+
+/* Data records through kernel RX until len bytes; returns them in buf. */
+static void ktls_read_all(int fd, void *buf, size_t len)
+{
+	size_t have = 0;
+
+	for (int i = 0; i < 1000 && have < len; i++) {
+		uint8_t type = 0;
+		ssize_t n = kst_ktls_recv(fd, (char *)buf + have, len - have, 0,
+					  &type);
+
+		if (n == -EAGAIN) {
+			wait_fd(fd, POLLIN);
+			continue;
+		}
+		cr_assert(n > 0 && type == 23, "recv %zd type %u", n, type);
+		have += (size_t)n;
+	}
+	cr_assert(have == len);
+}
+
+/* ---- the handoff as this kernel does it ---- */
+
+struct version_case {
+	int version;
+	char suite[48];
+	uint16_t cipher_type;
+};
+
+ParameterizedTestParameters(handoff, reports_what_this_kernel_installed)
+{
+	static struct version_case cases[] = {
+		{TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256",
+		 TLS_CIPHER_AES_GCM_128},
+		{TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384",
+		 TLS_CIPHER_AES_GCM_256},
+		{TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256",
+		 TLS_CIPHER_CHACHA20_POLY1305},
+		{TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256",
+		 TLS_CIPHER_AES_GCM_128},
+		{TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305",
+		 TLS_CIPHER_CHACHA20_POLY1305},
+	};
+	return cr_make_param_array(struct version_case, cases,
+				   KST_ARRAY_SIZE(cases));
+}
+
+ParameterizedTest(struct version_case *vc, handoff,
+		  reports_what_this_kernel_installed)
+{
+	struct topts o = {.version = vc->version, .ktls = true, .keylog = true};
+	struct kst_ktls_result res;
+	char ping[] = "ping from the client", pong[] = "pong from the server";
+	char buf[64];
+	struct tpair p;
+
+	strcpy(o.suite, vc->suite);
+	tpair_open(&p, &o);
+	if (vc->version == TLS1_3_VERSION)
+		cr_assert(kst_ktls_has_secret(p.s), "keylog captured it");
+	cr_assert_eq(kst_ktls_handoff(p.s, p.sfd, true, &res), 0);
+	cr_assert_not(kst_ktls_has_secret(p.s), "secret gone after handoff");
+	cr_assert_eq(res.version, vc->version);
+	cr_assert_eq(res.cipher_type, vc->cipher_type);
+	cr_assert(SSL_write(p.c, ping, sizeof(ping)) == sizeof(ping));
+	if (kst_ktls_probe(NULL)) {
+		cr_assert(res.tx && res.rx, "tx %s rx %s",
+			  kst_ktls_why_name(res.tx_why),
+			  kst_ktls_why_name(res.rx_why));
+		cr_assert(res.tx_why == KST_KTLS_WHY_OK &&
+			  res.rx_why == KST_KTLS_WHY_OK);
+		ktls_read_all(p.sfd, buf, sizeof(ping));
+		cr_assert(write(p.sfd, pong, sizeof(pong)) == sizeof(pong));
+	} else {
+		cr_assert(!res.tx && !res.rx);
+		cr_assert_eq(res.tx_why, KST_KTLS_WHY_NO_KERNEL, "tx %s",
+			     kst_ktls_why_name(res.tx_why));
+		cr_assert_eq(res.rx_why, KST_KTLS_WHY_NO_KERNEL, "rx %s",
+			     kst_ktls_why_name(res.rx_why));
+		cr_assert(res.tx_rec_seq == 0 && res.rx_rec_seq == 0);
+		ssl_read_all(p.s, p.sfd, buf, sizeof(ping));
+		cr_assert(SSL_write(p.s, pong, sizeof(pong)) == sizeof(pong));
+	}
+	cr_assert_str_eq(buf, ping);
+	ssl_read_all(p.c, p.cfd, buf, sizeof(pong));
+	cr_assert_str_eq(buf, pong);
+	tpair_close(&p);
+}
+
+/* ---- preconditions, decided before the kernel is asked ---- */
+
+struct pending_case {
+	bool keep_read_ahead; /* else switched off after the handshake */
+};
+
+ParameterizedTestParameters(handoff,
+			    keeps_rx_in_userspace_when_openssl_read_ahead)
+{
+	static struct pending_case cases[] = {{true}, {false}};
+
+	return cr_make_param_array(struct pending_case, cases,
+				   KST_ARRAY_SIZE(cases));
+}
+
+ParameterizedTest(struct pending_case *pc, handoff,
+		  keeps_rx_in_userspace_when_openssl_read_ahead)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_GCM_SHA256",
+			  .ktls = true,
+			  .keylog = true,
+			  .read_ahead = true,
+			  .data_first = true};
+	struct kst_ktls_result res;
+	char buf[sizeof(early)];
+	struct tpair p;
+
+	tpair_open(&p, &o);
+	cr_assert(SSL_has_pending(p.s), "OpenSSL buffered the early bytes");
+	if (!pc->keep_read_ahead)
+		SSL_set_read_ahead(p.s, 0); /* the buffer is what matters */
+	cr_assert_eq(kst_ktls_handoff(p.s, p.sfd, true, &res), 0);
+	cr_assert_not(res.rx);
+	cr_assert_eq(res.rx_why, KST_KTLS_WHY_PENDING, "rx %s",
+		     kst_ktls_why_name(res.rx_why));
+	cr_assert_not(kst_ktls_has_secret(p.s), "wiped on this path too");
+	/* the buffered bytes are still OpenSSL's to deliver */
+	ssl_read_all(p.s, p.sfd, buf, sizeof(buf));
+	cr_assert_str_eq(buf, early);
+	tpair_close(&p);
+}
+
+Test(handoff, without_the_keylog_callback_reports_no_secret)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_GCM_SHA256",
+			  .ktls = true};
+	struct kst_ktls_result res;
+	struct tpair p;
+
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff(p.s, p.sfd, true, &res), 0);
+	cr_assert_not(res.rx);
+	cr_assert_eq(res.rx_why, KST_KTLS_WHY_NO_SECRET, "rx %s",
+		     kst_ktls_why_name(res.rx_why));
+	tpair_close(&p);
+}
+
+Test(handoff, with_ktls_option_off_reports_disabled_both_ways)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_GCM_SHA256",
+			  .keylog = true};
+	struct kst_ktls_result res;
+	struct tpair p;
+
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff(p.s, p.sfd, true, &res), 0);
+	cr_assert(!res.tx && !res.rx);
+	cr_assert_eq(res.tx_why, KST_KTLS_WHY_DISABLED);
+	cr_assert_eq(res.rx_why, KST_KTLS_WHY_DISABLED);
+	cr_assert_not(kst_ktls_has_secret(p.s));
+	tpair_close(&p);
+}
+
+Test(handoff, without_want_rx13_leaves_rx_disabled)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_CHACHA20_POLY1305_SHA256",
+			  .ktls = true,
+			  .keylog = true};
+	struct kst_ktls_result res;
+	struct tpair p;
+
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff(p.s, p.sfd, false, &res), 0);
+	cr_assert_not(res.rx);
+	cr_assert_eq(res.rx_why, KST_KTLS_WHY_DISABLED);
+	cr_assert_not(kst_ktls_has_secret(p.s));
+	tpair_close(&p);
+}
+
+Test(handoff, refuses_tls13_ccm_both_ways)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_CCM_SHA256",
+			  .ktls = true,
+			  .keylog = true};
+	struct kst_ktls_result res;
+	struct tpair p;
+
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff(p.s, p.sfd, true, &res), 0);
+	cr_assert(!res.tx && !res.rx);
+	cr_assert_eq(res.tx_why, KST_KTLS_WHY_CIPHER);
+	cr_assert_eq(res.rx_why, KST_KTLS_WHY_CIPHER);
+	cr_assert_eq(res.cipher_type, 0);
+	tpair_close(&p);
+}
+
+Test(handoff, refuses_tls12_cbc_suites)
+{
+	struct topts o = {.version = TLS1_2_VERSION,
+			  .suite = "ECDHE-ECDSA-AES128-SHA256",
+			  .ktls = true};
+	struct kst_ktls_result res;
+	struct tpair p;
+
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff(p.s, p.sfd, true, &res), 0);
+	cr_assert(!res.tx && !res.rx);
+	cr_assert_eq(res.tx_why, KST_KTLS_WHY_CIPHER);
+	cr_assert_eq(res.rx_why, KST_KTLS_WHY_CIPHER);
+	tpair_close(&p);
+}
+
+Test(handoff, refuses_versions_before_tls12)
+{
+	struct topts o = {.version = TLS1_1_VERSION,
+			  .suite = "ALL:@SECLEVEL=0",
+			  .ktls = true};
+	struct kst_ktls_result res;
+	struct tpair p;
+
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff(p.s, p.sfd, true, &res), 0);
+	cr_assert(!res.tx && !res.rx);
+	cr_assert_eq(res.tx_why, KST_KTLS_WHY_VERSION);
+	cr_assert_eq(res.rx_why, KST_KTLS_WHY_VERSION);
+	tpair_close(&p);
+}
+
+Test(handoff, refuses_bad_arguments)
+{
+	struct kst_ktls_result res;
+
+	cr_assert_eq(kst_ktls_handoff(NULL, 3, true, &res), -EINVAL);
+}
+
+/* ---- the secret capture ---- */
+
+static void keylog_line(SSL *ssl, const char *label, const char *random,
+			const char *secret)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "%s %s %s", label, random, secret);
+	kst_ktls_keylog_cb(ssl, line);
+}
+
+Test(keylog, keeps_only_this_connections_client_traffic_secret)
+{
+	/* a fresh server SSL has an all-zero client_random */
+	char zero[65], other[65], s32[65], s48[97];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL *ssl = SSL_new(ctx);
+
+	cr_assert(kst_ktls_init() == 0 && ssl != NULL);
+	memset(zero, '0', 64);
+	memset(other, '0', 64);
+	other[63] = '1';
+	memset(s32, 'a', 64);
+	memset(s48, 'b', 96);
+	zero[64] = other[64] = s32[64] = s48[96] = '\0';
+	keylog_line(ssl, "SERVER_TRAFFIC_SECRET_0", zero, s32);
+	keylog_line(ssl, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", zero, s32);
+	keylog_line(ssl, "CLIENT_TRAFFIC_SECRET_0", other, s32);
+	keylog_line(ssl, "CLIENT_TRAFFIC_SECRET_0", zero, "abcd");
+	keylog_line(ssl, "CLIENT_TRAFFIC_SECRET_0", zero, s48 + 1);
+	kst_ktls_keylog_cb(ssl, "CLIENT_TRAFFIC_SECRET_0 0000");
+	kst_ktls_keylog_cb(ssl, "CLIENT_RANDOM");
+	cr_assert_not(kst_ktls_has_secret(ssl), "nothing acceptable yet");
+	s32[10] = 'x';
+	keylog_line(ssl, "CLIENT_TRAFFIC_SECRET_0", zero, s32);
+	cr_assert_not(kst_ktls_has_secret(ssl), "not hex");
+	keylog_line(ssl, "CLIENT_TRAFFIC_SECRET_0", zero, s48);
+	cr_assert(kst_ktls_has_secret(ssl), "SHA-384 sized secret kept");
+	/* the ex_data free callback releases it (ASan: no leak) */
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+}
+
+/* ---- record I/O ---- */
+
+struct rec_case {
+	char what[40];
+	uint8_t type;
+	unsigned char buf[8];
+	size_t len;
+	enum kst_ktls_rec kind;
+	uint8_t level, desc, hs;
+	bool requested;
+};
+
+ParameterizedTestParameters(record, classifies_what_the_kernel_returns)
+{
+	static struct rec_case cases[] = {
+		{"data", 23, {'h', 'i'}, 2, KST_KTLS_REC_DATA},
+		{"close_notify",
+		 21,
+		 {1, 0},
+		 2,
+		 KST_KTLS_REC_CLOSE_NOTIFY,
+		 1,
+		 0},
+		{"fatal bad_record_mac",
+		 21,
+		 {2, 20},
+		 2,
+		 KST_KTLS_REC_ALERT,
+		 2,
+		 20},
+		{"user_canceled", 21, {1, 90}, 2, KST_KTLS_REC_ALERT, 1, 90},
+		{"truncated alert", 21, {1}, 1, KST_KTLS_REC_INVALID},
+		{"KeyUpdate",
+		 22,
+		 {24, 0, 0, 1, 0},
+		 5,
+		 KST_KTLS_REC_KEY_UPDATE,
+		 0,
+		 0,
+		 24,
+		 false},
+		{"KeyUpdate requested",
+		 22,
+		 {24, 0, 0, 1, 1},
+		 5,
+		 KST_KTLS_REC_KEY_UPDATE,
+		 0,
+		 0,
+		 24,
+		 true},
+		{"KeyUpdate bad value",
+		 22,
+		 {24, 0, 0, 1, 2},
+		 5,
+		 KST_KTLS_REC_INVALID,
+		 0,
+		 0,
+		 24},
+		{"KeyUpdate truncated",
+		 22,
+		 {24, 0, 0, 1},
+		 4,
+		 KST_KTLS_REC_INVALID,
+		 0,
+		 0,
+		 24},
+		{"NewSessionTicket",
+		 22,
+		 {4, 0, 0, 2, 0, 0},
+		 6,
+		 KST_KTLS_REC_HANDSHAKE,
+		 0,
+		 0,
+		 4},
+		{"truncated handshake", 22, {24, 0}, 2, KST_KTLS_REC_INVALID},
+		{"change_cipher_spec", 20, {1}, 1, KST_KTLS_REC_INVALID},
+		{"heartbeat", 24, {1}, 1, KST_KTLS_REC_INVALID},
+	};
+	return cr_make_param_array(struct rec_case, cases,
+				   KST_ARRAY_SIZE(cases));
+}
+
+ParameterizedTest(struct rec_case *c, record,
+		  classifies_what_the_kernel_returns)
+{
+	struct kst_ktls_record r;
+
+	cr_assert_eq(kst_ktls_record_classify(c->type, c->buf, c->len, &r),
+		     c->kind, "%s", c->what);
+	cr_assert_eq(r.kind, c->kind);
+	cr_assert_eq(r.alert_level, c->level, "%s", c->what);
+	cr_assert_eq(r.alert_desc, c->desc, "%s", c->what);
+	cr_assert_eq(r.hs_type, c->hs, "%s", c->what);
+	cr_assert_eq(r.update_requested, c->requested, "%s", c->what);
+	cr_assert_eq(kst_ktls_record_classify(c->type, c->buf, c->len, NULL),
+		     c->kind);
+}
+
+Test(record, recv_reports_data_on_a_socket_without_kernel_rx)
+{
+	int c, s;
+	char buf[16];
+	uint8_t type = 0;
+
+	tcp_pair(&c, &s);
+	cr_assert(write(c, "abc", 3) == 3);
+	wait_fd(s, POLLIN);
+	cr_assert_eq(kst_ktls_recv(s, buf, sizeof(buf), 0, &type), 3);
+	cr_assert_eq(type, 23);
+	cr_assert_eq(kst_ktls_recv(s, buf, sizeof(buf), MSG_DONTWAIT, &type),
+		     -EAGAIN);
+	close(c);
+	close(s);
+}
+
+Test(record, send_alert_refuses_a_socket_without_kernel_tx)
+{
+	int c, s, q = -1;
+
+	tcp_pair(&c, &s);
+	cr_assert_eq(kst_ktls_send_alert(s, 1, 0), -EOPNOTSUPP);
+	usleep(20000);
+	cr_assert(ioctl(c, FIONREAD, &q) == 0);
+	cr_assert_eq(q, 0, "no plaintext alert bytes on the wire");
+	close(c);
+	close(s);
+}
+
+Test(record, get_info_says_no_ulp_on_a_plain_socket)
+{
+	struct kst_ktls_info info;
+	int c, s, err;
+
+	tcp_pair(&c, &s);
+	err = kst_ktls_get_info(s, TLS_TX, &info);
+	cr_assert(err == -EOPNOTSUPP || err == -ENOPROTOOPT, "got %d", err);
+	cr_assert_eq(kst_ktls_get_info(s, 7, &info), -EINVAL);
+	close(c);
+	close(s);
+}
+
+Test(why, names_are_the_stable_metric_labels)
+{
+	static const char *const names[] = {
+		"ok",	     "disabled",   "no-kernel",
+		"version",   "cipher",	   "pending",
+		"no-secret", "setsockopt", "not-installed",
+		"openssl",
+	};
+
+	cr_assert_eq(KST_KTLS_WHY__MAX, KST_ARRAY_SIZE(names));
+	for (size_t i = 0; i < KST_ARRAY_SIZE(names); i++)
+		cr_assert_str_eq(kst_ktls_why_name((enum kst_ktls_why)i),
+				 names[i]);
+	cr_assert_str_eq(kst_ktls_why_name(KST_KTLS_WHY__MAX), "unknown");
+}
+
+/* ---- only on a kTLS kernel ---- */
+
+static void require_ktls(void)
+{
+	const char *why = NULL;
+
+	kst_test_require(kst_ktls_probe(&why), "%s: %s", NO_KTLS_REASON, why);
+}
+
+static void ktls13_pair(struct tpair *p, struct kst_ktls_result *res)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_256_GCM_SHA384",
+			  .ktls = true,
+			  .keylog = true};
+
+	tpair_open(p, &o);
+	cr_assert_eq(kst_ktls_handoff(p->s, p->sfd, true, res), 0);
+	cr_assert(res->tx && res->rx, "tx %s rx %s",
+		  kst_ktls_why_name(res->tx_why),
+		  kst_ktls_why_name(res->rx_why));
+}
+
+/* Next non-data record through kernel RX, skipping data. */
+static enum kst_ktls_rec next_control(int fd, struct kst_ktls_record *r)
+{
+	unsigned char buf[512];
+
+	for (int i = 0; i < 100; i++) {
+		uint8_t type = 0;
+		ssize_t n = kst_ktls_recv(fd, buf, sizeof(buf), 0, &type);
+
+		if (n == -EAGAIN) {
+			wait_fd(fd, POLLIN);
+			continue;
+		}
+		cr_assert(n > 0, "recv: %zd", n);
+		if (type != 23)
+			return kst_ktls_record_classify(type, buf, (size_t)n,
+							r);
+	}
+	cr_assert_fail("no control record");
+	return KST_KTLS_REC_INVALID;
+}
+
+Test(kernel, close_notify_arrives_as_an_alert_record_and_goes_back)
+{
+	struct kst_ktls_result res;
+	struct kst_ktls_record r;
+	struct kst_ktls_info rx;
+	struct tpair p;
+	char b;
+	int n = 0;
+
+	require_ktls();
+	ktls13_pair(&p, &res);
+	cr_assert(SSL_shutdown(p.c) == 0);
+	cr_assert_eq(next_control(p.sfd, &r), KST_KTLS_REC_CLOSE_NOTIFY);
+	cr_assert_eq(r.alert_level, 1);
+	cr_assert_eq(kst_ktls_get_info(p.sfd, TLS_RX, &rx), 0);
+	cr_assert_eq(rx.rec_seq, 1, "the alert was record 0");
+	cr_assert_eq(kst_ktls_send_alert(p.sfd, 1, 0), 0);
+	for (int i = 0; i < 100; i++) {
+		n = SSL_read(p.c, &b, 1);
+		if (n > 0 || SSL_get_error(p.c, n) != SSL_ERROR_WANT_READ)
+			break;
+		wait_fd(p.cfd, POLLIN);
+	}
+	cr_assert_eq(SSL_get_error(p.c, n), SSL_ERROR_ZERO_RETURN,
+		     "client saw our close_notify");
+	tpair_close(&p);
+}
+
+Test(kernel, client_key_update_arrives_as_a_key_update_record)
+{
+	struct kst_ktls_result res;
+	struct kst_ktls_record r;
+	struct tpair p;
+	char buf[8];
+
+	require_ktls();
+	ktls13_pair(&p, &res);
+	cr_assert(SSL_write(p.c, "before", 6) == 6);
+	cr_assert(SSL_key_update(p.c, SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
+	cr_assert(SSL_write(p.c, "after", 5) == 5);
+	ktls_read_all(p.sfd, buf, 6);
+	cr_assert_arr_eq(buf, "before", 6);
+	cr_assert_eq(next_control(p.sfd, &r), KST_KTLS_REC_KEY_UPDATE);
+	cr_assert_not(r.update_requested);
+	tpair_close(&p);
+}
