@@ -22,6 +22,8 @@
 #include "daemon/proxy.h"
 #include "daemon/staple.h"
 #include "daemon/util.h"
+#include "ktls/ktls.h"
+#include "ktls/sockdiag.h"
 
 static void conn_handshake(struct kst_conn *c);
 static void conn_handshake_done(struct kst_conn *c);
@@ -29,6 +31,15 @@ static void conn_connect(struct kst_conn *c);
 static void conn_connected(struct kst_conn *c);
 static void conn_backend_failed(struct kst_conn *c, int err);
 static void conn_close(struct kst_conn *c);
+
+/* The relay is over: a goodbye lingers, anything else closes now. */
+static void conn_end(struct kst_conn *c)
+{
+	if (c->flags & KST_GOODBYE)
+		kst_conn_linger(c);
+	else
+		conn_close(c);
+}
 
 static const struct kst_global_conf *conn_conf(const struct kst_conn *c)
 {
@@ -48,18 +59,6 @@ static int conn_epoll_add(struct kst_conn *c, int fd, struct kst_ev *ev)
 	};
 
 	return epoll_ctl(c->w->epfd, EPOLL_CTL_ADD, fd, &e);
-}
-
-/* Rate-limited warning: once a second per listener and kind. */
-static bool conn_warn_ok(void)
-{
-	static __thread time_t last;
-	time_t now = kst_now();
-
-	if (last == now)
-		return false;
-	last = now;
-	return true;
 }
 
 void kst_conn_accept(struct kst_worker *w, struct kst_wls *wls, int fd,
@@ -89,7 +88,9 @@ void kst_conn_accept(struct kst_worker *w, struct kst_wls *wls, int fd,
 	c->ts.worker = w->id;
 	kst_timer_init(&c->timer);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->ssl = kst_tls_new(&c->l->tls, fd, &c->ts, false);
+	/* read-ahead saves syscalls, but the kernel cannot take over bytes
+	 * OpenSSL has read ahead */
+	c->ssl = kst_tls_new(&c->l->tls, fd, &c->ts, !c->l->tls.ktls);
 	if (c->ssl == NULL || conn_epoll_add(c, fd, &c->cev) < 0) {
 		kst_log_ssl(KST_LOG_ERR, "listener %s: peer %s: cannot set up",
 			    c->l->conf->name, c->peerstr);
@@ -101,6 +102,195 @@ void kst_conn_accept(struct kst_worker *w, struct kst_wls *wls, int fd,
 	/* TCP_DEFER_ACCEPT: the ClientHello is usually here already */
 	c->flags |= KST_C_RD | KST_C_WR;
 	conn_handshake(c);
+}
+
+/* Rate-limited warning: once a second per listener and kind. */
+static bool conn_warn_ok(void)
+{
+	static __thread time_t last;
+	time_t now = kst_now();
+
+	if (last == now)
+		return false;
+	last = now;
+	return true;
+}
+
+/* TLS 1.3 KeyUpdate from the client while our TX is in the kernel:
+ * OpenSSL would rekey only its own copy (msg callback, KTLS_TX path). */
+static void conn_msg_cb(int write_p, int version, int content_type,
+			const void *buf, size_t len, SSL *ssl, void *arg)
+{
+	struct kst_conn *c = arg;
+
+	(void)version;
+	(void)ssl;
+	if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+	    ((const unsigned char *)buf)[0] == SSL3_MT_KEY_UPDATE)
+		c->flags |= KST_KEYUPDATE;
+}
+
+/* Software or the NIC? The kernel says, per socket (sock_diag); one
+ * netlink round trip per kTLS connection. */
+static void conn_count_device(struct kst_conn *c, struct kst_conn_counters *cc)
+{
+	struct kst_sockdiag_tls t;
+
+	if (!kst_worker_sockdiag(c->w) ||
+	    kst_sockdiag_query_fd(c->w->sockdiag, c->cfd, &t) < 0)
+		return;
+	if (t.tx == KST_TLS_CONF_HW || t.tx == KST_TLS_CONF_HW_RECORD)
+		KST_COUNT(cc->device_tx);
+	if (t.rx == KST_TLS_CONF_HW || t.rx == KST_TLS_CONF_HW_RECORD)
+		KST_COUNT(cc->device_rx);
+	kst_debug("listener %s: peer %s: kernel tls tx %s, rx %s",
+		  c->l->conf->name, c->peerstr, kst_tls_conf_name(t.tx),
+		  kst_tls_conf_name(t.rx));
+}
+
+static void conn_count_path(struct kst_conn *c,
+			    const struct kst_ktls_result *r)
+{
+	struct kst_conn_counters *cc =
+		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
+			     : NULL;
+
+	if (cc == NULL)
+		return;
+	if (r->tx)
+		KST_COUNT(cc->ktls_tx);
+	if (r->rx)
+		KST_COUNT(cc->ktls_rx);
+	if (!r->tx && !r->rx)
+		KST_COUNT(cc->userspace);
+	if (!r->tx)
+		KST_COUNT(cc->ktls_fallback[kst_metrics_fallback_slot(r->tx_why)]);
+	if (!r->rx && r->rx_why != r->tx_why)
+		KST_COUNT(cc->ktls_fallback[kst_metrics_fallback_slot(r->rx_why)]);
+	if (r->tx || r->rx)
+		conn_count_device(c, cc);
+}
+
+/* Hand the keys to the kernel where it can take them; the path follows
+ * from what the kernel says it has. false: `ktls = require` refused. */
+static bool conn_handoff(struct kst_conn *c)
+{
+	struct kst_ktls_result r = {.tx_why = KST_KTLS_WHY_DISABLED,
+				    .rx_why = KST_KTLS_WHY_DISABLED};
+
+	if (c->l->tls.ktls)
+		kst_ktls_handoff(c->ssl, c->cfd, true, &r);
+	else if (c->l->ktls_mode != KST_KTLS_MODE_OFF)
+		r.tx_why = r.rx_why = KST_KTLS_WHY_NO_KERNEL;
+	conn_count_path(c, &r);
+	c->path = r.tx && r.rx ? KST_PATH_KTLS_BOTH
+		  : r.tx       ? KST_PATH_KTLS_TX
+			       : KST_PATH_USERSPACE;
+	if (c->path == KST_PATH_KTLS_TX &&
+	    SSL_version(c->ssl) == TLS1_3_VERSION) {
+		SSL_set_msg_callback(c->ssl, conn_msg_cb);
+		SSL_set_msg_callback_arg(c->ssl, c);
+	}
+	kst_debug("listener %s: peer %s: kTLS tx %s, rx %s", c->l->conf->name,
+		  c->peerstr, r.tx ? "kernel" : kst_ktls_why_name(r.tx_why),
+		  r.rx ? "kernel" : kst_ktls_why_name(r.rx_why));
+	if (c->l->ktls_mode != KST_KTLS_MODE_REQUIRE ||
+	    c->path == KST_PATH_KTLS_BOTH)
+		return true;
+	if (conn_warn_ok())
+		kst_warn("listener %s: peer %s: refused: ktls = require, but "
+			 "%s stays in userspace (%s)",
+			 c->l->conf->name, c->peerstr, r.tx ? "RX" : "TX",
+			 kst_ktls_why_name(r.tx ? r.rx_why : r.tx_why));
+	KST_COUNT(c->w->pc.hs_fail_other);
+	return false;
+}
+
+static void conn_handshake_done(struct kst_conn *c)
+{
+	struct kst_tls_cert *tc = c->ts.chosen;
+
+	if (tc != NULL)
+		KST_COUNT(tc->cert->state->counters[c->w->id].c.handshakes);
+	kst_debug("listener %s: peer %s: %s %s, cert %s%s",
+		  c->l->conf->name, c->peerstr, SSL_get_version(c->ssl),
+		  SSL_get_cipher_name(c->ssl), tc ? tc->cert->name : "?",
+		  c->ts.stapled ? ", stapled" : "");
+	if (!conn_handoff(c)) {
+		kst_conn_linger(c);
+		return;
+	}
+	c->state = KST_CONN_CONNECTING;
+	conn_connect(c);
+}
+
+void kst_conn_close_notify(struct kst_conn *c)
+{
+	if (c->path != KST_PATH_USERSPACE) {
+		kst_ktls_send_alert(c->cfd, 1, 0); /* through the kernel */
+	} else if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl); /* best effort: one small record */
+		ERR_clear_error();
+	}
+}
+
+void kst_conn_keyupdate_close(struct kst_conn *c)
+{
+	if (c->ts.chosen != NULL)
+		KST_COUNT(c->ts.chosen->cert->state->counters[c->w->id]
+				  .c.keyupdate_closes);
+	kst_debug("listener %s: peer %s: TLS 1.3 KeyUpdate under kTLS: "
+		  "closing cleanly (this kernel cannot rekey)",
+		  c->l->conf->name, c->peerstr);
+	c->flags |= KST_GOODBYE; /* the pump's caller lingers */
+}
+
+#define CONN_LINGER_MS 2000
+
+void kst_conn_linger(struct kst_conn *c)
+{
+	struct kst_worker *w = c->w;
+
+	if (c->state == KST_CONN_CLOSED || c->state == KST_CONN_LINGER)
+		return;
+	if (!(c->flags & KST_DOWN_SHUT))
+		kst_conn_close_notify(c);
+	shutdown(c->cfd, SHUT_WR);
+	if (c->bfd >= 0)
+		close(c->bfd);
+	c->bfd = -1;
+	kst_relay_release(c);
+	c->state = KST_CONN_LINGER;
+	kst_timeq_set(&w->timers, &c->timer, w->now_ms + CONN_LINGER_MS);
+	c->flags |= KST_C_RD;
+	kst_conn_linger_event(c, 0);
+}
+
+/* Discard what the client still sends; close at its FIN or an error.
+ * Under kTLS RX nothing is read: a read makes the kernel decrypt the next
+ * record, which after a KeyUpdate fails and errors the socket; the FIN
+ * shows as RDHUP all the same. */
+void kst_conn_linger_event(struct kst_conn *c, uint32_t events)
+{
+	char scratch[16384];
+
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		conn_close(c);
+		return;
+	}
+	if (c->path == KST_PATH_KTLS_BOTH)
+		return;
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(c->cfd, scratch, sizeof(scratch), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR &&
+			       errno != EIO && errno != EBADMSG)) {
+			conn_close(c);
+			return;
+		}
+		if (n < 0)
+			return;
+	}
 }
 
 /* Why a handshake failed, for the counters and the debug line. */
@@ -145,23 +335,6 @@ static void conn_handshake(struct kst_conn *c)
 		return;
 	}
 	conn_handshake_failed(c, err);
-}
-
-static void conn_handshake_done(struct kst_conn *c)
-{
-	struct kst_tls_cert *tc = c->ts.chosen;
-
-	if (tc != NULL)
-		KST_COUNT(tc->cert->state->counters[c->w->id].c.handshakes);
-	kst_debug("listener %s: peer %s: %s %s, cert %s%s",
-		  c->l->conf->name, c->peerstr, SSL_get_version(c->ssl),
-		  SSL_get_cipher_name(c->ssl), tc ? tc->cert->name : "?",
-		  c->ts.stapled ? ", stapled" : "");
-	c->path = KST_PATH_USERSPACE;
-	if (tc != NULL)
-		KST_COUNT(tc->cert->state->counters[c->w->id].c.userspace);
-	c->state = KST_CONN_CONNECTING;
-	conn_connect(c);
 }
 
 static void conn_connect(struct kst_conn *c)
@@ -212,11 +385,8 @@ static void conn_backend_failed(struct kst_conn *c, int err)
 		kst_warn("listener %s: peer %s: backend %s: %s",
 			 c->l->conf->name, c->peerstr,
 			 c->l->conf->backend.text, strerror(err));
-	/* tell the client, best effort: the socket is writable after a
-	 * handshake and close_notify is small */
-	SSL_shutdown(c->ssl);
-	ERR_clear_error();
-	conn_close(c);
+	/* tell the client; it may be sending already */
+	kst_conn_linger(c);
 }
 
 /* The PROXY header goes first in the client->backend buffer. */
@@ -270,8 +440,14 @@ static void conn_connected(struct kst_conn *c)
 		conn_close(c);
 		return;
 	}
+	if (c->path == KST_PATH_KTLS_BOTH) {
+		/* the kernel has both directions: OpenSSL's state is no
+		 * longer needed, and an idle connection costs little */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	if (!kst_relay_pump(c))
-		conn_close(c);
+		conn_end(c);
 }
 
 void kst_conn_event(struct kst_worker *w, struct kst_ev *ev, uint32_t events)
@@ -299,7 +475,11 @@ void kst_conn_event(struct kst_worker *w, struct kst_ev *ev, uint32_t events)
 		break;
 	case KST_CONN_RELAY:
 		if (!kst_relay_pump(c))
-			conn_close(c);
+			conn_end(c);
+		break;
+	case KST_CONN_LINGER:
+		if (client)
+			kst_conn_linger_event(c, events);
 		break;
 	default:
 		break;
@@ -329,6 +509,9 @@ void kst_conn_timeout(struct kst_worker *w, struct kst_timer *t)
 		}
 		kst_debug("listener %s: peer %s: idle timeout",
 			  c->l->conf->name, c->peerstr);
+		conn_close(c);
+		break;
+	case KST_CONN_LINGER:
 		conn_close(c);
 		break;
 	default:
@@ -386,6 +569,6 @@ void kst_conn_run_again(struct kst_worker *w)
 		next = c->next_again;
 		c->flags &= ~KST_AGAIN;
 		if (c->state == KST_CONN_RELAY && !kst_relay_pump(c))
-			conn_close(c);
+			conn_end(c);
 	}
 }

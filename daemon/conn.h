@@ -6,6 +6,10 @@
  *   CONNECTING -> connecting to the backend (connect-timeout); the client
  *                 is not read meanwhile, its data waits in the kernel
  *   RELAY      -> plaintext both ways (idle-timeout): relay.c
+ *   LINGER     -> we said goodbye (close_notify, FIN) while the client may
+ *                 still be sending; closing now would answer its data with
+ *                 a RST, which can destroy our close_notify before it is
+ *                 read. Wait (bounded) for its FIN, discarding input.
  *   CLOSED     -> resources released; freed at the end of the loop
  *                 iteration, since later events of the same epoll batch may
  *                 still name it
@@ -39,6 +43,7 @@ enum kst_conn_state {
 	KST_CONN_HANDSHAKE,
 	KST_CONN_CONNECTING,
 	KST_CONN_RELAY,
+	KST_CONN_LINGER, /* said goodbye, waiting for the client's FIN */
 	KST_CONN_CLOSED,
 };
 
@@ -55,6 +60,8 @@ enum kst_conn_state {
 #define KST_DN_WANTS_R  0x0200u /* SSL_write needs the client readable */
 #define KST_TRUNCATED   0x0400u /* client EOF without close_notify */
 #define KST_AGAIN       0x0800u /* on the worker's run-again list */
+#define KST_KEYUPDATE   0x1000u /* the client sent a TLS 1.3 KeyUpdate */
+#define KST_GOODBYE     0x2000u /* end with a lingering close */
 
 enum kst_relay_path {
 	KST_PATH_USERSPACE,
@@ -76,6 +83,8 @@ struct kst_conn {
 	struct kst_timer timer;
 	uint64_t last_active;
 	struct kst_buf *up, *down; /* client->backend, backend->client */
+	struct kst_pipe *pup, *pdn; /* the same, through the kernel */
+	uint64_t up_records, dn_records; /* kTLS record estimate */
 	struct kst_conn *next_closed;
 	struct kst_conn *next_again;
 	union {
@@ -97,10 +106,27 @@ void kst_conn_free_closed(struct kst_worker *w);
 /* Pump the connections that stopped early to let others run. */
 void kst_conn_run_again(struct kst_worker *w);
 
+/* Send close_notify the way this connection's TX works (best effort). */
+void kst_conn_close_notify(struct kst_conn *c);
+/* A TLS 1.3 KeyUpdate arrived on a kTLS connection: count it and say
+ * goodbye cleanly (our TX keys still work); the caller closes. */
+void kst_conn_keyupdate_close(struct kst_conn *c);
+/* Goodbye without closing on the client yet (see LINGER): close_notify
+ * if not sent, FIN, then wait for the client's FIN, at most 2 s. */
+void kst_conn_linger(struct kst_conn *c);
+void kst_conn_linger_event(struct kst_conn *c, uint32_t events);
+
 /* conn <-> relay */
 /* Move data until nothing moves; false when the connection must close
  * (both directions done, or an error that was logged). */
 bool kst_relay_pump(struct kst_conn *c);
 void kst_relay_release(struct kst_conn *c);
+
+/* relay <-> splice (the kernel data path, splice.c) */
+bool kst_splice_up(struct kst_conn *c, bool *fail);
+bool kst_splice_up_drain(struct kst_conn *c, bool *fail);
+bool kst_splice_down(struct kst_conn *c, bool *fail);
+bool kst_splice_over_limit(const struct kst_conn *c);
+void kst_splice_release(struct kst_conn *c);
 
 #endif

@@ -28,6 +28,8 @@
 #include "daemon/tls.h"
 #include "daemon/util.h"
 #include "daemon/worker.h"
+#include "ktls/ktls.h"
+#include "ktls/probe.h"
 
 struct kst_daemon {
 	const char *config_path;
@@ -349,6 +351,28 @@ static void control_loop(struct kst_daemon *d)
 
 /* ------------------------------------------------------ start / stop */
 
+/* Once, before any worker: whether this kernel can take TLS keys. */
+static void control_ktls_probe(struct kst_daemon *d,
+			       const struct kst_config *conf)
+{
+	const char *why = NULL;
+
+	kst_ktls_init();
+	d->ktls_available = kst_ktls_probe(&why);
+	if (d->ktls_available)
+		kst_info("kernel TLS: available");
+	else
+		kst_notice("kernel TLS: not available (%s): connections stay "
+			   "in userspace",
+			   why ? why : "?");
+	for (size_t i = 0; !d->ktls_available && i < conf->n_listeners; i++)
+		if (kst_config_listener_ktls(conf, &conf->listeners[i]) ==
+		    KST_KTLS_MODE_REQUIRE)
+			kst_warn("listener %s: ktls = require, but this kernel "
+				 "has no kTLS: every connection will be refused",
+				 conf->listeners[i].name);
+}
+
 static int control_start(struct kst_daemon *d, struct kst_config *conf)
 {
 	struct kst_gen *g = NULL;
@@ -356,6 +380,7 @@ static int control_start(struct kst_daemon *d, struct kst_config *conf)
 
 	d->nworkers = control_nworkers(conf);
 	kst_registry_init(&d->reg, d->nworkers);
+	control_ktls_probe(d, conf);
 	if (control_build(d, conf, &g) < 0)
 		return -EINVAL;
 	d->gen = g;

@@ -20,6 +20,7 @@
 
 #include "daemon/conn.h"
 #include "daemon/log.h"
+#include "daemon/staple.h"
 
 static bool relay_up_read(struct kst_conn *c, bool *fail);
 static bool relay_up_write(struct kst_conn *c, bool *fail);
@@ -43,6 +44,16 @@ static void relay_trim(struct kst_conn *c, struct kst_buf **b)
 		kst_worker_buf_put(c->w, *b);
 		*b = NULL;
 	}
+}
+
+/* Bytes relayed by the userspace path, per worker and per cert. */
+static void relay_count(struct kst_conn *c, uint64_t n)
+{
+	KST_COUNT_ADD(c->w->pc.bytes_userspace, n);
+	if (c->ts.chosen != NULL)
+		KST_COUNT_ADD(c->ts.chosen->cert->state->counters[c->w->id]
+				      .c.bytes_userspace,
+			      n);
 }
 
 static bool relay_fail(struct kst_conn *c, const char *what, int err)
@@ -122,6 +133,7 @@ static bool relay_up_write(struct kst_conn *c, bool *fail)
 
 		if (n > 0) {
 			b->head += (uint32_t)n;
+			relay_count(c, (uint64_t)n);
 			moved = true;
 			continue;
 		}
@@ -136,7 +148,7 @@ static bool relay_up_write(struct kst_conn *c, bool *fail)
 		b->head = b->tail = 0;
 		relay_trim(c, &c->up);
 	}
-	if (c->up == NULL && (c->flags & KST_UP_EOF) &&
+	if (c->up == NULL && c->pup == NULL && (c->flags & KST_UP_EOF) &&
 	    !(c->flags & KST_UP_SHUT)) {
 		shutdown(c->bfd, SHUT_WR);
 		c->flags |= KST_UP_SHUT;
@@ -222,6 +234,7 @@ static bool relay_down_write(struct kst_conn *c, bool *fail)
 				 &n);
 		if (r == 1) {
 			b->head += (uint32_t)n;
+			relay_count(c, n);
 			moved = true;
 			c->flags &= ~KST_DN_WANTS_R;
 			need = KST_C_WR;
@@ -249,23 +262,54 @@ static bool relay_down_write(struct kst_conn *c, bool *fail)
 	return moved;
 }
 
+/* One round in both directions, each by where its keys live. */
+static bool relay_round(struct kst_conn *c, bool *fail)
+{
+	bool moved = false;
+
+	if (c->path == KST_PATH_KTLS_BOTH) {
+		moved |= relay_up_write(c, fail); /* PROXY header first */
+		moved |= kst_splice_up(c, fail);
+		moved |= kst_splice_up_drain(c, fail);
+		moved |= relay_up_write(c, fail); /* and the backend's EOF */
+	} else {
+		moved |= relay_up_read(c, fail);
+		moved |= relay_up_write(c, fail);
+	}
+	if (c->flags & KST_KEYUPDATE) {
+		kst_conn_keyupdate_close(c);
+		*fail = true;
+		return false;
+	}
+	if (c->path == KST_PATH_USERSPACE) {
+		moved |= relay_down_read(c, fail);
+		moved |= relay_down_write(c, fail);
+	} else {
+		moved |= kst_splice_down(c, fail);
+	}
+	return moved;
+}
+
 bool kst_relay_pump(struct kst_conn *c)
 {
 	bool moved, fail = false;
 	int rounds = 0;
 
 	do {
-		moved = false;
-		moved |= relay_up_read(c, &fail);
-		moved |= relay_up_write(c, &fail);
-		moved |= relay_down_read(c, &fail);
-		moved |= relay_down_write(c, &fail);
+		moved = relay_round(c, &fail);
 		if (moved)
 			c->last_active = c->w->now_ms;
 		/* bounded, so one busy connection cannot starve the others */
 	} while (moved && !fail && ++rounds < 64);
 	if (fail)
 		return false;
+	if (c->path != KST_PATH_USERSPACE && kst_splice_over_limit(c)) {
+		kst_notice("listener %s: peer %s: closing a kTLS connection "
+			   "before its keys wear out (no rekey under kTLS)",
+			   c->l->conf->name, c->peerstr);
+		c->flags |= KST_GOODBYE;
+		return false;
+	}
 	if (rounds == 64 && !(c->flags & KST_AGAIN)) {
 		/* more to do: come back after the other events */
 		c->flags |= KST_AGAIN;
@@ -288,4 +332,5 @@ void kst_relay_release(struct kst_conn *c)
 	kst_worker_buf_put(c->w, c->up);
 	kst_worker_buf_put(c->w, c->down);
 	c->up = c->down = NULL;
+	kst_splice_release(c);
 }

@@ -15,6 +15,7 @@
 
 #include "daemon/log.h"
 #include "daemon/staple.h"
+#include "ktls/ktls.h"
 
 static int tls_hello_cb(SSL *ssl, int *al, void *arg);
 static int tls_status_cb(SSL *ssl, void *arg);
@@ -220,7 +221,7 @@ static SSL_CTX *tls_ctx_new(struct kst_tls_listener *tl,
 	if (lc->session_tickets == 0)
 		opts |= SSL_OP_NO_TICKET;
 	if (tl->ktls)
-		opts |= SSL_OP_ENABLE_KTLS;
+		opts |= SSL_OP_ENABLE_KTLS; /* TX both versions, RX for 1.2 */
 	SSL_CTX_set_options(ctx, opts);
 	SSL_CTX_set_min_proto_version(ctx, lc->tls_min_version);
 	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
@@ -243,6 +244,9 @@ static SSL_CTX *tls_ctx_new(struct kst_tls_listener *tl,
 				      SSL_MODE_NO_AUTO_CHAIN);
 	if (tl->alpn_len > 0)
 		SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, tl);
+	/* TLS 1.3 RX is ours to install, from the client traffic secret */
+	if (tl->ktls)
+		SSL_CTX_set_keylog_callback(ctx, kst_ktls_keylog_cb);
 	return ctx;
 }
 

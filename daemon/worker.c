@@ -7,6 +7,7 @@
 #include "daemon/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "daemon/conn.h"
 #include "daemon/log.h"
 #include "daemon/util.h"
+#include "ktls/sockdiag.h"
 
 static void *worker_main(void *arg);
 static void worker_mailbox(struct kst_worker *w);
@@ -77,10 +79,32 @@ void kst_worker_join(struct kst_worker *w)
 	for (size_t i = 0; i < w->pool.n; i++)
 		free(w->pool.free[i]);
 	free(w->pool.free);
+	for (size_t i = 0; i < w->pipes.n; i++)
+		kst_worker_pipe_close(w->pipes.free[i]);
+	free(w->pipes.free);
+	kst_sockdiag_close(w->sockdiag);
 	close(w->epfd);
 	close(w->evfd);
 	kst_timeq_fini(&w->timers);
 	pthread_mutex_destroy(&w->mlock);
+}
+
+/* Keep up to WORKER_POOL_MAX; false: the caller disposes of it. */
+static bool pool_put(struct kst_bufpool *pool, void *obj)
+{
+	if (pool->n == pool->cap && pool->cap < WORKER_POOL_MAX) {
+		size_t cap = pool->cap ? pool->cap * 2 : 8;
+		void **f = realloc(pool->free, cap * sizeof(*f));
+
+		if (f != NULL) {
+			pool->free = f;
+			pool->cap = cap;
+		}
+	}
+	if (pool->n >= pool->cap)
+		return false;
+	pool->free[pool->n++] = obj;
+	return true;
 }
 
 void *kst_worker_buf_get(struct kst_worker *w)
@@ -92,21 +116,62 @@ void *kst_worker_buf_get(struct kst_worker *w)
 
 void kst_worker_buf_put(struct kst_worker *w, void *buf)
 {
-	if (buf == NULL)
-		return;
-	if (w->pool.n == w->pool.cap && w->pool.cap < WORKER_POOL_MAX) {
-		size_t cap = w->pool.cap ? w->pool.cap * 2 : 8;
-		void **f = realloc(w->pool.free, cap * sizeof(*f));
-
-		if (f != NULL) {
-			w->pool.free = f;
-			w->pool.cap = cap;
-		}
-	}
-	if (w->pool.n < w->pool.cap)
-		w->pool.free[w->pool.n++] = buf;
-	else
+	if (buf != NULL && !pool_put(&w->pool, buf))
 		free(buf);
+}
+
+struct kst_pipe *kst_worker_pipe_get(struct kst_worker *w)
+{
+	struct kst_pipe *p;
+	int fds[2];
+
+	if (w->pipes.n > 0)
+		return w->pipes.free[--w->pipes.n];
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+		return NULL;
+	p = malloc(sizeof(*p));
+	if (p == NULL) {
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
+	p->r = fds[0];
+	p->w = fds[1];
+	p->bytes = 0;
+	return p;
+}
+
+void kst_worker_pipe_close(struct kst_pipe *p)
+{
+	close(p->r);
+	close(p->w);
+	free(p);
+}
+
+void kst_worker_pipe_put(struct kst_worker *w, struct kst_pipe *p)
+{
+	if (p != NULL && !pool_put(&w->pipes, p))
+		kst_worker_pipe_close(p);
+}
+
+bool kst_worker_sockdiag(struct kst_worker *w)
+{
+	int rc;
+
+	if (w->sockdiag != NULL)
+		return true;
+	if (w->sockdiag_failed)
+		return false;
+	rc = kst_sockdiag_open(&w->sockdiag);
+	if (rc < 0) {
+		w->sockdiag_failed = true;
+		if (w->id == 0)
+			kst_info("sock_diag unavailable (%s): kTLS connections "
+				 "are not reported as software or device",
+				 strerror(-rc));
+		return false;
+	}
+	return true;
 }
 
 /* ------------------------------------------------------ listen sockets */

@@ -70,6 +70,12 @@ struct kst_bufpool {
 	size_t n, cap;
 };
 
+/* A pipe for splice, with the bytes in it. */
+struct kst_pipe {
+	int r, w;
+	uint32_t bytes;
+};
+
 struct kst_worker {
 	unsigned id;
 	pthread_t thread;
@@ -90,6 +96,9 @@ struct kst_worker {
 	uint64_t drain_deadline;
 	bool stop;
 	struct kst_bufpool pool;
+	struct kst_bufpool pipes; /* empty struct kst_pipe */
+	struct kst_sockdiag *sockdiag; /* opened on first use */
+	bool sockdiag_failed;
 	struct kst_conn *closing; /* closed this iteration, freed at its end */
 	struct kst_conn *again;   /* to pump again without an event */
 	atomic_uint gen_seen;     /* id of the generation in use */
@@ -106,5 +115,13 @@ void kst_worker_join(struct kst_worker *w);
 /* Buffer pool of the worker (fixed-size relay buffers). */
 void *kst_worker_buf_get(struct kst_worker *w);
 void kst_worker_buf_put(struct kst_worker *w, void *buf);
+/* Pipe pool: get an empty pipe (NULL on failure), put back an empty one;
+ * close one that still holds bytes. */
+struct kst_pipe *kst_worker_pipe_get(struct kst_worker *w);
+void kst_worker_pipe_put(struct kst_worker *w, struct kst_pipe *p);
+void kst_worker_pipe_close(struct kst_pipe *p);
+/* The worker's sock_diag handle, opened on first use; false when this
+ * kernel has none (inet_diag/tcp_diag missing). */
+bool kst_worker_sockdiag(struct kst_worker *w);
 
 #endif

@@ -66,6 +66,11 @@ const char *kst_h_kv(const char *text, const char *key);
 /* Seconds of CPU (user+system) a process used so far. */
 double kst_h_cpu_seconds(pid_t pid);
 
+/* Move this test process into a new network namespace with lo up, so
+ * per-namespace counters (/proc/net/tls_stat) and ports are its own;
+ * processes it starts afterwards share it. 0, or -errno (not root). */
+int kst_h_private_netns(void);
+
 /* ---- the daemon */
 struct kst_h_daemon {
 	pid_t pid;

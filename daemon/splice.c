@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The kernel data path: once the session keys are in the kernel, the
+ * client socket carries plaintext for us and no byte needs to pass
+ * through userspace. Each direction goes socket -> pipe -> socket with
+ * splice(2); the pipe comes from the worker's pool while bytes are in it.
+ *
+ * Client -> backend (kTLS RX): splice returns one record per call, and
+ * EINVAL when the next record is not application data; that record is
+ * read with recvmsg (kst_ktls_recv) and decides: close_notify ends the
+ * direction, a KeyUpdate closes the connection cleanly (Linux 6.1 cannot
+ * take new RX keys; every later record would fail to decrypt), anything
+ * else closes it. A decrypt error (EBADMSG) is sticky: close.
+ *
+ * Backend -> client (kTLS TX): the kernel encrypts what we splice in; the
+ * end is a close_notify alert sent through the kernel.
+ *
+ * TLS 1.3 keys are never updated under kTLS, so a connection is closed
+ * before its records approach the AEAD limits (RFC 8446 5.5).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/conn.h"
+#include "daemon/log.h"
+#include "daemon/staple.h"
+#include "ktls/ktls.h"
+
+/* a default pipe holds 64 KiB; bigger ones count against the per-user
+ * pipe budget once privileges are dropped */
+#define SPLICE_CHUNK (64 * 1024)
+#define SPLICE_FLAGS (SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+/* records per direction before a TLS 1.3 kTLS connection is closed: far
+ * below 2^24.5 (AES-GCM); counted as splice calls + bytes / 16 KiB, an
+ * over-estimate of the records made */
+#define SPLICE_MAX_RECORDS (1ULL << 23)
+
+static struct kst_pipe *splice_pipe(struct kst_conn *c, struct kst_pipe **p)
+{
+	if (*p == NULL)
+		*p = kst_worker_pipe_get(c->w);
+	return *p;
+}
+
+static void splice_trim(struct kst_conn *c, struct kst_pipe **p)
+{
+	if (*p != NULL && (*p)->bytes == 0) {
+		kst_worker_pipe_put(c->w, *p);
+		*p = NULL;
+	}
+}
+
+static bool splice_fail(struct kst_conn *c, const char *what, int err)
+{
+	kst_debug("listener %s: peer %s: %s: %s", c->l->conf->name,
+		  c->peerstr, what, strerror(err));
+	return false;
+}
+
+static void splice_count(struct kst_conn *c, uint64_t n, bool up)
+{
+	struct kst_conn_counters *cc =
+		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
+			     : NULL;
+
+	KST_COUNT_ADD(c->w->pc.bytes_ktls, n);
+	if (cc != NULL)
+		KST_COUNT_ADD(cc->bytes_ktls, n);
+	if (up)
+		c->up_records += 1 + n / 16384;
+	else
+		c->dn_records += 1 + n / 16384;
+}
+
+/* A non-data record is next on the kTLS RX socket. false: close now. */
+static bool splice_control_record(struct kst_conn *c, bool *fail)
+{
+	unsigned char buf[256];
+	struct kst_ktls_record rec;
+	uint8_t type = 0;
+	ssize_t n = kst_ktls_recv(c->cfd, buf, sizeof(buf), MSG_DONTWAIT,
+				  &type);
+
+	if (n == -EAGAIN)
+		return true;
+	if (n < 0) {
+		*fail = !splice_fail(c, "client record", (int)-n);
+		return false;
+	}
+	switch (kst_ktls_record_classify(type, buf, (size_t)n, &rec)) {
+	case KST_KTLS_REC_DATA:
+		/* a data record read here: it must reach the backend too */
+		if (c->up == NULL)
+			c->up = kst_worker_buf_get(c->w);
+		if (c->up == NULL || (size_t)n > KST_BUF_CAP) {
+			*fail = true;
+			return false;
+		}
+		memcpy(c->up->data + c->up->tail, buf, (size_t)n);
+		c->up->tail += (uint32_t)n;
+		return true;
+	case KST_KTLS_REC_CLOSE_NOTIFY:
+		c->flags |= KST_UP_EOF;
+		return true;
+	case KST_KTLS_REC_KEY_UPDATE:
+		kst_conn_keyupdate_close(c);
+		*fail = true;
+		return false;
+	default:
+		kst_debug("listener %s: peer %s: record type %u (%s): closing",
+			  c->l->conf->name, c->peerstr, type,
+			  rec.kind == KST_KTLS_REC_ALERT ? "alert" : "other");
+		*fail = true;
+		return false;
+	}
+}
+
+/* client (kernel-decrypted) -> pipe -> backend */
+bool kst_splice_up(struct kst_conn *c, bool *fail)
+{
+	bool moved = false;
+	struct kst_pipe *p;
+
+	/* a data record recvmsg took stays in the buffer: send it first */
+	if (c->up != NULL)
+		return false;
+	while (!(c->flags & KST_UP_EOF) && (c->flags & KST_C_RD)) {
+		ssize_t n;
+
+		p = splice_pipe(c, &c->pup);
+		if (p == NULL) {
+			*fail = true;
+			return moved;
+		}
+		if (p->bytes >= SPLICE_CHUNK)
+			break;
+		n = splice(c->cfd, NULL, p->w, NULL, SPLICE_CHUNK - p->bytes,
+			   SPLICE_FLAGS);
+		if (n > 0) {
+			p->bytes += (uint32_t)n;
+			splice_count(c, (uint64_t)n, true);
+			moved = true;
+		} else if (n == 0) {
+			c->flags |= KST_UP_EOF | KST_TRUNCATED;
+		} else if (errno == EAGAIN) {
+			/* the socket, or the pipe: both are retried on an
+			 * event */
+			if (p->bytes == 0)
+				c->flags &= ~KST_C_RD;
+			break;
+		} else if (errno == EINVAL) {
+			/* bytes before the record go out first */
+			if (p->bytes > 0)
+				break;
+			if (!splice_control_record(c, fail))
+				return moved;
+			moved = true;
+			if (c->up != NULL)
+				break;
+		} else {
+			*fail = !splice_fail(c, "client splice", errno);
+			return moved;
+		}
+		if (p->bytes > 0 && (c->flags & KST_B_WR))
+			break; /* drain into the backend before reading on */
+	}
+	return moved;
+}
+
+static bool splice_drain(struct kst_conn *c, struct kst_pipe **pp, int to,
+			 uint32_t wr_flag, const char *what, bool *fail)
+{
+	struct kst_pipe *p = *pp;
+	bool moved = false;
+
+	while (p != NULL && p->bytes > 0 && (c->flags & wr_flag)) {
+		ssize_t n = splice(p->r, NULL, to, NULL, p->bytes,
+				   SPLICE_FLAGS);
+
+		if (n > 0) {
+			p->bytes -= (uint32_t)n;
+			moved = true;
+		} else if (n < 0 && errno == EAGAIN) {
+			c->flags &= ~wr_flag;
+		} else {
+			*fail = !splice_fail(c, what, n < 0 ? errno : EPIPE);
+			return moved;
+		}
+	}
+	splice_trim(c, pp);
+	return moved;
+}
+
+bool kst_splice_up_drain(struct kst_conn *c, bool *fail)
+{
+	return splice_drain(c, &c->pup, c->bfd, KST_B_WR, "backend splice",
+			    fail);
+}
+
+/* backend -> pipe -> client (kernel-encrypted) */
+bool kst_splice_down(struct kst_conn *c, bool *fail)
+{
+	bool moved = false;
+	struct kst_pipe *p;
+
+	while (!(c->flags & KST_DOWN_EOF) && (c->flags & KST_B_RD)) {
+		ssize_t n;
+
+		p = splice_pipe(c, &c->pdn);
+		if (p == NULL) {
+			*fail = true;
+			return moved;
+		}
+		if (p->bytes >= SPLICE_CHUNK)
+			break;
+		n = splice(c->bfd, NULL, p->w, NULL, SPLICE_CHUNK - p->bytes,
+			   SPLICE_FLAGS);
+		if (n > 0) {
+			p->bytes += (uint32_t)n;
+			splice_count(c, (uint64_t)n, false);
+			moved = true;
+		} else if (n == 0) {
+			c->flags |= KST_DOWN_EOF;
+			moved = true;
+		} else if (errno == EAGAIN) {
+			if (p->bytes == 0)
+				c->flags &= ~KST_B_RD;
+			break;
+		} else {
+			*fail = !splice_fail(c, "backend splice", errno);
+			return moved;
+		}
+		if (c->flags & KST_C_WR)
+			break;
+	}
+	moved |= splice_drain(c, &c->pdn, c->cfd, KST_C_WR, "client splice",
+			      fail);
+	if (c->pdn == NULL && (c->flags & KST_DOWN_EOF) &&
+	    !(c->flags & KST_DOWN_SHUT) && !*fail) {
+		/* close_notify through the kernel, then FIN */
+		if (kst_ktls_send_alert(c->cfd, 1, 0) < 0)
+			kst_debug("listener %s: peer %s: close_notify not sent",
+				  c->l->conf->name, c->peerstr);
+		shutdown(c->cfd, SHUT_WR);
+		c->flags |= KST_DOWN_SHUT;
+		moved = true;
+	}
+	return moved;
+}
+
+bool kst_splice_over_limit(const struct kst_conn *c)
+{
+	return c->up_records > SPLICE_MAX_RECORDS ||
+	       c->dn_records > SPLICE_MAX_RECORDS;
+}
+
+void kst_splice_release(struct kst_conn *c)
+{
+	/* bytes still in a pipe are lost with the connection: drop the pipe */
+	if (c->pup != NULL)
+		kst_worker_pipe_close(c->pup);
+	if (c->pdn != NULL)
+		kst_worker_pipe_close(c->pdn);
+	c->pup = c->pdn = NULL;
+}
