@@ -15,6 +15,7 @@
 #include "daemon/control.h"
 #include "daemon/gen.h"
 #include "daemon/log.h"
+#include "daemon/nicctl.h"
 #include "daemon/stapling.h"
 #include "daemon/tls.h"
 
@@ -111,6 +112,7 @@ int kst_control_check(const struct kst_run_opts *o)
 	if (d.errors == 0) {
 		if (o->dump)
 			kst_config_dump(g->conf, stdout);
+		kst_nicctl_check(g->conf, stdout);
 		printf("configuration OK\n");
 	}
 	rc = d.errors ? 1 : 0;

@@ -21,7 +21,11 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "daemon/daemon.h"
 #include "daemon/export.h"
+#include "daemon/fetchctl.h"
+#include "daemon/nicctl.h"
+#include "daemon/sd.h"
 #include "daemon/gen.h"
 #include "daemon/log.h"
 #include "daemon/stapling.h"
@@ -31,31 +35,15 @@
 #include "ktls/ktls.h"
 #include "ktls/probe.h"
 
-struct kst_daemon {
-	const char *config_path;
-	struct kst_gen *gen;      /* current, one reference */
-	struct kst_gen **retired; /* replaced, freed once unused */
-	size_t n_retired;
-	struct kst_registry reg;
-	struct kst_worker *workers;
-	unsigned nworkers, nstarted;
-	struct kst_shared shared;
-	int epfd, sigfd, tickfd, inofd;
-	bool ktls_available;
-	bool stopping;
-	unsigned ticks;
-	struct kst_export exp; /* reload counts, start time, the maps */
-};
 
-enum { CTL_EV_SIGNAL = 1, CTL_EV_TICK, CTL_EV_INOTIFY };
 
 static int control_setup(struct kst_daemon *d);
-static int control_start(struct kst_daemon *d, struct kst_config *conf);
 static void control_loop(struct kst_daemon *d);
 static void control_reload(struct kst_daemon *d);
 static void control_shutdown(struct kst_daemon *d);
 
-static unsigned control_nworkers(const struct kst_config *conf)
+
+unsigned kst_control_nworkers(const struct kst_config *conf)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -68,7 +56,7 @@ static unsigned control_nworkers(const struct kst_config *conf)
  * Every connection needs two descriptors: raise the soft limit to the hard
  * one, and serve at most what fits in it (with room for the daemon's own).
  */
-static unsigned control_rlimit(unsigned max_connections)
+unsigned kst_control_rlimit(unsigned max_connections)
 {
 	struct rlimit rl;
 	rlim_t fit;
@@ -99,8 +87,9 @@ static struct kst_config *control_load(const char *path)
 	return conf;
 }
 
-static int control_build(struct kst_daemon *d, struct kst_config *conf,
-			 struct kst_gen **out)
+int kst_control_build(struct kst_daemon *d, struct kst_config *conf,
+		      struct kst_passed_fd *passed, size_t n_passed,
+		      struct kst_gen **out)
 {
 	struct kst_gen_env env = {
 		.reg = &d->reg,
@@ -108,6 +97,8 @@ static int control_build(struct kst_daemon *d, struct kst_config *conf,
 		.prev = d->gen,
 		.open_sockets = true,
 		.ktls_available = d->ktls_available,
+		.passed = passed,
+		.n_passed = n_passed,
 	};
 	struct kst_diag diag;
 	int rc;
@@ -129,7 +120,7 @@ static int control_add(struct kst_daemon *d, int fd, uint64_t tag)
 }
 
 /* Watch the directories holding staple files. */
-static void control_watch(struct kst_daemon *d)
+void kst_control_watch(struct kst_daemon *d)
 {
 	char path[PATH_MAX];
 
@@ -173,42 +164,21 @@ static int control_setup(struct kst_daemon *d)
 	if (d->epfd < 0 || d->sigfd < 0 || d->tickfd < 0)
 		return -errno;
 	timerfd_settime(d->tickfd, 0, &one_sec, NULL);
-	if (control_add(d, d->sigfd, CTL_EV_SIGNAL) < 0 ||
-	    control_add(d, d->tickfd, CTL_EV_TICK) < 0)
+	if (control_add(d, d->sigfd, KST_CTL_EV_SIGNAL) < 0 ||
+	    control_add(d, d->tickfd, KST_CTL_EV_TICK) < 0)
 		return -errno;
 	if (d->inofd >= 0)
-		control_add(d, d->inofd, CTL_EV_INOTIFY);
+		control_add(d, d->inofd, KST_CTL_EV_INOTIFY);
 	return 0;
 }
 
 /* ------------------------------------------------------------ export */
 
-static void control_flush(struct kst_daemon *d)
+void kst_control_flush(struct kst_daemon *d)
 {
 	kst_export_flush(&d->exp, d->gen, d->workers, d->nstarted, kst_now());
 }
 
-/* BPF export: optional; one notice when it cannot be had. */
-static void control_metrics_open(struct kst_daemon *d,
-				 const struct kst_config *conf, gid_t gid)
-{
-	const char *dir = conf->global.bpf_pin_dir;
-	int rc;
-
-	if (dir == NULL || dir[0] == '\0') {
-		kst_info("metrics: bpf-pin-dir is empty: no BPF export");
-		return;
-	}
-	rc = kst_metrics_open(dir, gid, &d->exp.m);
-	if (rc < 0) {
-		kst_notice("metrics: no BPF export at %s: %s; serving without",
-			   dir, strerror(-rc));
-		d->exp.m = NULL;
-		return;
-	}
-	kst_info("metrics: maps pinned under %s%s", dir,
-		 kst_metrics_reused(d->exp.m) ? " (re-used)" : "");
-}
 
 /* ------------------------------------------------------- generations */
 
@@ -246,7 +216,7 @@ static void control_publish(struct kst_daemon *d, struct kst_gen *g)
 	struct kst_wmsg m = {.type = KST_WMSG_GEN};
 
 	atomic_store(&d->shared.max_connections,
-		     control_rlimit(g->conf->global.max_connections));
+		     kst_control_rlimit(g->conf->global.max_connections));
 	for (unsigned i = 0; i < d->nworkers; i++) {
 		kst_gen_get(g);
 		m.gen = g;
@@ -261,31 +231,93 @@ static void control_reload(struct kst_daemon *d)
 	struct kst_gen *g = NULL;
 
 	kst_notice("SIGHUP: reloading %s", d->config_path);
+	kst_sd_reloading();
 	conf = control_load(d->config_path);
-	if (conf == NULL || control_build(d, conf, &g) < 0) {
+	if (conf == NULL || kst_control_build(d, conf, NULL, 0, &g) < 0) {
 		kst_config_free(conf);
 		d->exp.reloads_failed++;
 		kst_err("reload failed: still serving generation %u",
 			d->gen->id);
+		kst_sd_ready(d->status);
 		return;
 	}
-	if (control_nworkers(conf) != d->nworkers)
+	if (kst_control_nworkers(conf) != d->nworkers)
 		kst_warn("workers: changing %u to %u needs a restart",
-			 d->nworkers, control_nworkers(conf));
+			 d->nworkers, kst_control_nworkers(conf));
 	kst_log_set_level(conf->global.log_level);
 	kst_stapling_scan(g, kst_now(), true);
 	control_publish(d, g);
 	control_retire(d, d->gen);
 	d->gen = g;
-	control_watch(d);
+	kst_control_watch(d);
 	d->exp.reloads_ok++;
+	kst_nicctl_start(g);
+	kst_fetchctl_tick(d, kst_now()); /* new or renewed certs: now */
 	kst_export_prune(&d->exp, g);
-	control_flush(d);
+	kst_control_flush(d);
+	kst_control_summary(d, d->status, sizeof(d->status));
+	kst_sd_ready(d->status);
 	kst_notice("reloaded: generation %u, %zu listeners, %zu certs", g->id,
 		   g->n_listeners, g->n_certs);
 }
 
 /* -------------------------------------------------------------- loop */
+
+/* WATCHDOG=1 only while every worker turns its loop: each tick pings
+ * the workers (waking them), the next tick checks they counted it. */
+static void control_watchdog(struct kst_daemon *d)
+{
+	struct kst_wmsg ping = {.type = KST_WMSG_PING};
+	bool alive = true;
+
+	if (d->watchdog_usec == 0)
+		return;
+	for (unsigned i = 0; i < d->nstarted; i++) {
+		unsigned long long hb = atomic_load(&d->workers[i].heartbeat);
+
+		if (hb == d->heartbeats[i])
+			alive = false;
+		d->heartbeats[i] = hb;
+		kst_worker_send(&d->workers[i], &ping);
+	}
+	if (alive)
+		kst_sd_watchdog();
+	else
+		kst_warn("watchdog: a worker did not turn its loop in a "
+			 "second; not telling systemd all is well");
+}
+
+/* STATUS= when the summary changed. */
+static void control_status(struct kst_daemon *d)
+{
+	char s[sizeof(d->status)];
+
+	kst_control_summary(d, s, sizeof(s));
+	if (strcmp(s, d->status) == 0)
+		return;
+	memcpy(d->status, s, sizeof(s));
+	kst_sd_status(s);
+}
+
+void kst_control_summary(struct kst_daemon *d, char *buf, size_t len)
+{
+	struct kst_gen *g = d->gen;
+	time_t now = kst_now();
+	size_t stapling = 0, fresh = 0;
+
+	for (size_t i = 0; i < g->n_certs; i++) {
+		struct kst_cert *c = g->certs[i];
+
+		if (c == NULL || !c->stapling)
+			continue;
+		stapling++;
+		if (c->state->cur != NULL && c->state->cur->next_update > now)
+			fresh++;
+	}
+	snprintf(buf, len, "%zu listeners, %zu certs, staples %zu/%zu valid%s",
+		 g->n_listeners, g->n_certs, fresh, stapling,
+		 d->ktls_available ? ", kTLS" : "");
+}
 
 static void control_signal(struct kst_daemon *d)
 {
@@ -312,8 +344,11 @@ static void control_tick(struct kst_daemon *d)
 	kst_stapling_expire(d->gen, now);
 	if (d->ticks % 5 == 0)
 		kst_stapling_scan(d->gen, now, false);
+	kst_fetchctl_tick(d, now);
 	control_free_retired(d);
-	control_flush(d);
+	kst_control_flush(d);
+	control_watchdog(d);
+	control_status(d);
 }
 
 static void control_inotify(struct kst_daemon *d)
@@ -323,7 +358,7 @@ static void control_inotify(struct kst_daemon *d)
 	while (read(d->inofd, buf, sizeof(buf)) > 0)
 		;
 	kst_stapling_scan(d->gen, kst_now(), false);
-	control_flush(d);
+	kst_control_flush(d);
 }
 
 static void control_loop(struct kst_daemon *d)
@@ -335,14 +370,18 @@ static void control_loop(struct kst_daemon *d)
 
 		for (int i = 0; i < n; i++) {
 			switch (evs[i].data.u64) {
-			case CTL_EV_SIGNAL:
+			case KST_CTL_EV_SIGNAL:
 				control_signal(d);
 				break;
-			case CTL_EV_TICK:
+			case KST_CTL_EV_TICK:
 				control_tick(d);
 				break;
-			case CTL_EV_INOTIFY:
+			case KST_CTL_EV_INOTIFY:
 				control_inotify(d);
+				break;
+			case KST_CTL_EV_FETCH:
+				if (kst_fetchctl_done(d) > 0)
+					kst_control_flush(d);
 				break;
 			}
 		}
@@ -351,65 +390,7 @@ static void control_loop(struct kst_daemon *d)
 
 /* ------------------------------------------------------ start / stop */
 
-/* Once, before any worker: whether this kernel can take TLS keys. */
-static void control_ktls_probe(struct kst_daemon *d,
-			       const struct kst_config *conf)
-{
-	const char *why = NULL;
 
-	kst_ktls_init();
-	d->ktls_available = kst_ktls_probe(&why);
-	if (d->ktls_available)
-		kst_info("kernel TLS: available");
-	else
-		kst_notice("kernel TLS: not available (%s): connections stay "
-			   "in userspace",
-			   why ? why : "?");
-	for (size_t i = 0; !d->ktls_available && i < conf->n_listeners; i++)
-		if (kst_config_listener_ktls(conf, &conf->listeners[i]) ==
-		    KST_KTLS_MODE_REQUIRE)
-			kst_warn("listener %s: ktls = require, but this kernel "
-				 "has no kTLS: every connection will be refused",
-				 conf->listeners[i].name);
-}
-
-static int control_start(struct kst_daemon *d, struct kst_config *conf)
-{
-	struct kst_gen *g = NULL;
-	int rc;
-
-	d->nworkers = control_nworkers(conf);
-	kst_registry_init(&d->reg, d->nworkers);
-	control_ktls_probe(d, conf);
-	if (control_build(d, conf, &g) < 0)
-		return -EINVAL;
-	d->gen = g;
-	atomic_store(&d->shared.max_connections,
-		     control_rlimit(conf->global.max_connections));
-	kst_stapling_scan(g, kst_now(), true);
-	control_metrics_open(d, conf, (gid_t)-1);
-	kst_export_prune(&d->exp, g);
-	d->workers = calloc(d->nworkers, sizeof(*d->workers));
-	if (d->workers == NULL)
-		return -ENOMEM;
-	for (unsigned i = 0; i < d->nworkers; i++) {
-		rc = kst_worker_start(&d->workers[i], i, &d->shared, g);
-		if (rc < 0) {
-			kst_crit("worker %u: %s", i, strerror(-rc));
-			return rc;
-		}
-		d->nstarted++;
-	}
-	control_watch(d);
-	for (size_t i = 0; i < g->n_listeners; i++)
-		for (size_t j = 0; j < g->listeners[i].conf->n_binds; j++)
-			kst_notice("listener %s: serving on %s",
-				   g->listeners[i].conf->name,
-				   g->listeners[i].conf->binds[j].text);
-	control_flush(d);
-	kst_notice("started: %u workers, %zu certs", d->nworkers, g->n_certs);
-	return 0;
-}
 
 static void control_shutdown(struct kst_daemon *d)
 {
@@ -417,13 +398,16 @@ static void control_shutdown(struct kst_daemon *d)
 	struct kst_wmsg m = {.type = KST_WMSG_DRAIN,
 			     .deadline_ms = kst_mono_ms() + (uint64_t)drain};
 
+	kst_sd_stopping();
+	kst_fetchctl_stop(d);
 	for (unsigned i = 0; i < d->nstarted; i++)
 		kst_worker_send(&d->workers[i], &m);
 	for (unsigned i = 0; i < d->nstarted; i++)
 		kst_worker_join(&d->workers[i]);
-	control_flush(d); /* the pins stay: monitoring sees the last state */
+	kst_control_flush(d); /* the pins stay: monitoring sees the last state */
 	kst_metrics_close(d->exp.m);
 	free(d->workers);
+	free(d->heartbeats);
 	control_retire(d, d->gen);
 	control_free_retired(d);
 	free(d->retired);
@@ -446,7 +430,7 @@ int kst_control_run(const struct kst_run_opts *o)
 		return 1;
 	kst_log_set_level(conf->global.log_level);
 	d.exp.started_at = kst_now();
-	rc = control_start(&d, conf);
+	rc = kst_start_run(&d, conf);
 	if (rc < 0) {
 		if (d.gen == NULL)
 			kst_config_free(conf);

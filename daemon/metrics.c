@@ -323,6 +323,17 @@ int kst_metrics_global_put(struct kst_metrics *m,
 	return bpf_map_update_elem(m->global_fd, &zero, v, BPF_ANY);
 }
 
+int kst_metrics_probe_write(struct kst_metrics *m)
+{
+	struct kst_global_val v;
+	__u32 zero = 0;
+	int rc = bpf_map_lookup_elem(m->global_fd, &zero, &v);
+
+	if (rc < 0)
+		return rc;
+	return bpf_map_update_elem(m->global_fd, &zero, &v, BPF_EXIST);
+}
+
 bool kst_metrics_reused(const struct kst_metrics *m)
 {
 	return m->reused;

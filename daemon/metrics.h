@@ -52,6 +52,9 @@ int kst_metrics_global_put(struct kst_metrics *m,
 /* Both maps were re-used from existing pins (not created by this open). */
 bool kst_metrics_reused(const struct kst_metrics *m);
 /* Close the maps; the pins stay. NULL is a no-op. */
+/* Read the global entry and write it back: whether this process can still
+ * update the maps (used to probe what a dropped process keeps). 0/-errno. */
+int kst_metrics_probe_write(struct kst_metrics *m);
 void kst_metrics_close(struct kst_metrics *m);
 
 #endif

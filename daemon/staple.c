@@ -292,6 +292,11 @@ struct kst_certstate *kst_registry_get1(struct kst_registry *r, X509 *leaf,
 	return cs;
 }
 
+void kst_certstate_get(struct kst_certstate *cs)
+{
+	atomic_fetch_add(&cs->refs, 1);
+}
+
 void kst_registry_put(struct kst_registry *r, struct kst_certstate *cs)
 {
 	struct kst_certstate **pp;

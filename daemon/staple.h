@@ -71,6 +71,7 @@ struct kst_cert_ocsp {
 	uint32_t last_http_status;
 	uint32_t last_fetch_error; /* 0, an ingest code, or a fetch code */
 	char last_fetch_error_name[16];
+	uint32_t logged_fetch_error; /* last failure logged (log once) */
 	time_t last_fetch_at;  /* last attempt finished */
 	time_t fetched_at;     /* when the staple held was fetched */
 	time_t next_refresh;   /* 0: none scheduled */
@@ -144,6 +145,8 @@ struct kst_certstate *kst_registry_get1(struct kst_registry *r, X509 *leaf,
 					X509 *issuer,
 					const unsigned char sha256[32],
 					const char *name);
+/* Another reference to a state already registered. */
+void kst_certstate_get(struct kst_certstate *cs);
 /* Drop a reference; the last one unlinks and frees the state. */
 void kst_registry_put(struct kst_registry *r, struct kst_certstate *cs);
 /* Visit every state (control thread). */

@@ -89,10 +89,9 @@ static int stapling_changed(struct kst_certstate *cs, int src,
 	return 1;
 }
 
-static void stapling_load(struct kst_certstate *cs, const char *path,
-			  enum kst_staple_source src,
-			  const struct kst_ocsp_params *p, time_t now,
-			  bool force)
+void kst_stapling_load(struct kst_certstate *cs, const char *path,
+		       enum kst_staple_source src,
+		       const struct kst_ocsp_params *p, time_t now, bool force)
 {
 	struct kst_ocsp_verdict v;
 	unsigned char *der = NULL;
@@ -127,11 +126,11 @@ void kst_stapling_scan(struct kst_gen *g, time_t now, bool force)
 
 		if (c == NULL || !c->stapling)
 			continue;
-		stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE,
+		kst_stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE,
 			      &p, now, force);
 		if (kst_stapling_state_path(g->conf, c, path, sizeof(path)) ==
 		    0)
-			stapling_load(c->state, path, KST_STAPLE_SRC_FETCHED,
+			kst_stapling_load(c->state, path, KST_STAPLE_SRC_FETCHED,
 				      &p, now, force);
 	}
 }

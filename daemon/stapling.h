@@ -28,6 +28,11 @@ void kst_stapling_scan(struct kst_gen *g, time_t now, bool force);
  * 0 or -errno. */
 int kst_stapling_read(const char *path, size_t max, unsigned char **der,
 		      size_t *len);
+/* (Re)load one staple file into a certificate state, through the ingest
+ * path; unchanged files are skipped unless force. */
+void kst_stapling_load(struct kst_certstate *cs, const char *path,
+		       enum kst_staple_source src,
+		       const struct kst_ocsp_params *p, time_t now, bool force);
 /* Drop staples past nextUpdate; the number dropped. */
 unsigned kst_stapling_expire(struct kst_gen *g, time_t now);
 

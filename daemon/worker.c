@@ -327,6 +327,8 @@ static void worker_mailbox(struct kst_worker *w)
 		case KST_WMSG_STOP:
 			w->stop = true;
 			break;
+		case KST_WMSG_PING:
+			break;
 		}
 		free(m);
 	}

@@ -50,6 +50,7 @@ enum kst_wmsg_type {
 	KST_WMSG_GEN,   /* accept with this generation (reference passed) */
 	KST_WMSG_DRAIN, /* stop accepting, finish connections by deadline */
 	KST_WMSG_STOP,  /* close everything now and exit */
+	KST_WMSG_PING,  /* nothing: wakes the loop (watchdog) */
 };
 
 struct kst_wmsg {

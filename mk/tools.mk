@@ -1,4 +1,3 @@
 # SPDX-License-Identifier: MIT
-# Tests that start the project's tools need them built first.
-$(BUILD)/tests/unit/test_tools: | $(TOOLS)
-$(INTEG_BINS): | $(TOOLS) $(KSTAPLED)
+# Tests start the project's tools and the daemon: build them first.
+$(UNIT_BINS) $(INTEG_BINS): | $(TOOLS) $(KSTAPLED)

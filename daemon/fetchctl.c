@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control thread's side of OCSP fetching: which certificate is due,
+ * submitting its job to the fetcher pool, and what a finished job changes.
+ *
+ * A certificate is fetched when stapling and fetching are on for it and it
+ * has an OCSP URL (its own, or the configured override list); one without
+ * a URL is a normal, quiet case: one info line, never an error, never
+ * retried. Each certificate state has at most one job in flight and holds
+ * a reference for it, so a reload that drops the certificate meanwhile
+ * cannot free what the job points at.
+ *
+ * A good response was written to state-dir by the job (write, fsync,
+ * rename) and is ingested from there, through the same path as an
+ * operator's file; any other response goes through that path from memory,
+ * so a revoked one is recorded and a bad one keeps the current staple. The
+ * next attempt comes from the schedule (schedule.h): early refresh after a
+ * success, exponential backoff with jitter after a failure, always before
+ * the held staple expires.
+ */
+#include "daemon/fetchctl.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+
+#include "daemon/fetcher.h"
+#include "daemon/log.h"
+#include "daemon/ocsp_fetch.h"
+#include "daemon/schedule.h"
+#include "daemon/stapling.h"
+
+static uint64_t fetchctl_rng;
+
+static uint32_t fetchctl_rand(void)
+{
+	/* xorshift64*: jitter only needs to differ between hosts */
+	if (fetchctl_rng == 0 &&
+	    getrandom(&fetchctl_rng, sizeof(fetchctl_rng), 0) < 0)
+		fetchctl_rng = (uint64_t)kst_now() | 1;
+	fetchctl_rng ^= fetchctl_rng >> 12;
+	fetchctl_rng ^= fetchctl_rng << 25;
+	fetchctl_rng ^= fetchctl_rng >> 27;
+	return (uint32_t)((fetchctl_rng * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static void fetchctl_sched(const struct kst_config *conf,
+			   struct kst_sched_params *p)
+{
+	kst_sched_params_default(p);
+	p->refresh_pct = conf->ocsp.refresh_at_pct;
+	p->margin = (long)(conf->ocsp.refresh_margin_ms / 1000);
+	p->retry_min = (long)(conf->ocsp.retry_min_ms / 1000);
+	p->retry_max = (long)(conf->ocsp.retry_max_ms / 1000);
+}
+
+static void fetchctl_opts(const struct kst_config *conf,
+			  struct kst_fetch_opts *o)
+{
+	kst_fetch_opts_default(o);
+	o->connect_timeout_ms = (long)conf->ocsp.connect_timeout_ms;
+	o->response_timeout_ms = (long)conf->ocsp.response_timeout_ms;
+	o->http_proxy = conf->ocsp.http_proxy;
+	o->nonce = conf->ocsp.nonce;
+	kst_stapling_params(conf, &o->ingest);
+	o->max_size = o->ingest.max_size;
+}
+
+/* Should this certificate be fetched at all? Logs the quiet case once. */
+static bool fetchctl_wanted(const struct kst_cert *c)
+{
+	if (!c->fetch || c->self_issued)
+		return false;
+	if (c->n_ocsp_urls == 0) {
+		if (!c->state->ocsp.no_url_logged)
+			kst_info("cert %s: no OCSP URL in the certificate: "
+				 "nothing to fetch",
+				 c->name);
+		c->state->ocsp.no_url_logged = true;
+		return false;
+	}
+	return true;
+}
+
+/* When the held staple (if any) should be refreshed. */
+static time_t fetchctl_first_due(const struct kst_config *conf,
+				 struct kst_certstate *cs, time_t now)
+{
+	struct kst_sched_params sp;
+	struct kst_staple *s = cs->cur;
+
+	if (s == NULL || s->next_update <= now)
+		return now;
+	fetchctl_sched(conf, &sp);
+	return kst_sched_refresh(&sp, s->this_update, s->next_update, now,
+				 fetchctl_rand());
+}
+
+static int fetchctl_submit(struct kst_daemon *d, struct kst_cert *c,
+			   time_t now)
+{
+	struct kst_certstate *cs = c->state;
+	struct kst_fetch_opts o;
+	struct kst_fetch_job *job;
+	char path[4096];
+	int rc;
+
+	fetchctl_opts(d->gen->conf, &o);
+	if (kst_stapling_state_path(d->gen->conf, c, path, sizeof(path)) < 0)
+		path[0] = '\0';
+	job = kst_fetch_job_new(cs, c->leaf, c->issuer,
+				(const char *const *)c->ocsp_urls,
+				c->n_ocsp_urls, path, &o);
+	if (job == NULL)
+		return -ENOMEM;
+	kst_certstate_get(cs);
+	rc = kst_fetcher_submit(d->fetcher, job);
+	if (rc < 0) {
+		kst_registry_put(&d->reg, cs);
+		kst_fetch_job_free(job);
+		return rc;
+	}
+	cs->ocsp.fetch_in_flight = true;
+	kst_debug("cert %s: fetching from %s", c->name, c->ocsp_urls[0]);
+	(void)now;
+	return 0;
+}
+
+void kst_fetchctl_tick(struct kst_daemon *d, time_t now)
+{
+	struct kst_gen *g = d->gen;
+
+	if (d->fetcher == NULL)
+		return;
+	for (size_t i = 0; i < g->n_certs; i++) {
+		struct kst_cert *c = g->certs[i];
+		struct kst_certstate *cs;
+
+		if (c == NULL || !fetchctl_wanted(c))
+			continue;
+		cs = c->state;
+		if (cs->ocsp.fetch_in_flight)
+			continue;
+		if (cs->ocsp.next_refresh == 0)
+			cs->ocsp.next_refresh =
+				fetchctl_first_due(g->conf, cs, now);
+		if (now >= cs->ocsp.next_refresh)
+			fetchctl_submit(d, c, now);
+	}
+}
+
+/* ------------------------------------------------------------ results */
+
+static void fetchctl_failed(struct kst_daemon *d, struct kst_certstate *cs,
+			    const struct kst_fetch_job *job, time_t now)
+{
+	uint32_t code = job->err == KST_FETCH_E_VERDICT
+				? (uint32_t)job->verdict.err
+				: (uint32_t)job->err;
+	struct kst_sched_params sp;
+	struct kst_staple *s = cs->cur;
+
+	cs->ocsp.fetch_failures++;
+	cs->ocsp.consecutive_failures++;
+	cs->ocsp.last_fetch_error = code;
+	snprintf(cs->ocsp.last_fetch_error_name,
+		 sizeof(cs->ocsp.last_fetch_error_name), "%s",
+		 kst_fetch_err_name((int)code));
+	fetchctl_sched(d->gen->conf, &sp);
+	cs->ocsp.next_refresh = kst_sched_retry(&sp,
+						cs->ocsp.consecutive_failures,
+						s ? s->next_update : 0, now,
+						fetchctl_rand());
+	/* a response that ingest refused: the one path records and logs it */
+	if (job->err == KST_FETCH_E_VERDICT && job->der != NULL) {
+		struct kst_ocsp_params p;
+		struct kst_ocsp_verdict v;
+
+		kst_stapling_params(d->gen->conf, &p);
+		kst_certstate_ingest(cs, job->der, job->len,
+				     KST_STAPLE_SRC_FETCHED, now, &p, &v);
+	} else if (cs->ocsp.logged_fetch_error != code) {
+		kst_warn("cert %s: OCSP fetch from %s failed (%s): %s; %s, "
+			 "retry in %llds",
+			 cs->name, job->url, kst_fetch_err_name((int)code),
+			 job->detail,
+			 s ? "keeping the current staple" : "no staple",
+			 (long long)(cs->ocsp.next_refresh - now));
+	}
+	cs->ocsp.logged_fetch_error = code;
+}
+
+static void fetchctl_succeeded(struct kst_daemon *d, struct kst_certstate *cs,
+			       const struct kst_fetch_job *job, time_t now)
+{
+	struct kst_sched_params sp;
+	struct kst_ocsp_params p;
+
+	kst_stapling_params(d->gen->conf, &p);
+	/* ingested from the file that was written, like an operator's */
+	kst_stapling_load(cs, job->state_path, KST_STAPLE_SRC_FETCHED, &p, now,
+			  true);
+	if (cs->ocsp.last_err != KST_OCSP_OK) {
+		/* written but refused now (time moved on): a failure */
+		struct kst_fetch_job j = *job;
+
+		j.err = KST_FETCH_E_VERDICT;
+		j.verdict.err = cs->ocsp.last_err;
+		j.der = NULL;
+		fetchctl_failed(d, cs, &j, now);
+		return;
+	}
+	if (cs->ocsp.logged_fetch_error != 0)
+		kst_notice("cert %s: OCSP fetch from %s works again", cs->name,
+			   job->url);
+	cs->ocsp.fetch_successes++;
+	cs->ocsp.consecutive_failures = 0;
+	cs->ocsp.last_fetch_error = 0;
+	cs->ocsp.logged_fetch_error = 0;
+	snprintf(cs->ocsp.last_fetch_error_name,
+		 sizeof(cs->ocsp.last_fetch_error_name), "ok");
+	cs->ocsp.fetched_at = job->finished;
+	fetchctl_sched(d->gen->conf, &sp);
+	cs->ocsp.next_refresh = kst_sched_refresh(&sp, job->verdict.this_update,
+						  job->verdict.next_update,
+						  now, fetchctl_rand());
+}
+
+static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
+{
+	struct kst_certstate *cs = job->cookie;
+	time_t now = kst_now();
+
+	cs->ocsp.fetch_in_flight = false;
+	cs->ocsp.last_fetch_at = job->finished;
+	cs->ocsp.last_http_status = (uint32_t)job->http_status;
+	if (job->err == KST_FETCH_OK && job->written)
+		fetchctl_succeeded(d, cs, job, now);
+	else
+		fetchctl_failed(d, cs, job, now);
+	kst_registry_put(&d->reg, cs);
+	kst_fetch_job_free(job);
+}
+
+unsigned kst_fetchctl_done(struct kst_daemon *d)
+{
+	struct kst_fetch_job *job;
+	unsigned n = 0;
+
+	while (d->fetcher != NULL &&
+	       (job = kst_fetcher_done(d->fetcher)) != NULL) {
+		fetchctl_finish(d, job);
+		n++;
+	}
+	return n;
+}
+
+/* --------------------------------------------------------- start, stop */
+
+int kst_fetchctl_start(struct kst_daemon *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN,
+				 .data.u64 = KST_CTL_EV_FETCH};
+	int rc = kst_fetcher_start(d->gen->conf->ocsp.fetch_concurrency,
+				   &d->fetcher);
+
+	if (rc < 0) {
+		kst_crit("OCSP fetcher: %s", strerror(-rc));
+		return rc;
+	}
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, kst_fetcher_fd(d->fetcher),
+		      &ev) < 0)
+		return -errno;
+	kst_fetchctl_tick(d, kst_now());
+	return 0;
+}
+
+/* A certificate start-up should wait for: fetching, without a staple. */
+static bool fetchctl_waiting_for(struct kst_gen *g, time_t now)
+{
+	for (size_t i = 0; i < g->n_certs; i++) {
+		struct kst_cert *c = g->certs[i];
+
+		if (c != NULL && c->state->ocsp.fetch_in_flight &&
+		    (c->state->cur == NULL ||
+		     c->state->cur->next_update <= now))
+			return true;
+	}
+	return false;
+}
+
+void kst_fetchctl_startup_wait(struct kst_daemon *d)
+{
+	uint64_t end = kst_mono_ms() +
+		       (uint64_t)d->gen->conf->ocsp.startup_wait_ms;
+	struct pollfd p[2] = {{kst_fetcher_fd(d->fetcher), POLLIN, 0},
+			      {d->sigfd, POLLIN, 0}};
+	uint64_t now;
+
+	while (fetchctl_waiting_for(d->gen, kst_now()) &&
+	       (now = kst_mono_ms()) < end) {
+		if (poll(p, 2, (int)(end - now)) <= 0)
+			continue;
+		if (p[1].revents & POLLIN)
+			return; /* a signal: the control loop takes it */
+		kst_fetchctl_done(d);
+	}
+	if (fetchctl_waiting_for(d->gen, kst_now()))
+		kst_notice("startup-wait over: serving; fetches still under "
+			   "way continue in the background");
+}
+
+static void fetchctl_release(struct kst_certstate *cs, void *arg)
+{
+	struct kst_daemon *d = arg;
+
+	if (cs->ocsp.fetch_in_flight) {
+		cs->ocsp.fetch_in_flight = false;
+		kst_registry_put(&d->reg, cs);
+	}
+}
+
+void kst_fetchctl_stop(struct kst_daemon *d)
+{
+	if (d->fetcher == NULL)
+		return;
+	kst_fetchctl_done(d);
+	/* jobs still queued or running are freed by the pool without
+	 * their cookies being touched: release the references they held,
+	 * including those of certificates a reload dropped */
+	kst_fetcher_stop(d->fetcher);
+	d->fetcher = NULL;
+	kst_registry_each(&d->reg, fetchctl_release, d);
+}
