@@ -166,7 +166,7 @@ static const struct kst_option config_options[] = {
 	 "Refresh never later than nextUpdate minus this margin."},
 	{SEC_OCSP, "retry-min", OT_DURATION, "1m", "1s", "1h", NULL,
 	 O(retry_min_ms), 0, "First retry delay after a failed fetch."},
-	{SEC_OCSP, "retry-max", OT_DURATION, "1h", "1m", "1d", NULL,
+	{SEC_OCSP, "retry-max", OT_DURATION, "1h", "1s", "1d", NULL,
 	 O(retry_max_ms), 0, "Cap of the exponential retry delay."},
 	{SEC_OCSP, "connect-timeout", OT_DURATION, "5s", "100ms", "2m", NULL,
 	 O(connect_timeout_ms), 0, "Time allowed to connect to a responder."},
@@ -1161,6 +1161,11 @@ const char *kst_option_doc(const struct kst_option *o)
 bool kst_option_repeatable(const struct kst_option *o)
 {
 	return (o->flags & OPT_REPEAT) != 0;
+}
+
+bool kst_option_required(const struct kst_option *o)
+{
+	return (o->flags & OPT_REQUIRED) != 0;
 }
 
 bool kst_option_inherits(const struct kst_option *o)

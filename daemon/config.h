@@ -175,6 +175,7 @@ const char *kst_option_doc(const struct kst_option *o);
 const char *kst_option_type_name(const struct kst_option *o);
 bool kst_option_repeatable(const struct kst_option *o);
 bool kst_option_inherits(const struct kst_option *o);
+bool kst_option_required(const struct kst_option *o);
 /* "auto, off, require" for a choice, "" otherwise */
 void kst_option_choices(const struct kst_option *o, char *buf, size_t len);
 /* A scalar option's value in obj (the section's struct) as text, in the

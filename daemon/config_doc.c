@@ -100,8 +100,11 @@ static const char *doc_default(const struct kst_option *o, char *buf,
 
 	if (kst_option_inherits(o))
 		return "inherited";
+	if (d == NULL && kst_option_required(o))
+		return kst_option_repeatable(o) ? "(required, repeatable)"
+						: "(required)";
 	if (d == NULL)
-		return kst_option_repeatable(o) ? "(repeatable)" : "(required)";
+		return kst_option_repeatable(o) ? "(none, repeatable)" : "(none)";
 	if (*d == '\0')
 		return "(empty)";
 	snprintf(buf, len, "%s", d);

@@ -95,6 +95,12 @@ static time_t fetchctl_first_due(const struct kst_config *conf,
 	if (s == NULL || s->next_update <= now)
 		return now;
 	fetchctl_sched(conf, &sp);
+	/* past its refresh point already (loaded from disk): now; the
+	 * schedule's floor is there to stop re-fetch loops, not this */
+	if (s->this_update + (s->next_update - s->this_update) *
+				     (time_t)sp.refresh_pct / 100 <=
+	    now)
+		return now;
 	return kst_sched_refresh(&sp, s->this_update, s->next_update, now,
 				 fetchctl_rand());
 }

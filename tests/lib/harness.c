@@ -542,6 +542,7 @@ int kst_h_daemon_start(struct kst_h_daemon *d, const char *conf_text)
 	char *text = NULL, *log;
 	char *argv[] = {(char *)kst_h_kstapled(), "-c", d->conf, NULL};
 	const char *port;
+	int started;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->conf, sizeof(d->conf), "%s", kst_h_path("kstapled.conf"));
@@ -556,11 +557,12 @@ int kst_h_daemon_start(struct kst_h_daemon *d, const char *conf_text)
 	free(text);
 	port = strstr(conf_text, "bind = 127.0.0.1:");
 	d->port = port ? atoi(port + strlen("bind = 127.0.0.1:")) : 0;
+	started = kst_h_count(d->log, "notice: started"); /* a restart */
 	d->pid = kst_h_spawn(argv, d->log);
 	if (d->pid < 0)
 		return -1;
 	for (int i = 0; i < 500; i++) {
-		if (kst_h_count(d->log, "notice: started") > 0)
+		if (kst_h_count(d->log, "notice: started") > started)
 			return 0;
 		if (!kst_h_alive(d->pid))
 			break;
@@ -668,4 +670,86 @@ char *kst_h_conf_web(int port, int backend_port, const char *extra)
 		     extra ? extra : "") < 0)
 		return NULL;
 	return text;
+}
+
+/* ------------------------------------------------------ OCSP responder */
+
+int kst_h_ocspd_start(struct kst_h_ocspd *o, const char *pki_dir,
+		      const char *mode, int ndays)
+{
+	static int n;
+	char idx[512], ca[512], key[512], days[16], l[64], tag[32];
+	char rogue[512], rkey[512], other[512];
+	char *argv[28];
+	const char *dir = pki_dir ? pki_dir : kst_test_pki();
+	int argc = 0;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(tag, sizeof(tag), "ocspd%d", n++);
+	snprintf(o->mode, sizeof(o->mode), "%s.mode", kst_h_path(tag));
+	snprintf(o->log, sizeof(o->log), "%s.requests", kst_h_path(tag));
+	snprintf(o->out, sizeof(o->out), "%s.log", kst_h_path(tag));
+	kst_h_ocspd_mode(o, mode ? mode : "ok");
+	snprintf(idx, sizeof(idx), "%s/index.txt", dir);
+	snprintf(ca, sizeof(ca), "%s/int.crt", dir);
+	snprintf(key, sizeof(key), "%s/int.key", dir);
+	/* for the wrong-key and other-cert modes */
+	snprintf(rogue, sizeof(rogue), "%s/rogue-ca.crt", dir);
+	snprintf(rkey, sizeof(rkey), "%s/rogue-ca.key", dir);
+	snprintf(other, sizeof(other), "%s/other-ecdsa.crt", dir);
+	snprintf(days, sizeof(days), "%d", ndays > 0 ? ndays : 1);
+	o->port = kst_h_free_port();
+	snprintf(l, sizeof(l), "127.0.0.1:%d", o->port);
+	argv[argc++] = (char *)kst_h_tool("kst-ocspd");
+	argv[argc++] = "-l";
+	argv[argc++] = l;
+	argv[argc++] = "--index";
+	argv[argc++] = idx;
+	argv[argc++] = "--ca";
+	argv[argc++] = ca;
+	argv[argc++] = "--rsigner";
+	argv[argc++] = ca;
+	argv[argc++] = "--rkey";
+	argv[argc++] = key;
+	argv[argc++] = "--ndays";
+	argv[argc++] = days;
+	argv[argc++] = "--mode-file";
+	argv[argc++] = o->mode;
+	argv[argc++] = "--log";
+	argv[argc++] = o->log;
+	argv[argc++] = "--rogue-signer";
+	argv[argc++] = rogue;
+	argv[argc++] = "--rogue-key";
+	argv[argc++] = rkey;
+	argv[argc++] = "--other-cert";
+	argv[argc++] = other;
+	argv[argc] = NULL;
+	o->pid = kst_h_spawn(argv, o->out);
+	snprintf(o->url, sizeof(o->url), "http://127.0.0.1:%d/", o->port);
+	if (o->pid < 0 || kst_h_wait_log(o->out, "ready", 10000) < 0)
+		return -1;
+	return 0;
+}
+
+void kst_h_ocspd_mode(struct kst_h_ocspd *o, const char *mode)
+{
+	kst_h_write(o->mode, mode, 0644);
+}
+
+int kst_h_ocspd_requests(struct kst_h_ocspd *o)
+{
+	char *text = kst_h_read(o->log);
+	int n = 0;
+
+	for (char *p = text; p != NULL && *p; p++)
+		n += *p == '\n';
+	free(text);
+	return n;
+}
+
+void kst_h_ocspd_stop(struct kst_h_ocspd *o)
+{
+	if (o->pid > 0)
+		kst_h_stop(o->pid, SIGTERM, 5000);
+	o->pid = 0;
 }

@@ -111,6 +111,24 @@ void kst_h_backend_stop(struct kst_h_backend *b);
  */
 char *kst_h_conf_web(int port, int backend_port, const char *extra);
 
+/* ---- the OCSP responder (kst-ocspd around `openssl ocsp`) */
+struct kst_h_ocspd {
+	pid_t pid;
+	int port;
+	char url[64];      /* http://127.0.0.1:PORT/ */
+	char mode[512];    /* --mode-file: first word is the mode */
+	char log[512];     /* one line per request */
+	char out[512];     /* its stdout/stderr */
+};
+
+/* Start on a free port answering for pki_dir's index (NULL: the test
+ * PKI), validity ndays (0: 1 day), in mode ("ok", "hang", ...). */
+int kst_h_ocspd_start(struct kst_h_ocspd *o, const char *pki_dir,
+		      const char *mode, int ndays);
+void kst_h_ocspd_mode(struct kst_h_ocspd *o, const char *mode);
+int kst_h_ocspd_requests(struct kst_h_ocspd *o);
+void kst_h_ocspd_stop(struct kst_h_ocspd *o);
+
 /* ---- the test PKI */
 /* "$KST_TEST_PKI/<name>" (static buffer rotation as kst_h_path). */
 const char *kst_h_pki(const char *name);

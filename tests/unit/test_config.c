@@ -23,6 +23,13 @@ static char *file_with(const char *section, const char *line)
 {
 	char *text = NULL;
 
+	/* the one rule between options: retry-min <= retry-max */
+	if (strncmp(line, "retry-max = ", 12) == 0)
+		cr_assert(asprintf(&text, "[ocsp]\nretry-min = 1s\n%s\n%s",
+				   line, base_listener) > 0);
+	if (text != NULL)
+		return text;
+
 	if (strcmp(section, "listener:NAME") == 0)
 		cr_assert(asprintf(&text, "%s%s\n", base_listener, line) > 0);
 	else if (strcmp(section, "cert:NAME") == 0)
