@@ -188,6 +188,7 @@ static void control_retire(struct kst_daemon *d, struct kst_gen *g)
 				     (d->n_retired + 1) * sizeof(*r));
 
 	kst_gen_put(g);
+	kst_gen_release_sockets(g);
 	if (r == NULL) {
 		kst_err("out of memory: generation %u is never freed", g->id);
 		return;

@@ -150,6 +150,18 @@ int kst_gen_build(struct kst_config *conf, const struct kst_gen_env *env,
 	return 0;
 }
 
+void kst_gen_release_sockets(struct kst_gen *g)
+{
+	for (size_t i = 0; i < g->n_listeners; i++) {
+		struct kst_listener *l = &g->listeners[i];
+
+		for (size_t j = 0; l->socks && j < l->conf->n_binds; j++) {
+			kst_lsock_put(l->socks[j]);
+			l->socks[j] = NULL;
+		}
+	}
+}
+
 void kst_gen_get(struct kst_gen *g)
 {
 	atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);

@@ -66,6 +66,12 @@ struct kst_gen_env {
  */
 int kst_gen_build(struct kst_config *conf, const struct kst_gen_env *env,
 		  struct kst_diag *diag, struct kst_gen **out);
+/* A generation replaced by a reload serves no new connection: drop its
+ * references to listening sockets now, so a socket no longer configured
+ * closes as soon as the workers let go of it (not when the generation's
+ * last connection ends; meanwhile the kernel would queue clients nobody
+ * accepts). */
+void kst_gen_release_sockets(struct kst_gen *g);
 void kst_gen_get(struct kst_gen *g);
 void kst_gen_put(struct kst_gen *g);
 bool kst_gen_unused(struct kst_gen *g);

@@ -179,7 +179,9 @@ bool kst_worker_sockdiag(struct kst_worker *w)
 static void worker_listen_arm(struct kst_worker *w, bool on)
 {
 	for (size_t i = 0; i < w->n_ls; i++) {
-		struct epoll_event ev = {.events = EPOLLIN,
+		/* exclusive: a socket systemd passed is shared by every
+		 * worker; one wakes per connection, not all */
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
 					 .data.ptr = &w->ls[i].ev};
 
 		if (on)

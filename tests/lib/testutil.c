@@ -112,29 +112,34 @@ EVP_PKEY *kst_test_key(const char *name)
 	return k;
 }
 
+/* Reads to EOF, whatever st_size says (it is 0 for /proc files). */
 int kst_test_read_file(const char *path, unsigned char **buf, size_t *len)
 {
-	struct stat st;
-	unsigned char *b;
-	size_t off = 0;
-	int fd, err;
+	size_t off = 0, cap = 4096;
+	unsigned char *b = malloc(cap), *nb;
+	int fd;
 
+	if (b == NULL)
+		return -ENOMEM;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		close(fd);
+	if (fd < 0) {
+		int err = -errno;
+
+		free(b);
 		return err;
 	}
-	b = malloc((size_t)st.st_size + 1);
-	if (b == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (off < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + off, (size_t)st.st_size - off);
+	for (;;) {
+		ssize_t r;
 
+		if (off == cap) {
+			nb = realloc(b, cap *= 2);
+			if (nb == NULL)
+				break;
+			b = nb;
+		}
+		r = read(fd, b + off, cap - off);
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r <= 0)
 			break;
 		off += (size_t)r;
