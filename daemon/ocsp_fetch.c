@@ -49,9 +49,6 @@ static bool fetch_attempt(struct kst_fetch_job *job, const char *url,
 static void fetch_judge(struct kst_fetch_job *job, OCSP_REQUEST *req, bool post,
 			time_t now);
 static int fetch_nonce(const struct kst_fetch_job *job, OCSP_REQUEST *req);
-static int fetch_write(const char *path, const unsigned char *der, size_t len);
-static int fetch_write_fd(int fd, const unsigned char *der, size_t len);
-static int fetch_sync_dir(const char *path);
 static void fetch_set(struct kst_fetch_job *job, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -319,7 +316,9 @@ static void fetch_judge(struct kst_fetch_job *job, OCSP_REQUEST *req, bool post,
 		return;
 	}
 	if (job->state_path[0] != '\0') {
-		err = fetch_write(job->state_path, job->der, job->len);
+		/* readable by the daemon's group, like the staple files it reads */
+		err = kst_write_atomic(job->state_path, job->der, job->len,
+				       0640);
 		if (err < 0) {
 			fetch_set(job, KST_FETCH_E_WRITE, "cannot write %s: %s",
 				  job->state_path, strerror(-err));
@@ -347,59 +346,3 @@ static int fetch_nonce(const struct kst_fetch_job *job, OCSP_REQUEST *req)
 
 /* --------------------------------------------------------- the file */
 
-/* path atomically: temporary file, fsync, rename, fsync the directory. */
-static int fetch_write(const char *path, const unsigned char *der, size_t len)
-{
-	char tmp[4096 + 16];
-	int fd, err;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = fetch_write_fd(fd, der, len);
-	if (close(fd) < 0 && err == 0)
-		err = -errno;
-	if (err == 0 && rename(tmp, path) < 0)
-		err = -errno;
-	if (err < 0) {
-		unlink(tmp);
-		return err;
-	}
-	return fetch_sync_dir(path);
-}
-
-static int fetch_write_fd(int fd, const unsigned char *der, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, der, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		der += n;
-		len -= (size_t)n;
-	}
-	/* readable by the daemon's group, like the staple files it reads */
-	if (fchmod(fd, 0640) < 0 || fsync(fd) < 0)
-		return -errno;
-	return 0;
-}
-
-static int fetch_sync_dir(const char *path)
-{
-	char buf[4096];
-	int fd, err = 0;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,15 @@
 
 #include "daemon/util.h"
 
-int kst_parse_duration_ms(const char *s, int64_t *out)
+struct parse_unit {
+	const char *suffix;
+	int64_t mult;
+};
+
+/* A non-negative decimal number followed by exactly one of the suffixes. */
+static int parse_scaled(const char *s, const struct parse_unit *units,
+			size_t n, int64_t *out)
 {
-	static const struct {
-		const char *suffix;
-		int64_t mult;
-	} units[] = {{"ms", 1},       {"s", 1000},       {"m", 60000},
-		     {"h", 3600000},  {"d", 86400000},   {"", 1000}};
 	char *end;
 	long long v;
 
@@ -36,7 +39,7 @@ int kst_parse_duration_ms(const char *s, int64_t *out)
 	v = strtoll(s, &end, 10);
 	if (errno != 0)
 		return -ERANGE;
-	for (size_t i = 0; i < KST_ARRAY_SIZE(units); i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (strcmp(end, units[i].suffix) != 0)
 			continue;
 		if (v > INT64_MAX / units[i].mult)
@@ -47,32 +50,25 @@ int kst_parse_duration_ms(const char *s, int64_t *out)
 	return -EINVAL;
 }
 
+int kst_parse_duration_ms(const char *s, int64_t *out)
+{
+	/* a bare number is seconds */
+	static const struct parse_unit units[] = {
+		{"ms", 1},	  {"s", 1000},	     {"m", 60000},
+		{"h", 3600000}, {"d", 86400000}, {"", 1000},
+	};
+
+	return parse_scaled(s, units, KST_ARRAY_SIZE(units), out);
+}
+
 int kst_parse_size(const char *s, int64_t *out)
 {
-	static const struct {
-		const char *suffix;
-		int64_t mult;
-	} units[] = {{"", 1},           {"k", 1024},    {"K", 1024},
-		     {"KiB", 1024},     {"m", 1 << 20}, {"M", 1 << 20},
-		     {"MiB", 1 << 20}};
-	char *end;
-	long long v;
+	static const struct parse_unit units[] = {
+		{"", 1},	{"k", 1024},	{"K", 1024},	{"KiB", 1024},
+		{"m", 1 << 20}, {"M", 1 << 20}, {"MiB", 1 << 20},
+	};
 
-	if (s == NULL || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0)
-		return -ERANGE;
-	for (size_t i = 0; i < KST_ARRAY_SIZE(units); i++) {
-		if (strcmp(end, units[i].suffix) != 0)
-			continue;
-		if (v > INT64_MAX / units[i].mult)
-			return -ERANGE;
-		*out = v * units[i].mult;
-		return 0;
-	}
-	return -EINVAL;
+	return parse_scaled(s, units, KST_ARRAY_SIZE(units), out);
 }
 
 int kst_parse_bool(const char *s, bool *out)

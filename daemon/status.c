@@ -7,6 +7,7 @@
  * status 2.
  */
 #include "daemon/status.h"
+#include "daemon/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -254,33 +255,20 @@ out:
 static int status_write_prom_file(const char *path,
 				  const struct kst_status_view *v)
 {
-	char tmp[PATH_MAX];
-	FILE *f = NULL;
-	int fd, err = 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int err;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
+	if (f == NULL)
 		return -errno;
-	f = fdopen(fd, "w");
-	if (f == NULL) {
-		err = -errno;
-		close(fd);
-		goto out;
-	}
 	kst_status_render_prometheus(f, v);
-	if (fflush(f) != 0 || ferror(f) || fchmod(fd, 0644) != 0 ||
-	    fsync(fd) != 0)
-		err = -errno;
+	err = ferror(f) ? -EIO : 0;
 	if (fclose(f) != 0 && err == 0)
 		err = -errno;
-	if (err == 0 && rename(tmp, path) != 0)
-		err = -errno;
-out:
-	if (err != 0)
-		unlink(tmp);
+	if (err == 0)
+		err = kst_write_atomic(path, text, len, 0644);
+	free(text);
 	return err;
 }
 

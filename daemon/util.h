@@ -41,5 +41,13 @@ static inline time_t kst_now(void)
 void kst_hex(char *out, const unsigned char *in, size_t len);
 /* O_NONBLOCK on; 0 or -errno. */
 int kst_set_nonblock(int fd);
+/*
+ * Replace path with buf so that a reader sees the old file or the new one,
+ * never half of it, and the new one survives a crash: a temporary file in
+ * the same directory, written, chmod'ed, fsync'ed, renamed over path, then
+ * the directory fsync'ed. 0 or -errno (nothing left behind on failure).
+ */
+int kst_write_atomic(const char *path, const void *buf, size_t len,
+		     unsigned mode);
 
 #endif

@@ -67,21 +67,7 @@ static char *dump(void)
 /* A field of the entry named cert in a bpftool -j dump: its text. */
 static char *field(const char *dumpt, const char *cert, const char *key)
 {
-	char pat[128];
-	const char *e, *end, *p;
-
-	snprintf(pat, sizeof(pat), "\"name\":\"%s\"", cert);
-	e = strstr(dumpt, pat);
-	if (e == NULL)
-		return NULL;
-	end = strstr(e, "\"formatted\"");
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(e, pat);
-	if (p == NULL || (end != NULL && p > end))
-		return NULL;
-	p += strlen(pat);
-	p += *p == '"';
-	return strndup(p, strcspn(p, "\",}"));
+	return kst_h_json_get(dumpt, cert, key);
 }
 
 static long long field_num(const char *dumpt, const char *cert,

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/util.h"
 #include "tests/lib/testutil.h"
 
 #define H_MAX_PROCS 64
@@ -130,21 +131,8 @@ int kst_h_free_port(void)
 
 int kst_h_write_bytes(const char *path, const void *buf, size_t len, int mode)
 {
-	char tmp[600];
-	int fd, err = 0;
-
-	/* write then rename, so a watcher never reads half a file */
-	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, len) != (ssize_t)len)
-		err = -EIO;
-	fchmod(fd, (mode_t)mode);
-	close(fd);
-	if (err == 0 && rename(tmp, path) < 0)
-		err = -errno;
-	return err;
+	/* atomic, so a watcher never reads half a file */
+	return kst_write_atomic(path, buf, len, (unsigned)mode);
 }
 
 int kst_h_write(const char *path, const char *text, int mode)
@@ -472,6 +460,44 @@ int kst_h_private_netns(void)
 		rc = -errno;
 	close(fd);
 	return rc;
+}
+
+char *kst_h_status_json(const char *pins)
+{
+	char *argv[] = {(char *)kst_h_kstapled(), "status", "--json",
+			"--pin-dir", (char *)pins, NULL};
+	char *out = NULL;
+
+	h_sleep_ms(1300);
+	kst_h_run(argv, NULL, 0, &out, 10000);
+	return out;
+}
+
+char *kst_h_json_get(const char *json, const char *cert, const char *key)
+{
+	char pat[160];
+	const char *p = json;
+
+	if (json == NULL)
+		return NULL;
+	if (cert != NULL) {
+		snprintf(pat, sizeof(pat), "\"name\":\"%s\"", cert);
+		p = strstr(json, pat);
+		if (p == NULL)
+			return NULL;
+		/* back to the start of this object */
+		while (p > json && *p != '{')
+			p--;
+	}
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(p, pat);
+	if (p == NULL)
+		return NULL;
+	p += strlen(pat);
+	while (*p == ' ')
+		p++;
+	p += *p == '"';
+	return strndup(p, strcspn(p, "\",}\n"));
 }
 
 /* ----------------------------------------------------------- waiting */

@@ -71,6 +71,16 @@ double kst_h_cpu_seconds(pid_t pid);
  * processes it starts afterwards share it. 0, or -errno (not root). */
 int kst_h_private_netns(void);
 
+/* `kstapled status --json --pin-dir pins`, after the daemon's next flush
+ * (it writes the maps once a second); malloc'd, NULL on failure. */
+char *kst_h_status_json(const char *pins);
+/*
+ * The value of "key" in the JSON object holding "name":"cert" (cert NULL:
+ * the first "key" anywhere), as text without quotes; malloc'd, or NULL.
+ * Reads `kstapled status --json` and `bpftool -j map dump` alike.
+ */
+char *kst_h_json_get(const char *json, const char *cert, const char *key);
+
 /* ---- the daemon */
 struct kst_h_daemon {
 	pid_t pid;

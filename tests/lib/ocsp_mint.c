@@ -6,6 +6,8 @@
  * send, except where a test asks for a defect.
  */
 #include "tests/lib/ocsp_mint.h"
+
+#include "daemon/util.h"
 #include "tests/lib/testutil.h"
 
 #include <errno.h>
@@ -175,42 +177,7 @@ int kst_mint_simple(const char *leaf_name, int status, time_t this_update,
 
 int kst_mint_write(const char *path, const unsigned char *der, size_t len)
 {
-	char *tmp = NULL;
-	size_t off = 0;
-	int fd = -1, err = 0;
-
-	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, der + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err = -errno;
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0)
-		err = -errno;
-	if (close(fd) < 0 && err == 0)
-		err = -errno;
-	fd = -1;
-	if (err == 0 && rename(tmp, path) < 0)
-		err = -errno;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		unlink(tmp);
-	free(tmp);
-	return err;
+	return kst_write_atomic(path, der, len, 0644);
 }
 
 int kst_mint_flip_signature(unsigned char *der, size_t len)
