@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/control.h"
 #include "daemon/gen.h"
@@ -107,6 +108,13 @@ int kst_control_check(const struct kst_run_opts *o)
 	}
 	if (g != NULL)
 		check_staples(g, &d);
+	/* what start-up would refuse, when started like this */
+	if (conf != NULL && geteuid() == 0 &&
+	    (conf->global.user == NULL || conf->global.user[0] == '\0') &&
+	    !conf->global.allow_root)
+		kst_diag_error(&d, conf->path, 0,
+			       "no [global] user: kstapled refuses to serve as "
+			       "root (set user = ..., or allow-root = on)");
 	kst_log_set_level(level);
 	kst_diag_print(&d, stderr);
 	if (d.errors == 0) {

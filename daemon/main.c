@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 
 #include "daemon/config.h"
 #include "daemon/control.h"
@@ -62,9 +61,6 @@ int main(int argc, char **argv)
 	int c;
 
 	kst_log_init();
-	/* locked memory for the TLS 1.3 secrets the kTLS handoff captures
-	 * (ordinary memory is used, and wiped, if this fails) */
-	CRYPTO_secure_malloc_init(64 * 1024, 32);
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return kst_status_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "c:tTVh", longopts, NULL)) != -1) {

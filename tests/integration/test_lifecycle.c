@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tests/lib/harness.h"
+#include "tests/lib/testutil.h"
 
 static long long now_ms(void)
 {
@@ -54,10 +55,23 @@ static const char *pem(const char *name, int mode, const char *const *parts)
 
 Test(lifecycle, check_accepts_a_good_configuration, .timeout = 30)
 {
-	char *conf = kst_h_conf_web(8443, 8080, NULL), *out = NULL;
+	char *web = kst_h_conf_web(8443, 8080, NULL), *conf = NULL, *out = NULL;
 
+	cr_assert(asprintf(&conf, "[global]\nuser = nobody\n%s", web) > 0);
 	cr_assert_eq(check(conf, &out), 0, "%s", out);
 	cr_expect(strstr(out, "configuration OK") != NULL, "%s", out);
+	free(out);
+	free(conf);
+	free(web);
+}
+
+Test(lifecycle, check_as_root_refuses_what_would_run_as_root, .timeout = 30)
+{
+	char *conf = kst_h_conf_web(8443, 8080, NULL), *out = NULL;
+
+	kst_test_require(geteuid() == 0, "needs root");
+	cr_expect_eq(check(conf, &out), 1, "%s", out);
+	cr_expect(strstr(out, "refuses to serve as root") != NULL, "%s", out);
 	free(out);
 	free(conf);
 }

@@ -258,3 +258,35 @@ Test(robust, a_relayed_connection_idle_past_idle_timeout_is_closed,
 	cr_expect_eq(kst_h_daemon_stop(&d), 0);
 	kst_h_backend_stop(&b);
 }
+
+Test(robust, thousands_of_open_tls13_connections_leave_room_for_more,
+     .timeout = 120)
+{
+	char *hold[] = {(char *)kst_h_tool("kst-client"), "-c", addr, "--tls",
+			"1.3", "--send", "1", "--expect-echo", "--hold", "30",
+			"--conns", "2500", "--parallel", "2500", "--timeout",
+			"60", NULL};
+	char *out = NULL, active[32];
+	pid_t held;
+
+	start(NULL);
+	held = kst_h_spawn(hold, kst_h_path("hold.log"));
+	/* the map is off here: count the established ones from the log */
+	for (int i = 0; i < 600; i++) {
+		if (kst_h_count(d.log, "TLSv1.3") >= 2500)
+			break;
+		usleep(100 * 1000);
+	}
+	snprintf(active, sizeof(active), "%d", kst_h_count(d.log, "TLSv1.3"));
+	cr_expect_eq(atoi(active), 2500, "all held: %s", active);
+	/* the next handshakes still succeed (each held one keeps key
+	 * material; nothing may run out at a few thousand) */
+	cr_expect_eq(kst_h_client(&out, 30000, "-c", addr, "--tls", "1.3",
+				  "--send", "1k", "--expect-echo",
+				  "--half-close", "--conns", "20", NULL),
+		     0, "%s", out);
+	free(out);
+	kst_h_stop(held, SIGTERM, 10000);
+	cr_expect_eq(kst_h_daemon_stop(&d), 0);
+	kst_h_backend_stop(&b);
+}
