@@ -21,7 +21,7 @@ pkgs=(
 	# VM harness: QEMU guest booted from Debian's kernel package
 	qemu-system-x86 busybox-static cpio kmod xz-utils
 	# benchmark peers and tools
-	hitch haproxy nginx
+	hitch haproxy nginx jq util-linux
 )
 
 missing=()
