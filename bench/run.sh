@@ -191,7 +191,7 @@ wait_port() {
 start_backend() {
 	local dir=$1
 	start_detached "$dir/backend.log" "$CLIENT_CPU" \
-		"$BE_BIN" -m http -l 127.0.0.1:0
+		"$BE_BIN" -m http -l 127.0.0.1:0 --count-only
 	BE_PID=$STARTED_PID
 	BE_PORT=
 	for _ in $(seq 50); do
