@@ -137,7 +137,10 @@ static int tls_hello_cb(SSL *ssl, int *al, void *arg)
 	if (best >= 0)
 		pick = best;
 	ts->chosen = &tl->certs[idx[pick]];
-	if (SSL_set_SSL_CTX(ssl, ts->chosen->ctx) == NULL) {
+	/* connections start on the first certificate's context: switching
+	 * (which copies the certificate set) is only for the others */
+	if (SSL_get_SSL_CTX(ssl) != ts->chosen->ctx &&
+	    SSL_set_SSL_CTX(ssl, ts->chosen->ctx) == NULL) {
 		*al = SSL_AD_INTERNAL_ERROR;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
@@ -307,15 +310,18 @@ int kst_tls_listener_init(struct kst_tls_listener *tl,
 	tl->ktls = ktls;
 	tl->n_certs = lc->n_certs;
 	tl->certs = calloc(lc->n_certs, sizeof(*tl->certs));
-	tl->base = tls_ctx_new(tl, conf, lc, d);
-	if (tl->certs == NULL || tl->base == NULL)
+	if (tl->certs == NULL || lc->n_certs == 0)
 		return -ENOMEM;
-	SSL_CTX_set_client_hello_cb(tl->base, tls_hello_cb, tl);
 	for (size_t i = 0; i < lc->n_certs; i++) {
 		tl->certs[i].cert = certs[i];
 		if (tls_cert_ctx(tl, &tl->certs[i], conf, lc, d) < 0)
 			return -EINVAL;
 	}
+	/* the first certificate's context is where every connection starts
+	 * (its ClientHello callback then picks, and switches if needed) */
+	tl->base = tl->certs[0].ctx;
+	SSL_CTX_up_ref(tl->base);
+	SSL_CTX_set_client_hello_cb(tl->base, tls_hello_cb, tl);
 	if (tls_sni_table(tl) < 0)
 		return -ENOMEM;
 	return d->errors > errors ? -EINVAL : 0;

@@ -2,11 +2,11 @@
 /*
  * TLS contexts of a listener and the callbacks that run inside handshakes.
  *
- * A listener has a base SSL_CTX (settings, no certificate) and one SSL_CTX
- * per certificate with the same settings. Every connection starts on the
- * base; the ClientHello callback picks the certificate (SNI, what the
- * client can verify, what the staple policy allows: see sni.h) and
- * switches the connection to that certificate's context. The status
+ * A listener has one SSL_CTX per certificate, all with the same settings.
+ * Every connection starts on the first certificate's context (the base);
+ * the ClientHello callback picks the certificate (SNI, what the client can
+ * verify, what the staple policy allows: see sni.h) and switches the
+ * connection to that certificate's context when it is another one. The status
  * callback then staples that certificate's own response, so an ECDSA and
  * an RSA certificate for one name each staple theirs.
  *
