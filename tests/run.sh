@@ -13,7 +13,7 @@ shift
 tested=0 passing=0 failing=0 crashing=0 skipped=0
 failed_bins=()
 skips=()
-logdir=${KST_TEST_LOGDIR:-${TMPDIR:-/tmp}/kst-test-logs}
+logdir=${KST_TEST_LOGDIR:-${KST_BUILD:-build}/test-logs}
 mkdir -p "$logdir"
 
 for bin in "$@"; do

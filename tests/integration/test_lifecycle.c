@@ -198,3 +198,22 @@ Test(lifecycle, sigterm_drain_is_bounded, .timeout = 60)
 	kst_h_backend_stop(&b);
 	free(conf);
 }
+
+Test(lifecycle, check_warns_about_a_must_staple_cert_without_staple,
+     .timeout = 30)
+{
+	char *conf = NULL, *out = NULL;
+
+	cr_assert(asprintf(&conf,
+			   "[global]\nuser = nobody\n[ocsp]\nfetch = off\n"
+			   "[listener:web]\nbind = 127.0.0.1:8443\n"
+			   "backend = 127.0.0.1:8080\ncert = %s\n",
+			   kst_h_leaf("must-staple")) > 0);
+	cr_expect_eq(check(conf, &out), 0, "a warning, not an error: %s", out);
+	cr_expect(strstr(out, "warning: cert must-staple.pem is Must-Staple "
+			      "(RFC 7633) but has no valid staple now") != NULL,
+		  "%s", out);
+	cr_expect(strstr(out, "it will not be served") != NULL, "%s", out);
+	free(out);
+	free(conf);
+}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -271,5 +272,36 @@ Test(systemd, refuses_to_serve_as_root_unless_allowed, .timeout = 60)
 	cr_expect_eq(kst_h_run(argv, NULL, 0, &out, 20000), 1, "%s", out);
 	cr_expect(strstr(out, "refusing to serve as root") != NULL, "%s", out);
 	free(out);
+	free(conf);
+}
+
+Test(systemd, logs_in_journal_format_when_stderr_is_the_journal,
+     .timeout = 60)
+{
+	char *conf = NULL, *log, js[64];
+	struct stat st;
+	int port = kst_h_free_port();
+
+	cr_assert(asprintf(&conf,
+			   "[ocsp]\nfetch = off\n[listener:web]\n"
+			   "bind = 127.0.0.1:%d\nbackend = 127.0.0.1:9\n"
+			   "cert = %s\n",
+			   port, kst_h_leaf("localhost-ecdsa")) > 0);
+	/* JOURNAL_STREAM names the file the daemon's stderr will be */
+	kst_h_write(kst_h_path("kstapled.log"), "", 0644);
+	cr_assert_eq(stat(kst_h_path("kstapled.log"), &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	cr_assert_eq(kst_h_daemon_start(&d, conf), 0);
+	unsetenv("JOURNAL_STREAM");
+	cr_expect_eq(kst_h_daemon_stop(&d), 0);
+	log = kst_h_read(kst_h_path("kstapled.log"));
+	cr_expect(log && strncmp(log, "<", 1) == 0, "priority prefix:\n%s",
+		  log);
+	cr_expect(log && strstr(log, "<5>started:") != NULL,
+		  "notice level, no timestamp:\n%s", log);
+	cr_expect(log && strstr(log, "Z notice:") == NULL, "%s", log);
+	free(log);
 	free(conf);
 }

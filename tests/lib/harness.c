@@ -583,12 +583,12 @@ int kst_h_daemon_start(struct kst_h_daemon *d, const char *conf_text)
 	free(text);
 	port = strstr(conf_text, "bind = 127.0.0.1:");
 	d->port = port ? atoi(port + strlen("bind = 127.0.0.1:")) : 0;
-	started = kst_h_count(d->log, "notice: started"); /* a restart */
+	started = kst_h_count(d->log, "started: "); /* a restart */
 	d->pid = kst_h_spawn(argv, d->log);
 	if (d->pid < 0)
 		return -1;
 	for (int i = 0; i < 500; i++) {
-		if (kst_h_count(d->log, "notice: started") > started)
+		if (kst_h_count(d->log, "started: ") > started)
 			return 0;
 		if (!kst_h_alive(d->pid))
 			break;
@@ -611,12 +611,12 @@ int kst_h_daemon_stop(struct kst_h_daemon *d)
 
 int kst_h_daemon_reload(struct kst_h_daemon *d)
 {
-	int ok = kst_h_count(d->log, "notice: reloaded");
+	int ok = kst_h_count(d->log, "reloaded: ");
 	int bad = kst_h_count(d->log, "reload failed");
 
 	kill(d->pid, SIGHUP);
 	for (int i = 0; i < 500; i++) {
-		if (kst_h_count(d->log, "notice: reloaded") > ok)
+		if (kst_h_count(d->log, "reloaded: ") > ok)
 			return 0;
 		if (kst_h_count(d->log, "reload failed") > bad)
 			return -1;
