@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -81,24 +82,33 @@ const char *kst_h_dir(void)
 	return h_dir;
 }
 
+/* Eight rotating static buffers per function, so that a few of its
+ * results can be live at once (in one argv, say). */
+struct h_ring {
+	char buf[8][512];
+	unsigned next;
+};
+
+static const char *h_join(struct h_ring *r, const char *dir, const char *name)
+{
+	char *b = r->buf[r->next++ % 8];
+
+	snprintf(b, sizeof(r->buf[0]), "%s/%s", dir, name);
+	return b;
+}
+
 const char *kst_h_path(const char *name)
 {
-	static char bufs[8][512];
-	static unsigned next;
-	char *b = bufs[next++ % 8];
+	static struct h_ring r;
 
-	snprintf(b, 512, "%s/%s", kst_h_dir(), name);
-	return b;
+	return h_join(&r, kst_h_dir(), name);
 }
 
 const char *kst_h_pki(const char *name)
 {
-	static char bufs[8][512];
-	static unsigned next;
-	char *b = bufs[next++ % 8];
+	static struct h_ring r;
 
-	snprintf(b, 512, "%s/%s", kst_test_pki(), name);
-	return b;
+	return h_join(&r, kst_test_pki(), name);
 }
 
 const char *kst_h_leaf(const char *leaf)
@@ -171,17 +181,17 @@ char *kst_h_read(const char *path)
 
 const char *kst_h_tool(const char *name)
 {
-	static char bufs[8][512];
-	static unsigned next;
-	char *b = bufs[next++ % 8];
+	char tools[480];
 
-	snprintf(b, 512, "%s/tools/%s", kst_test_builddir(), name);
-	return b;
+	static struct h_ring r;
+
+	snprintf(tools, sizeof(tools), "%s/tools", kst_test_builddir());
+	return h_join(&r, tools, name);
 }
 
 const char *kst_h_kstapled(void)
 {
-	static char b[512];
+	static char b[512]; /* its own: argv arrays keep it long */
 
 	snprintf(b, sizeof(b), "%s/kstapled", kst_test_builddir());
 	return b;
@@ -218,9 +228,10 @@ pid_t kst_h_spawn(char *const argv[], const char *log)
 		return -errno;
 	}
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		signal(SIGPIPE, SIG_DFL);
 		h_child_fds(-1, out);
-		execv(argv[0], argv);
+		execvp(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
@@ -357,6 +368,7 @@ int kst_h_run(char *const argv[], const void *in, size_t inlen, char **out,
 		return -errno;
 	pid = fork();
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		signal(SIGPIPE, SIG_DFL);
 		h_child_fds(pin[0], pout[1]);
 		execvp(argv[0], argv);

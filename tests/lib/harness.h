@@ -33,7 +33,9 @@ char *kst_h_read(const char *path);
 const char *kst_h_tool(const char *name);
 const char *kst_h_kstapled(void);
 
-/* Start argv with stdout+stderr to log (NULL: /dev/null); pid or -errno. */
+/* Start argv (argv[0] a path, or a name looked up in PATH) with
+ * stdout+stderr appended to log (NULL: /dev/null); pid or -errno. The
+ * child gets SIGKILL if the test process dies. */
 pid_t kst_h_spawn(char *const argv[], const char *log);
 /* Send sig, wait up to ms for exit; then SIGKILL. Exit status (wait
  * status decoded: exit code, or 128+signal), or -1. */

@@ -20,7 +20,7 @@ struct kst_tool {
 	char log[256];	 /* its stdout and stderr */
 	char ready[256]; /* the ready line after the prefix, no newline */
 	int port;	 /* the ready line's first number, or 0 */
-	int status;	 /* wait status after kst_tool_stop */
+	int status;	 /* exit code once it has exited (as kst_tool_stop) */
 };
 
 /* "$KST_BUILD/tools/NAME" (malloc'd), or NULL. */
