@@ -82,16 +82,16 @@ const char *kst_h_dir(void)
 	return h_dir;
 }
 
-/* Eight rotating static buffers per function, so that a few of its
+/* Sixteen rotating static buffers per function, so that several of its
  * results can be live at once (in one argv, say). */
 struct h_ring {
-	char buf[8][512];
+	char buf[16][512];
 	unsigned next;
 };
 
 static const char *h_join(struct h_ring *r, const char *dir, const char *name)
 {
-	char *b = r->buf[r->next++ % 8];
+	char *b = r->buf[r->next++ % 16];
 
 	snprintf(b, sizeof(r->buf[0]), "%s/%s", dir, name);
 	return b;

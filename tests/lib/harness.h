@@ -19,7 +19,8 @@
 
 /* A private directory for this test, removed at exit. */
 const char *kst_h_dir(void);
-/* Path under the test directory (static buffer rotation: 8 live at once). */
+/* Path under the test directory (static buffer rotation: 16 live at once;
+ * likewise kst_h_pki and kst_h_tool). */
 const char *kst_h_path(const char *name);
 /* A loopback TCP port nobody listens on right now. */
 int kst_h_free_port(void);

@@ -2,6 +2,7 @@
 /* Shared test helpers; see testutil.h. */
 #include "tests/lib/testutil.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -147,5 +149,32 @@ int kst_test_read_file(const char *path, unsigned char **buf, size_t *len)
 	close(fd);
 	*buf = b;
 	*len = off;
+	return 0;
+}
+
+int kst_test_sockaddr(struct sockaddr_storage *ss, int family, const char *addr,
+		      unsigned short port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		return inet_pton(AF_INET, addr, &in->sin_addr) == 1 ? 0
+								    : -EINVAL;
+	}
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		return inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1
+			       ? 0
+			       : -EINVAL;
+	}
+	((struct sockaddr_un *)ss)->sun_family = AF_UNIX;
+	snprintf(((struct sockaddr_un *)ss)->sun_path,
+		 sizeof(((struct sockaddr_un *)ss)->sun_path), "%s", addr);
 	return 0;
 }

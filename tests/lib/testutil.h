@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -47,6 +48,10 @@ int kst_test_read_file(const char *path, unsigned char **buf, size_t *len);
 /* Source tree root ($KST_SRCDIR, default "."), build dir ($KST_BUILD,
  * default "build"). */
 const char *kst_test_srcdir(void);
+/* An AF_INET or AF_INET6 address (text) and port, or for any other family
+ * an AF_UNIX path, in *ss; 0, or -EINVAL if the text does not parse. */
+int kst_test_sockaddr(struct sockaddr_storage *ss, int family,
+		      const char *addr, unsigned short port);
 const char *kst_test_builddir(void);
 
 #endif

@@ -21,13 +21,13 @@
 
 #include "daemon/fetcher.h"
 #include "daemon/util.h"
+#include "tests/lib/harness.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/toolproc.h"
 
 #define WAIT_MS 10000
 
 static struct {
-	char dir[64];
 	struct kst_tool ocspd[2];
 	char mode_file[2][128], log[2][128];
 	struct kst_fetcher *pool;
@@ -35,43 +35,17 @@ static struct {
 
 static void pool_fini(void)
 {
-	char cmd[128];
-
 	kst_fetcher_stop(env.pool);
 	env.pool = NULL;
 	for (int i = 0; i < 2; i++)
 		kst_tool_release(&env.ocspd[i]);
-	if (env.dir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env.dir);
-		if (system(cmd) != 0)
-			cr_log_warn("could not remove %s", env.dir);
-	}
 }
 
 TestSuite(fetcher, .fini = pool_fini);
 
-static const char *tmp_path(const char *name)
-{
-	static char bufs[8][256];
-	static unsigned next;
-	char *b = bufs[next++ % KST_ARRAY_SIZE(bufs)];
-
-	if (env.dir[0] == '\0') {
-		snprintf(env.dir, sizeof(env.dir), "/tmp/kst-fetcher-XXXXXX");
-		cr_assert_not_null(mkdtemp(env.dir));
-	}
-	snprintf(b, sizeof(bufs[0]), "%s/%s", env.dir, name);
-	return b;
-}
-
 static char *pki(const char *name)
 {
-	static char bufs[8][512];
-	static unsigned next;
-	char *b = bufs[next++ % KST_ARRAY_SIZE(bufs)];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", kst_test_pki(), name);
-	return b;
+	return (char *)kst_h_pki(name);
 }
 
 /* kst-ocspd number i in mode on 127.0.0.1:0; returns its port. */
@@ -86,9 +60,9 @@ static int ocspd_start(int i, const char *mode)
 			 "(make all)");
 	snprintf(name, sizeof(name), "mode%d", i);
 	snprintf(env.mode_file[i], sizeof(env.mode_file[i]), "%s",
-		 tmp_path(name));
+		 kst_h_path(name));
 	snprintf(name, sizeof(name), "log%d", i);
-	snprintf(env.log[i], sizeof(env.log[i]), "%s", tmp_path(name));
+	snprintf(env.log[i], sizeof(env.log[i]), "%s", kst_h_path(name));
 	f = fopen(env.mode_file[i], "w");
 	cr_assert_not_null(f);
 	fprintf(f, "%s\n", mode);
@@ -147,7 +121,7 @@ static struct kst_fetch_job *job_for(int port, long response_ms,
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 	snprintf(state, sizeof(state), "job%lu.ocsp", (unsigned long)cookie);
 	job = kst_fetch_job_new((void *)cookie, leaf, issuer, urls, 1,
-				tmp_path(state), &o);
+				kst_h_path(state), &o);
 	cr_assert_not_null(job);
 	X509_free(leaf);
 	X509_free(issuer);

@@ -39,6 +39,7 @@
 
 #include "daemon/ocsp_fetch.h"
 #include "daemon/util.h"
+#include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/toolproc.h"
@@ -50,7 +51,6 @@
 
 /* What a test started, for the suite's fini (also after a failure). */
 static struct {
-	char dir[64];
 	struct kst_tool ocspd[2];
 	char mode_file[2][128], log[2][128];
 } env;
@@ -59,48 +59,16 @@ static void canned_stop_all(void);
 
 static void fetch_fini(void)
 {
-	char cmd[128];
-
 	canned_stop_all();
 	for (int i = 0; i < 2; i++)
 		kst_tool_release(&env.ocspd[i]);
-	if (env.dir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env.dir);
-		if (system(cmd) != 0)
-			cr_log_warn("could not remove %s", env.dir);
-	}
 }
 
 TestSuite(fetch, .fini = fetch_fini);
 
-static const char *tmp_dir(void)
-{
-	if (env.dir[0] == '\0') {
-		snprintf(env.dir, sizeof(env.dir), "/tmp/kst-fetch-XXXXXX");
-		cr_assert_not_null(mkdtemp(env.dir), "%s", strerror(errno));
-	}
-	return env.dir;
-}
-
-/* "<tmp>/name" in one of a few rotating static buffers. */
-static const char *tmp_path(const char *name)
-{
-	static char bufs[8][256];
-	static unsigned next;
-	char *b = bufs[next++ % KST_ARRAY_SIZE(bufs)];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", tmp_dir(), name);
-	return b;
-}
-
 static char *pki(const char *name)
 {
-	static char bufs[16][512];
-	static unsigned next;
-	char *b = bufs[next++ % KST_ARRAY_SIZE(bufs)];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", kst_test_pki(), name);
-	return b;
+	return (char *)kst_h_pki(name);
 }
 
 static void set_mode(int i, const char *mode)
@@ -124,9 +92,9 @@ static int ocspd_start(int i, const char *mode)
 			 "(make all)");
 	snprintf(name, sizeof(name), "ocspd%d.mode", i);
 	snprintf(env.mode_file[i], sizeof(env.mode_file[i]), "%s",
-		 tmp_path(name));
+		 kst_h_path(name));
 	snprintf(name, sizeof(name), "ocspd%d.log", i);
-	snprintf(env.log[i], sizeof(env.log[i]), "%s", tmp_path(name));
+	snprintf(env.log[i], sizeof(env.log[i]), "%s", kst_h_path(name));
 	set_mode(i, mode);
 	{
 		// clang-format off
@@ -197,7 +165,7 @@ static struct kst_fetch_job *make_job(const char *leaf, const char *const *urls,
 
 	cr_assert(cert != NULL && issuer != NULL, "test PKI: %s", leaf);
 	snprintf(state, sizeof(state), "%s.ocsp", leaf);
-	job = kst_fetch_job_new(NULL, cert, issuer, urls, n, tmp_path(state),
+	job = kst_fetch_job_new(NULL, cert, issuer, urls, n, kst_h_path(state),
 				o);
 	cr_assert_not_null(job, "%s", strerror(errno));
 	X509_free(cert);
@@ -215,7 +183,7 @@ static bool file_exists(const char *path)
 /* Entries in the temp dir whose name contains ".tmp." (leftovers). */
 static int leftovers(void)
 {
-	DIR *d = opendir(tmp_dir());
+	DIR *d = opendir(kst_h_dir());
 	struct dirent *e;
 	int n = 0;
 
@@ -1054,7 +1022,7 @@ Test(fetch, an_unwritable_state_dir_is_a_write_error)
 
 	/* root writes anywhere mode bits allow nothing, so: no directory */
 	job = kst_fetch_job_new(NULL, leaf, issuer, urls, 1,
-				tmp_path("missing/dir/x.ocsp"), &o);
+				kst_h_path("missing/dir/x.ocsp"), &o);
 	cr_assert_not_null(job);
 	kst_fetch_run(job, 0);
 	cr_expect_eq(job->err, KST_FETCH_E_WRITE, "%s: %s",
@@ -1412,7 +1380,7 @@ Test(fetch, proxy_failures_are_proxy_errors)
 Test(fetch, falls_back_to_ipv4_when_ipv6_refuses)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	const char *hosts = tmp_path("hosts");
+	const char *hosts = kst_h_path("hosts");
 	FILE *f;
 	char url[128];
 	const char *urls[] = {url};

@@ -7,13 +7,12 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/un.h>
 
 #include "daemon/proxy.h"
 #include "daemon/util.h"
+#include "tests/lib/testutil.h"
 
 /* The tables follow the spec's layout, one field per line. */
 /* clang-format off */
@@ -132,30 +131,6 @@ ParameterizedTestParameters(proxy, writes_the_spec_byte_layout)
 				   KST_ARRAY_SIZE(proxy_case_ids));
 }
 
-static void make_addr(struct sockaddr_storage *ss, int fam, const char *a,
-		      unsigned short port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (fam == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		cr_assert_eq(inet_pton(AF_INET, a, &in->sin_addr), 1);
-	} else if (fam == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		cr_assert_eq(inet_pton(AF_INET6, a, &in6->sin6_addr), 1);
-	} else {
-		struct sockaddr_un *un = (struct sockaddr_un *)ss;
-
-		un->sun_family = AF_UNIX;
-		strncpy(un->sun_path, a, sizeof(un->sun_path) - 1);
-	}
-}
-
 struct proxy_fixture {
 	struct sockaddr_storage src, dst;
 	struct kst_proxy_info pi;
@@ -163,8 +138,10 @@ struct proxy_fixture {
 
 static void fill(struct proxy_fixture *f, const struct proxy_case *c)
 {
-	make_addr(&f->src, c->sfam, c->saddr, c->sport);
-	make_addr(&f->dst, c->dfam, c->daddr, c->dport);
+	cr_assert_eq(kst_test_sockaddr(&f->src, c->sfam, c->saddr, c->sport),
+		     0);
+	cr_assert_eq(kst_test_sockaddr(&f->dst, c->dfam, c->daddr, c->dport),
+		     0);
 	f->pi = (struct kst_proxy_info){
 		.src = (struct sockaddr *)&f->src,
 		.dst = (struct sockaddr *)&f->dst,

@@ -662,30 +662,6 @@ Test(tools, backend_serves_a_thousand_connections_at_once)
 
 /* ------------------------------------------------- PROXY through tools */
 
-static void sa_make(struct sockaddr_storage *ss, int fam, const char *a,
-		    unsigned short port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (fam == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		cr_assert_eq(inet_pton(AF_INET, a, &in->sin_addr), 1);
-	} else if (fam == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		cr_assert_eq(inet_pton(AF_INET6, a, &in6->sin6_addr), 1);
-	} else {
-		struct sockaddr_un *un = (struct sockaddr_un *)ss;
-
-		un->sun_family = AF_UNIX;
-		snprintf(un->sun_path, sizeof(un->sun_path), "%s", a);
-	}
-}
-
 /* Encoder input and the JSON line kst-backend must record for it. */
 struct pp_case {
 	int version;
@@ -739,8 +715,8 @@ static ssize_t pp_encode(const struct pp_case *c, unsigned char *buf,
 	struct sockaddr_storage s, d;
 	struct kst_proxy_info pi;
 
-	sa_make(&s, c->sfam, c->saddr, c->sport);
-	sa_make(&d, c->dfam, c->daddr, c->dport);
+	cr_assert_eq(kst_test_sockaddr(&s, c->sfam, c->saddr, c->sport), 0);
+	cr_assert_eq(kst_test_sockaddr(&d, c->dfam, c->daddr, c->dport), 0);
 	pi = (struct kst_proxy_info){
 		.src = (struct sockaddr *)&s,
 		.dst = (struct sockaddr *)&d,
