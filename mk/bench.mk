@@ -61,3 +61,28 @@ bench-test: $(BENCH_TESTS) $(KST_LOAD) $(TEST_PKI)
 	$(Q)$(TEST_ENV) tests/run.sh bench $(BENCH_TESTS)
 
 CHECK_EXTRA += bench-test
+
+# The kTLS benchmark inside a QEMU guest booted from Debian's kernel
+# (bench/vm/; method in bench/README.md, "kTLS in a QEMU guest"): this
+# machine's kernel may have no kTLS, the guest's has. kstapled with kTLS +
+# splice, kstapled's userspace path, HAProxy and nginx; bulk throughput,
+# CPU per GB and memory per idle connection, with kTLS verified.
+#   make bench-vm        full run (about 15 minutes under TCG), writes
+#                        bench/results/vm-latest.md and vm-latest.jsonl
+#   make bench-vm-quick  smoke of the whole pipeline (about 2.5 minutes),
+#                        results in $(BUILD)/bench/vm-quick/
+#   BENCH_VM_ARGS=...    extra bench/vm/run.sh options (--reps, --peers,
+#                        --bulk-bytes, --wait-idle, ...)
+# When the VM cannot run here (no QEMU, no kernel), it says why and
+# succeeds, like `make hwtest`.
+BENCH_VM_DEPS := $(KSTAPLED) $(KST_LOAD) $(BENCH_BACKEND) $(TEST_PKI)
+BENCH_VM_RUN  := rc=0; bench/vm/run.sh --build $(BUILD)
+
+.PHONY: bench-vm bench-vm-quick
+bench-vm: $(BENCH_VM_DEPS)
+	$(Q)$(BENCH_VM_RUN) $(BENCH_VM_ARGS) || rc=$$?; \
+		[ $$rc = 77 ] && echo "bench-vm: SKIPPED" && rc=0; exit $$rc
+
+bench-vm-quick: $(BENCH_VM_DEPS)
+	$(Q)$(BENCH_VM_RUN) --quick $(BENCH_VM_ARGS) || rc=$$?; \
+		[ $$rc = 77 ] && echo "bench-vm-quick: SKIPPED" && rc=0; exit $$rc
