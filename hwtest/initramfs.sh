@@ -91,7 +91,10 @@ carry() {
 		done < <(find -L "$path" -type f -print0)
 	elif [ -f "$path" ]; then
 		add_file "$path"
-		[ -x "$path" ] && progs[$(basename "$path")]=1
+		# a plain data file is carried too, without failing set -e
+		if [ -x "$path" ]; then
+			progs[$(basename "$path")]=1
+		fi
 	else
 		die "cannot carry $item: no such file or directory"
 	fi
