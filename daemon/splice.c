@@ -118,7 +118,12 @@ static bool splice_control_record(struct kst_conn *c, bool *fail)
 	}
 }
 
-/* client (kernel-decrypted) -> pipe -> backend */
+/*
+ * client (kernel-decrypted) -> pipe -> backend. Each direction fills its
+ * pipe until it holds SPLICE_CHUNK or the socket is dry, and only then
+ * drains: a kTLS RX splice yields one record, and draining every record
+ * on its own would cost the backend a wakeup and a read per 16 KiB.
+ */
 bool kst_splice_up(struct kst_conn *c, bool *fail)
 {
 	bool moved = false;
@@ -164,8 +169,6 @@ bool kst_splice_up(struct kst_conn *c, bool *fail)
 			*fail = !splice_fail(c, "client splice", errno);
 			return moved;
 		}
-		if (p->bytes > 0 && (c->flags & KST_B_WR))
-			break; /* drain into the backend before reading on */
 	}
 	return moved;
 }
@@ -233,8 +236,6 @@ bool kst_splice_down(struct kst_conn *c, bool *fail)
 			*fail = !splice_fail(c, "backend splice", errno);
 			return moved;
 		}
-		if (c->flags & KST_C_WR)
-			break;
 	}
 	moved |= splice_drain(c, &c->pdn, c->cfd, KST_C_WR, "client splice",
 			      fail);

@@ -183,9 +183,9 @@ build_image() {
 	"$here/initramfs.sh" -o "$base" -k "$kver" -m "$modroot" "${items[@]}" \
 		>/dev/null
 	image=$(mktemp "$workdir/run.XXXXXX")
-	tmpfiles+=("$image" "$image.d" "$image.d.cpio.gz")
-	make_overlay "$image.d"
-	cat "$base" "$image.d.cpio.gz" >"$image"
+	tmpfiles+=("$image" "$image.ov" "$image.ov.cpio.gz")
+	make_overlay "$image.ov"
+	cat "$base" "$image.ov.cpio.gz" >"$image"
 	flock -u 8
 }
 
