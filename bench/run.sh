@@ -471,11 +471,29 @@ prepare_certs() {
 
 version_of() {
 	case $1 in
+	hitch | haproxy | nginx) command -v "$1" >/dev/null || return 0 ;;
+	esac
+	case $1 in
 	hitch) hitch --version 2>&1 | head -n 1 ;;
 	haproxy) haproxy -v 2>&1 | head -n 1 | cut -d' ' -f1-3 ;;
 	nginx) nginx -v 2>&1 | head -n 1 | sed 's/^nginx version: //' ;;
 	kstapled) echo "kstapled $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo '?')" ;;
 	esac
+}
+
+# record_peer PEER AVAILABLE REASON VERSION: adds PEER to RUN_PEERS when
+# AVAILABLE is true, else says why not; records it either way.
+record_peer() {
+	local peer=$1 avail=$2 reason=$3 version=$4
+
+	if [ "$avail" = true ]; then
+		RUN_PEERS+=("$peer")
+	else
+		say "$peer: not available: $reason"
+	fi
+	record "$(jq -cn --arg peer "$peer" --argjson avail "$avail" \
+		--arg reason "$reason" --arg version "$version" \
+		'{type: "peer", peer: $peer, available: $avail, reason: $reason, version: $version}')"
 }
 
 # Decides which peers run; records each one's status and version.
@@ -491,11 +509,7 @@ select_peers() {
 			kstapled_available || { avail=false; reason=$KST_REASON; } ;;
 		*) die "unknown peer: $peer" ;;
 		esac
-		[ "$avail" = true ] && RUN_PEERS+=("$peer")
-		[ "$avail" = true ] || say "$peer: not available: $reason"
-		record "$(jq -cn --arg peer "$peer" --argjson avail "$avail" \
-			--arg reason "$reason" --arg version "$(version_of "$peer")" \
-			'{type: "peer", peer: $peer, available: $avail, reason: $reason, version: $version}')"
+		record_peer "$peer" "$avail" "$reason" "$(version_of "$peer")"
 	done
 }
 

@@ -416,11 +416,7 @@ vm_select_peers() {
 			kstapled_available || { avail=false; reason=$KST_REASON; } ;;
 		*) die "unknown peer: $peer" ;;
 		esac
-		[ "$avail" = true ] && RUN_PEERS+=("$peer")
-		[ "$avail" = true ] || say "$peer: not available: $reason"
-		record "$(jq -cn --arg peer "$peer" --argjson avail "$avail" \
-			--arg reason "$reason" --arg version "$(vm_version_of "$base")" \
-			'{type: "peer", peer: $peer, available: $avail, reason: $reason, version: $version}')"
+		record_peer "$peer" "$avail" "$reason" "$(vm_version_of "$base")"
 	done
 }
 
