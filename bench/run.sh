@@ -427,31 +427,6 @@ measure_speed() {
 }
 
 # ------------------------------------------------------------ setup
-# Percentage of all CPUs busy over one second (/proc/stat).
-machine_busy_pct() {
-	local a b busy total
-	read -r -a a </proc/stat
-	sleep 1
-	read -r -a b </proc/stat
-	busy=$(((b[1] + b[2] + b[3] + b[6] + b[7] + b[8]) -
-		(a[1] + a[2] + a[3] + a[6] + a[7] + a[8])))
-	total=$((busy + (b[4] + b[5]) - (a[4] + a[5])))
-	echo $((total > 0 ? busy * 100 / total : 0))
-}
-
-# Timings are only worth something on an otherwise idle machine.
-wait_idle() {
-	local deadline=$((SECONDS + WAIT_IDLE))
-	IDLE_BUSY=$(machine_busy_pct)
-	while [ "$IDLE_BUSY" -gt 10 ] && [ "$SECONDS" -lt "$deadline" ]; do
-		say "machine busy ($IDLE_BUSY% CPU used by other processes), waiting"
-		sleep 4
-		IDLE_BUSY=$(machine_busy_pct)
-	done
-	[ "$IDLE_BUSY" -le 10 ] ||
-		say "WARNING: machine busy ($IDLE_BUSY% CPU used by other processes): timings will be disturbed"
-}
-
 prepare_certs() {
 	local key
 	mkdir -p "$WORK/certs"
@@ -569,6 +544,8 @@ main() {
 	local rep peer
 	parse_args "$@"
 	preflight
+	# shellcheck source=bench/idle.sh
+	. "$SRC/bench/idle.sh"
 	mkdir -p "$OUT"
 	WORK=$(mktemp -d /tmp/kst-bench.XXXXXX)
 	trap cleanup EXIT

@@ -43,6 +43,8 @@ GUEST_ARGS=()
 
 say() { printf 'bench-vm: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
+# shellcheck source=bench/idle.sh
+. "$SRC/bench/idle.sh"
 
 usage() {
 	sed -n '/^#   bench\/vm\/run.sh/,/^#              --bulk-bytes/p' "$0" |
@@ -120,26 +122,6 @@ children_ticks() {
 	read -r s </proc/$$/stat
 	read -r -a a <<<"${s##*) }"
 	echo $((a[13] + a[14]))
-}
-
-host_busy_pct() {
-	local b0 b1
-	b0=$(host_busy_ticks)
-	sleep 1
-	b1=$(host_busy_ticks)
-	echo $(((b1 - b0) * 100 / ($(nproc) * 100)))
-}
-
-wait_idle() {
-	local deadline=$((SECONDS + WAIT_IDLE)) busy
-	busy=$(host_busy_pct)
-	while [ "$busy" -gt 10 ] && [ "$SECONDS" -lt "$deadline" ]; do
-		say "host busy ($busy% CPU used by other processes), waiting"
-		sleep 4
-		busy=$(host_busy_pct)
-	done
-	[ "$busy" -le 10 ] ||
-		say "WARNING: host busy ($busy%): the guest's CPU figures will be inflated"
 }
 
 # CPU ticks of the live processes descending from pid $1 (vm.sh, QEMU).
