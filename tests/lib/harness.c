@@ -639,9 +639,35 @@ int kst_h_daemon_reload(struct kst_h_daemon *d)
 
 /* ----------------------------------------------------------- backend */
 
+/*
+ * The port a test tool listening on 127.0.0.1:0 announced with a
+ * "ready <port>" line in log, within 10 s; -1 if pid died or never said.
+ */
+static int h_wait_ready_port(pid_t pid, const char *log)
+{
+	if (pid < 0)
+		return -1;
+	for (int i = 0; i < 500; i++) {
+		char *text = kst_h_read(log);
+		char *p = text ? strstr(text, "ready ") : NULL;
+
+		if (p != NULL && strchr(p, '\n') != NULL) {
+			int port = atoi(p + 6);
+
+			free(text);
+			return port > 0 ? port : -1;
+		}
+		free(text);
+		if (!kst_h_alive(pid))
+			return -1;
+		h_sleep_ms(20);
+	}
+	return -1;
+}
+
 int kst_h_backend_start(struct kst_h_backend *b, const char *mode, bool proxy)
 {
-	char m[64], n[32] = "", *argv[12], *text;
+	char m[64], n[32] = "", *argv[12];
 	const char *colon = strchr(mode, ':');
 	int argc = 0;
 
@@ -668,24 +694,8 @@ int kst_h_backend_start(struct kst_h_backend *b, const char *mode, bool proxy)
 	}
 	argv[argc] = NULL;
 	b->pid = kst_h_spawn(argv, b->log);
-	if (b->pid < 0)
-		return -1;
-	for (int i = 0; i < 250; i++) {
-		char *p;
-
-		text = kst_h_read(b->log);
-		p = text ? strstr(text, "ready ") : NULL;
-		if (p != NULL && strchr(p, '\n') != NULL) {
-			b->port = atoi(p + 6);
-			free(text);
-			return b->port > 0 ? 0 : -1;
-		}
-		free(text);
-		if (!kst_h_alive(b->pid))
-			return -1;
-		h_sleep_ms(20);
-	}
-	return -1;
+	b->port = h_wait_ready_port(b->pid, b->log);
+	return b->port > 0 ? 0 : -1;
 }
 
 void kst_h_backend_stop(struct kst_h_backend *b)
@@ -716,7 +726,7 @@ int kst_h_ocspd_start(struct kst_h_ocspd *o, const char *pki_dir,
 		      const char *mode, int ndays)
 {
 	static int n;
-	char idx[512], ca[512], key[512], days[16], l[64], tag[32];
+	char idx[512], ca[512], key[512], days[16], tag[32];
 	char rogue[512], rkey[512], other[512];
 	char *argv[28];
 	const char *dir = pki_dir ? pki_dir : kst_test_pki();
@@ -736,11 +746,9 @@ int kst_h_ocspd_start(struct kst_h_ocspd *o, const char *pki_dir,
 	snprintf(rkey, sizeof(rkey), "%s/rogue-ca.key", dir);
 	snprintf(other, sizeof(other), "%s/other-ecdsa.crt", dir);
 	snprintf(days, sizeof(days), "%d", ndays > 0 ? ndays : 1);
-	o->port = kst_h_free_port();
-	snprintf(l, sizeof(l), "127.0.0.1:%d", o->port);
 	argv[argc++] = (char *)kst_h_tool("kst-ocspd");
 	argv[argc++] = "-l";
-	argv[argc++] = l;
+	argv[argc++] = "127.0.0.1:0";
 	argv[argc++] = "--index";
 	argv[argc++] = idx;
 	argv[argc++] = "--ca";
@@ -763,9 +771,10 @@ int kst_h_ocspd_start(struct kst_h_ocspd *o, const char *pki_dir,
 	argv[argc++] = other;
 	argv[argc] = NULL;
 	o->pid = kst_h_spawn(argv, o->out);
-	snprintf(o->url, sizeof(o->url), "http://127.0.0.1:%d/", o->port);
-	if (o->pid < 0 || kst_h_wait_log(o->out, "ready", 10000) < 0)
+	o->port = h_wait_ready_port(o->pid, o->out);
+	if (o->port < 0)
 		return -1;
+	snprintf(o->url, sizeof(o->url), "http://127.0.0.1:%d/", o->port);
 	return 0;
 }
 

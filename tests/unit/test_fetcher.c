@@ -28,8 +28,7 @@
 #define WAIT_MS 10000
 
 static struct {
-	struct kst_tool ocspd[2];
-	char mode_file[2][128], log[2][128];
+	struct kst_h_ocspd ocspd[2];
 	struct kst_fetcher *pool;
 } env;
 
@@ -38,61 +37,26 @@ static void pool_fini(void)
 	kst_fetcher_stop(env.pool);
 	env.pool = NULL;
 	for (int i = 0; i < 2; i++)
-		kst_tool_release(&env.ocspd[i]);
+		kst_h_ocspd_stop(&env.ocspd[i]);
 }
 
 TestSuite(fetcher, .fini = pool_fini);
 
-static char *pki(const char *name)
-{
-	return (char *)kst_h_pki(name);
-}
-
 /* kst-ocspd number i in mode on 127.0.0.1:0; returns its port. */
 static int ocspd_start(int i, const char *mode)
 {
-	char *path = kst_tool_path("kst-ocspd"), name[32];
-	FILE *f;
-	int r;
-
 	kst_test_require(kst_tool_built("kst-ocspd"),
 			 "kst-ocspd is not built in $KST_BUILD/tools "
 			 "(make all)");
-	snprintf(name, sizeof(name), "mode%d", i);
-	snprintf(env.mode_file[i], sizeof(env.mode_file[i]), "%s",
-		 kst_h_path(name));
-	snprintf(name, sizeof(name), "log%d", i);
-	snprintf(env.log[i], sizeof(env.log[i]), "%s", kst_h_path(name));
-	f = fopen(env.mode_file[i], "w");
-	cr_assert_not_null(f);
-	fprintf(f, "%s\n", mode);
-	fclose(f);
-	{
-		char *argv[] = {
-			path,		"--index",	  pki("index.txt"),
-			"--ca",		pki("int.crt"),	  "--rkey",
-			pki("int.key"), "--log",	  env.log[i],
-			"--mode-file",	env.mode_file[i], NULL};
-
-		r = kst_tool_start(&env.ocspd[i], argv, "ready ", WAIT_MS);
-	}
-	free(path);
-	cr_assert_eq(r, 0, "kst-ocspd did not start: %d", r);
+	cr_assert_eq(kst_h_ocspd_start(&env.ocspd[i], NULL, mode, 0), 0,
+		     "kst-ocspd did not start (%s)", env.ocspd[i].out);
 	return env.ocspd[i].port;
 }
 
 /* Requests responder i has logged so far (hang logs on arrival). */
 static int ocspd_requests(int i)
 {
-	FILE *f = fopen(env.log[i], "r");
-	char line[512];
-	int n = 0;
-
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		n++;
-	if (f != NULL)
-		fclose(f);
-	return n;
+	return kst_h_ocspd_requests(&env.ocspd[i]);
 }
 
 /* Wait (bounded) until responder i has logged n requests. */

@@ -51,8 +51,8 @@
 
 /* What a test started, for the suite's fini (also after a failure). */
 static struct {
-	struct kst_tool ocspd[2];
-	char mode_file[2][128], log[2][128];
+	struct kst_h_ocspd ocspd[2];
+	struct kst_tool ocspd6; /* on [::1], which the harness does not do */
 } env;
 
 static void canned_stop_all(void);
@@ -61,7 +61,8 @@ static void fetch_fini(void)
 {
 	canned_stop_all();
 	for (int i = 0; i < 2; i++)
-		kst_tool_release(&env.ocspd[i]);
+		kst_h_ocspd_stop(&env.ocspd[i]);
+	kst_tool_release(&env.ocspd6);
 }
 
 TestSuite(fetch, .fini = fetch_fini);
@@ -71,68 +72,22 @@ static char *pki(const char *name)
 	return (char *)kst_h_pki(name);
 }
 
-static void set_mode(int i, const char *mode)
-{
-	FILE *f = fopen(env.mode_file[i], "w");
-
-	cr_assert_not_null(f);
-	fprintf(f, "%s\n", mode);
-	fclose(f);
-}
-
 /* kst-ocspd number i (0 or 1) on 127.0.0.1:0 in mode; returns its port. */
 static int ocspd_start(int i, const char *mode)
 {
-	char *path = kst_tool_path("kst-ocspd");
-	char name[32];
-	int r;
-
 	kst_test_require(kst_tool_built("kst-ocspd"),
 			 "kst-ocspd is not built in $KST_BUILD/tools "
 			 "(make all)");
-	snprintf(name, sizeof(name), "ocspd%d.mode", i);
-	snprintf(env.mode_file[i], sizeof(env.mode_file[i]), "%s",
-		 kst_h_path(name));
-	snprintf(name, sizeof(name), "ocspd%d.log", i);
-	snprintf(env.log[i], sizeof(env.log[i]), "%s", kst_h_path(name));
-	set_mode(i, mode);
-	{
-		// clang-format off
-		char *argv[] = {
-			path, "-l", "127.0.0.1:0",
-			"--index", pki("index.txt"),
-			"--ca", pki("int.crt"),
-			"--rsigner", pki("int.crt"),
-			"--rkey", pki("int.key"),
-			"--rogue-signer", pki("rogue-signer.crt"),
-			"--rogue-key", pki("rogue-signer.key"),
-			"--other-cert", pki("other-ecdsa.crt"),
-			"--log", env.log[i],
-			"--mode-file", env.mode_file[i],
-			NULL};
-		// clang-format on
-
-		r = kst_tool_start(&env.ocspd[i], argv, "ready ", WAIT_MS);
-	}
-	free(path);
-	cr_assert_eq(r, 0, "kst-ocspd did not start: %d", r);
-	cr_assert_gt(env.ocspd[i].port, 0);
+	cr_assert_eq(kst_h_ocspd_start(&env.ocspd[i], NULL, mode, 0), 0,
+		     "kst-ocspd did not start (%s)", env.ocspd[i].out);
 	return env.ocspd[i].port;
 }
 
-/* Lines kst-ocspd logged (one per request), and whether one has word. */
+/* Lines kst-ocspd logged (one per request), or those that have word. */
 static int ocspd_requests(int i, const char *word)
 {
-	FILE *f = fopen(env.log[i], "r");
-	char line[512];
-	int n = 0;
-
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		if (word == NULL || strstr(line, word) != NULL)
-			n++;
-	if (f != NULL)
-		fclose(f);
-	return n;
+	return word == NULL ? kst_h_ocspd_requests(&env.ocspd[i])
+			    : kst_h_count(env.ocspd[i].log, word);
 }
 
 static const char *url_of(int port, const char *path)
@@ -898,7 +853,7 @@ Test(fetch, a_connection_that_never_completes_is_a_timeout)
 
 Test(fetch, reaches_a_responder_at_an_ipv6_literal)
 {
-	struct kst_tool *t = &env.ocspd[0];
+	struct kst_tool *t = &env.ocspd6;
 	char *path = kst_tool_path("kst-ocspd"), url[64];
 	const char *urls[] = {url};
 	char *argv[] = {path,
