@@ -32,7 +32,7 @@ WERROR     ?= $(if $(CI),1,0)
 V          ?= 0
 Q          := $(if $(filter 1,$(V)),,@)
 
-PKGS := openssl libbpf libnl-3.0 libnl-genl-3.0 libsystemd libcap
+PKGS := openssl libbpf libnl-3.0 libnl-genl-3.0 libsystemd libcap libcares
 ifneq ($(MAKECMDGOALS),deps)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)

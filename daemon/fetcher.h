@@ -51,8 +51,8 @@ unsigned kst_fetcher_in_flight(struct kst_fetcher *f);
 
 /*
  * Stop and free the pool: jobs still queued are freed without running,
- * running ones are cancelled (their waits end at once; a getaddrinfo
- * under way is waited for), finished ones not collected are freed, the
+ * running ones are cancelled (their waits end at once, name lookups
+ * included), finished ones not collected are freed, the
  * threads are joined. No cookie is touched: the caller, which knows every
  * job it submitted, releases what cookies stand for. NULL is a no-op.
  */

@@ -9,9 +9,9 @@
  * A job is blocking I/O and runs on a fetcher thread (daemon/fetcher.h),
  * never on a worker, never inside a handshake. Everything it waits for is
  * bounded in milliseconds by its own timeouts, and it gives up at once when
- * its cancel_fd becomes readable; the one wait it cannot bound is the
- * system resolver (getaddrinfo, bounded by resolv.conf's timeout and
- * attempts). It logs nothing above debug: the caller logs the outcome,
+ * its cancel_fd becomes readable, the lookup of the responder's name
+ * included (c-ares, daemon/fetch_resolve.h). It logs nothing above debug:
+ * the caller logs the outcome,
  * naming the certificate. It leaves the thread's OpenSSL error queue
  * empty (the reasons are in detail).
  *
@@ -20,18 +20,23 @@
  *     path when the whole URL stays under 255 bytes and the URL has no
  *     query; POST (Content-Type application/ocsp-request) otherwise;
  *   - the responder's name is resolved at every attempt (no cached
- *     address), and every address it has is tried in order until one
- *     accepts the connection (IPv6 refused or unreachable -> IPv4). An
- *     address that silently drops the connection holds the attempt until
- *     connect_timeout_ms: OpenSSL's connect BIO moves on only when an
- *     address fails;
- *   - connect_timeout_ms bounds the connection (all addresses together),
- *     response_timeout_ms the whole attempt, connection included;
+ *     address; an IP literal is not looked up), and every address it has
+ *     is tried in order until one accepts the connection (IPv6 refused or
+ *     unreachable -> IPv4). An address that silently drops the connection
+ *     holds the attempt until connect_timeout_ms: the next address is
+ *     tried only when one fails;
+ *   - connect_timeout_ms bounds the name lookup and the connection (all
+ *     addresses together): a DNS server that does not answer is
+ *     KST_FETCH_E_RESOLVE at that timeout; response_timeout_ms bounds
+ *     the whole attempt, connection included;
  *   - HTTP/1.0 with a Host header; through http_proxy ("http://host:port")
  *     the request line carries the absolute URL;
  *   - the answer must be 200, Content-Type application/ocsp-response, a
  *     DER body of at most max_size bytes (a larger Content-Length or DER
- *     length fails before the body is read); redirects are not followed.
+ *     length fails before the body is read; a Content-Length that is not
+ *     the DER length is KST_FETCH_E_BODY); the body is exactly the DER
+ *     object, and what a responder sends after it is ignored; redirects
+ *     are not followed.
  */
 #ifndef KST_OCSP_FETCH_H
 #define KST_OCSP_FETCH_H

@@ -1,13 +1,24 @@
 // SPDX-License-Identifier: MIT
 /*
  * The HTTP side of an OCSP fetch attempt. OpenSSL does the protocol: its
- * connect BIO resolves the responder's name at every attempt and tries
- * each address in turn (a refused or unreachable IPv6 address falls back
- * to IPv4), and its HTTP client (OSSL_HTTP_REQ_CTX) writes the request
- * line, headers and body, and checks the status, the Content-Type, the
- * Content-Length and DER length against max_size before the body is read.
+ * HTTP client (OSSL_HTTP_REQ_CTX) writes the request line, headers and
+ * body, and checks the status, the Content-Type, the Content-Length and
+ * DER length (and that the two agree) against max_size before the body is
+ * read.
  *
  * What OpenSSL 3.0 does not give, this file adds:
+ *   - a bounded, cancellable name lookup (fetch_resolve.c, c-ares): the
+ *     connect BIO's getaddrinfo can neither be given a deadline nor be
+ *     interrupted. The responder's name is resolved at every attempt, in
+ *     the connect timeout, and each address is tried in turn with a
+ *     non-blocking connect (a refused or unreachable IPv6 address falls
+ *     back to IPv4) until that timeout; an IP literal is never looked up;
+ *   - exactly the body. OpenSSL's answer buffer holds the body and what
+ *     its last read brought after it (a CRLF, junk: up to a read's
+ *     worth), which ingest would refuse as trailing bytes, and which
+ *     could take it over max_size: the body handed on is the DER object's
+ *     own length, which OpenSSL has checked against any Content-Length
+ *     (kst_fetch_http_body, a pure function of the bytes);
  *   - millisecond deadlines and cancellation. OpenSSL's own waits count
  *     whole seconds of time(), use select() (no fd above FD_SETSIZE, which
  *     a busy daemon's fds are) and cannot be interrupted. So the exchange
@@ -32,6 +43,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -39,6 +51,7 @@
 #include <openssl/http.h>
 #include <openssl/httperr.h>
 
+#include "daemon/fetch_resolve.h"
 #include "daemon/log.h"
 #include "daemon/ocsp_fetch.h"
 #include "daemon/util.h"
@@ -52,6 +65,10 @@ struct fetch_io {
 	uint64_t deadline; /* kst_mono_ms() */
 	bool timed_out, cancelled, eof;
 	int sys_err;
+	/* kst_fetch_http_reply: the answer comes from here, not from fd,
+	 * and what is written goes nowhere */
+	const unsigned char *src;
+	size_t src_len, src_off;
 	size_t head_len;
 	char head[HTTP_HEAD_MAX + 1];
 };
@@ -74,17 +91,15 @@ static char *http_encode(const unsigned char *der, size_t len);
 static int http_fail(struct kst_fetch_http *h, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int http_connect(struct kst_fetch_http *h, const struct http_url *at,
-			bool proxy, struct fetch_io *io, BIO **out);
-static bool http_connect_why(char *why, size_t size);
-static int http_connect_failed(struct kst_fetch_http *h,
-			       const struct http_url *at, bool proxy,
-			       struct fetch_io *io);
+			bool proxy, struct fetch_io *io);
 static OSSL_HTTP_REQ_CTX *http_request(struct kst_fetch_http *h,
 				       const struct http_url *u,
 				       const char *path, bool proxy, BIO *bio);
 static int http_send(struct kst_fetch_http *h, const struct http_url *u,
 		     const char *path, bool proxy, struct fetch_io *io);
-static int http_body(struct kst_fetch_http *h, BIO *resp);
+static int http_body(struct kst_fetch_http *h, BIO *resp,
+		     const struct fetch_io *io);
+static long head_content_length(const struct fetch_io *io);
 static int http_path(struct kst_fetch_http *h, const struct http_url *u,
 		     char **path);
 static int http_refused(struct kst_fetch_http *h, struct fetch_io *io,
@@ -151,11 +166,17 @@ static int io_read(BIO *b, char *buf, size_t len, size_t *got)
 	ssize_t n;
 
 	BIO_clear_retry_flags(b);
-	do {
-		if (io_wait(io, io->fd, POLLIN) < 0)
-			return 0;
-		n = recv(io->fd, buf, len, 0);
-	} while (n < 0 && (errno == EINTR || errno == EAGAIN));
+	if (io->src != NULL) {
+		n = (ssize_t)KST_MIN(len, io->src_len - io->src_off);
+		memcpy(buf, io->src + io->src_off, (size_t)n);
+		io->src_off += (size_t)n;
+	} else {
+		do {
+			if (io_wait(io, io->fd, POLLIN) < 0)
+				return 0;
+			n = recv(io->fd, buf, len, 0);
+		} while (n < 0 && (errno == EINTR || errno == EAGAIN));
+	}
 	if (n <= 0) {
 		io->eof = n == 0;
 		io->sys_err = n < 0 ? errno : 0;
@@ -178,6 +199,10 @@ static int io_write(BIO *b, const char *buf, size_t len, size_t *put)
 	ssize_t n;
 
 	BIO_clear_retry_flags(b);
+	if (io->src != NULL) {
+		*put = len;
+		return 1;
+	}
 	do {
 		if (io_wait(io, io->fd, POLLOUT) < 0)
 			return 0;
@@ -314,70 +339,80 @@ static int http_fail(struct kst_fetch_http *h, int err, const char *fmt, ...)
 	return err;
 }
 
-/* Connect to at (the responder, or the proxy) within io's deadline. */
-static int http_connect(struct kst_fetch_http *h, const struct http_url *at,
-			bool proxy, struct fetch_io *io, BIO **out)
+/* connect() to one address within io's deadline: 0, or -1 (io says why). */
+static int http_connect_one(struct fetch_io *io, const struct sockaddr *a,
+			    socklen_t len)
 {
-	BIO *c = BIO_new(BIO_s_connect());
-	int fd = -1;
+	int fd = socket(a->sa_family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int e = 0;
+	socklen_t el = sizeof(e);
 
-	*out = NULL;
-	if (c == NULL || !BIO_set_conn_hostname(c, at->host) ||
-	    !BIO_set_conn_port(c, at->port)) {
-		BIO_free(c);
-		return http_fail(h, KST_FETCH_E_INTERNAL,
-				 "cannot make a connect BIO");
+	if (fd < 0) {
+		io->sys_err = errno;
+		return -1;
 	}
-	BIO_set_nbio(c, 1);
-	while (BIO_do_connect(c) <= 0) {
-		if (!BIO_should_retry(c) || BIO_get_fd(c, &fd) < 0 ||
-		    io_wait(io, fd, POLLOUT) < 0) {
-			http_connect_failed(h, at, proxy, io);
-			BIO_free(c);
-			return h->err;
-		}
+	if (connect(fd, a, len) == 0)
+		goto ok;
+	if (errno != EINPROGRESS) {
+		io->sys_err = errno;
+		goto fail;
 	}
-	BIO_get_fd(c, &io->fd);
-	*out = c;
+	if (io_wait(io, fd, POLLOUT) < 0)
+		goto fail;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+		e = errno;
+	if (e != 0) {
+		io->sys_err = e;
+		goto fail;
+	}
+ok:
+	io->fd = fd;
 	return 0;
+fail:
+	close(fd);
+	return -1;
 }
 
 /*
- * Why the connect BIO failed, from OpenSSL's errors: getaddrinfo's text
- * for a lookup (true), else the errno of connect(), else OpenSSL's text.
+ * Resolve at (the responder, or the proxy) and connect to its addresses
+ * in turn, all within io's deadline (connect_timeout_ms): a name that
+ * does not resolve in time, a cancel, end it there.
  */
-static bool http_connect_why(char *why, size_t size)
-{
-	unsigned long first = ERR_peek_error(), last = ERR_peek_last_error();
-	bool lookup = ERR_GET_LIB(last) == ERR_LIB_BIO &&
-		      (ERR_GET_REASON(last) == ERR_R_SYS_LIB ||
-		       ERR_GET_REASON(last) == BIO_R_LOOKUP_RETURNED_NOTHING);
-	const char *data = NULL;
-	int flags = 0;
-
-	if (lookup) {
-		ERR_peek_last_error_data(&data, &flags);
-		snprintf(why, size, "%s",
-			 data && (flags & ERR_TXT_STRING) ? data
-							  : "no address");
-		ERR_clear_error();
-	} else if (ERR_GET_LIB(first) == ERR_LIB_SYS) {
-		snprintf(why, size, "%s", strerror(ERR_GET_REASON(first)));
-		ERR_clear_error();
-	} else {
-		kst_log_ssl_errors(why, size);
-	}
-	return lookup;
-}
-
-static int http_connect_failed(struct kst_fetch_http *h,
-			       const struct http_url *at, bool proxy,
-			       struct fetch_io *io)
+static int http_connect(struct kst_fetch_http *h, const struct http_url *at,
+			bool proxy, struct fetch_io *io)
 {
 	const char *what = proxy ? "the proxy " : "";
+	int fail = proxy ? KST_FETCH_E_PROXY : KST_FETCH_E_CONNECT;
+	int unresolved = proxy ? KST_FETCH_E_PROXY : KST_FETCH_E_RESOLVE;
+	struct kst_fetch_addrs r;
 	char why[160];
-	bool lookup = http_connect_why(why, sizeof(why));
+	int err = kst_fetch_resolve(at->host, at->port_num, io->deadline,
+				    io->cancel_fd, &r, why, sizeof(why));
 
+	if (err == -ECANCELED) {
+		io->cancelled = true;
+		return http_fail(h, KST_FETCH_E_INTERNAL, "cancelled");
+	}
+	if (err == -ETIMEDOUT)
+		return http_fail(
+			h, unresolved,
+			"cannot resolve %s%s: no answer from the DNS "
+			"within %ld ms (connect-timeout)",
+			what, at->host,
+			KST_MIN(h->connect_timeout_ms, h->response_timeout_ms));
+	if (err == -ENOMEM)
+		return http_fail(h, KST_FETCH_E_INTERNAL, "out of memory");
+	if (err < 0)
+		return http_fail(h, unresolved, "cannot resolve %s%s: %s", what,
+				 at->host, why[0] ? why : strerror(-err));
+	for (size_t i = 0; i < r.n; i++) {
+		if (http_connect_one(io, (const struct sockaddr *)&r.addr[i],
+				     r.len[i]) == 0)
+			return 0;
+		if (io->timed_out || io->cancelled)
+			break;
+	}
 	if (io->cancelled)
 		return http_fail(h, KST_FETCH_E_INTERNAL, "cancelled");
 	if (io->timed_out)
@@ -385,13 +420,8 @@ static int http_connect_failed(struct kst_fetch_http *h,
 			h, proxy ? KST_FETCH_E_PROXY : KST_FETCH_E_TIMEOUT,
 			"connecting to %s%s:%s timed out", what, at->host,
 			at->port);
-	if (lookup)
-		return http_fail(
-			h, proxy ? KST_FETCH_E_PROXY : KST_FETCH_E_RESOLVE,
-			"cannot resolve %s%s: %s", what, at->host, why);
-	return http_fail(h, proxy ? KST_FETCH_E_PROXY : KST_FETCH_E_CONNECT,
-			 "cannot connect to %s%s:%s: %s", what, at->host,
-			 at->port, why[0] ? why : strerror(io->sys_err));
+	return http_fail(h, fail, "cannot connect to %s%s:%s: %s", what,
+			 at->host, at->port, strerror(io->sys_err));
 }
 
 /* The request line, headers and (POST) body, to go out on bio. */
@@ -444,7 +474,7 @@ static int http_send(struct kst_fetch_http *h, const struct http_url *u,
 	}
 	resp = OSSL_HTTP_exchange(rctx, &redirect);
 	if (resp != NULL)
-		http_body(h, resp);
+		http_body(h, resp, io);
 	else
 		http_refused(h, io, redirect, proxy);
 out:
@@ -455,18 +485,88 @@ out:
 	return h->err;
 }
 
-static int http_body(struct kst_fetch_http *h, BIO *resp)
+/* 0 and *n for a DER length at p (len bytes), or -EBADMSG, -ENODATA. */
+static int der_length(const unsigned char *p, size_t len, uint64_t *n)
+{
+	size_t k;
+
+	if (len < 2)
+		return -ENODATA;
+	if (p[0] != 0x30) /* SEQUENCE, constructed */
+		return -EBADMSG;
+	if (p[1] < 0x80) {
+		*n = 2 + (uint64_t)p[1];
+		return 0;
+	}
+	k = p[1] & 0x7f;
+	if (k == 0 || k > 4) /* indefinite, or 4 GiB and more */
+		return -EBADMSG;
+	if (len < 2 + k)
+		return -ENODATA;
+	*n = 0;
+	for (size_t i = 0; i < k; i++)
+		*n = *n << 8 | p[2 + i];
+	*n += 2 + k;
+	return 0;
+}
+
+int kst_fetch_http_body(const unsigned char *buf, size_t len,
+			long content_length, size_t max, size_t *body_len)
+{
+	uint64_t n = 0;
+	int err;
+
+	*body_len = 0;
+	if (content_length >= 0 && (uint64_t)content_length > max)
+		return -EMSGSIZE;
+	err = der_length(buf, len, &n);
+	if (err < 0)
+		return err;
+	if (n > max)
+		return -EMSGSIZE;
+	if (content_length >= 0 && (uint64_t)content_length != n)
+		return -EPROTO;
+	if (n > len)
+		return -ENODATA;
+	*body_len = (size_t)n;
+	return 0;
+}
+
+/*
+ * OpenSSL's buffer holds the body and whatever its last read brought
+ * after it (up to a read's worth): hand on exactly the body.
+ */
+static int http_body(struct kst_fetch_http *h, BIO *resp,
+		     const struct fetch_io *io)
 {
 	const char *p = NULL;
 	long n = BIO_get_mem_data(resp, &p);
+	long cl = head_content_length(io);
+	size_t len = 0;
+	int err;
 
 	h->http_status = 200;
 	if (n <= 0 || p == NULL)
 		return http_fail(h, KST_FETCH_E_BODY, "the answer had no body");
-	h->body = OPENSSL_memdup(p, (size_t)n);
+	err = kst_fetch_http_body((const unsigned char *)p, (size_t)n, cl,
+				  h->max_size, &len);
+	if (err == -EMSGSIZE)
+		return http_fail(h, KST_FETCH_E_TOO_LARGE,
+				 "the response is over %zu bytes", h->max_size);
+	if (err == -EPROTO)
+		return http_fail(h, KST_FETCH_E_BODY,
+				 "Content-Length %ld is not the length of "
+				 "the DER response",
+				 cl);
+	if (err == -ENODATA)
+		return http_fail(h, KST_FETCH_E_BODY, "the body ended early");
+	if (err < 0)
+		return http_fail(h, KST_FETCH_E_BODY,
+				 "not an OCSP response: not one DER object");
+	h->body = OPENSSL_memdup(p, len);
 	if (h->body == NULL)
 		return http_fail(h, KST_FETCH_E_INTERNAL, "out of memory");
-	h->body_len = (size_t)n;
+	h->body_len = len;
 	return http_fail(h, KST_FETCH_OK, "%zu bytes by %s", h->body_len,
 			 h->post ? "POST" : "GET");
 }
@@ -511,7 +611,7 @@ static int http_refused(struct kst_fetch_http *h, struct fetch_io *io,
 static int http_refused_200(struct kst_fetch_http *h, struct fetch_io *io)
 {
 	unsigned long e = ERR_peek_error();
-	char why[160];
+	char why[160], te[32];
 
 	kst_log_ssl_errors(why, sizeof(why));
 	if (ERR_GET_LIB(e) == ERR_LIB_HTTP &&
@@ -519,6 +619,18 @@ static int http_refused_200(struct kst_fetch_http *h, struct fetch_io *io)
 		return http_fail(h, KST_FETCH_E_TOO_LARGE,
 				 "the response is over %zu bytes: %s",
 				 h->max_size, why);
+	if (ERR_GET_LIB(e) == ERR_LIB_HTTP &&
+	    ERR_GET_REASON(e) == HTTP_R_INCONSISTENT_CONTENT_LENGTH)
+		return http_fail(h, KST_FETCH_E_BODY,
+				 "the Content-Length is not the length of "
+				 "the DER response: %s",
+				 why);
+	head_header(io, "Transfer-Encoding", te, sizeof(te));
+	if (te[0] != '\0')
+		return http_fail(h, KST_FETCH_E_BODY,
+				 "Transfer-Encoding %s: an answer to an "
+				 "HTTP/1.0 request has no chunked body: %s",
+				 te, why);
 	if (io->eof || io->sys_err)
 		return http_fail(h, KST_FETCH_E_BODY,
 				 "the body ended early: %s", why);
@@ -544,10 +656,12 @@ static void head_header(const struct fetch_io *io, const char *name, char *out,
 {
 	size_t nl = strlen(name), o = 0;
 	const char *l = strstr(io->head, "\r\n"), *end;
+	const char *hend = strstr(io->head, "\r\n\r\n"); /* then the body */
 
-	while (l != NULL && strncasecmp(l + 2, name, nl) != 0)
+	while (l != NULL && (hend == NULL || l < hend) &&
+	       strncasecmp(l + 2, name, nl) != 0)
 		l = strstr(l + 2, "\r\n");
-	if (l != NULL && l[2 + nl] == ':') {
+	if (l != NULL && (hend == NULL || l < hend) && l[2 + nl] == ':') {
 		l += 3 + nl;
 		l += strspn(l, " \t");
 		end = l + strcspn(l, "\r\n");
@@ -555,6 +669,21 @@ static void head_header(const struct fetch_io *io, const char *name, char *out,
 			out[o++] = *l > ' ' && *l < 0x7f ? *l : '?';
 	}
 	out[o] = '\0';
+}
+
+/* The Content-Length the kept head gives, -1 if none (or unreadable:
+ * OpenSSL has refused an answer with one it cannot read). */
+static long head_content_length(const struct fetch_io *io)
+{
+	char v[32], *end;
+	long n;
+
+	head_header(io, "Content-Length", v, sizeof(v));
+	if (v[0] < '0' || v[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	return errno == 0 && *end == '\0' ? n : -1;
 }
 
 /* The request line's path: the plan's GET path, else the URL's for POST. */
@@ -572,42 +701,79 @@ static int http_path(struct kst_fetch_http *h, const struct http_url *u,
 	return 0;
 }
 
-int kst_fetch_http_exchange(struct kst_fetch_http *h)
+/* The URLs and the request line's path of h: 0, or h->err. */
+static int http_prepare(struct kst_fetch_http *h, struct http_url *u,
+			struct http_url *px, char **path)
 {
-	struct fetch_io io = {.fd = -1, .cancel_fd = h->cancel_fd};
-	struct http_url u, px = {0};
 	bool proxy = h->proxy != NULL && h->proxy[0] != '\0';
-	char *path = NULL;
-	uint64_t t0 = kst_mono_ms();
-	long conn_ms = KST_MIN(h->connect_timeout_ms, h->response_timeout_ms);
-	BIO *conn = NULL;
 
 	h->err = KST_FETCH_OK;
 	h->http_status = 0;
 	h->detail[0] = '\0';
-	if (http_url_parse(h->url, &u) < 0 || u.ssl) {
-		http_fail(h, KST_FETCH_E_NO_URL,
-			  "not an http:// URL kstapled can use");
+	h->body = NULL;
+	h->body_len = 0;
+	memset(px, 0, sizeof(*px));
+	*path = NULL;
+	if (http_url_parse(h->url, u) < 0 || u->ssl)
+		return http_fail(h, KST_FETCH_E_NO_URL,
+				 "not an http:// URL kstapled can use");
+	if (proxy && (http_url_parse(h->proxy, px) < 0 || px->ssl))
+		return http_fail(h, KST_FETCH_E_PROXY, "bad proxy URL");
+	if (http_path(h, u, path) < 0)
+		return http_fail(h, KST_FETCH_E_INTERNAL, "out of memory");
+	if (h->post && h->req == NULL)
+		return http_fail(h, KST_FETCH_E_INTERNAL, "no request to POST");
+	return 0;
+}
+
+int kst_fetch_http_exchange(struct kst_fetch_http *h)
+{
+	struct fetch_io io = {.fd = -1, .cancel_fd = h->cancel_fd};
+	struct http_url u = {0}, px;
+	bool proxy = h->proxy != NULL && h->proxy[0] != '\0';
+	char *path = NULL;
+	uint64_t t0 = kst_mono_ms();
+	long conn_ms = KST_MIN(h->connect_timeout_ms, h->response_timeout_ms);
+
+	if (http_prepare(h, &u, &px, &path) != 0)
 		goto out;
-	}
-	if (proxy && (http_url_parse(h->proxy, &px) < 0 || px.ssl)) {
-		http_fail(h, KST_FETCH_E_PROXY, "bad proxy URL");
-		goto out;
-	}
-	if (http_path(h, &u, &path) < 0) {
-		http_fail(h, KST_FETCH_E_INTERNAL, "out of memory");
-		goto out;
-	}
 	ERR_clear_error();
+	/* resolving the name counts against the connect timeout */
 	io.deadline = t0 + (uint64_t)KST_MAX(conn_ms, 1L);
-	if (http_connect(h, proxy ? &px : &u, proxy, &io, &conn) != 0)
+	if (http_connect(h, proxy ? &px : &u, proxy, &io) != 0)
 		goto out;
 	io.deadline = t0 + (uint64_t)KST_MAX(h->response_timeout_ms, 1L);
 	http_send(h, &u, path, proxy, &io);
 out:
 	ERR_clear_error(); /* what mattered is in h->detail */
 	h->cancelled = io.cancelled;
-	BIO_free_all(conn);
+	if (io.fd >= 0)
+		close(io.fd);
+	free(path);
+	http_url_free(&px);
+	http_url_free(&u);
+	return h->err;
+}
+
+int kst_fetch_http_reply(struct kst_fetch_http *h, const unsigned char *reply,
+			 size_t len)
+{
+	static const unsigned char none[1];
+	struct fetch_io io = {.fd = -1,
+			      .cancel_fd = -1,
+			      .deadline = UINT64_MAX,
+			      .src = reply != NULL ? reply : none,
+			      .src_len = reply != NULL ? len : 0};
+	struct http_url u = {0}, px;
+	bool proxy = h->proxy != NULL && h->proxy[0] != '\0';
+	char *path = NULL;
+
+	if (http_prepare(h, &u, &px, &path) == 0) {
+		ERR_clear_error();
+		http_send(h, &u, path, proxy, &io);
+	}
+	ERR_clear_error();
+	h->cancelled = false;
 	free(path);
 	http_url_free(&px);
 	http_url_free(&u);

@@ -13,8 +13,11 @@ pkgs=(
 	build-essential pkg-config git
 	libssl-dev openssl
 	libbpf-dev bpftool clang llvm
+	# fuzz targets: libFuzzer and the sanitizer runtimes for clang
+	libclang-rt-14-dev
 	libnl-3-dev libnl-genl-3-dev
 	libsystemd-dev libcap-dev
+	libc-ares-dev
 	libcriterion-dev
 	# demo and tests: real clients, netns, systemd tools, man pages
 	curl gnutls-bin iproute2 ethtool procps psmisc systemd man-db

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <dirent.h>
+#include <errno.h>
 #include <openssl/ocsp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/util.h"
+#include "tests/lib/dnssink.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
+#include "tests/lib/testutil.h"
 
 static struct kst_h_daemon d;
 static struct kst_h_backend b;
@@ -336,5 +340,89 @@ Test(fetch, a_cert_without_an_ocsp_url_is_quiet, .timeout = 60)
 	cr_expect_str_eq(state, "disabled");
 	free(state);
 	free(refs);
+	stop_all();
+}
+
+/*
+ * A responder name the DNS never answers for (tests/lib/dnssink.h, where
+ * the system resolver would wait 10 s): the fetch resolving it holds no
+ * reload, and SIGTERM ends the daemon within its drain bound (2 s here,
+ * no connection to drain), not when the resolver gives up.
+ */
+Test(fetch, reload_and_stop_do_not_wait_for_a_silent_resolver, .timeout = 90)
+{
+	int sink = kst_h_dns_sink(), asked = 0, rc;
+	char *text = NULL;
+	uint64_t t0, end, ms;
+
+	kst_test_require(sink >= 0, "needs private namespaces (root): %s",
+			 strerror(-sink));
+	port = kst_h_free_port();
+	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
+	cr_assert(asprintf(&text,
+			   "[global]\ndrain-timeout = 2s\n"
+			   "[ocsp]\nstartup-wait = 0s\nconnect-timeout = 60s\n"
+			   "response-timeout = 60s\n"
+			   "[listener:web]\nbind = 127.0.0.1:%d\n"
+			   "backend = 127.0.0.1:%d\ncert = ec\n"
+			   "[cert:ec]\npem = %s\n"
+			   "ocsp-url = http://ocsp.silent.kst.test/\n",
+			   port, b.port, kst_h_leaf("localhost-ecdsa")) > 0);
+	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
+	free(text);
+	end = kst_mono_ms() + 10000;
+	while ((asked += kst_h_dns_sink_queries(sink)) < 1 &&
+	       kst_mono_ms() < end)
+		usleep(20000);
+	cr_assert_geq(asked, 1, "the fetch is resolving the name");
+	t0 = kst_mono_ms();
+	cr_expect_eq(kst_h_daemon_reload(&d), 0, "reloaded");
+	ms = kst_mono_ms() - t0;
+	cr_log_info("reload while resolving: %lu ms", (unsigned long)ms);
+	cr_expect_lt(ms, 3000, "the reload took %lu ms", (unsigned long)ms);
+	t0 = kst_mono_ms();
+	rc = kst_h_daemon_stop(&d);
+	ms = kst_mono_ms() - t0;
+	cr_log_info("SIGTERM while resolving: exit %d after %lu ms", rc,
+		    (unsigned long)ms);
+	cr_expect_eq(rc, 0);
+	cr_expect_lt(ms, 2000 + 1500, "stopping took %lu ms",
+		     (unsigned long)ms);
+	kst_h_backend_stop(&b);
+	close(sink);
+}
+
+/*
+ * A responder that sends a good response and then more (a CRLF after the
+ * Content-Length bytes, 4 KiB of junk) or no Content-Length at all: the
+ * response is stapled and persisted, exactly its own bytes.
+ */
+struct sloppy {
+	char mode[16];
+};
+
+static struct sloppy sloppy_modes[] = {{"crlf"}, {"junk"}, {"no-length"}};
+
+ParameterizedTestParameters(fetch, a_good_response_followed_by_more_staples)
+{
+	return cr_make_param_array(struct sloppy, sloppy_modes,
+				   sizeof(sloppy_modes) /
+					   sizeof(sloppy_modes[0]));
+}
+
+ParameterizedTest(struct sloppy *m, fetch,
+		  a_good_response_followed_by_more_staples, .timeout = 90)
+{
+	const char *mode = m->mode;
+	char *sec;
+
+	cr_assert_eq(kst_h_ocspd_start(&r, NULL, mode, 1), 0);
+	sec = cert_section("ec", "localhost-ecdsa", r.url);
+	start(NULL, "cert = ec\n", sec);
+	cr_expect_eq(stapled(NULL, "ECDSA+SHA256"), 1, "%s: stapled", mode);
+	cr_expect_eq(state_files(), 1, "%s: persisted", mode);
+	cr_expect_eq(kst_h_count(d.log, "OCSP fetch from"), 0,
+		     "%s: no fetch failed", mode);
+	free(sec);
 	stop_all();
 }

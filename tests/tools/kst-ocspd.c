@@ -21,6 +21,11 @@
  *               here from the request's CertID; openssl cannot backdate)
  *   trylater    OCSP responseStatus tryLater
  *   delay:MS    ok, after MS milliseconds
+ *   crlf        ok, with CRLF after the body (not counted in its length)
+ *   junk        ok, with 4 KiB of junk after the body
+ *   no-length   ok without Content-Length; the close ends the body
+ *   file:PATH   the bytes of PATH, whatever was asked (a replay: any
+ *               response minted or saved earlier; PATH under 58 bytes)
  *
  * Model: the main process accepts and forks one child per connection, so a
  * hanging or slow request never blocks another. The child reads the request,
@@ -130,20 +135,42 @@ static void od_reply(struct od_req *r, int status, const char *reason,
 		     const char *extra, const char *type, const void *body,
 		     size_t len)
 {
-	char head[512];
-	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.0 %d %s\r\nServer: kst-ocspd\r\n%s"
-			 "Content-Type: %s\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n",
-			 status, reason, extra ? extra : "", type, len);
+	static char junk[4096];
+	bool ok = status == 200, nolen = ok && !strcmp(r->mode, "no-length");
+	char head[512], clen[64] = "", *all;
+	size_t tail = 0;
+	int n;
+
+	if (!nolen)
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.0 %d %s\r\nServer: kst-ocspd\r\n%s"
+		     "Content-Type: %s\r\n%sConnection: close\r\n\r\n",
+		     status, reason, extra ? extra : "", type, clen);
 
 	r->status = status;
 	r->sent = len;
 	/* logged before the peer can see the answer: a test that got one
 	 * finds its line */
 	od_log(r);
-	if (od_write_all(r->fd, head, (size_t)n) == 0)
-		od_write_all(r->fd, body, len);
+	/* after the body, what a sloppy responder or proxy adds, in the
+	 * same write: the client's read takes both at once */
+	if (ok && strcmp(r->mode, "crlf") == 0) {
+		memcpy(junk, "\r\n", 2);
+		tail = 2;
+	} else if (ok && strcmp(r->mode, "junk") == 0) {
+		memset(junk, 'J', sizeof(junk));
+		junk[0] = 0x30; /* and what looks like a DER start */
+		tail = sizeof(junk);
+	}
+	all = malloc((size_t)n + len + tail);
+	if (all == NULL)
+		return;
+	memcpy(all, head, (size_t)n);
+	memcpy(all + n, body, len);
+	memcpy(all + (size_t)n + len, junk, tail);
+	od_write_all(r->fd, all, (size_t)n + len + tail);
+	free(all);
 }
 
 static void od_reply_text(struct od_req *r, int status, const char *reason,
@@ -638,6 +665,8 @@ static void od_respond(struct od_req *r)
 			;
 	}
 	if (delay || strcmp(r->mode, "ok") == 0 ||
+	    strcmp(r->mode, "crlf") == 0 || strcmp(r->mode, "junk") == 0 ||
+	    strcmp(r->mode, "no-length") == 0 ||
 	    strcmp(r->mode, "wrong-key") == 0 ||
 	    strcmp(r->mode, "other-cert") == 0)
 		od_respond_openssl(r);
@@ -645,6 +674,8 @@ static void od_respond(struct od_req *r)
 		od_send_der(r, der, od_mint_expired(r, &der));
 	else if (strcmp(r->mode, "trylater") == 0)
 		od_respond_trylater(r);
+	else if (strncmp(r->mode, "file:", 5) == 0)
+		od_send_file(r, r->mode + 5);
 	else
 		od_reply_text(r, 500, "Internal Server Error",
 			      "unknown mode\n");
@@ -861,10 +892,12 @@ static void od_usage(FILE *f)
 		"  --ndays N | --nmin N validity of ok responses (default 1 "
 		"day)\n"
 		"  --log FILE           one line per request\n"
-		"  --mode MODE          ok hang close http500 garbage html "
+		"  --mode MODE          ok crlf junk no-length hang close "
+		"http500 garbage html "
 		"redirect\n"
 		"                       wrong-key other-cert expired trylater "
 		"delay:MS\n"
+		"                       file:PATH (serve PATH's bytes)\n"
 		"  --mode-file FILE     first word overrides --mode, per "
 		"request\n"
 		"  --rogue-signer FILE --rogue-key FILE   for wrong-key\n"

@@ -21,6 +21,7 @@
 
 #include "daemon/fetcher.h"
 #include "daemon/util.h"
+#include "tests/lib/dnssink.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/toolproc.h"
@@ -224,6 +225,51 @@ Test(fetcher, stops_in_milliseconds_with_jobs_running_and_queued)
 	cr_expect_lt(ms, 1000, "stop took %lu ms, not the 30 s timeouts",
 		     (unsigned long)ms);
 	cr_expect_eq(ocspd_requests(0), 2, "queued jobs never ran");
+}
+
+/*
+ * Stopping while fetches wait for a DNS server that never answers
+ * (tests/lib/dnssink.h: the system resolver would wait 10 s) takes
+ * milliseconds: the pool does not wait for a resolver.
+ */
+Test(fetcher, stops_in_milliseconds_while_names_are_being_resolved,
+     .timeout = 60)
+{
+	int sink = kst_h_dns_sink(), asked = 0;
+	const char *urls[] = {"http://ocsp.silent.kst.test/"};
+	X509 *leaf = kst_test_cert("localhost-ecdsa"),
+	     *issuer = kst_test_cert("int");
+	struct kst_fetch_opts o;
+	uint64_t t0, end, ms;
+
+	kst_test_require(sink >= 0, "needs private namespaces (root): %s",
+			 strerror(-sink));
+	kst_fetch_opts_default(&o);
+	o.connect_timeout_ms = 30000;
+	o.response_timeout_ms = 30000;
+	cr_assert_eq(kst_fetcher_start(2, &env.pool), 0);
+	for (uintptr_t i = 1; i <= 3; i++) {
+		struct kst_fetch_job *job = kst_fetch_job_new(
+			(void *)i, leaf, issuer, urls, 1, NULL, &o);
+
+		cr_assert_not_null(job);
+		cr_assert_eq(kst_fetcher_submit(env.pool, job), 0);
+	}
+	end = kst_mono_ms() + WAIT_MS;
+	while ((asked += kst_h_dns_sink_queries(sink)) < 2 &&
+	       kst_mono_ms() < end)
+		usleep(10000);
+	cr_assert_geq(asked, 2, "the fetches are resolving");
+	t0 = kst_mono_ms();
+	kst_fetcher_stop(env.pool);
+	env.pool = NULL;
+	ms = kst_mono_ms() - t0;
+	cr_log_info("stop while resolving: %lu ms", (unsigned long)ms);
+	cr_expect_lt(ms, 3000, "stop waited %lu ms for the resolver",
+		     (unsigned long)ms);
+	X509_free(leaf);
+	X509_free(issuer);
+	close(sink);
 }
 
 /* Threads of this process, by id, from /proc/self/task. */

@@ -38,7 +38,9 @@
 #include <openssl/ocsp.h>
 
 #include "daemon/ocsp_fetch.h"
+#include "daemon/ocsp_fetch_http.h"
 #include "daemon/util.h"
+#include "tests/lib/dnssink.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
 #include "tests/lib/testutil.h"
@@ -1234,6 +1236,422 @@ Test(fetch, survives_random_answers)
 	}
 	canned_stop(srv);
 	OPENSSL_free(der);
+}
+
+/* --------------------------------------------- the body, and only it */
+
+/*
+ * A good response framed every way a responder frames it: exactly the
+ * body is handed to ingest (Content-Length bytes, or the DER object's
+ * own length when there is none), whatever follows it is ignored, and
+ * max_size bounds the body itself, never the bytes read after it.
+ */
+struct body_case {
+	char name[32];
+	bool length;	  /* send Content-Length */
+	int length_delta; /* added to the body's real length in it */
+	size_t trailer;	  /* bytes after the body: 2 is CRLF, else junk */
+	bool chunked;	  /* Transfer-Encoding: chunked framing */
+	bool hang;	  /* keep the connection open after the answer */
+	int max_delta;	  /* max_size = body length + this; 99: default */
+	int err;
+	char needle[48];
+};
+
+// clang-format off
+static struct body_case body_cases[] = {
+	{"crlf-after-length", true, 0, 2, false, false, 99, KST_FETCH_OK, ""},
+	{"junk-after-length", true, 0, 4000, false, false, 99, KST_FETCH_OK,
+	 ""},
+	{"junk-after-length-open", true, 0, 300, false, true, 99,
+	 KST_FETCH_OK, ""},
+	{"no-length-close", false, 0, 0, false, false, 99, KST_FETCH_OK, ""},
+	{"no-length-crlf", false, 0, 2, false, false, 99, KST_FETCH_OK, ""},
+	{"no-length-junk-open", false, 0, 4000, false, true, 99, KST_FETCH_OK,
+	 ""},
+	{"max-length", true, 0, 0, false, false, 0, KST_FETCH_OK, ""},
+	{"max-length-junk", true, 0, 4000, false, false, 0, KST_FETCH_OK, ""},
+	{"max-no-length", false, 0, 0, false, false, 0, KST_FETCH_OK, ""},
+	{"max-no-length-junk", false, 0, 4000, false, false, 0, KST_FETCH_OK,
+	 ""},
+	{"max+1-length", true, 0, 0, false, false, -1, KST_FETCH_E_TOO_LARGE,
+	 "over"},
+	{"max+1-no-length", false, 0, 0, false, false, -1,
+	 KST_FETCH_E_TOO_LARGE, "over"},
+	{"length-over-sent", true, 10, 0, false, false, 99, KST_FETCH_E_BODY,
+	 "Content-Length"},
+	{"length-under-body", true, -10, 0, false, false, 99, KST_FETCH_E_BODY,
+	 "Content-Length"},
+	{"chunked", false, 0, 0, true, false, 99, KST_FETCH_E_BODY, "chunked"},
+};
+// clang-format on
+
+ParameterizedTestParameters(fetch, takes_exactly_the_body)
+{
+	return cr_make_param_array(struct body_case, body_cases,
+				   KST_ARRAY_SIZE(body_cases));
+}
+
+ParameterizedTest(struct body_case *c, fetch, takes_exactly_the_body)
+{
+	unsigned char *der = NULL, answer[8192];
+	size_t len = 0, n;
+	struct canned *srv;
+	const char *urls[1];
+	struct kst_fetch_opts o = quick_opts();
+	struct kst_fetch_job *job;
+	uint64_t t0;
+
+	mint_good(&der, &len);
+	n = (size_t)snprintf((char *)answer, sizeof(answer),
+			     "HTTP/1.0 200 OK\r\nContent-Type: "
+			     "application/ocsp-response\r\n");
+	if (c->length)
+		n += (size_t)snprintf((char *)answer + n, sizeof(answer) - n,
+				      "Content-Length: %ld\r\n",
+				      (long)len + c->length_delta);
+	if (c->chunked)
+		n += (size_t)snprintf((char *)answer + n, sizeof(answer) - n,
+				      "Transfer-Encoding: chunked\r\n\r\n"
+				      "%zx\r\n",
+				      len);
+	else
+		n += (size_t)snprintf((char *)answer + n, sizeof(answer) - n,
+				      "\r\n");
+	cr_assert_lt(n + len + c->trailer + 8, sizeof(answer));
+	memcpy(answer + n, der, len);
+	n += len;
+	if (c->chunked) {
+		memcpy(answer + n, "\r\n0\r\n\r\n", 7);
+		n += 7;
+	}
+	if (c->trailer == 2) {
+		memcpy(answer + n, "\r\n", 2);
+	} else {
+		/* junk, and a DER SEQUENCE start to tempt a parser */
+		memset(answer + n, 'J', c->trailer);
+		if (c->trailer > 0)
+			answer[n] = 0x30;
+	}
+	n += c->trailer;
+	srv = canned_start(answer, n);
+	srv->hang = c->hang;
+	urls[0] = url_of(srv->port, "/");
+	canned_run(srv);
+	if (c->max_delta != 99)
+		o.max_size = (size_t)((long)len + c->max_delta);
+	o.response_timeout_ms = 2000;
+	job = make_job("localhost-ecdsa", urls, 1, &o);
+	t0 = kst_mono_ms();
+	kst_fetch_run(job, 0);
+	cr_log_info("%s: %s (HTTP %d): %s", c->name,
+		    kst_fetch_err_name(job->err), job->http_status,
+		    job->detail);
+	cr_expect_eq(job->err, c->err, "%s: %s: %s", c->name,
+		     kst_fetch_err_name(job->err), job->detail);
+	cr_expect(strstr(job->detail, c->needle) != NULL, "%s: '%s' lacks '%s'",
+		  c->name, job->detail, c->needle);
+	if (o.max_size != 0)
+		cr_expect(job->der == NULL || job->len <= o.max_size,
+			  "%s: %zu bytes handed on, max %zu", c->name, job->len,
+			  o.max_size);
+	if (c->err == KST_FETCH_OK) {
+		cr_expect(job->len == len && memcmp(job->der, der, len) == 0,
+			  "%s: the body is the response, %zu bytes, not %zu",
+			  c->name, len, job->len);
+		expect_good_state_file(job, "localhost-ecdsa");
+		/* a complete body is not held until the peer closes */
+		cr_expect_lt(kst_mono_ms() - t0, 1500, "%s", c->name);
+	} else {
+		cr_expect(!job->written, "%s", c->name);
+	}
+	kst_fetch_job_free(job);
+	canned_stop(srv);
+	OPENSSL_free(der);
+}
+
+/* ------------------------------- the reply handling, from bytes alone */
+
+/* The contract the fuzz target of the OCSP HTTP reply relies on. */
+Test(fetch, the_body_is_the_der_object_and_nothing_after_it)
+{
+	unsigned char b[300];
+	size_t n = 99;
+
+	memset(b, 'J', sizeof(b));
+	memcpy(b, "\x30\x03\x01\x02\x03", 5);
+	cr_expect_eq(kst_fetch_http_body(b, 7, -1, 100, &n), 0);
+	cr_expect_eq(n, 5, "short form: 5 bytes, the CRLF after is not");
+	cr_expect_eq(kst_fetch_http_body(b, 5, 5, 5, &n), 0);
+	cr_expect_eq(n, 5, "exactly max");
+	cr_expect_eq(kst_fetch_http_body(b, 7, -1, 4, &n), -EMSGSIZE);
+	cr_expect_eq(n, 0);
+	cr_expect_eq(kst_fetch_http_body(b, 7, 6, 100, &n), -EPROTO);
+	cr_expect_eq(kst_fetch_http_body(b, 0, 101, 100, &n), -EMSGSIZE,
+		     "Content-Length over max, before any byte");
+	cr_expect_eq(kst_fetch_http_body(b, 4, -1, 100, &n), -ENODATA);
+	cr_expect_eq(kst_fetch_http_body(b, 1, -1, 100, &n), -ENODATA);
+	cr_expect_eq(kst_fetch_http_body(NULL, 0, -1, 100, &n), -ENODATA);
+	memcpy(b, "\x30\x81\x80", 3); /* long form, 128 content bytes */
+	cr_expect_eq(kst_fetch_http_body(b, sizeof(b), -1, 1000, &n), 0);
+	cr_expect_eq(n, 131);
+	cr_expect_eq(kst_fetch_http_body(b, 130, -1, 1000, &n), -ENODATA);
+	cr_expect_eq(kst_fetch_http_body(b, sizeof(b), -1, 130, &n), -EMSGSIZE);
+	memcpy(b, "\x30\x84\xff\xff\xff\xff", 6);
+	cr_expect_eq(kst_fetch_http_body(b, sizeof(b), -1, 65536, &n),
+		     -EMSGSIZE, "4 GiB claimed");
+	cr_expect_eq(kst_fetch_http_body((const unsigned char *)"\x30\x80", 2,
+					 -1, 100, &n),
+		     -EBADMSG, "indefinite length");
+	cr_expect_eq(kst_fetch_http_body((const unsigned char *)"\x30\x85", 2,
+					 -1, 100, &n),
+		     -EBADMSG);
+	cr_expect_eq(kst_fetch_http_body((const unsigned char *)"\x31\x00", 2,
+					 -1, 100, &n),
+		     -EBADMSG, "not a SEQUENCE");
+}
+
+Test(fetch, a_reply_from_bytes_is_handled_as_from_the_network)
+{
+	unsigned char *der = NULL, *req_der = NULL, answer[8192];
+	size_t len = 0, req_len = 0, n;
+	X509 *leaf = kst_test_cert("localhost-ecdsa"),
+	     *issuer = kst_test_cert("int");
+	OCSP_REQUEST *req = NULL;
+	struct kst_fetch_http h = {.url = "http://ocsp.kst.test/",
+				   .cancel_fd = -1,
+				   .max_size = 65536};
+
+	cr_assert_eq(kst_fetch_request_build(leaf, issuer, false, &req,
+					     &req_der, &req_len),
+		     0);
+	h.req = req;
+	h.der = req_der;
+	h.der_len = req_len;
+	mint_good(&der, &len);
+	n = ocsp_answer(answer, sizeof(answer), der, len);
+	memcpy(answer + n, "\r\njunk", 6);
+	cr_expect_eq(kst_fetch_http_reply(&h, answer, n + 6), KST_FETCH_OK,
+		     "%s", h.detail);
+	cr_expect(h.body_len == len && memcmp(h.body, der, len) == 0,
+		  "%zu bytes, not %zu", h.body_len, len);
+	cr_expect_eq(h.http_status, 200);
+	cr_expect(!h.post);
+	OPENSSL_free(h.body);
+	h.max_size = len - 1;
+	cr_expect_eq(kst_fetch_http_reply(&h, answer, n + 6),
+		     KST_FETCH_E_TOO_LARGE, "%s", h.detail);
+	cr_expect_null(h.body);
+	cr_expect_eq(kst_fetch_http_reply(&h, NULL, 0), KST_FETCH_E_HTTP);
+	cr_expect(strstr(h.detail, "closed") != NULL, "%s", h.detail);
+	h.max_size = 65536;
+	cr_expect_eq(kst_fetch_http_reply(&h, answer, n / 2), KST_FETCH_E_BODY,
+		     "%s", h.detail);
+	cr_expect_null(h.body);
+	OPENSSL_free(der);
+	OPENSSL_free(req_der);
+	OCSP_REQUEST_free(req);
+	X509_free(leaf);
+	X509_free(issuer);
+}
+
+/*
+ * Mutated replies, in process (the fuzz target's path, briefly): every
+ * outcome is a fetch code, a body is never over max_size and is always
+ * one whole DER object at the start of what followed the head.
+ */
+Test(fetch, mutated_replies_from_bytes_stay_within_the_contract)
+{
+	unsigned char *der = NULL, *req_der = NULL, good[8192], a[8192];
+	size_t len = 0, req_len = 0, n;
+	X509 *leaf = kst_test_cert("localhost-ecdsa"),
+	     *issuer = kst_test_cert("int");
+	OCSP_REQUEST *req = NULL;
+	struct kst_fetch_http h = {.url = "http://ocsp.kst.test/",
+				   .cancel_fd = -1};
+	uint32_t x = 777;
+
+	cr_assert_eq(kst_fetch_request_build(leaf, issuer, false, &req,
+					     &req_der, &req_len),
+		     0);
+	h.req = req;
+	h.der = req_der;
+	h.der_len = req_len;
+	mint_good(&der, &len);
+	n = ocsp_answer(good, sizeof(good), der, len);
+	for (int i = 0; i < 2000; i++) {
+		size_t m = n, body_len = 0;
+
+		memcpy(a, good, n);
+		for (int j = 0; j < 1 + i % 5; j++) {
+			x = x * 1664525u + 1013904223u;
+			a[(x >> 8) % n] ^= (unsigned char)(x | 1);
+		}
+		if (i % 3 == 0)
+			m = (x >> 4) % (n + 1); /* cut short */
+		if (i % 4 == 1) {
+			memset(a + n, (int)(x >> 24), 100); /* junk after */
+			m = n + 100;
+		}
+		h.max_size = i % 2 ? 65536 : len;
+		kst_fetch_http_reply(&h, a, m);
+		cr_assert(h.err == KST_FETCH_OK ||
+				  (h.err >= KST_FETCH_E_NO_URL &&
+				   h.err <= KST_FETCH_E_INTERNAL),
+			  "reply %d: %d", i, h.err);
+		if (h.err == KST_FETCH_OK) {
+			cr_assert_leq(h.body_len, h.max_size, "reply %d", i);
+			cr_assert_eq(kst_fetch_http_body(h.body, h.body_len, -1,
+							 h.max_size, &body_len),
+				     0, "reply %d", i);
+			cr_assert_eq(body_len, h.body_len, "reply %d", i);
+		} else {
+			cr_assert_null(h.body, "reply %d", i);
+		}
+		OPENSSL_free(h.body);
+	}
+	OPENSSL_free(der);
+	OPENSSL_free(req_der);
+	OCSP_REQUEST_free(req);
+	X509_free(leaf);
+	X509_free(issuer);
+}
+
+/* ------------------------------------------------- resolving the name */
+
+/*
+ * Against a DNS server that swallows every query (tests/lib/dnssink.h,
+ * whose resolv.conf gives the system resolver one 10 s try): resolving
+ * counts against connect_timeout_ms, a cancel ends it at once, and an IP
+ * literal never asks the DNS at all.
+ */
+Test(fetch, a_silent_resolver_fails_within_the_connect_timeout, .timeout = 60)
+{
+	int sink = kst_h_dns_sink();
+	const char *urls[] = {"http://ocsp.silent.kst.test:8080/"};
+	struct kst_fetch_opts o = quick_opts();
+	struct kst_fetch_job *job;
+	uint64_t t0, ms;
+
+	kst_test_require(sink >= 0, "needs private namespaces (root): %s",
+			 strerror(-sink));
+	o.connect_timeout_ms = 500;
+	o.response_timeout_ms = 20000;
+	job = make_job("localhost-ecdsa", urls, 1, &o);
+	t0 = kst_mono_ms();
+	kst_fetch_run(job, 0);
+	ms = kst_mono_ms() - t0;
+	cr_log_info("%lu ms: %s: %s", (unsigned long)ms,
+		    kst_fetch_err_name(job->err), job->detail);
+	cr_expect_eq(job->err, KST_FETCH_E_RESOLVE, "%s: %s",
+		     kst_fetch_err_name(job->err), job->detail);
+	cr_expect(strstr(job->detail, "ocsp.silent.kst.test") != NULL &&
+			  strstr(job->detail, "connect-timeout") != NULL,
+		  "%s", job->detail);
+	/* the resolver itself would give up after 10 s */
+	cr_expect_lt(ms, 5000, "gave up after %lu ms, not at 500",
+		     (unsigned long)ms);
+	cr_expect_gt(kst_h_dns_sink_queries(sink), 0, "the DNS was asked");
+	kst_fetch_job_free(job);
+	close(sink);
+}
+
+Test(fetch, a_proxy_name_the_dns_never_answers_is_a_proxy_error, .timeout = 60)
+{
+	int sink = kst_h_dns_sink();
+	const char *urls[] = {"http://127.0.0.1:9/"};
+	struct kst_fetch_opts o = quick_opts();
+	struct kst_fetch_job *job;
+	uint64_t t0, ms;
+
+	kst_test_require(sink >= 0, "needs private namespaces (root): %s",
+			 strerror(-sink));
+	o.http_proxy = "http://proxy.silent.kst.test:3128";
+	o.connect_timeout_ms = 500;
+	o.response_timeout_ms = 20000;
+	job = make_job("localhost-ecdsa", urls, 1, &o);
+	t0 = kst_mono_ms();
+	kst_fetch_run(job, 0);
+	ms = kst_mono_ms() - t0;
+	cr_expect_eq(job->err, KST_FETCH_E_PROXY, "%s: %s",
+		     kst_fetch_err_name(job->err), job->detail);
+	cr_expect(strstr(job->detail, "the proxy proxy.silent.kst.test") !=
+			  NULL,
+		  "%s", job->detail);
+	cr_expect_lt(ms, 5000, "gave up after %lu ms, not at 500",
+		     (unsigned long)ms);
+	kst_fetch_job_free(job);
+	close(sink);
+}
+
+static void *cancel_later(void *arg)
+{
+	usleep(300 * 1000);
+	if (write(*(int *)arg, "x", 1) != 1)
+		cr_log_warn("cannot cancel");
+	return NULL;
+}
+
+Test(fetch, a_cancel_ends_a_hung_resolution_at_once, .timeout = 60)
+{
+	int sink = kst_h_dns_sink(), p[2];
+	const char *urls[] = {"http://ocsp.silent.kst.test/",
+			      "http://ocsp2.silent.kst.test/"};
+	struct kst_fetch_opts o = quick_opts();
+	struct kst_fetch_job *job;
+	pthread_t t;
+	uint64_t t0, ms;
+
+	kst_test_require(sink >= 0, "needs private namespaces (root): %s",
+			 strerror(-sink));
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	o.connect_timeout_ms = 30000;
+	o.response_timeout_ms = 30000;
+	job = make_job("localhost-ecdsa", urls, 2, &o);
+	job->cancel_fd = p[0];
+	cr_assert_eq(pthread_create(&t, NULL, cancel_later, &p[1]), 0);
+	t0 = kst_mono_ms();
+	kst_fetch_run(job, 0);
+	ms = kst_mono_ms() - t0;
+	pthread_join(t, NULL);
+	cr_log_info("%lu ms: %s", (unsigned long)ms, job->detail);
+	cr_expect_str_eq(job->detail, "cancelled");
+	cr_expect_str_eq(job->url, urls[0], "no further URL is tried");
+	cr_expect_lt(ms, 5000, "the cancel waited %lu ms for the resolver",
+		     (unsigned long)ms);
+	cr_expect_gt(kst_h_dns_sink_queries(sink), 0, "it was resolving");
+	kst_fetch_job_free(job);
+	close(p[0]);
+	close(p[1]);
+	close(sink);
+}
+
+Test(fetch, an_ip_literal_is_never_looked_up)
+{
+	int sink = kst_h_dns_sink();
+	unsigned char *der = NULL, answer[8192];
+	size_t len = 0, n;
+	struct canned *srv;
+	const char *urls[1];
+	struct kst_fetch_opts o = quick_opts();
+	struct kst_fetch_job *job;
+
+	kst_test_require(sink >= 0, "needs private namespaces (root): %s",
+			 strerror(-sink));
+	mint_good(&der, &len);
+	n = ocsp_answer(answer, sizeof(answer), der, len);
+	srv = canned_start(answer, n);
+	urls[0] = url_of(srv->port, "/");
+	canned_run(srv);
+	job = make_job("localhost-ecdsa", urls, 1, &o);
+	kst_fetch_run(job, 0);
+	cr_expect_eq(job->err, KST_FETCH_OK, "%s: %s",
+		     kst_fetch_err_name(job->err), job->detail);
+	cr_expect_eq(kst_h_dns_sink_queries(sink), 0, "the DNS was asked");
+	kst_fetch_job_free(job);
+	canned_stop(srv);
+	OPENSSL_free(der);
+	close(sink);
 }
 
 /* ---------------------------------------------------------- the proxy */
