@@ -40,6 +40,17 @@ static int check_staple(struct kst_cert *c, const char *path,
 
 	kst_stapling_params(conf, &p);
 	err = kst_stapling_read(path, p.max_size, &der, &len);
+	if (err == KST_STAPLING_E_NOTREG) {
+		/* the daemon refuses it whatever it holds: not what was meant */
+		kst_diag_error(d, conf->path, check_line(c),
+			       "cert %s: %s %s: %s", c->name,
+			       src == KST_STAPLE_SRC_FILE ? "staple file"
+							  : "state file",
+			       path, kst_stapling_strerror(err));
+		snprintf(why, whylen, "%s: %s", path,
+			 kst_stapling_strerror(err));
+		return 0;
+	}
 	if (err < 0) {
 		if (src == KST_STAPLE_SRC_FILE)
 			snprintf(why, whylen, "no staple file %s", path);
@@ -55,6 +66,24 @@ static int check_staple(struct kst_cert *c, const char *path,
 	return 0;
 }
 
+/* A revocation record in state-dir: held, so the staples below see it. */
+static void check_revocation(struct kst_cert *c, const struct kst_config *conf,
+			     struct kst_diag *d)
+{
+	struct kst_ocsp_revocation r;
+	const char *why;
+	char path[4096];
+
+	if (kst_stapling_revocation_path(conf, c, path, sizeof(path)) < 0 ||
+	    kst_stapling_revocation_read(path, kst_now(), &r, &why) == -ENOENT)
+		return;
+	kst_certstate_hold_revocation(c->state, &r, path);
+	kst_diag_warn(d, conf->path, check_line(c),
+		      "cert %s is held revoked by %s%s%s: no staple from "
+		      "before it will be served",
+		      c->name, path, why ? ": " : "", why ? why : "");
+}
+
 static void check_staples(struct kst_gen *g, struct kst_diag *d)
 {
 	char path[4096], why[300];
@@ -66,6 +95,7 @@ static void check_staples(struct kst_gen *g, struct kst_diag *d)
 		if (c == NULL || !c->stapling)
 			continue;
 		why[0] = '\0';
+		check_revocation(c, g->conf, d);
 		ok |= check_staple(c, c->staple_path, KST_STAPLE_SRC_FILE,
 				   g->conf, d, why, sizeof(why));
 		if (kst_stapling_state_path(g->conf, c, path, sizeof(path)) == 0)
@@ -118,10 +148,15 @@ int kst_control_check(const struct kst_run_opts *o)
 	kst_log_set_level(level);
 	kst_diag_print(&d, stderr);
 	if (d.errors == 0) {
+		/* with -T, stdout is the configuration alone, so that
+		 * `kstapled -T > file` reads back; the report goes to stderr */
+		FILE *report = o->dump ? stderr : stdout;
+
 		if (o->dump)
 			kst_config_dump(g->conf, stdout);
-		kst_nicctl_check(g->conf, stdout);
-		printf("configuration OK\n");
+		fflush(stdout);
+		kst_nicctl_check(g->conf, report);
+		fprintf(report, "configuration OK\n");
 	}
 	rc = d.errors ? 1 : 0;
 	kst_gen_destroy(g, &reg);

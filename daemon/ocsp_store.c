@@ -23,8 +23,10 @@
 #include "daemon/ocsp_store.h"
 #include "daemon/util.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -455,6 +457,124 @@ static enum kst_ocsp_err ocsp_check_status(struct kst_ocsp_verdict *v)
 	default:
 		return ocsp_decide(v, KST_OCSP_E_UNKNOWN, "certStatus unknown");
 	}
+}
+
+enum kst_ocsp_action kst_ocsp_choose(const struct kst_ocsp_held *h,
+				     struct kst_ocsp_verdict *v)
+{
+	char a[32], b[32];
+
+	if (v->err == KST_OCSP_OK && h->rev.revoked) {
+		if (v->this_update > h->rev.this_update)
+			return KST_OCSP_ACT_UNREVOKE;
+		ocsp_decide(v, KST_OCSP_E_REVOKED,
+			    "good, but its thisUpdate %s is not after the "
+			    "revoked response's (%s) held: still revoked",
+			    ocsp_fmt_utc(a, sizeof(a), v->this_update),
+			    ocsp_fmt_utc(b, sizeof(b), h->rev.this_update));
+		return KST_OCSP_ACT_KEEP;
+	}
+	if (v->err == KST_OCSP_OK)
+		return h->has_staple && v->this_update < h->staple_this_update
+			       ? KST_OCSP_ACT_KEEP
+			       : KST_OCSP_ACT_STAPLE;
+	if (v->err != KST_OCSP_E_REVOKED ||
+	    v->cert_status != V_OCSP_CERTSTATUS_REVOKED)
+		return KST_OCSP_ACT_KEEP;
+	/* a good response newer than this one was stapled: un-revoked since */
+	if (v->this_update < h->newest_good) {
+		ocsp_decide(v, KST_OCSP_E_REVOKED,
+			    "revoked, but older (thisUpdate %s) than the good "
+			    "response stapled (%s): ignored",
+			    ocsp_fmt_utc(a, sizeof(a), v->this_update),
+			    ocsp_fmt_utc(b, sizeof(b), h->newest_good));
+		return KST_OCSP_ACT_KEEP;
+	}
+	if (h->rev.revoked && v->this_update <= h->rev.this_update)
+		return KST_OCSP_ACT_KEEP;
+	return KST_OCSP_ACT_REVOKE;
+}
+
+int kst_ocsp_revocation_format(const struct kst_ocsp_revocation *r, char *buf,
+			       size_t size)
+{
+	char a[32], b[32];
+	int n = snprintf(buf, size,
+			 "kstapled-revocation 1\n"
+			 "# A verified OCSP response said revoked. Only a good "
+			 "response with a later\n"
+			 "# thisUpdate lifts it; deleting this file by hand "
+			 "does too (see the README).\n"
+			 "# thisUpdate %s, revoked at %s, reason %s\n"
+			 "this-update %lld\nrevoked-at %lld\nreason %d\n",
+			 ocsp_fmt_utc(a, sizeof(a), r->this_update),
+			 ocsp_fmt_utc(b, sizeof(b), r->revoked_at),
+			 r->reason < 0 ? "none given"
+				       : OCSP_crl_reason_str(r->reason),
+			 (long long)r->this_update, (long long)r->revoked_at,
+			 r->reason);
+
+	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+}
+
+/* One "key value" line of a record; 1 known and valid, 0 not, -1 bad. */
+static int ocsp_record_line(const char *line, size_t len, long long vals[3],
+			    unsigned *seen)
+{
+	static const char *const keys[] = {"this-update", "revoked-at",
+					   "reason"};
+	char copy[96], *end;
+	size_t k;
+
+	if (len >= sizeof(copy) || memchr(line, '\0', len) != NULL)
+		return -1;
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	if (strcmp(copy, "kstapled-revocation 1") == 0) {
+		*seen |= 1u << 3;
+		return 1;
+	}
+	for (k = 0; k < KST_ARRAY_SIZE(keys); k++) {
+		size_t kl = strlen(keys[k]);
+
+		if (strncmp(copy, keys[k], kl) != 0 || copy[kl] != ' ')
+			continue;
+		if (*seen & (1u << k) || copy[kl + 1] == '\0')
+			return -1;
+		errno = 0;
+		vals[k] = strtoll(copy + kl + 1, &end, 10);
+		if (errno != 0 || *end != '\0')
+			return -1;
+		*seen |= 1u << k;
+		return 1;
+	}
+	return -1;
+}
+
+int kst_ocsp_revocation_parse(const char *text, size_t len,
+			      struct kst_ocsp_revocation *r)
+{
+	long long vals[3] = {0, 0, 0};
+	unsigned seen = 0;
+	size_t off = 0;
+
+	while (off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t n = nl != NULL ? (size_t)(nl - (text + off)) : len - off;
+
+		if (n > 0 && text[off] != '#' &&
+		    ocsp_record_line(text + off, n, vals, &seen) < 0)
+			return -EINVAL;
+		off += n + 1;
+	}
+	if (seen != 0xf || vals[0] <= 0 || vals[1] < 0 || vals[2] < -1 ||
+	    vals[2] > OCSP_REVOKED_STATUS_AACOMPROMISE)
+		return -EINVAL;
+	r->revoked = true;
+	r->this_update = (time_t)vals[0];
+	r->revoked_at = (time_t)vals[1];
+	r->reason = (int)vals[2];
+	return 0;
 }
 
 bool kst_ocsp_cert_must_staple(X509 *leaf)

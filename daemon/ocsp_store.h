@@ -102,6 +102,71 @@ enum kst_ocsp_err kst_ocsp_ingest(const unsigned char *der, size_t len,
 				  struct kst_ocsp_verdict *v);
 
 /*
+ * A verified revocation, held for a certificate. It is sticky: the slot
+ * stays empty until a good response whose thisUpdate is after the revoked
+ * response's arrives (the CA un-revoked), so an older good response, be it
+ * the state-dir file from before the revocation, the operator's file on a
+ * reload, or a replay over plain HTTP, cannot undo it. The control thread
+ * persists it in state-dir (kst_ocsp_revocation_format) so that a restart
+ * keeps it too.
+ */
+struct kst_ocsp_revocation {
+	bool revoked;
+	time_t this_update; /* of the revoked response */
+	time_t revoked_at;  /* revocationTime */
+	int reason;	    /* OCSP_REVOKED_STATUS_* or -1 */
+};
+
+/* What a certificate holds when a verdict arrives. */
+struct kst_ocsp_held {
+	bool has_staple;
+	time_t staple_this_update; /* of the staple in the slot */
+	time_t newest_good;	   /* thisUpdate of the newest good response
+				      ever stapled; 0: none */
+	struct kst_ocsp_revocation rev;
+};
+
+enum kst_ocsp_action {
+	KST_OCSP_ACT_KEEP,     /* nothing changes */
+	KST_OCSP_ACT_STAPLE,   /* the good response replaces the staple */
+	KST_OCSP_ACT_UNREVOKE, /* good and newer than the revocation held:
+				  drop the revocation, staple it */
+	KST_OCSP_ACT_REVOKE,   /* empty the slot; hold (or advance) the
+				  revocation from the verdict */
+};
+
+/*
+ * What a verdict of kst_ocsp_ingest changes for a certificate holding h:
+ * - good: replaces an older (or as old) staple, unless a revocation is
+ *   held whose thisUpdate is not before the response's; then v->err
+ *   becomes KST_OCSP_E_REVOKED with a detail saying so (so callers count
+ *   it as refused) and nothing changes;
+ * - revoked: held unless an as-new or newer revocation is held already,
+ *   or a newer good response was stapled before (the CA un-revoked since);
+ * - anything else: nothing changes.
+ */
+enum kst_ocsp_action kst_ocsp_choose(const struct kst_ocsp_held *h,
+				     struct kst_ocsp_verdict *v);
+
+/*
+ * The state-dir record of a revocation ("<fingerprint>.revoked"), text:
+ *
+ *   kstapled-revocation 1
+ *   this-update <unix seconds>
+ *   revoked-at <unix seconds>
+ *   reason <OCSP_REVOKED_STATUS_*, -1 none>
+ *
+ * plus '#' lines (the same times in UTC, for people). Format returns the
+ * length written (NUL not counted) or -ENOSPC. Parse accepts exactly that
+ * (any line order, '#' lines and blank lines ignored, each key once, all
+ * three present); 0 or -EINVAL. r->revoked is set on success.
+ */
+int kst_ocsp_revocation_format(const struct kst_ocsp_revocation *r, char *buf,
+			       size_t size);
+int kst_ocsp_revocation_parse(const char *text, size_t len,
+			      struct kst_ocsp_revocation *r);
+
+/*
  * RFC 7633: true when the certificate carries the TLS Feature extension
  * (id-pe-tlsfeature, 1.3.6.1.5.5.7.1.24) listing status_request (5).
  */

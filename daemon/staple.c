@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/ocsp.h>
 
@@ -18,7 +19,8 @@
 
 static void certstate_log_verdict(struct kst_certstate *cs,
 				  enum kst_staple_source src,
-				  const struct kst_ocsp_verdict *v);
+				  const struct kst_ocsp_verdict *v,
+				  enum kst_ocsp_action act);
 static void certstate_free(struct kst_certstate *cs);
 
 struct kst_staple *kst_staple_new(const unsigned char *der, size_t len,
@@ -119,10 +121,15 @@ static void fmt_time(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Log once per reason: a refresh that fails the same way is not news. */
+/*
+ * Log once per reason: a refresh that fails the same way is not news. A
+ * revocation taken is always news (crit); a good response refused because
+ * a revocation is held is logged each time, as it may be a replay.
+ */
 static void certstate_log_verdict(struct kst_certstate *cs,
 				  enum kst_staple_source src,
-				  const struct kst_ocsp_verdict *v)
+				  const struct kst_ocsp_verdict *v,
+				  enum kst_ocsp_action act)
 {
 	char nu[32];
 
@@ -135,10 +142,16 @@ static void certstate_log_verdict(struct kst_certstate *cs,
 		cs->ocsp.logged_err = KST_OCSP_OK;
 		return;
 	}
-	if (v->err == KST_OCSP_E_REVOKED) {
+	if (act == KST_OCSP_ACT_REVOKE) {
 		kst_crit("cert %s: %s says REVOKED: %s; not stapled", cs->name,
 			 source_name(src), v->detail);
 		cs->ocsp.logged_err = v->err;
+		return;
+	}
+	if (v->err == KST_OCSP_E_REVOKED &&
+	    v->cert_status == V_OCSP_CERTSTATUS_GOOD) {
+		kst_warn("cert %s: %s refused: %s", cs->name, source_name(src),
+			 v->detail);
 		return;
 	}
 	if (v->err == cs->ocsp.logged_err)
@@ -152,7 +165,6 @@ static void certstate_log_verdict(struct kst_certstate *cs,
 static void certstate_accept(struct kst_certstate *cs, struct kst_staple *s)
 {
 	cs->ocsp.ever_had = true;
-	cs->ocsp.revoked = false;
 	cs->ocsp.last_this_update = s->this_update;
 	cs->ocsp.last_next_update = s->next_update;
 	cs->ocsp.last_produced_at = s->produced_at;
@@ -161,44 +173,142 @@ static void certstate_accept(struct kst_certstate *cs, struct kst_staple *s)
 	atomic_fetch_and(&cs->flags, ~(KST_CS_REVOKED | KST_CS_EXPIRED));
 }
 
+static void certstate_held(const struct kst_certstate *cs,
+			   struct kst_ocsp_held *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->has_staple = cs->cur != NULL;
+	h->staple_this_update = cs->cur ? cs->cur->this_update : 0;
+	h->newest_good = cs->ocsp.ever_had ? cs->ocsp.last_this_update : 0;
+	h->rev.revoked = cs->ocsp.revoked;
+	h->rev.this_update = cs->ocsp.revoked_this_update;
+	h->rev.revoked_at = cs->ocsp.revoked_at;
+	h->rev.reason = cs->ocsp.revocation_reason;
+}
+
+static void certstate_revoke(struct kst_certstate *cs,
+			     const struct kst_ocsp_revocation *r)
+{
+	cs->ocsp.revoked = true;
+	cs->ocsp.revoked_this_update = r->this_update;
+	cs->ocsp.revoked_at = r->revoked_at;
+	cs->ocsp.revocation_reason = r->reason;
+	kst_certstate_staple_set0(cs, NULL);
+	atomic_fetch_or(&cs->flags, KST_CS_REVOKED);
+}
+
+void kst_certstate_hold_revocation(struct kst_certstate *cs,
+				   const struct kst_ocsp_revocation *r,
+				   const char *src_path)
+{
+	char tu[32];
+
+	if (cs->ocsp.revoked && r->this_update <= cs->ocsp.revoked_this_update)
+		return;
+	fmt_time(r->this_update, tu, sizeof(tu));
+	kst_crit("cert %s: held REVOKED by %s (response of %s); not stapled "
+		 "until a good response with a later thisUpdate",
+		 cs->name, src_path, tu);
+	certstate_revoke(cs, r);
+	cs->ocsp.logged_err = KST_OCSP_E_REVOKED;
+}
+
+void kst_certstate_forget_revocation(struct kst_certstate *cs)
+{
+	cs->ocsp.revoked = false;
+	cs->ocsp.revoked_this_update = 0;
+	cs->ocsp.revoked_at = 0;
+	cs->ocsp.revocation_reason = -1;
+	atomic_fetch_and(&cs->flags, ~KST_CS_REVOKED);
+}
+
+int kst_certstate_save_revocation(struct kst_certstate *cs)
+{
+	struct kst_ocsp_revocation r = {
+		.revoked = true,
+		.this_update = cs->ocsp.revoked_this_update,
+		.revoked_at = cs->ocsp.revoked_at,
+		.reason = cs->ocsp.revocation_reason,
+	};
+	char text[512];
+	int n, err = 0;
+
+	if (cs->ocsp.rev_path == NULL)
+		return 0;
+	if (!cs->ocsp.revoked) {
+		if (unlink(cs->ocsp.rev_path) < 0 && errno != ENOENT)
+			err = -errno;
+	} else {
+		n = kst_ocsp_revocation_format(&r, text, sizeof(text));
+		err = n < 0 ? n
+			    : kst_write_atomic(cs->ocsp.rev_path, text,
+					       (size_t)n, 0644);
+	}
+	cs->ocsp.rev_dirty = err < 0;
+	if (err < 0) {
+		kst_err("cert %s: cannot %s revocation record %s: %s; "
+			"will try again",
+			cs->name, cs->ocsp.revoked ? "write" : "remove",
+			cs->ocsp.rev_path, strerror(-err));
+		return err;
+	}
+	cs->ocsp.rev_on_disk = cs->ocsp.revoked;
+	return 0;
+}
+
 enum kst_ocsp_err kst_certstate_ingest(struct kst_certstate *cs,
 				       const unsigned char *der, size_t len,
 				       enum kst_staple_source src, time_t now,
 				       const struct kst_ocsp_params *p,
 				       struct kst_ocsp_verdict *v)
 {
+	struct kst_ocsp_held h;
 	struct kst_staple *s;
+	enum kst_ocsp_action act;
 
 	kst_ocsp_ingest(der, len, cs->leaf, cs->issuer, now, p, v);
+	certstate_held(cs, &h);
+	act = kst_ocsp_choose(&h, v);
 	cs->ocsp.last_err = v->err;
 	cs->ocsp.last_ingest = now;
 	snprintf(cs->ocsp.last_detail, sizeof(cs->ocsp.last_detail), "%s",
 		 v->detail);
-	if (v->err == KST_OCSP_E_REVOKED &&
-	    v->this_update >= cs->ocsp.last_this_update) {
-		cs->ocsp.revoked = true;
-		cs->ocsp.revoked_at = v->revoked_at;
-		cs->ocsp.revocation_reason = v->revocation_reason;
-		kst_certstate_staple_set0(cs, NULL);
-		atomic_fetch_or(&cs->flags, KST_CS_REVOKED);
+	if (act == KST_OCSP_ACT_REVOKE) {
+		struct kst_ocsp_revocation r = {true, v->this_update,
+						v->revoked_at,
+						v->revocation_reason};
+
+		certstate_revoke(cs, &r);
+		kst_certstate_save_revocation(cs);
 	}
 	if (v->err != KST_OCSP_OK) {
-		certstate_log_verdict(cs, src, v);
+		certstate_log_verdict(cs, src, v, act);
 		return v->err;
 	}
-	/* an older response than the one held is valid but not news */
-	if (cs->cur != NULL && v->this_update < cs->cur->this_update)
-		return v->err;
+	if (act == KST_OCSP_ACT_KEEP)
+		return v->err; /* older than the staple held: not news */
 	if (cs->cur != NULL && v->this_update == cs->cur->this_update &&
 	    cs->cur->len == len && memcmp(cs->cur->der, der, len) == 0)
 		return v->err;
 	s = kst_staple_new(der, len, v, src, now);
 	if (s == NULL) {
+		/* recorded, so a fetch counts it as failed and retries */
 		v->err = KST_OCSP_E_INTERNAL;
+		cs->ocsp.last_err = v->err;
+		kst_err("cert %s: %s: out of memory: not stapled; %s", cs->name,
+			source_name(src),
+			cs->cur ? "keeping the current staple" : "no staple");
 		return v->err;
 	}
+	if (act == KST_OCSP_ACT_UNREVOKE) {
+		kst_notice("cert %s: %s is good and newer than the revocation "
+			   "held: no longer revoked",
+			   cs->name, source_name(src));
+		kst_certstate_forget_revocation(cs);
+		kst_certstate_save_revocation(cs);
+	}
 	certstate_accept(cs, s);
-	certstate_log_verdict(cs, src, v);
+	certstate_log_verdict(cs, src, v, act);
 	return KST_OCSP_OK;
 }
 
@@ -253,6 +363,7 @@ static struct kst_certstate *certstate_new(X509 *leaf, X509 *issuer,
 	memcpy(cs->sha256, sha256, 32);
 	snprintf(cs->name, sizeof(cs->name), "%s", name);
 	cs->nworkers = nworkers;
+	cs->ocsp.revocation_reason = -1;
 	X509_up_ref(leaf);
 	X509_up_ref(issuer);
 	cs->leaf = leaf;
@@ -262,6 +373,7 @@ static struct kst_certstate *certstate_new(X509 *leaf, X509 *issuer,
 
 static void certstate_free(struct kst_certstate *cs)
 {
+	free(cs->ocsp.rev_path);
 	kst_staple_put(cs->cur);
 	X509_free(cs->leaf);
 	X509_free(cs->issuer);

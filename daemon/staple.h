@@ -58,9 +58,14 @@ struct kst_cert_ocsp {
 	enum kst_ocsp_err logged_err;  /* last reason logged (log once) */
 	char last_detail[192];
 	time_t last_ingest;
+	/* the revocation held (kst_ocsp_choose): sticky, persisted */
 	bool revoked;
 	time_t revoked_at;
 	int revocation_reason;
+	time_t revoked_this_update; /* thisUpdate of the revoked response */
+	char *rev_path;	  /* state-dir record; NULL: not persisted (-t) */
+	bool rev_dirty;	  /* the record on disk differs from memory */
+	bool rev_on_disk; /* the record was written or read there */
 	bool ever_had;
 	time_t last_this_update, last_next_update; /* of the last staple */
 	time_t last_produced_at, last_loaded_at;
@@ -116,16 +121,34 @@ bool kst_certstate_servable(struct kst_certstate *cs, int policy, time_t now);
 void kst_certstate_staple_set0(struct kst_certstate *cs, struct kst_staple *s);
 /*
  * The one ingest path into a slot: runs kst_ocsp_ingest on der for this
- * certificate; a good response newer than (or as new as) the current one
- * replaces it; a verified revoked response empties the slot and marks the
- * certificate revoked (logged at crit); any other verdict keeps the current
- * staple, and its reason is logged once. Returns the verdict's error.
+ * certificate, then kst_ocsp_choose: a good response newer than (or as new
+ * as) the current one replaces it; a verified revoked response empties the
+ * slot and holds the certificate revoked (logged at crit, written to the
+ * record at ocsp.rev_path) until a good response with a later thisUpdate
+ * lifts it; any other verdict keeps the current staple, and its reason is
+ * logged once. Returns the verdict's error.
  */
 enum kst_ocsp_err kst_certstate_ingest(struct kst_certstate *cs,
 				       const unsigned char *der, size_t len,
 				       enum kst_staple_source src, time_t now,
 				       const struct kst_ocsp_params *p,
 				       struct kst_ocsp_verdict *v);
+/*
+ * Hold a revocation read from the state-dir record at start or reload, if
+ * it is newer than the one held (the slot is emptied); src_path names the
+ * record in the log.
+ */
+void kst_certstate_hold_revocation(struct kst_certstate *cs,
+				   const struct kst_ocsp_revocation *r,
+				   const char *src_path);
+/* Forget the revocation (the operator deleted the record). */
+void kst_certstate_forget_revocation(struct kst_certstate *cs);
+/*
+ * Bring the record at ocsp.rev_path in line with memory (write, fsync,
+ * rename; or unlink when no longer revoked); clears rev_dirty on success.
+ * 0 or -errno (logged).
+ */
+int kst_certstate_save_revocation(struct kst_certstate *cs);
 /* Drop the staple if its nextUpdate has passed; true if it did. */
 bool kst_certstate_expire(struct kst_certstate *cs, time_t now);
 /* Sum of the workers' counters. */

@@ -30,20 +30,50 @@ int kst_stapling_state_path(const struct kst_config *conf,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+int kst_stapling_open(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return KST_STAPLING_E_NOTREG;
+	}
+	return fd;
+}
+
+const char *kst_stapling_strerror(int err)
+{
+	if (err == KST_STAPLING_E_NOTREG)
+		return "not a regular file";
+	if (err == -ELOOP)
+		return "a symbolic link (not followed)";
+	return strerror(-err);
+}
+
 int kst_stapling_read(const char *path, size_t max, unsigned char **der,
 		      size_t *len)
 {
-	unsigned char *buf = malloc(max + 1);
+	unsigned char *buf = NULL;
 	size_t off = 0;
-	int fd, err = 0;
+	int fd = kst_stapling_open(path), err = 0;
 
-	if (buf == NULL)
+	/* opened first, so that a missing file reads as -ENOENT even
+	 * when memory is short */
+	if (fd < 0)
+		return fd;
+	buf = malloc(max + 1);
+	if (buf == NULL) {
+		close(fd);
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		err = -errno;
-		free(buf);
-		return err;
 	}
 	while (off < max + 1) {
 		ssize_t r = read(fd, buf + off, max + 1 - off);
@@ -64,6 +94,94 @@ int kst_stapling_read(const char *path, size_t max, unsigned char **der,
 	*der = buf;
 	*len = off;
 	return 0;
+}
+
+int kst_stapling_revocation_path(const struct kst_config *conf,
+				 const struct kst_cert *c, char *buf,
+				 size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s.revoked", conf->global.state_dir,
+			 c->fingerprint);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int kst_stapling_revocation_read(const char *path, time_t now,
+				 struct kst_ocsp_revocation *r,
+				 const char **why)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int err = kst_stapling_read(path, 4096, &text, &len);
+
+	*why = NULL;
+	if (err == -ENOENT)
+		return err;
+	if (err == 0 && len <= 4096 &&
+	    kst_ocsp_revocation_parse((const char *)text, len, r) == 0) {
+		free(text);
+		return 0;
+	}
+	free(text);
+	/* there, but unreadable: fail closed, as revoked as of now */
+	*why = err < 0 ? kst_stapling_strerror(err) : "not a revocation record";
+	memset(r, 0, sizeof(*r));
+	r->revoked = true;
+	r->this_update = now;
+	r->reason = -1;
+	return err < 0 ? err : -EINVAL;
+}
+
+/*
+ * Start and reload: the record in state-dir decides. One there holds the
+ * certificate revoked (unless a newer revocation is held already); none
+ * there where one was written means the operator deleted it, which is the
+ * documented override. A record that could not be written yet (or a new
+ * state-dir) is written now.
+ */
+static void stapling_revocation_sync(struct kst_certstate *cs,
+				     const char *path, time_t now)
+{
+	struct kst_ocsp_revocation r;
+	const char *why;
+	int err;
+
+	if (cs->ocsp.rev_path == NULL || strcmp(cs->ocsp.rev_path, path) != 0) {
+		char *copy = strdup(path);
+
+		/* out of memory: not persisted yet, but still read below */
+		if (copy != NULL) {
+			free(cs->ocsp.rev_path);
+			cs->ocsp.rev_path = copy;
+			cs->ocsp.rev_on_disk = false;
+			cs->ocsp.rev_dirty = cs->ocsp.revoked;
+		}
+	}
+	err = kst_stapling_revocation_read(path, now, &r, &why);
+	if (err == -ENOENT && cs->ocsp.revoked && cs->ocsp.rev_on_disk &&
+	    !cs->ocsp.rev_dirty) {
+		kst_notice("cert %s: revocation record %s was removed: no "
+			   "longer held revoked",
+			   cs->name, path);
+		kst_certstate_forget_revocation(cs);
+		cs->ocsp.rev_on_disk = false;
+		return;
+	}
+	if (err != -ENOENT) {
+		if (why != NULL)
+			kst_err("cert %s: revocation record %s: %s; held "
+				"revoked as of now (delete it to override)",
+				cs->name, path, why);
+		kst_certstate_hold_revocation(cs, &r, path);
+		cs->ocsp.rev_on_disk = true;
+		/* rewritten when memory is newer, or what is there is no
+		 * record (a passing error, like ENOMEM, leaves it be) */
+		if (err == -EINVAL || err == KST_STAPLING_E_NOTREG ||
+		    cs->ocsp.revoked_this_update > r.this_update)
+			cs->ocsp.rev_dirty = true;
+	}
+	if (cs->ocsp.rev_dirty)
+		kst_certstate_save_revocation(cs);
 }
 
 /* Changed since last seen? Records what is seen now. -1: missing. */
@@ -107,8 +225,10 @@ void kst_stapling_load(struct kst_certstate *cs, const char *path,
 	err = kst_stapling_read(path, p->max_size, &der, &len);
 	if (err < 0) {
 		kst_warn("cert %s: cannot read %s: %s", cs->name, path,
-			 strerror(-err));
-		cs->ocsp.seen[src].ino = 0; /* try again next time */
+			 kst_stapling_strerror(err));
+		/* try again next time, unless only a change can help */
+		if (err != KST_STAPLING_E_NOTREG && err != -ELOOP)
+			cs->ocsp.seen[src].ino = 0;
 		return;
 	}
 	kst_certstate_ingest(cs, der, len, src, now, p, &v);
@@ -126,6 +246,13 @@ void kst_stapling_scan(struct kst_gen *g, time_t now, bool force)
 
 		if (c == NULL || !c->stapling)
 			continue;
+		/* the revocation held first: it decides what may follow */
+		if (kst_stapling_revocation_path(g->conf, c, path,
+						 sizeof(path)) == 0 &&
+		    (force || c->state->ocsp.rev_path == NULL))
+			stapling_revocation_sync(c->state, path, now);
+		else if (c->state->ocsp.rev_dirty)
+			kst_certstate_save_revocation(c->state);
 		kst_stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE,
 			      &p, now, force);
 		if (kst_stapling_state_path(g->conf, c, path, sizeof(path)) ==

@@ -7,9 +7,11 @@
  */
 #include <criterion/criterion.h>
 #include <openssl/ocsp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -386,4 +388,70 @@ Test(stapling, sighup_reloads_staples_and_keeps_serving, .timeout = 60)
 	free(out);
 	free(certs);
 	stop();
+}
+
+/* The number of the first line of file starting with prefix; 0: none. */
+static int line_of(const char *file, const char *prefix)
+{
+	char *text = kst_h_read(file), *p = text;
+	int n = 1;
+
+	while (p != NULL && strncmp(p, prefix, strlen(prefix)) != 0) {
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+		n++;
+	}
+	free(text);
+	return p != NULL ? n : 0;
+}
+
+/*
+ * Issue 12, defect 6: a FIFO where the staple file should be used to block
+ * the control thread in open() at start-up (and SIGTERM, read from a
+ * signalfd by that thread, could not stop it). Every wait below is bounded
+ * so that, against such a daemon, the test fails instead of hanging.
+ */
+Test(stapling, a_fifo_as_staple_file_is_refused_without_hanging,
+     .timeout = 90)
+{
+	char *certs, *text = NULL, *out = NULL, want[700];
+	const char *fifo = kst_h_path("localhost-ecdsa.pem.ocsp");
+	char *check[] = {(char *)kst_h_kstapled(), "-t", "-c", d.conf, NULL};
+	int started, rc;
+
+	cr_assert_eq(mkfifo(fifo, 0644), 0);
+	certs = certs_line("localhost-ecdsa", NULL);
+	port = kst_h_free_port();
+	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
+	cr_assert(asprintf(&text,
+			   "[ocsp]\nfetch = off\n[listener:web]\n"
+			   "bind = 127.0.0.1:%d\nbackend = 127.0.0.1:%d\n%s",
+			   port, b.port, certs) > 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	/* the harness waits at most 10 s for "started" */
+	started = kst_h_daemon_start(&d, text);
+	cr_expect_eq(started, 0, "starts within bounded time");
+	snprintf(want, sizeof(want), "%s: not a regular file", fifo);
+	cr_expect_eq(kst_h_count(d.log, want), 1,
+		     "the log names the path and why, once");
+	if (started == 0) {
+		out = status_print(NULL, NULL, true); /* still serves */
+		cr_expect_str_eq(kst_h_kv(out, "stapled"), "0");
+		free(out);
+	}
+	rc = kst_h_run(check, NULL, 0, &out, 10000);
+	cr_expect_eq(rc, 1, "kstapled -t fails (%d): %s", rc, out);
+	/* an error (warnings say "warning:") at the cert's FILE:LINE */
+	snprintf(want, sizeof(want), "%s:%d: cert localhost-ecdsa.pem: "
+		 "staple file %s: not a regular file", d.conf,
+		 line_of(d.conf, "cert = "), fifo);
+	cr_expect(out != NULL && strstr(out, want) != NULL,
+		  "a FILE:LINE error naming the FIFO: %s", out);
+	free(out);
+	rc = kst_h_stop(d.pid, SIGTERM, 5000);
+	cr_expect_eq(rc, 0, "SIGTERM stops it (exit status %d)", rc);
+	d.pid = 0;
+	kst_h_backend_stop(&b);
+	free(text);
+	free(certs);
 }

@@ -1109,3 +1109,262 @@ Test(ocsp_mint, write_replaces_the_file_and_leaves_no_temporary)
 	OPENSSL_free(der);
 	world_free(&w);
 }
+
+/* ------------------------------------------------ sticky revocation */
+
+/*
+ * What a verdict changes for a certificate holding a staple and/or a
+ * revocation (kst_ocsp_choose). Times are offsets from T; the verdict is
+ * what kst_ocsp_ingest said about a response (its err, certStatus and
+ * thisUpdate): the routes back from a revocation (reload of the state-dir
+ * or operator file, restart, replay) all arrive as one of these rows.
+ */
+#define T 1700000000L
+
+struct choose_case {
+	char name[80];
+	bool has_staple;
+	long staple_off, newest_good_off; /* newest_good_off: LONG_MIN none */
+	bool revoked;
+	long rev_off;
+	enum kst_ocsp_err err; /* the verdict */
+	int cert_status;
+	long this_off;
+	enum kst_ocsp_action want;
+	enum kst_ocsp_err want_err;
+	char detail_has[32];
+};
+
+#define NONE LONG_MIN
+// clang-format off
+#define HOLD_STAPLE(off)  .has_staple = true, .staple_off = off, \
+			  .newest_good_off = off
+#define HOLD_NOTHING	  .newest_good_off = NONE
+#define HOLD_REVOKED(off) .revoked = true, .rev_off = off, \
+			  .newest_good_off = NONE
+#define SAYS_GOOD(off)	  .err = KST_OCSP_OK, .cert_status = GOOD, \
+			  .this_off = off
+#define SAYS_REVOKED(off) .err = KST_OCSP_E_REVOKED, \
+			  .cert_status = REVOKED, .this_off = off
+// clang-format on
+
+ParameterizedTestParameters(ocsp_choose, keeps_a_revocation_until_newer_good)
+{
+	static struct choose_case cases[] = {
+		{"a first good response is stapled", HOLD_NOTHING,
+		 SAYS_GOOD(0), KST_OCSP_ACT_STAPLE, KST_OCSP_OK, ""},
+		{"a newer good response replaces the staple", HOLD_STAPLE(0),
+		 SAYS_GOOD(10), KST_OCSP_ACT_STAPLE, KST_OCSP_OK, ""},
+		{"an as-new good response replaces the staple", HOLD_STAPLE(0),
+		 SAYS_GOOD(0), KST_OCSP_ACT_STAPLE, KST_OCSP_OK, ""},
+		{"an older good response is valid but not news", HOLD_STAPLE(0),
+		 SAYS_GOOD(-10), KST_OCSP_ACT_KEEP, KST_OCSP_OK, ""},
+		{"a revoked response empties an empty slot", HOLD_NOTHING,
+		 SAYS_REVOKED(0), KST_OCSP_ACT_REVOKE, KST_OCSP_E_REVOKED,
+		 "revoked at"},
+		{"a revoked response newer than the staple revokes",
+		 HOLD_STAPLE(0), SAYS_REVOKED(10), KST_OCSP_ACT_REVOKE,
+		 KST_OCSP_E_REVOKED, "revoked at"},
+		{"a revoked response as new as the staple revokes",
+		 HOLD_STAPLE(0), SAYS_REVOKED(0), KST_OCSP_ACT_REVOKE,
+		 KST_OCSP_E_REVOKED, "revoked at"},
+		{"a revoked response older than the good one stapled is ignored",
+		 .newest_good_off = 10, SAYS_REVOKED(0), .want = KST_OCSP_ACT_KEEP,
+		 .want_err = KST_OCSP_E_REVOKED, .detail_has = "ignored"},
+		{"reloaded state file from before the revocation is refused",
+		 HOLD_REVOKED(0), SAYS_GOOD(-3600), KST_OCSP_ACT_KEEP,
+		 KST_OCSP_E_REVOKED, "still revoked"},
+		{"a replayed good response as new as the revocation is refused",
+		 HOLD_REVOKED(0), SAYS_GOOD(0), KST_OCSP_ACT_KEEP,
+		 KST_OCSP_E_REVOKED, "still revoked"},
+		{"a good response one second newer un-revokes", HOLD_REVOKED(0),
+		 SAYS_GOOD(1), KST_OCSP_ACT_UNREVOKE, KST_OCSP_OK, ""},
+		{"a replayed revoked response changes nothing", HOLD_REVOKED(0),
+		 SAYS_REVOKED(0), KST_OCSP_ACT_KEEP, KST_OCSP_E_REVOKED,
+		 "revoked at"},
+		{"an older revoked response changes nothing", HOLD_REVOKED(0),
+		 SAYS_REVOKED(-10), KST_OCSP_ACT_KEEP, KST_OCSP_E_REVOKED,
+		 "revoked at"},
+		{"a newer revoked response advances the revocation",
+		 HOLD_REVOKED(0), SAYS_REVOKED(10), KST_OCSP_ACT_REVOKE,
+		 KST_OCSP_E_REVOKED, "revoked at"},
+		{"an expired response changes nothing while revoked",
+		 HOLD_REVOKED(0), .err = KST_OCSP_E_EXPIRED, .cert_status = GOOD,
+		 .this_off = 10, .want = KST_OCSP_ACT_KEEP,
+		 .want_err = KST_OCSP_E_EXPIRED, .detail_has = "fixture"},
+		{"a bad signature changes nothing while revoked",
+		 HOLD_REVOKED(0), .err = KST_OCSP_E_SIGNATURE, .cert_status = -1,
+		 .want = KST_OCSP_ACT_KEEP, .want_err = KST_OCSP_E_SIGNATURE,
+		 .detail_has = "fixture"},
+		{"an unknown status changes nothing while revoked",
+		 HOLD_REVOKED(0), .err = KST_OCSP_E_UNKNOWN,
+		 .cert_status = UNKNOWN, .this_off = 10,
+		 .want = KST_OCSP_ACT_KEEP, .want_err = KST_OCSP_E_UNKNOWN,
+		 .detail_has = "fixture"},
+		{"a bad response keeps the staple", HOLD_STAPLE(0),
+		 .err = KST_OCSP_E_PARSE, .cert_status = -1,
+		 .want = KST_OCSP_ACT_KEEP, .want_err = KST_OCSP_E_PARSE,
+		 .detail_has = "fixture"},
+	};
+
+	return cr_make_param_array(struct choose_case, cases,
+				   KST_ARRAY_SIZE(cases));
+}
+
+ParameterizedTest(struct choose_case *c, ocsp_choose,
+		  keeps_a_revocation_until_newer_good)
+{
+	struct kst_ocsp_held h = {
+		.has_staple = c->has_staple,
+		.staple_this_update = c->has_staple ? T + c->staple_off : 0,
+		.newest_good =
+			c->newest_good_off == NONE ? 0 : T + c->newest_good_off,
+		.rev = {c->revoked, c->revoked ? T + c->rev_off : 0,
+			c->revoked ? T + c->rev_off - H : 0, c->revoked ? 1 : -1},
+	};
+	struct kst_ocsp_verdict v = {
+		.err = c->err,
+		.response_status = 0,
+		.cert_status = c->cert_status,
+		.this_update = T + c->this_off,
+		.next_update = T + c->this_off + D,
+		.has_next_update = true,
+		.revocation_reason = c->cert_status == REVOKED ? 1 : -1,
+		.revoked_at = c->cert_status == REVOKED ? T - H : 0,
+	};
+
+	snprintf(v.detail, sizeof(v.detail), "%s",
+		 c->err == KST_OCSP_E_REVOKED ? "revoked at (fixture)"
+					      : "fixture");
+	cr_assert_eq(kst_ocsp_choose(&h, &v), c->want, "%s", c->name);
+	cr_assert_eq(v.err, c->want_err, "%s: err %s", c->name,
+		     kst_ocsp_err_name(v.err));
+	cr_assert(strstr(v.detail, c->detail_has) != NULL, "%s: detail '%s'",
+		  c->name, v.detail);
+}
+
+/* The real verdicts of minted responses through choose: the replay of the
+ * good response from before a revocation is refused, a later one is not. */
+Test(ocsp_choose, refuses_the_real_good_response_from_before_the_revocation)
+{
+	struct world w;
+	struct kst_ocsp_held h = {0};
+	struct kst_ocsp_verdict v;
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	world_load(&w, OURS);
+	cr_assert_eq(kst_mint_simple(OURS, REVOKED, w.base + H, w.base + D,
+				     "int", &der, &len),
+		     0);
+	kst_ocsp_ingest(der, len, w.leaf, w.issuer, w.base + 2 * H, NULL, &v);
+	OPENSSL_free(der);
+	cr_assert_eq(kst_ocsp_choose(&h, &v), KST_OCSP_ACT_REVOKE);
+	h.rev = (struct kst_ocsp_revocation){true, v.this_update, v.revoked_at,
+					     v.revocation_reason};
+	cr_assert_eq(kst_mint_simple(OURS, GOOD, w.base, w.base + D, "int",
+				     &der, &len),
+		     0);
+	kst_ocsp_ingest(der, len, w.leaf, w.issuer, w.base + 2 * H, NULL, &v);
+	OPENSSL_free(der);
+	cr_assert_eq(v.err, KST_OCSP_OK, "valid on its own: %s", v.detail);
+	cr_assert_eq(kst_ocsp_choose(&h, &v), KST_OCSP_ACT_KEEP);
+	cr_assert_eq(v.err, KST_OCSP_E_REVOKED, "%s", v.detail);
+	cr_assert_eq(kst_mint_simple(OURS, GOOD, w.base + 2 * H, w.base + D,
+				     "int", &der, &len),
+		     0);
+	kst_ocsp_ingest(der, len, w.leaf, w.issuer, w.base + 2 * H, NULL, &v);
+	OPENSSL_free(der);
+	cr_assert_eq(kst_ocsp_choose(&h, &v), KST_OCSP_ACT_UNREVOKE, "%s",
+		     v.detail);
+	world_free(&w);
+}
+
+struct record_case {
+	char name[64];
+	char text[400];
+	int want; /* 0 or -EINVAL */
+	long long this_update, revoked_at;
+	int reason;
+};
+
+ParameterizedTestParameters(ocsp_revocation, parses_only_a_whole_record)
+{
+	static struct record_case cases[] = {
+		{"the written form", "kstapled-revocation 1\n# a comment\n"
+		 "this-update 1700000000\nrevoked-at 1699996400\nreason 1\n",
+		 0, 1700000000, 1699996400, 1},
+		{"any order, no final newline, no reason given",
+		 "reason -1\nrevoked-at 5\n\nkstapled-revocation 1\n"
+		 "this-update 7", 0, 7, 5, -1},
+		{"empty", "", -EINVAL},
+		{"no header", "this-update 7\nrevoked-at 5\nreason 1\n",
+		 -EINVAL},
+		{"another version",
+		 "kstapled-revocation 2\nthis-update 7\nrevoked-at 5\nreason 1\n",
+		 -EINVAL},
+		{"a key missing", "kstapled-revocation 1\nthis-update 7\n"
+		 "reason 1\n", -EINVAL},
+		{"a key twice", "kstapled-revocation 1\nthis-update 7\n"
+		 "this-update 9\nrevoked-at 5\nreason 1\n", -EINVAL},
+		{"an unknown key", "kstapled-revocation 1\nthis-update 7\n"
+		 "revoked-at 5\nreason 1\nnext-update 9\n", -EINVAL},
+		{"junk after a number", "kstapled-revocation 1\n"
+		 "this-update 7x\nrevoked-at 5\nreason 1\n", -EINVAL},
+		{"no number", "kstapled-revocation 1\nthis-update \n"
+		 "revoked-at 5\nreason 1\n", -EINVAL},
+		{"a zero thisUpdate", "kstapled-revocation 1\nthis-update 0\n"
+		 "revoked-at 5\nreason 1\n", -EINVAL},
+		{"a reason out of range", "kstapled-revocation 1\n"
+		 "this-update 7\nrevoked-at 5\nreason 11\n", -EINVAL},
+		{"a number out of range", "kstapled-revocation 1\n"
+		 "this-update 99999999999999999999\nrevoked-at 5\nreason 1\n",
+		 -EINVAL},
+		{"a NUL inside", "kstapled-revocation 1\nthis-update 7\0\n"
+		 "revoked-at 5\nreason 1\n", -EINVAL},
+	};
+
+	return cr_make_param_array(struct record_case, cases,
+				   KST_ARRAY_SIZE(cases));
+}
+
+ParameterizedTest(struct record_case *c, ocsp_revocation,
+		  parses_only_a_whole_record)
+{
+	struct kst_ocsp_revocation r = {0};
+	/* the NUL row: its length is that of the whole literal */
+	size_t len = strcmp(c->name, "a NUL inside") == 0
+			     ? strlen(c->text) + 1 +
+				       strlen(c->text + strlen(c->text) + 1)
+			     : strlen(c->text);
+
+	cr_assert_eq(kst_ocsp_revocation_parse(c->text, len, &r), c->want,
+		     "%s", c->name);
+	if (c->want != 0) {
+		cr_assert(!r.revoked, "%s: nothing held from a bad record",
+			  c->name);
+		return;
+	}
+	cr_assert(r.revoked);
+	cr_assert_eq((long long)r.this_update, c->this_update);
+	cr_assert_eq((long long)r.revoked_at, c->revoked_at);
+	cr_assert_eq(r.reason, c->reason);
+}
+
+Test(ocsp_revocation, reads_back_what_it_writes_and_says_it_in_utc)
+{
+	struct kst_ocsp_revocation in = {true, T, T - H, 1}, out = {0};
+	char buf[512];
+	int n = kst_ocsp_revocation_format(&in, buf, sizeof(buf));
+
+	cr_assert_gt(n, 0);
+	cr_assert_eq((size_t)n, strlen(buf));
+	cr_assert(strstr(buf, "2023-11-14T22:13:20Z") != NULL, "%s", buf);
+	cr_assert(strstr(buf, "keyCompromise") != NULL, "%s", buf);
+	cr_assert_eq(kst_ocsp_revocation_parse(buf, (size_t)n, &out), 0, "%s",
+		     buf);
+	cr_assert_eq(out.this_update, in.this_update);
+	cr_assert_eq(out.revoked_at, in.revoked_at);
+	cr_assert_eq(out.reason, in.reason);
+	cr_assert_eq(kst_ocsp_revocation_format(&in, buf, 40), -ENOSPC);
+}
