@@ -13,6 +13,7 @@
  * mask and VALUE says which are set. Both forms are read here.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -252,22 +253,24 @@ static int nic_bitset_compact(struct nlattr **tb,
 	const struct nlattr *value = tb[ETHTOOL_A_BITSET_VALUE];
 	const struct nlattr *mask = tb[ETHTOOL_A_BITSET_MASK];
 	bool nomask = tb[ETHTOOL_A_BITSET_NOMASK];
-	unsigned int size, need;
+	uint64_t size, need;
 
 	if (!tb[ETHTOOL_A_BITSET_SIZE] || !value || (!nomask && !mask))
 		return -EBADMSG;
 	/* Positions come only from the string set. */
 	if (!names)
 		return -EINVAL;
+	/* 64-bit arithmetic: a SIZE near 2^32 must not wrap "need" to a
+	 * few bytes and let the bit reads run past the attribute. */
 	size = nla_get_u32(tb[ETHTOOL_A_BITSET_SIZE]);
 	need = (size + 31) / 32 * 4;
-	if ((unsigned int)nla_len(value) < need ||
-	    (mask && (unsigned int)nla_len(mask) < need))
+	if (nla_len(value) < 0 || (uint64_t)nla_len(value) < need ||
+	    (mask && (nla_len(mask) < 0 || (uint64_t)nla_len(mask) < need)))
 		return -EBADMSG;
 	for (int f = 0; f < KST_NIC_NFEAT; f++) {
 		int idx = names->index[f];
 
-		if (idx < 0 || (unsigned int)idx >= size)
+		if (idx < 0 || (uint64_t)idx >= size)
 			continue;
 		out->on[f] = nic_word_bit(value, idx);
 		out->in_mask[f] = nomask || nic_word_bit(mask, idx);

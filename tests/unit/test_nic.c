@@ -28,6 +28,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -468,6 +469,51 @@ Test(nic_features, rejects_compact_value_shorter_than_its_size)
 		nla_nest_end(m, set);
 	}
 	cr_expect_eq(kst_nic_parse_features(nlmsg_hdr(m), &ns, &ni), -EBADMSG);
+	nlmsg_free(m);
+}
+
+/* Issue 12 defect 10: SIZE near 2^32 wrapped the needed byte count to 0
+ * in 32-bit arithmetic, so one word of VALUE passed the check and bit 53
+ * was read past the attribute. */
+static const uint32_t huge_sizes[] = {0xffffffe1u, 0xffffffffu, 0xfffffff0u,
+				      65u};
+
+ParameterizedTestParameters(nic_features, rejects_a_size_larger_than_value)
+{
+	return cr_make_param_array(uint32_t, huge_sizes,
+				   sizeof(huge_sizes) / sizeof(huge_sizes[0]));
+}
+
+ParameterizedTest(const uint32_t *size, nic_features,
+		  rejects_a_size_larger_than_value)
+{
+	struct kst_nic_strset ns = names_of(&layouts[0]);
+	struct nl_msg *m = genl_msg(ETHTOOL_MSG_FEATURES_GET_REPLY);
+	struct nlattr *hdr = nest(m, ETHTOOL_A_FEATURES_HEADER);
+	uint32_t one = 1;
+	struct kst_nic_info ni;
+	struct nlmsghdr *exact;
+
+	nla_put_u32(m, ETHTOOL_A_HEADER_DEV_INDEX, 9);
+	nla_put_string(m, ETHTOOL_A_HEADER_DEV_NAME, "eth9");
+	nla_nest_end(m, hdr);
+	for (int t = ETHTOOL_A_FEATURES_HW; t <= ETHTOOL_A_FEATURES_NOCHANGE;
+	     t++) {
+		struct nlattr *set = nest(m, t);
+
+		nla_put_flag(m, ETHTOOL_A_BITSET_NOMASK);
+		nla_put_u32(m, ETHTOOL_A_BITSET_SIZE, *size);
+		nla_put(m, ETHTOOL_A_BITSET_VALUE, sizeof(one), &one);
+		nla_nest_end(m, set);
+	}
+	/* an exact-size copy: the last VALUE ends the allocation, so a read
+	 * past it is a heap-buffer-overflow under SAN=1 */
+	exact = malloc(nlmsg_hdr(m)->nlmsg_len);
+	cr_assert_not_null(exact);
+	memcpy(exact, nlmsg_hdr(m), nlmsg_hdr(m)->nlmsg_len);
+	cr_expect_eq(kst_nic_parse_features(exact, &ns, &ni), -EBADMSG,
+		     "SIZE %#x with a 4-byte VALUE was accepted", *size);
+	free(exact);
 	nlmsg_free(m);
 }
 
