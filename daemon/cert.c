@@ -10,8 +10,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -24,8 +27,9 @@
 
 static int cert_read_pem(struct kst_cert *c, const char *path,
 			 struct kst_diag *d, const char *file, int line);
-static int cert_read_key(struct kst_cert *c, const char *path,
-			 struct kst_diag *d, const char *file, int line);
+static int cert_read_key(struct kst_cert *c, const struct kst_config *conf,
+			 const char *path, struct kst_diag *d, const char *file,
+			 int line);
 static int cert_check_chain(struct kst_cert *c, struct kst_diag *d,
 			    const char *file, int line, const char *path);
 static int cert_names(struct kst_cert *c);
@@ -41,15 +45,46 @@ static time_t asn1_to_time(const ASN1_TIME *t)
 	return timegm(&tm);
 }
 
+/*
+ * Opens a file the configuration names for reading, and checks on the
+ * descriptor that it is a regular file. O_NONBLOCK: a FIFO or device put
+ * in its place must not hang the open (and with it start-up or a reload).
+ * st is filled for further checks; -EINVAL once the error is recorded.
+ */
+static int cert_open(const char *what, const char *path, struct stat *st,
+		     struct kst_diag *d, const char *file, int line)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0 || fstat(fd, st) < 0) {
+		kst_diag_error(d, file, line, "%s %s: cannot read: %s", what,
+			       path, strerror(errno));
+	} else if (!S_ISREG(st->st_mode)) {
+		kst_diag_error(d, file, line, "%s %s is not a regular file",
+			       what, path);
+	} else {
+		return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	return -EINVAL;
+}
+
 static int cert_read_pem(struct kst_cert *c, const char *path,
 			 struct kst_diag *d, const char *file, int line)
 {
-	BIO *bio = BIO_new_file(path, "r");
+	struct stat st;
+	int fd = cert_open("cert", path, &st, d, file, line);
+	BIO *bio = fd < 0 ? NULL : BIO_new_fd(fd, BIO_CLOSE);
 	X509 *x;
 
 	if (bio == NULL) {
-		kst_diag_error(d, file, line, "cert %s: cannot read: %s", path,
-			       strerror(errno ? errno : EIO));
+		if (fd >= 0) {
+			close(fd);
+			kst_diag_error(d, file, line,
+				       "cert %s: cannot read: %s", path,
+				       strerror(ENOMEM));
+		}
 		ERR_clear_error();
 		return -EINVAL;
 	}
@@ -72,38 +107,69 @@ static int cert_read_pem(struct kst_cert *c, const char *path,
 	return 0;
 }
 
-/* The key file must be private: readable by its owner only. */
-static int cert_key_private(const char *path, struct kst_diag *d,
-			    const char *file, int line)
+/* Who may own a key file: root, the service user ([global] user), or,
+ * with no user set, the user the daemon runs as. */
+static bool cert_key_owner_ok(const struct kst_config *conf, uid_t owner)
+{
+	const char *user = conf->global.user;
+	struct passwd *pw;
+
+	if (owner == 0)
+		return true;
+	if (user == NULL || user[0] == '\0')
+		return owner == geteuid();
+	pw = getpwnam(user);
+	return pw != NULL && pw->pw_uid == owner;
+}
+
+/*
+ * Opens the key file and checks what was opened (fstat on the descriptor,
+ * not stat on the name, so the checked file is the read file). Symbolic
+ * links are followed on purpose: operators point key = at certbot's
+ * live/ links; the file they end at is what must be regular, private
+ * (no group or other bits) and owned by root or the service user.
+ */
+static int cert_key_open(const struct kst_config *conf, const char *path,
+			 struct kst_diag *d, const char *file, int line)
 {
 	struct stat st;
+	int fd = cert_open("key", path, &st, d, file, line);
 
-	if (stat(path, &st) < 0) {
-		kst_diag_error(d, file, line, "key %s: %s", path,
-			       strerror(errno));
+	if (fd < 0)
 		return -EINVAL;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
 		kst_diag_error(d, file, line,
 			       "key %s is accessible by group or others (mode "
 			       "%04o): run chmod 600 on it",
 			       path, (unsigned)(st.st_mode & 07777));
-		return -EINVAL;
-	}
-	return 0;
+	else if (!cert_key_owner_ok(conf, st.st_uid))
+		kst_diag_error(d, file, line,
+			       "key %s is owned by uid %u: it must belong to "
+			       "root or the service user (%s)",
+			       path, (unsigned)st.st_uid,
+			       conf->global.user && conf->global.user[0]
+				       ? conf->global.user
+				       : "the user kstapled runs as");
+	else
+		return fd;
+	close(fd);
+	return -EINVAL;
 }
 
-static int cert_read_key(struct kst_cert *c, const char *path,
-			 struct kst_diag *d, const char *file, int line)
+static int cert_read_key(struct kst_cert *c, const struct kst_config *conf,
+			 const char *path, struct kst_diag *d, const char *file,
+			 int line)
 {
+	int fd = cert_key_open(conf, path, d, file, line);
 	BIO *bio;
 
-	if (cert_key_private(path, d, file, line) < 0)
+	if (fd < 0)
 		return -EINVAL;
-	bio = BIO_new_file(path, "r");
+	bio = BIO_new_fd(fd, BIO_CLOSE);
 	if (bio == NULL) {
+		close(fd);
 		kst_diag_error(d, file, line, "key %s: cannot read: %s", path,
-			       strerror(errno ? errno : EIO));
+			       strerror(ENOMEM));
 		ERR_clear_error();
 		return -EINVAL;
 	}
@@ -322,7 +388,7 @@ int kst_cert_load(const struct kst_config *conf,
 		rc = -ENOMEM;
 		goto error;
 	}
-	if (cert_read_key(c, cc->key ? cc->key : cc->pem, diag, file,
+	if (cert_read_key(c, conf, cc->key ? cc->key : cc->pem, diag, file,
 			  key_line) < 0)
 		goto error;
 	if (cert_check_chain(c, diag, file, pem_line, cc->pem) < 0)

@@ -17,6 +17,7 @@
 #include "daemon/gen.h"
 #include "daemon/log.h"
 #include "daemon/nicctl.h"
+#include "daemon/privs.h"
 #include "daemon/stapling.h"
 #include "daemon/tls.h"
 
@@ -115,6 +116,31 @@ static void check_staples(struct kst_gen *g, struct kst_diag *d)
 	}
 }
 
+/* The state-dir as start-up will use it (created, given to the user). */
+static void check_state_dir(const struct kst_config *conf, struct kst_diag *d)
+{
+	const struct kst_global_conf *gc = &conf->global;
+	struct kst_privs pv;
+	char why[300];
+	int rc;
+
+	if (kst_privs_resolve(gc, &pv, why, sizeof(why)) < 0)
+		return; /* the build reported the user already */
+	rc = kst_stapling_check_state_dir(gc->state_dir, &pv, why, sizeof(why));
+	if (rc == 0)
+		return;
+	if (rc > 0)
+		kst_diag_warn(d, conf->path, gc->state_dir_line,
+			      "state-dir %s%s %s", gc->state_dir,
+			      gc->state_dir_line ? "" : " (the default)", why);
+	else
+		kst_diag_error(d, conf->path, gc->state_dir_line,
+			       "state-dir %s%s %s: fetched staples would not "
+			       "persist across a restart",
+			       gc->state_dir,
+			       gc->state_dir_line ? "" : " (the default)", why);
+}
+
 int kst_control_check(const struct kst_run_opts *o)
 {
 	struct kst_gen_env env = {.nworkers = 1, .open_sockets = false};
@@ -138,6 +164,8 @@ int kst_control_check(const struct kst_run_opts *o)
 	}
 	if (g != NULL)
 		check_staples(g, &d);
+	if (conf != NULL)
+		check_state_dir(conf, &d);
 	/* what start-up would refuse, when started like this */
 	if (conf != NULL && geteuid() == 0 &&
 	    (conf->global.user == NULL || conf->global.user[0] == '\0') &&

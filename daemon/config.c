@@ -133,6 +133,14 @@ static const struct kst_option config_options[] = {
 	{SEC_GLOBAL, "max-connections", OT_UINT, "10000", "1", "1000000",
 	 NULL, G(max_connections), 0,
 	 "Client connections served at once; past it, accepting pauses."},
+	{SEC_GLOBAL, "max-handshakes", OT_UINT, "auto", "1", "1000000", NULL,
+	 G(max_handshakes), OPT_AUTO,
+	 "Client connections in the TLS handshake at once (part of "
+	 "max-connections, shared out among workers); past it, a new "
+	 "connection closes the oldest handshake that has not sent a "
+	 "ClientHello (or stalled 2 s after it), else waits in the backlog, "
+	 "so clients that never finish a handshake cannot hold every slot. "
+	 "`auto` is a quarter of max-connections."},
 	{SEC_GLOBAL, "backlog", OT_UINT, "511", "1", "65535", NULL,
 	 G(backlog), 0, "listen(2) backlog of each socket."},
 	{SEC_GLOBAL, "nic-offload", OT_STRING, "", NULL, NULL, NULL,
@@ -233,8 +241,9 @@ static const struct kst_option config_options[] = {
 	 OPT_REQUIRED, "The certificate PEM: leaf first, then its chain, then "
 		       "the private key unless `key` names it."},
 	{SEC_CERT, "key", OT_PATH, NULL, NULL, NULL, NULL, CC(key), 0,
-	 "Private key file, when not in the PEM. Must not be readable by "
-	 "group or others."},
+	 "Private key file, when not in the PEM. Must be a regular file "
+	 "owned by root or the service user and not readable by group or "
+	 "others (a symbolic link is followed; its target is checked)."},
 	{SEC_CERT, "staple-file", OT_PATH, NULL, NULL, NULL, NULL,
 	 CC(staple_file), 0,
 	 "Operator-provided DER OCSP response; default `<pem>.ocsp`."},
@@ -449,11 +458,19 @@ static const struct kst_option *opt_find(enum opt_section sec,
 	return NULL;
 }
 
+/* An allocation failed: the load fails, saying so (never a configuration
+ * with a line, a default or a section silently missing). */
+static void config_oom(struct config_parser *p, int line)
+{
+	kst_diag_error(p->diag, p->path, line, "out of memory");
+}
+
 /* Apply every default of a section to obj (parsing the default text). */
 static void opt_defaults(struct config_parser *p, enum opt_section sec,
 			 void *obj)
 {
-	char err[256];
+	char err[256] = "";
+	int rc;
 
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		const struct kst_option *o = &config_options[i];
@@ -468,7 +485,10 @@ static void opt_defaults(struct config_parser *p, enum opt_section sec,
 			continue;
 		if (o->type == OT_ALPN)
 			continue;
-		if (opt_set_scalar(p, o, obj, o->def, err, sizeof(err)) < 0)
+		rc = opt_set_scalar(p, o, obj, o->def, err, sizeof(err));
+		if (rc == -ENOMEM)
+			config_oom(p, p->sec_line);
+		else if (rc < 0)
 			kst_err("internal: default of %s: %s", o->name, err);
 	}
 }
@@ -489,14 +509,17 @@ static struct kst_cert_conf *cert_add(struct config_parser *p,
 {
 	struct kst_config *c = p->conf;
 	struct kst_cert_conf *arr, *cc;
+	char *copy = strdup(name); /* first: no entry without a name */
 
-	arr = grow(c->certs, &c->n_certs, sizeof(*arr));
-	if (arr == NULL)
+	arr = copy ? grow(c->certs, &c->n_certs, sizeof(*arr)) : NULL;
+	if (arr == NULL) {
+		free(copy);
 		return NULL;
+	}
 	c->certs = arr;
 	cc = &arr[c->n_certs - 1];
 	opt_defaults(p, SEC_CERT, cc);
-	cc->name = strdup(name);
+	cc->name = copy;
 	cc->line = line;
 	return cc;
 }
@@ -542,6 +565,7 @@ static int section_begin(struct config_parser *p, const char *hdr, int line)
 	}
 	if (kind == 8 && strncmp(hdr, "listener", 8) == 0) {
 		struct kst_listener_conf *arr, *lc;
+		char *copy;
 
 		for (size_t i = 0; i < c->n_listeners; i++) {
 			if (strcmp(c->listeners[i].name, name) == 0) {
@@ -552,13 +576,17 @@ static int section_begin(struct config_parser *p, const char *hdr, int line)
 				return -EINVAL;
 			}
 		}
-		arr = grow(c->listeners, &c->n_listeners, sizeof(*arr));
-		if (arr == NULL)
+		copy = strdup(name); /* first: no entry without a name */
+		arr = copy ? grow(c->listeners, &c->n_listeners, sizeof(*arr))
+			   : NULL;
+		if (arr == NULL) {
+			free(copy);
 			return -ENOMEM;
+		}
 		c->listeners = arr;
 		lc = &arr[c->n_listeners - 1];
 		opt_defaults(p, SEC_LISTENER, lc);
-		lc->name = strdup(name);
+		lc->name = copy;
 		lc->line = line;
 		p->sec = SEC_LISTENER;
 		p->obj = lc;
@@ -636,16 +664,20 @@ static int listener_cert(struct config_parser *p, struct kst_listener_conf *lc,
 	lc->last_cert_line = line;
 	if (strchr(v, '/') == NULL) {
 		/* a [cert:NAME] reference, resolved at the end */
-		void *pa = realloc(p->pending,
-				   (p->n_pending + 1) * sizeof(*p->pending));
+		char *name = strdup(v);
+		void *pa = name ? realloc(p->pending, (p->n_pending + 1) *
+							      sizeof(*p->pending))
+				: NULL;
 
-		if (pa == NULL)
+		if (pa == NULL) {
+			free(name);
 			return -ENOMEM;
+		}
 		p->pending = pa;
 		p->pending[p->n_pending].listener =
 			(size_t)(lc - p->conf->listeners);
 		p->pending[p->n_pending].ref = lc->n_certs - 1;
-		p->pending[p->n_pending].name = strdup(v);
+		p->pending[p->n_pending].name = name;
 		p->n_pending++;
 		arr[lc->n_certs - 1].cert = SIZE_MAX;
 		return 0;
@@ -709,7 +741,7 @@ static int listener_key(struct config_parser *p, struct kst_listener_conf *lc,
 static int cert_url(struct config_parser *p, struct kst_cert_conf *cc,
 		    const char *v, int line)
 {
-	char **arr;
+	char **arr, *copy;
 
 	if (strncmp(v, "http://", 7) != 0) {
 		kst_diag_error(p->diag, p->path, line,
@@ -718,11 +750,16 @@ static int cert_url(struct config_parser *p, struct kst_cert_conf *cc,
 			       v);
 		return -EINVAL;
 	}
-	arr = realloc(cc->ocsp_urls, (cc->n_ocsp_urls + 1) * sizeof(*arr));
-	if (arr == NULL)
+	copy = strdup(v);
+	arr = copy ? realloc(cc->ocsp_urls,
+			     (cc->n_ocsp_urls + 1) * sizeof(*arr))
+		   : NULL;
+	if (arr == NULL) {
+		free(copy);
 		return -ENOMEM;
+	}
 	cc->ocsp_urls = arr;
-	arr[cc->n_ocsp_urls++] = strdup(v);
+	arr[cc->n_ocsp_urls++] = copy;
 	return 0;
 }
 
@@ -734,6 +771,7 @@ static int option_set(struct config_parser *p, const struct kst_option *o,
 	struct kst_listener_conf *lc = p->obj;
 	struct kst_cert_conf *cc = p->obj;
 	char err[512];
+	int rc;
 
 	switch (o->type) {
 	case OT_BIND:
@@ -757,7 +795,10 @@ static int option_set(struct config_parser *p, const struct kst_option *o,
 	case OT_ALPN:
 		free(lc->alpn_wire);
 		free(lc->alpn_text);
+		lc->alpn_wire = NULL;
 		lc->alpn_text = strdup(v);
+		if (lc->alpn_text == NULL)
+			return -ENOMEM;
 		if (kst_parse_alpn(v, &lc->alpn_wire, &lc->alpn_len) < 0) {
 			kst_diag_error(p->diag, p->path, line,
 				       "alpn '%s': expected protocol names of "
@@ -769,7 +810,10 @@ static int option_set(struct config_parser *p, const struct kst_option *o,
 	default:
 		break;
 	}
-	if (opt_set_scalar(p, o, p->obj, v, err, sizeof(err)) < 0) {
+	rc = opt_set_scalar(p, o, p->obj, v, err, sizeof(err));
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
 		kst_diag_error(p->diag, p->path, line, "%s", err);
 		return -EINVAL;
 	}
@@ -820,6 +864,7 @@ static void config_line(struct config_parser *p, char *raw, int line)
 	const struct kst_option *o;
 	char *s, *eq, *key, *val;
 	size_t vl;
+	int rc;
 
 	strip_comment(raw);
 	s = trim(raw);
@@ -835,7 +880,10 @@ static void config_line(struct config_parser *p, char *raw, int line)
 			return;
 		}
 		*end = '\0';
-		if (section_begin(p, trim(s + 1), line) < 0)
+		rc = section_begin(p, trim(s + 1), line);
+		if (rc == -ENOMEM)
+			config_oom(p, line);
+		if (rc < 0)
 			p->obj = NULL;
 		return;
 	}
@@ -876,7 +924,10 @@ static void config_line(struct config_parser *p, char *raw, int line)
 		}
 		*seen = line;
 	}
-	option_set(p, o, val, line);
+	if (option_set(p, o, val, line) == -ENOMEM)
+		config_oom(p, line);
+	if (p->sec == SEC_GLOBAL && o->off == G(state_dir))
+		p->conf->global.state_dir_line = line; /* for -t */
 }
 
 /* ------------------------------------------------------------ checks */
@@ -948,47 +999,66 @@ static void config_init(struct config_parser *p, struct kst_config *c,
 		p->dir = strdup("");
 	}
 	c->path = strdup(path);
+	if (c->path == NULL || (slash != NULL && p->dir == NULL))
+		config_oom(p, 0);
 	opt_defaults(p, SEC_GLOBAL, &c->global);
 	opt_defaults(p, SEC_OCSP, &c->ocsp);
 }
 
+/* One line of the file, [s, s + len); a NUL byte in it is an error (it
+ * would otherwise end the C string and silently drop what follows). */
+static void config_raw_line(struct config_parser *p, const char *s,
+			    size_t len, int lineno)
+{
+	const char *nul = memchr(s, '\0', len);
+	char *line;
+
+	if (nul != NULL) {
+		kst_diag_error(p->diag, p->path, lineno,
+			       "NUL byte at column %zu: the file is not text",
+			       (size_t)(nul - s) + 1);
+		return;
+	}
+	line = strndup(s, len);
+	if (line != NULL)
+		config_line(p, line, lineno);
+	else
+		config_oom(p, lineno);
+	free(line);
+}
+
 static struct kst_config *config_parse_text(const char *path,
-					    const char *text,
+					    const char *text, size_t len,
 					    struct kst_diag *diag, bool keep)
 {
 	struct kst_config *c = calloc(1, sizeof(*c));
 	struct config_parser p;
 	size_t errors = diag->errors;
-	char *copy, *line, *save = NULL;
+	const char *s = text, *end = text + len;
 	int lineno = 0;
-	const char *s;
 
-	if (c == NULL)
+	if (c == NULL) {
+		kst_diag_error(diag, path, 0, "out of memory");
+		errno = ENOMEM;
 		return NULL;
+	}
 	config_init(&p, c, path, diag);
 	p.set_lines = calloc(N_OPTIONS, sizeof(int));
-	copy = strdup(text);
-	if (p.set_lines == NULL || copy == NULL) {
-		free(copy);
-		free(p.set_lines);
+	if (p.set_lines == NULL) {
+		config_oom(&p, 0);
 		free(p.dir);
 		kst_config_free(c);
 		errno = ENOMEM;
 		return NULL;
 	}
 	/* strtok_r would skip empty lines and lose the numbering */
-	for (s = copy; s != NULL && *s != '\0';) {
-		const char *nl = strchr(s, '\n');
-		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+	while (s != NULL && s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
 
-		line = strndup(s, len);
-		lineno++;
-		if (line != NULL)
-			config_line(&p, line, lineno);
-		free(line);
+		config_raw_line(&p, s, n, ++lineno);
 		s = nl ? nl + 1 : NULL;
 	}
-	(void)save;
 	config_resolve_refs(&p);
 	config_check(&p);
 	for (size_t i = 0; i < p.n_pending; i++)
@@ -996,7 +1066,6 @@ static struct kst_config *config_parse_text(const char *path,
 	free(p.pending);
 	free(p.set_lines);
 	free(p.dir);
-	free(copy);
 	if (diag->errors > errors && !keep) {
 		kst_config_free(c);
 		errno = EINVAL;
@@ -1008,7 +1077,13 @@ static struct kst_config *config_parse_text(const char *path,
 struct kst_config *kst_config_parse_string(const char *path, const char *text,
 					   struct kst_diag *diag)
 {
-	return config_parse_text(path, text, diag, false);
+	return config_parse_text(path, text, strlen(text), diag, false);
+}
+
+struct kst_config *kst_config_parse_buf(const char *path, const void *buf,
+					size_t len, struct kst_diag *diag)
+{
+	return config_parse_text(path, buf, len, diag, false);
 }
 
 static struct kst_config *config_parse_file(const char *path,
@@ -1031,6 +1106,8 @@ static struct kst_config *config_parse_file(const char *path,
 	}
 	mem = open_memstream(&text, &len);
 	if (mem == NULL) {
+		kst_diag_error(diag, path, 0, "cannot read: %s",
+			       strerror(errno));
 		fclose(f);
 		return NULL;
 	}
@@ -1040,8 +1117,13 @@ static struct kst_config *config_parse_file(const char *path,
 		kst_diag_error(diag, path, 0, "read error: %s",
 			       strerror(errno));
 	fclose(f);
-	fclose(mem);
-	c = config_parse_text(path, text, diag, keep);
+	if (fclose(mem) != 0 || text == NULL) {
+		kst_diag_error(diag, path, 0, "cannot read: out of memory");
+		free(text);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c = config_parse_text(path, text, len, diag, keep);
 	free(text);
 	return c;
 }
@@ -1224,6 +1306,21 @@ static void format_size(int64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%" PRId64 "k", v >> 10);
 	else
 		snprintf(buf, len, "%" PRId64, v);
+}
+
+bool kst_option_is_unset(const struct kst_option *o, const void *obj)
+{
+	const void *f = (const char *)obj + o->off;
+
+	return (o->type == OT_STRING || o->type == OT_PATH) &&
+	       *(char *const *)f == NULL;
+}
+
+const char *kst_option_string(const struct kst_option *o, const void *obj)
+{
+	if (o->type != OT_STRING && o->type != OT_PATH)
+		return NULL;
+	return *(char *const *)((const char *)obj + o->off);
 }
 
 int kst_option_format(const struct kst_option *o, const void *obj, char *buf,

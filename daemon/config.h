@@ -47,6 +47,7 @@ enum kst_proxy_proto {
 struct kst_global_conf {
 	unsigned workers; /* 0 = auto: online CPUs */
 	char *state_dir;
+	int state_dir_line; /* where state-dir is set; 0: the default */
 	char *bpf_pin_dir; /* "" = no BPF export */
 	int ktls;          /* enum kst_ktls_mode */
 	char *user, *group;
@@ -57,6 +58,7 @@ struct kst_global_conf {
 	int64_t connect_timeout_ms;
 	int64_t drain_timeout_ms;
 	unsigned max_connections;
+	unsigned max_handshakes; /* 0 = auto: max_connections / 4 */
 	unsigned backlog;
 	char *nic_offload; /* interfaces to switch TLS offload on for */
 };
@@ -141,6 +143,11 @@ struct kst_config *kst_config_parse_all(const char *path,
 /* Parses text as if read from path (tests). */
 struct kst_config *kst_config_parse_string(const char *path, const char *text,
 					   struct kst_diag *diag);
+/* Parses len bytes of buf as if read from path; a NUL byte is an error
+ * (FILE:LINE), as in a file. With kst_config_dump_string, the pair a
+ * round-trip test or fuzz target needs. */
+struct kst_config *kst_config_parse_buf(const char *path, const void *buf,
+					size_t len, struct kst_diag *diag);
 void kst_config_free(struct kst_config *conf);
 
 /* Effective values after inheritance. */
@@ -153,6 +160,9 @@ int kst_config_listener_ktls(const struct kst_config *conf,
 
 /* `kstapled -T`: the effective configuration, every option with its value. */
 void kst_config_dump(const struct kst_config *conf, FILE *out);
+/* The same dump in a malloc'd NUL-terminated string (*len its length);
+ * NULL with errno ENOMEM. */
+char *kst_config_dump_string(const struct kst_config *conf, size_t *len);
 
 enum kst_config_doc_format {
 	KST_CONFIG_DOC_MARKDOWN,
@@ -178,6 +188,12 @@ bool kst_option_inherits(const struct kst_option *o);
 bool kst_option_required(const struct kst_option *o);
 /* "auto, off, require" for a choice, "" otherwise */
 void kst_option_choices(const struct kst_option *o, char *buf, size_t len);
+/* A string or path option with no value and no default (a [cert:NAME]
+ * without key or staple-file): the dump leaves it out. */
+bool kst_option_is_unset(const struct kst_option *o, const void *obj);
+/* The value of a string or path option (NULL for other types or unset):
+ * whole, where kst_option_format would cut it to its buffer. */
+const char *kst_option_string(const struct kst_option *o, const void *obj);
 /* A scalar option's value in obj (the section's struct) as text, in the
  * syntax the file takes; -EINVAL for list-valued options. */
 int kst_option_format(const struct kst_option *o, const void *obj, char *buf,

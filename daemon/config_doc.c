@@ -6,6 +6,10 @@
  * here knows an option by name except the list-valued listener and cert
  * options, which the table cannot format as one value.
  */
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/config.h"
@@ -17,10 +21,29 @@ static void dump_listener(const struct kst_config *c,
 			  const struct kst_listener_conf *lc, FILE *out);
 static void dump_cert(const struct kst_cert_conf *cc, FILE *out);
 
+/*
+ * "name = value" as the parser reads it back: it cuts a comment at a '#'
+ * that starts the value or follows whitespace, trims whitespace around the
+ * value and then strips one pair of enclosing double quotes; so a value
+ * starting with '#', with whitespace at either end, or already enclosed in
+ * quotes, is written inside a pair of quotes. (A parsed value never holds
+ * a '#' after whitespace: that was a comment.)
+ */
+static void dump_kv(FILE *out, const char *name, const char *v)
+{
+	size_t n = strlen(v);
+	bool quote = n > 0 && (v[0] == '#' || isspace((unsigned char)v[0]) ||
+			       isspace((unsigned char)v[n - 1]) ||
+			       (n >= 2 && v[0] == '"' && v[n - 1] == '"'));
+
+	fprintf(out, quote ? "%s = \"%s\"\n" : "%s = %s\n", name, v);
+}
+
 static void dump_section(const char *header, const char *section,
 			 const void *obj, FILE *out)
 {
 	char val[512];
+	const char *sv;
 
 	fprintf(out, "\n[%s]\n", header);
 	for (size_t i = 0; i < kst_config_option_count(); i++) {
@@ -32,8 +55,12 @@ static void dump_section(const char *header, const char *section,
 			continue;
 		if (kst_option_inherits(o) && strcmp(val, "(inherit)") == 0)
 			fprintf(out, "# %s inherited\n", kst_option_name(o));
+		else if (kst_option_is_unset(o, obj))
+			fprintf(out, "# %s not set\n", kst_option_name(o));
+		else if ((sv = kst_option_string(o, obj)) != NULL)
+			dump_kv(out, kst_option_name(o), sv);
 		else
-			fprintf(out, "%s = %s\n", kst_option_name(o), val);
+			dump_kv(out, kst_option_name(o), val);
 	}
 }
 
@@ -44,7 +71,7 @@ static void dump_cert(const struct kst_cert_conf *cc, FILE *out)
 	snprintf(hdr, sizeof(hdr), "cert:%s", cc->name);
 	dump_section(hdr, "cert:NAME", cc, out);
 	for (size_t j = 0; j < cc->n_ocsp_urls; j++)
-		fprintf(out, "ocsp-url = %s\n", cc->ocsp_urls[j]);
+		dump_kv(out, "ocsp-url", cc->ocsp_urls[j]);
 }
 
 static void dump_listener(const struct kst_config *c,
@@ -55,19 +82,19 @@ static void dump_listener(const struct kst_config *c,
 	snprintf(hdr, sizeof(hdr), "listener:%s", lc->name);
 	dump_section(hdr, "listener:NAME", lc, out);
 	for (size_t j = 0; j < lc->n_binds; j++)
-		fprintf(out, "bind = %s\n", lc->binds[j].text);
-	fprintf(out, "backend = %s\n", lc->backend.text);
-	fprintf(out, "alpn = %s\n", lc->alpn_text ? lc->alpn_text : "");
+		dump_kv(out, "bind", lc->binds[j].text);
+	dump_kv(out, "backend", lc->backend.text);
+	dump_kv(out, "alpn", lc->alpn_text ? lc->alpn_text : "");
 	for (size_t j = 0; j < lc->n_certs; j++) {
 		const struct kst_cert_conf *cc = &c->certs[lc->certs[j].cert];
 
 		if (!cc->inline_cert) {
-			fprintf(out, "cert = %s\n", cc->name);
+			dump_kv(out, "cert", cc->name);
 			continue;
 		}
-		fprintf(out, "cert = %s\n", cc->pem);
+		dump_kv(out, "cert", cc->pem);
 		if (cc->key != NULL)
-			fprintf(out, "key = %s\n", cc->key);
+			dump_kv(out, "key", cc->key);
 	}
 }
 
@@ -81,6 +108,25 @@ void kst_config_dump(const struct kst_config *c, FILE *out)
 			dump_cert(&c->certs[i], out);
 	for (size_t i = 0; i < c->n_listeners; i++)
 		dump_listener(c, &c->listeners[i], out);
+}
+
+char *kst_config_dump_string(const struct kst_config *c, size_t *len)
+{
+	char *text = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&text, &n);
+
+	if (f == NULL)
+		return NULL;
+	kst_config_dump(c, f);
+	if (fclose(f) != 0) {
+		free(text);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (len != NULL)
+		*len = n;
+	return text;
 }
 
 static void doc_range(const struct kst_option *o, char *buf, size_t len)

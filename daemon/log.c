@@ -91,25 +91,88 @@ static size_t log_prefix(char *buf, size_t size, int level)
 	return n;
 }
 
+static const char log_hex[] = "0123456789abcdef";
+
+const char *kst_log_escape(char *dst, size_t dstlen, const void *src,
+			   size_t srclen)
+{
+	const unsigned char *p = src;
+	size_t n = 0;
+
+	if (dstlen == 0)
+		return dst;
+	for (size_t i = 0; i < srclen; i++) {
+		bool keep = p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\';
+		size_t need = keep ? 1 : 4;
+
+		/* room for this byte, and for "..." should more follow */
+		if (n + need + (i + 1 < srclen ? 3 : 0) >= dstlen) {
+			if (n + 3 < dstlen) {
+				memcpy(dst + n, "...", 3);
+				n += 3;
+			}
+			break;
+		}
+		if (keep) {
+			dst[n++] = (char)p[i];
+			continue;
+		}
+		dst[n++] = '\\';
+		dst[n++] = 'x';
+		dst[n++] = log_hex[p[i] >> 4];
+		dst[n++] = log_hex[p[i] & 0xf];
+	}
+	dst[n] = '\0';
+	return dst;
+}
+
+/*
+ * The last line of defence: whatever a caller formatted, no control byte
+ * reaches stderr, where a newline would start a forged line (with a
+ * journal priority prefix of the forger's choice). Bytes from the peer
+ * are escaped by the caller with kst_log_escape; this catches the rest.
+ */
+static size_t log_copy_safe(char *dst, size_t cap, const char *src)
+{
+	size_t n = 0;
+
+	for (; *src != '\0' && n < cap; src++) {
+		unsigned char ch = (unsigned char)*src;
+
+		if (ch >= 0x20 && ch != 0x7f) {
+			dst[n++] = (char)ch;
+			continue;
+		}
+		if (n + 4 > cap)
+			break;
+		dst[n++] = '\\';
+		dst[n++] = 'x';
+		dst[n++] = log_hex[ch >> 4];
+		dst[n++] = log_hex[ch & 0xf];
+	}
+	return n;
+}
+
 static void log_emit(int level, const char *fmt, va_list ap, bool ssl)
 {
-	char line[2048];
+	char line[2048], msg[2048];
 	size_t n, cap = sizeof(line) - 1;
 	int saved = errno;
+	size_t m = 0;
 	int r;
 
 	n = log_prefix(line, cap, level);
-	r = vsnprintf(line + n, cap - n, fmt, ap);
-	n = r < 0 ? n : (size_t)r + n > cap ? cap : (size_t)r + n;
-	if (ssl && n + 3 < cap) {
+	r = vsnprintf(msg, sizeof(msg), fmt, ap);
+	m = r < 0 ? 0 : (size_t)r >= sizeof(msg) ? sizeof(msg) - 1 : (size_t)r;
+	msg[m] = '\0';
+	if (ssl && m + 3 < sizeof(msg)) {
 		char errs[1024];
 
 		kst_log_ssl_errors(errs, sizeof(errs));
-		if (errs[0] != '\0') {
-			r = snprintf(line + n, cap - n, ": %s", errs);
-			n = r < 0 ? n : (size_t)r + n > cap ? cap : (size_t)r + n;
-		}
+		if (errs[0] != '\0')
+			snprintf(msg + m, sizeof(msg) - m, ": %s", errs);
 	}
+	n += log_copy_safe(line + n, cap - n, msg);
 	line[n++] = '\n';
 	/* one write per line; a short write on stderr is not worth a retry */
 	if (write(STDERR_FILENO, line, n) < 0)

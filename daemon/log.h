@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* syslog priorities, so the journal prefix is the level itself */
 enum kst_log_level {
@@ -42,6 +43,19 @@ void kst_log_ssl(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Drain the OpenSSL error queue into buf as "reason; reason" (may be ""). */
 void kst_log_ssl_errors(char *buf, unsigned long size);
+
+/*
+ * Bytes from a peer (SNI, ALPN, addresses or text a client or responder
+ * sent) for a log line: printable ASCII is kept, every other byte and the
+ * backslash itself become \xNN, so a line can neither be split nor faked
+ * and the original bytes can be read back. Cut with "..." when dst is too
+ * small (KST_LOG_ESC_SIZE(n) always fits n bytes). Returns dst, so it can
+ * stand in a "%s" argument. Every log line also passes control bytes
+ * through the same \xNN filter, as a backstop.
+ */
+const char *kst_log_escape(char *dst, size_t dstlen, const void *src,
+			   size_t srclen);
+#define KST_LOG_ESC_SIZE(n) ((n)*4 + 1)
 
 #define kst_crit(...)   kst_log(KST_LOG_CRIT, __VA_ARGS__)
 #define kst_err(...)    kst_log(KST_LOG_ERR, __VA_ARGS__)

@@ -137,6 +137,14 @@ static int addr_split(const char *s, char *host, size_t hostlen, char *port,
 	return 0;
 }
 
+/* Set once by a fuzz target before any parse; read-only afterwards. */
+static bool parse_numeric_only;
+
+void kst_parse_numeric_only(bool on)
+{
+	parse_numeric_only = on;
+}
+
 int kst_parse_addr(const char *s, bool resolve, struct kst_addr *out,
 		   char *err, size_t errlen)
 {
@@ -176,6 +184,8 @@ int kst_parse_addr(const char *s, bool resolve, struct kst_addr *out,
 	if (strcmp(host, "*") == 0 || host[0] == '\0')
 		strcpy(host, "0.0.0.0");
 	hints.ai_socktype = SOCK_STREAM;
+	if (parse_numeric_only)
+		resolve = false;
 	hints.ai_flags = AI_NUMERICSERV | (resolve ? 0 : AI_NUMERICHOST);
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {

@@ -15,7 +15,9 @@
 struct kst_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char text[128];
+	/* whole: any address the parser accepts fits ("[" 255-byte host
+	 * "]:" 31-byte port), so the -T dump prints what was read */
+	char text[300];
 	int line;
 };
 
@@ -23,6 +25,9 @@ int kst_parse_uint(const char *s, uint64_t *out);
 int kst_parse_duration_ms(const char *s, int64_t *out);
 int kst_parse_size(const char *s, int64_t *out);
 int kst_parse_bool(const char *s, bool *out);
+/* For fuzz targets: host names in addresses are refused instead of
+ * looked up (no DNS query per input). Process-wide; off by default. */
+void kst_parse_numeric_only(bool on);
 /* "host:port", "[v6]:port", "*:port" or "unix:/path"; host names are
  * resolved (first address) when resolve is true. On error, err says why. */
 int kst_parse_addr(const char *s, bool resolve, struct kst_addr *out,

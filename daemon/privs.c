@@ -3,6 +3,7 @@
 #include "daemon/privs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "daemon/log.h"
 
 int kst_privs_resolve(const struct kst_global_conf *g, struct kst_privs *p,
 		      char *why, size_t len)
@@ -43,13 +46,41 @@ int kst_privs_resolve(const struct kst_global_conf *g, struct kst_privs *p,
 	return 0;
 }
 
+/* O_NOFOLLOW|O_DIRECTORY on a link gives ELOOP or ENOTDIR (a link to a
+ * directory is not one itself): tell the two apart for the message. */
+static bool privs_is_link(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/*
+ * chown(2) would follow a symbolic link: state-dir pointing at /etc (by
+ * mistake, or planted by whoever can write its parent) would hand /etc to
+ * the service user. The directory is opened without following a link
+ * and the descriptor is what changes owner; a link is refused (-ELOOP),
+ * and the caller warns and goes on without persisting.
+ */
 int kst_privs_state_dir(const char *dir, const struct kst_privs *p)
 {
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+	int fd, rc = 0;
+	bool made = mkdir(dir, 0750) == 0;
+
+	if (!made && errno != EEXIST)
 		return -errno;
-	if (p->drop && chown(dir, p->uid, p->gid) < 0)
-		return -errno;
-	return 0;
+	if (!p->drop && !made)
+		return 0;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOTDIR && privs_is_link(dir) ? -ELOOP : -errno;
+	/* made here: exactly 0750 whatever the umask */
+	if (made && fchmod(fd, 0750) < 0)
+		rc = -errno;
+	if (rc == 0 && p->drop && fchown(fd, p->uid, p->gid) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
 }
 
 static int privs_switch(const struct kst_privs *p)
@@ -60,13 +91,58 @@ static int privs_switch(const struct kst_privs *p)
 	return 0;
 }
 
+static bool privs_have(cap_value_t v)
+{
+	cap_t c = cap_get_proc();
+	cap_flag_value_t on = CAP_CLEAR;
+
+	if (c != NULL)
+		cap_get_flag(c, v, CAP_EFFECTIVE, &on);
+	cap_free(c);
+	return on == CAP_SET;
+}
+
+/*
+ * Empties the bounding set but for caps[0..n): an exec (none is planned)
+ * could never bring a capability back. Needs CAP_SETPCAP, so it runs
+ * while still root. A service manager that withheld CAP_SETPCAP has
+ * already bounded the set itself (the unit's CapabilityBoundingSet=):
+ * then it is left as it is, and no_new_privs still stops any gain.
+ */
+static int privs_drop_bounding(const cap_value_t *caps, int n)
+{
+	if (!privs_have(CAP_SETPCAP)) {
+		kst_info("capability bounding set left as the service "
+			 "manager set it (no CAP_SETPCAP to reduce it)");
+		return 0;
+	}
+	for (cap_value_t v = 0; v < (cap_value_t)cap_max_bits(); v++) {
+		bool keep = false;
+
+		for (int i = 0; i < n; i++)
+			keep |= caps[i] == v;
+		if (keep || !CAP_IS_SUPPORTED(v) || cap_get_bound(v) != 1)
+			continue;
+		if (cap_drop_bound(v) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 int kst_privs_drop(const struct kst_privs *p, const cap_value_t *caps, int n)
 {
 	cap_t c = NULL;
 	int rc = 0;
 
+	/* nothing this process runs may gain privileges (setuid binaries,
+	 * file capabilities), with or without a user to switch to */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
 	if (!p->drop)
 		return 0;
+	rc = privs_drop_bounding(caps, n);
+	if (rc < 0)
+		return rc;
 	if (n > 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return -errno;
 	rc = privs_switch(p);

@@ -10,7 +10,9 @@
  *                         (Linux before 6.5 with unprivileged BPF off:
  *                         probed, not assumed).
  * kTLS and sock_diag need nothing on the daemon's own sockets (the tls
- * module is loaded by the start-up probe, as root).
+ * module is loaded by the start-up probe, as root). The bounding set
+ * keeps the same list and nothing more, and no_new_privs is set (also
+ * with allow-root), so nothing the process could exec gains anything.
  */
 #ifndef KST_PRIVS_H
 #define KST_PRIVS_H
@@ -33,10 +35,13 @@ struct kst_privs {
 /* Look up [global] user/group; -ENOENT with why filled when unknown. */
 int kst_privs_resolve(const struct kst_global_conf *g, struct kst_privs *p,
 		      char *why, size_t len);
-/* state-dir exists (0750) and belongs to the service user. */
+/* state-dir exists (0750) and belongs to the service user; -ELOOP (and
+ * no owner changed) when it is a symbolic link. */
 int kst_privs_state_dir(const char *dir, const struct kst_privs *p);
-/* Switch to p's user, keeping caps[0..n) (permitted and effective);
- * checks that root cannot be regained. 0 or -errno. */
+/* Sets no_new_privs; then, with a user configured, empties the bounding
+ * set but for caps[0..n) and switches to p's user, keeping caps[0..n)
+ * (permitted and effective); checks that root cannot be regained.
+ * 0 or -errno. */
 int kst_privs_drop(const struct kst_privs *p, const cap_value_t *caps,
 		   int n);
 /* In a child: drop everything, run probe; true if probe returned 0. */

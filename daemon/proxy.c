@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/sni.h"
+
 struct proxy_ep {
 	int family; /* AF_INET, AF_INET6, or 0 when not IP */
 	unsigned char addr[16];
@@ -181,7 +183,10 @@ static void proxy_put_tlvs(struct proxy_out *o, const struct kst_proxy_info *pi)
 
 	if (pi->alpn != NULL && pi->alpn_len > 0)
 		proxy_put_tlv(o, KST_PP2_TYPE_ALPN, pi->alpn, pi->alpn_len);
-	if (pi->sni != NULL && pi->sni[0] != '\0')
+	/* only a host name: an IP literal (which RFC 6066 forbids and the
+	 * handshake treats as no SNI) or anything else is not an authority */
+	if (pi->sni != NULL && pi->sni[0] != '\0' &&
+	    kst_sni_classify(pi->sni, strlen(pi->sni)) == KST_SNI_HOSTNAME)
 		proxy_put_tlv(o, KST_PP2_TYPE_AUTHORITY, pi->sni,
 			      strlen(pi->sni));
 	if (sub == 0)

@@ -68,9 +68,11 @@ struct kst_proxy_info {
  *
  * kst_proxy_v1 ignores the TLS fields. kst_proxy_v2 appends TLVs in this
  * order, each only when given (NULL, or an empty string, omits it):
- * ALPN, AUTHORITY (= SNI), SSL { client = PP2_CLIENT_SSL, verify = 1 (no
- * client certificate verified), sub-TLVs SSL_VERSION, SSL_CIPHER }; the SSL
- * TLV is present when tls_version or cipher is.
+ * ALPN, AUTHORITY (= SNI, when it is a host name by RFC 6066: an IP
+ * literal or a malformed name is left out), SSL { client =
+ * PP2_CLIENT_SSL, verify = 1 (no client certificate verified), sub-TLVs
+ * SSL_VERSION, SSL_CIPHER }; the SSL TLV is present when tls_version or
+ * cipher is.
  *
  * Both return the header length written to buf, or -EINVAL (pi NULL),
  * -ENOSPC (buf shorter than the header; nothing past len is written),

@@ -2,6 +2,7 @@
 /* Certificate choice from the ClientHello; see sni.h. Pure. */
 #include "daemon/sni.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -28,27 +29,79 @@ enum {
 	SIG_RSA_PSS_PSS_SHA256 = 0x0809,
 };
 
+static bool sni_ldh(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '-';
+}
+
+static bool sni_ip_literal(const char *name, size_t len)
+{
+	unsigned char addr[16];
+	char buf[64];
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	return inet_pton(AF_INET, buf, addr) == 1 ||
+	       inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+enum kst_sni_name kst_sni_classify(const char *name, size_t len)
+{
+	size_t label = 0;
+
+	if (sni_ip_literal(name, len))
+		return KST_SNI_IP_LITERAL;
+	if (len == 0 || len > KST_SNI_NAME_MAX)
+		return KST_SNI_INVALID;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (ch == '.') {
+			/* no empty label, none ending in '-', no trailing
+			 * dot (RFC 6066 3: "without a trailing dot") */
+			if (label == 0 || name[i - 1] == '-' || i + 1 == len)
+				return KST_SNI_INVALID;
+			label = 0;
+			continue;
+		}
+		if (!sni_ldh(ch) || (label == 0 && ch == '-') ||
+		    ++label > KST_SNI_LABEL_MAX)
+			return KST_SNI_INVALID;
+	}
+	return name[len - 1] == '-' ? KST_SNI_INVALID : KST_SNI_HOSTNAME;
+}
+
 int kst_sni_parse(const unsigned char *p, size_t len, char *out,
 		  size_t outlen)
 {
 	size_t list, nlen;
 
-	/* ServerNameList: u16 length, then {u8 type, u16 len, name} */
-	if (len < 2)
+	/* ServerNameList: u16 length, then one {u8 type, u16 len, name};
+	 * RFC 6066 allows one host_name, and nothing may follow it */
+	if (len < 5 || outlen == 0)
 		return -EINVAL;
 	list = (size_t)p[0] << 8 | p[1];
-	if (list + 2 != len || list < 3 || p[2] != 0 /* host_name */)
+	if (list + 2 != len || p[2] != 0 /* host_name */)
 		return -EINVAL;
 	nlen = (size_t)p[3] << 8 | p[4];
-	if (nlen == 0 || nlen + 5 > len || nlen >= outlen)
+	if (nlen + 5 != len)
 		return -EINVAL;
-	for (size_t i = 0; i < nlen; i++) {
-		unsigned char ch = p[5 + i];
-
-		if (ch == 0 || ch > 0x7e)
-			return -EINVAL;
-		out[i] = (char)tolower(ch);
+	switch (kst_sni_classify((const char *)p + 5, nlen)) {
+	case KST_SNI_IP_LITERAL:
+		out[0] = '\0'; /* RFC 6066 forbids it: as if no SNI */
+		return 0;
+	case KST_SNI_HOSTNAME:
+		break;
+	default:
+		return -EILSEQ;
 	}
+	if (nlen >= outlen)
+		return -EILSEQ;
+	for (size_t i = 0; i < nlen; i++)
+		out[i] = (char)tolower(p[5 + i]);
 	out[nlen] = '\0';
 	return 0;
 }

@@ -35,8 +35,34 @@ struct kst_sni_cand {
 	bool servable; /* the staple policy allows serving it now */
 };
 
-/* Host name from a server_name extension body, lower-cased; -EINVAL if
- * malformed or not a host_name. */
+/* Longest host name (RFC 1035 2.3.4, without the trailing dot) and label. */
+#define KST_SNI_NAME_MAX  253
+#define KST_SNI_LABEL_MAX 63
+
+enum kst_sni_name {
+	KST_SNI_HOSTNAME,   /* LDH labels of 1..63, dot-separated */
+	KST_SNI_IP_LITERAL, /* an IPv4 or IPv6 address */
+	KST_SNI_INVALID,    /* anything else */
+};
+
+/*
+ * What a server name is, by RFC 6066 3: a host name is ASCII letters,
+ * digits and hyphens in labels of 1 to 63 bytes that neither begin nor
+ * end with a hyphen, joined by single dots, at most 253 bytes, with no
+ * trailing dot. RFC 6066 forbids IP literals: they are told apart so the
+ * caller can treat them as no SNI rather than refuse the client.
+ */
+enum kst_sni_name kst_sni_classify(const char *name, size_t len);
+
+/*
+ * Host name from a server_name extension body, lower-cased into out.
+ * 0: a host name, or an IP literal (out is then "": as if no SNI);
+ * -EINVAL: the extension is malformed (not exactly one host_name entry);
+ * -EILSEQ: well formed, but the name is not a host name (control bytes,
+ * underscores, empty labels, trailing dot, too long): the handshake is
+ * refused with unrecognized_name, so no such name reaches a log line or
+ * a PROXY header.
+ */
 int kst_sni_parse(const unsigned char *ext, size_t len, char *out,
 		  size_t outlen);
 

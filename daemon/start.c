@@ -142,7 +142,7 @@ static int start_drop(struct kst_daemon *d)
 				 "(or allow-root = on)");
 			return -EPERM;
 		}
-		return 0;
+		return kst_privs_drop(&d->privs, NULL, 0); /* no_new_privs */
 	}
 	n = start_caps(d, caps);
 	rc = kst_privs_drop(&d->privs, caps, n);
@@ -168,7 +168,12 @@ static int start_privs(struct kst_daemon *d, const struct kst_config *conf)
 		return rc;
 	}
 	rc = kst_privs_state_dir(conf->global.state_dir, &d->privs);
-	if (rc < 0)
+	if (rc == -ELOOP)
+		kst_warn("state-dir %s is a symbolic link: not giving it to "
+			 "user %s (set state-dir to the directory itself); "
+			 "fetched staples will not persist",
+			 conf->global.state_dir, d->privs.user);
+	else if (rc < 0)
 		kst_warn("state-dir %s: %s: fetched staples will not persist",
 			 conf->global.state_dir, strerror(-rc));
 	return 0;
@@ -211,7 +216,7 @@ int kst_start_run(struct kst_daemon *d, struct kst_config *conf)
 	if (start_build(d, conf) < 0)
 		return -EINVAL;
 	atomic_store(&d->shared.max_connections,
-		     kst_control_rlimit(conf->global.max_connections));
+		     kst_control_rlimit(d->gen, d->nworkers));
 	kst_nicctl_start(d->gen);
 	start_metrics(d, conf);
 	kst_export_prune(&d->exp, d->gen);

@@ -18,6 +18,9 @@
 #include "ktls/ktls.h"
 
 static int tls_hello_cb(SSL *ssl, int *al, void *arg);
+static int tls_hello_sni(struct kst_tls_listener *tl, struct kst_tls_sess *ts,
+			 const unsigned char *ext, size_t len, char *sni,
+			 size_t snilen, int *al);
 static int tls_status_cb(SSL *ssl, void *arg);
 static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
 		       unsigned char *outlen, const unsigned char *in,
@@ -96,6 +99,33 @@ static void tls_log_refusal(struct kst_tls_listener *tl,
 			 : "strict policy: staple expired or revoked");
 }
 
+/*
+ * The server name, or a refusal: a name that is not a host name (control
+ * bytes, '_', a trailing dot, ...) gets the fatal unrecognized_name alert
+ * rather than the default certificate, so it never reaches a log line, a
+ * PROXY header or the backend. An IP literal counts as no SNI (see
+ * kst_sni_parse). Logged at debug level only, escaped: a flood of bad
+ * names must not flood the log.
+ */
+static int tls_hello_sni(struct kst_tls_listener *tl, struct kst_tls_sess *ts,
+			 const unsigned char *ext, size_t len, char *sni,
+			 size_t snilen, int *al)
+{
+	char esc[KST_LOG_ESC_SIZE(64)];
+	int rc = kst_sni_parse(ext, len, sni, snilen);
+
+	if (rc == 0)
+		return 0;
+	*al = rc == -EILSEQ ? SSL_AD_UNRECOGNIZED_NAME : SSL_AD_DECODE_ERROR;
+	kst_debug("listener %s: peer %s: refused: server name '%s' is %s",
+		  tl->name, ts->peer,
+		  len > 5 ? kst_log_escape(esc, sizeof(esc), ext + 5, len - 5)
+			  : "",
+		  rc == -EILSEQ ? "not a host name (RFC 6066)"
+				: "a malformed extension");
+	return -EINVAL;
+}
+
 static int tls_hello_cb(SSL *ssl, int *al, void *arg)
 {
 	struct kst_tls_listener *tl = arg;
@@ -111,8 +141,8 @@ static int tls_hello_cb(SSL *ssl, int *al, void *arg)
 
 	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext,
 				      &len) &&
-	    kst_sni_parse(ext, len, sni, sizeof(sni)) < 0)
-		sni[0] = '\0';
+	    tls_hello_sni(tl, ts, ext, len, sni, sizeof(sni), al) < 0)
+		return SSL_CLIENT_HELLO_ERROR;
 	idx = kst_sni_lookup(&tl->sni, sni, &n);
 	n = n > TLS_MAX_CANDS ? TLS_MAX_CANDS : n;
 	tls_hello_caps(ssl, &caps);
@@ -348,7 +378,11 @@ SSL *kst_tls_new(struct kst_tls_listener *tl, int fd,
 		SSL_free(ssl);
 		return NULL;
 	}
-	SSL_set_app_data(ssl, sess);
+	/* the callbacks need sess: without it (out of memory), no SSL */
+	if (SSL_set_app_data(ssl, sess) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
 	SSL_set_accept_state(ssl);
 	if (read_ahead) {
 		SSL_set_read_ahead(ssl, 1);

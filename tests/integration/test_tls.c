@@ -224,3 +224,67 @@ Test(tls, sends_proxy_v1, .timeout = 60)
 	free(rec);
 	stop();
 }
+
+/* Bytes of the log that are neither printable ASCII nor a line end. */
+static size_t log_control_bytes(const char *log)
+{
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)log; *p; p++)
+		if ((*p < 0x20 && *p != '\n') || *p == 0x7f)
+			n++;
+	return n;
+}
+
+/*
+ * Issue 12 #7: the server name was taken with any byte but NUL and DEL+,
+ * and logged raw, so a client could write lines (and journal priorities)
+ * into the daemon's log. A name that is not a host name is refused with
+ * unrecognized_name; the log shows it escaped; an IP literal counts as no
+ * server name (the listener's default certificate).
+ */
+Test(tls, refuses_a_server_name_that_is_not_a_host_name, .timeout = 90)
+{
+	static const char *const bad[] = {"evil\n<0>kstapled: forged line",
+					  "a\x01.test", "localhost.",
+					  "under_score.test"};
+	char ctl[] = "ctl\x01\x1b[2J.test";
+	char *sc[] = {"openssl",     "s_client", "-connect", addr,
+		      "-servername", ctl,	 NULL};
+	char *out = NULL, *log;
+	int rc;
+
+	start(false, NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		rc = kst_h_client(&out, 20000, "-c", addr, "--print", "--sni",
+				  bad[i], NULL);
+		cr_expect_neq(rc, 0, "server name #%zu was accepted:\n%s", i,
+			      out);
+		free(out);
+	}
+	rc = kst_h_run(sc, "Q\n", 2, &out, 20000);
+	cr_expect_neq(rc, 0, "s_client got through:\n%s", out);
+	cr_expect(strstr(out, "unrecognized name") != NULL,
+		  "alert unrecognized_name expected:\n%s", out);
+	free(out);
+	/* an IP literal: served, with the default certificate */
+	out = connect_print_v("127.0.0.1", NULL, NULL, false);
+	cr_expect_str_eq(kst_h_kv(out, "peer_subject"), "CN=localhost");
+	free(out);
+	/* and good names still work */
+	out = connect_print("other.test", NULL, NULL);
+	cr_expect_str_eq(kst_h_kv(out, "peer_subject"), "CN=other.test");
+	free(out);
+	stop();
+	log = kst_h_read(d.log);
+	cr_assert_not_null(log);
+	cr_expect_eq(log_control_bytes(log), 0,
+		     "raw control bytes in the daemon's log");
+	cr_expect(strstr(log, "\n<0>kstapled: forged") == NULL,
+		  "a forged line made it into the log");
+	cr_expect(strstr(log, "evil\\x0a<0>kstapled: forged line") != NULL,
+		  "the refused name is logged escaped:\n%s", log);
+	cr_expect(strstr(log, "ctl\\x01\\x1b[2J.test") != NULL,
+		  "the s_client name is logged escaped");
+	free(log);
+}

@@ -8,7 +8,9 @@
 #include <criterion/parameterized.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/config.h"
 
@@ -380,4 +382,150 @@ Test(config, dump_reads_back_as_the_same_configuration)
 	kst_diag_free(&d);
 	free(dump);
 	free(dump2);
+}
+
+/* ------------------------------------------- -T round trip (issue 12 #8) */
+
+/* arrays, not pointers: criterion copies parameters into the test's
+ * own process, where a pointer into this one means nothing */
+struct roundtrip_case {
+	char label[80];
+	char text[1100];
+	char expect[64]; /* a line the dump must carry, or "" */
+};
+
+static const struct roundtrip_case roundtrip_cases[] = {
+	{"defaults",
+	 "[listener:web]\nbind = 127.0.0.1:8443\nbackend = 127.0.0.1:8080\n"
+	 "cert = /etc/kstapled/a.pem\n",
+	 "workers = auto"},
+	{"cert sections with and without key and staple-file",
+	 "[cert:full]\npem = /etc/k/full.pem\nkey = /etc/k/full.key\n"
+	 "staple-file = /var/k/full.der\nstapling = off\npolicy = strict\n"
+	 "fetch = off\nocsp-url = http://a.example/\n"
+	 "ocsp-url = http://b.example:8080/ocsp\n"
+	 "[cert:bare]\npem = /etc/k/bare.pem\n"
+	 "[listener:web]\nbind = 127.0.0.1:8443\nbackend = 127.0.0.1:8080\n"
+	 "cert = full\ncert = bare\n",
+	 "key = /etc/k/full.key"},
+	{"every [global] and [ocsp] option away from its default",
+	 "[global]\nworkers = 3\nstate-dir = state\nbpf-pin-dir =\n"
+	 "ktls = off\nuser = nobody\ngroup = nogroup\nallow-root = on\n"
+	 "log-level = debug\nhandshake-timeout = 1500ms\n"
+	 "idle-timeout = 2h\nconnect-timeout = 100ms\ndrain-timeout = 0s\n"
+	 "max-connections = 77\nbacklog = 65535\nnic-offload = eth0,eth1\n"
+	 "[ocsp]\nfetch = off\npolicy = must-staple\n"
+	 "max-response-size = 1m\nskew = 0s\nmax-age = 30d\n"
+	 "refresh-at = 90%\nrefresh-margin = 1d\nretry-min = 1s\n"
+	 "retry-max = 1d\nconnect-timeout = 2m\nresponse-timeout = 250ms\n"
+	 "startup-wait = 0s\nhttp-proxy = http://proxy.example:3128\n"
+	 "nonce = on\nfetch-concurrency = 256\n"
+	 "[listener:web]\nbind = 127.0.0.1:8443\nbackend = 127.0.0.1:8080\n"
+	 "cert = /etc/kstapled/a.pem\n",
+	 "state-dir = /etc/kstapled/state"},
+	{"listener lists, inline certs with keys, every listener option",
+	 "[cert:named]\npem = /etc/k/n.pem\n"
+	 "[listener:a]\nbind = 127.0.0.1:1\nbind = [::1]:1\nbind = [::]:2\n"
+	 "backend = unix:/run/app.sock\nproxy-protocol = v1\n"
+	 "cert = /etc/k/a.pem\nkey = /etc/k/a.key\ncert = named\n"
+	 "cert = rel/b.pem\ntls-min-version = 1.3\n"
+	 "ciphers = ECDHE-ECDSA-AES128-GCM-SHA256\n"
+	 "ciphersuites = TLS_AES_256_GCM_SHA384\ngroups = P-384\n"
+	 "alpn = h2, http/1.1\nktls = require\nsession-tickets = 0\n"
+	 "[listener:b]\nbind = 127.0.0.2:3\nbackend = [::1]:4\n"
+	 "proxy-protocol = v2\ncert = /etc/k/a.pem\nkey = /etc/k/a.key\n",
+	 "cert = /etc/kstapled/rel/b.pem"},
+	{"values the parser trims or unquotes",
+	 "[global]\nuser = \"  spaced user  \"\ngroup = \"\"quoted\"\"\n"
+	 "nic-offload = \"#eth0\"\n"
+	 "[cert:\"q\"]\npem = \" /etc/k/lead.pem\"\n"
+	 "[listener:web]\nbind = 127.0.0.1:8443\nbackend = 127.0.0.1:8080\n"
+	 "cert = \"\"q\"\"\n",
+	 "user = \"  spaced user  \""},
+};
+
+ParameterizedTestParameters(config, dump_reads_back_as_the_same_dump)
+{
+	return cr_make_param_array(struct roundtrip_case, roundtrip_cases,
+				   sizeof(roundtrip_cases) /
+					   sizeof(roundtrip_cases[0]));
+}
+
+static char *parse_and_dump(const char *text, size_t len, const char *label)
+{
+	struct kst_diag d;
+	struct kst_config *c;
+	char *dump;
+
+	kst_diag_init(&d);
+	c = kst_config_parse_buf("/etc/kstapled/k.conf", text, len, &d);
+	cr_assert_not_null(c, "%s: does not parse: %s\n%s", label,
+			   d.n ? d.msgs[0].text : "?", text);
+	dump = kst_config_dump_string(c, NULL);
+	cr_assert_not_null(dump);
+	kst_config_free(c);
+	kst_diag_free(&d);
+	return dump;
+}
+
+ParameterizedTest(const struct roundtrip_case *rc, config,
+		  dump_reads_back_as_the_same_dump)
+{
+	char *dump = parse_and_dump(rc->text, strlen(rc->text), rc->label);
+	char *dump2 = parse_and_dump(dump, strlen(dump), rc->label);
+
+	cr_expect_str_eq(dump, dump2, "%s", rc->label);
+	if (rc->expect[0] != '\0')
+		cr_expect(strstr(dump, rc->expect) != NULL,
+			  "%s: no '%s' in\n%s", rc->label, rc->expect, dump);
+	free(dump);
+	free(dump2);
+}
+
+Test(config, dump_leaves_out_unset_cert_paths)
+{
+	const char *text = roundtrip_cases[1].text;
+	char *dump = parse_and_dump(text, strlen(text), "bare");
+	const char *bare = strstr(dump, "[cert:bare]");
+
+	cr_assert_not_null(bare, "%s", dump);
+	cr_expect(strstr(bare, "key =") == NULL, "%s", dump);
+	cr_expect(strstr(bare, "staple-file =") == NULL, "%s", dump);
+	cr_expect(strstr(bare, "# key not set") != NULL, "%s", dump);
+	free(dump);
+}
+
+/* A NUL byte used to end the text there: what followed was dropped
+ * without a word (here an invalid value on the line after it). */
+Test(config, a_nul_byte_is_an_error_with_its_line)
+{
+	static const char text[] =
+		"[listener:web]\nbind = 127.0.0.1:8443\n"
+		"backend = 127.0.0.1:8080\ncert = /etc/kstapled/a.pem\n"
+		"# comment\0 and more\n[global]\nworkers = none\n";
+	char path[] = "/tmp/kst-config-nul-XXXXXX";
+	int fd = mkstemp(path);
+	struct kst_diag d;
+	struct kst_config *c;
+	bool nul = false, later = false;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, sizeof(text) - 1),
+		     (ssize_t)sizeof(text) - 1);
+	close(fd);
+	kst_diag_init(&d);
+	c = kst_config_parse(path, &d);
+	unlink(path);
+	cr_expect_null(c, "a file with a NUL byte was accepted");
+	for (size_t i = 0; i < d.n; i++) {
+		if (d.msgs[i].line == 5 && strstr(d.msgs[i].text, "NUL byte"))
+			nul = true;
+		if (d.msgs[i].line == 7 && strstr(d.msgs[i].text, "workers"))
+			later = true;
+	}
+	cr_expect(nul, "expected k.conf:5: NUL byte: %s",
+		  d.n ? d.msgs[0].text : "(no error)");
+	cr_expect(later, "the lines after the NUL byte are still read");
+	kst_config_free(c);
+	kst_diag_free(&d);
 }

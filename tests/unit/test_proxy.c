@@ -272,3 +272,30 @@ Test(proxy, rejects_a_null_info)
 	cr_assert_eq(kst_proxy_v2(NULL, (unsigned char *)b, sizeof(b)),
 		     -EINVAL);
 }
+
+/* Issue 12 #7: AUTHORITY carries a host name only; an IP literal (the
+ * handshake treats it as no SNI) or bytes that are not a host name would
+ * hand the backend whatever the client sent. */
+Test(proxy, v2_leaves_out_an_authority_that_is_not_a_host_name)
+{
+	static const char *const bad[] = {"192.0.2.9", "2001:db8::1",
+					  "a\nb.example", "x\x01y"};
+	const struct proxy_case *c = &proxy_cases[1];
+	struct proxy_fixture f;
+	unsigned char want[KST_PROXY_V2_TYPICAL_MAX];
+	unsigned char got[KST_PROXY_V2_TYPICAL_MAX];
+	ssize_t nw, ng;
+
+	fill(&f, c);
+	f.pi.sni = NULL;
+	nw = kst_proxy_v2(&f.pi, want, sizeof(want));
+	cr_assert_gt(nw, 0);
+	for (size_t i = 0; i < KST_ARRAY_SIZE(bad); i++) {
+		f.pi.sni = bad[i];
+		ng = kst_proxy_v2(&f.pi, got, sizeof(got));
+		cr_expect_eq(ng, nw, "case %zu: %zd bytes, %zd without SNI", i,
+			     ng, nw);
+		cr_expect(ng == nw && memcmp(got, want, (size_t)nw) == 0,
+			  "case %zu: AUTHORITY written", i);
+	}
+}

@@ -5,6 +5,8 @@
  * wildcards and the default.
  */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
 #include <string.h>
 
 #include <openssl/obj_mac.h>
@@ -66,6 +68,127 @@ Test(sni, refuses_a_malformed_server_name)
 	cr_assert_lt(kst_sni_parse(not_host, sizeof(not_host), name, 64), 0);
 	cr_assert_lt(kst_sni_parse(nul, sizeof(nul), name, 64), 0);
 	cr_assert_lt(kst_sni_parse(not_host, 1, name, 64), 0);
+}
+
+/* ------------------------------------ host name validity (issue 12 #7) */
+
+struct name_case {
+	char name[300];
+	int len; /* -1: strlen(name); else bytes (names with a NUL) */
+	enum kst_sni_name want;
+};
+
+static const struct name_case name_cases[] = {
+	{"example.com", -1, KST_SNI_HOSTNAME},
+	{"a", -1, KST_SNI_HOSTNAME},
+	{"xn--bcher-kva.example", -1, KST_SNI_HOSTNAME},
+	{"3com.com", -1, KST_SNI_HOSTNAME},
+	{"a-b.c-d.e", -1, KST_SNI_HOSTNAME},
+	{"UPPER.Example.COM", -1, KST_SNI_HOSTNAME},
+	{"1.2.3", -1, KST_SNI_HOSTNAME}, /* not an address inet_pton takes */
+	/* 63-byte label: the limit */
+	{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b",
+	 -1, KST_SNI_HOSTNAME},
+	{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b",
+	 -1, KST_SNI_INVALID},
+	{"192.0.2.1", -1, KST_SNI_IP_LITERAL},
+	{"2001:db8::1", -1, KST_SNI_IP_LITERAL},
+	{"::ffff:192.0.2.1", -1, KST_SNI_IP_LITERAL},
+	{"", -1, KST_SNI_INVALID},
+	{"evil\n<0>forged line", -1, KST_SNI_INVALID},
+	{"a\x01.example", -1, KST_SNI_INVALID},
+	{"tab\t.example", -1, KST_SNI_INVALID},
+	{"del\x7f.example", -1, KST_SNI_INVALID},
+	{"\xc3\xa9t\xc3\xa9.example", -1, KST_SNI_INVALID},
+	{"a\0b.example", 11, KST_SNI_INVALID},
+	{"example.com.", -1, KST_SNI_INVALID},
+	{".example.com", -1, KST_SNI_INVALID},
+	{"a..b", -1, KST_SNI_INVALID},
+	{"-a.example", -1, KST_SNI_INVALID},
+	{"a-.example", -1, KST_SNI_INVALID},
+	{"example.com-", -1, KST_SNI_INVALID},
+	{"under_score.example", -1, KST_SNI_INVALID},
+	{"*.example.com", -1, KST_SNI_INVALID},
+	{"a b.example", -1, KST_SNI_INVALID},
+	{"[2001:db8::1]", -1, KST_SNI_INVALID},
+	{"192.0.2.1:443", -1, KST_SNI_INVALID},
+	{"example.com/path", -1, KST_SNI_INVALID},
+	{"a\\b.example", -1, KST_SNI_INVALID},
+};
+
+ParameterizedTestParameters(sni, classifies_server_names_by_rfc6066)
+{
+	return cr_make_param_array(struct name_case, name_cases,
+				   sizeof(name_cases) / sizeof(name_cases[0]));
+}
+
+ParameterizedTest(const struct name_case *nc, sni,
+		  classifies_server_names_by_rfc6066)
+{
+	size_t len = nc->len < 0 ? strlen(nc->name) : (size_t)nc->len;
+
+	cr_expect_eq(kst_sni_classify(nc->name, len), nc->want,
+		     "name #%zu (%zu bytes)", (size_t)(nc - name_cases), len);
+}
+
+Test(sni, classifies_length_bounds)
+{
+	char name[300];
+
+	/* 253 bytes: 63-byte labels a.b.c plus a 61-byte one */
+	memset(name, 'a', sizeof(name));
+	name[63] = name[127] = name[191] = '.';
+	cr_expect_eq(kst_sni_classify(name, 253), KST_SNI_HOSTNAME);
+	cr_expect_eq(kst_sni_classify(name, 254), KST_SNI_INVALID);
+}
+
+/* server_name extension with one host_name entry */
+static size_t sni_ext(unsigned char *out, const char *name, size_t n)
+{
+	out[0] = (unsigned char)((n + 3) >> 8);
+	out[1] = (unsigned char)(n + 3);
+	out[2] = 0;
+	out[3] = (unsigned char)(n >> 8);
+	out[4] = (unsigned char)n;
+	memcpy(out + 5, name, n);
+	return n + 5;
+}
+
+Test(sni, refuses_a_name_that_is_not_a_host_name)
+{
+	static const char *const bad[] = {"evil\nline", "a\x01.example",
+					  "example.com.", "under_score.test"};
+	unsigned char ext[300];
+	char name[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t len = sni_ext(ext, bad[i], strlen(bad[i]));
+
+		cr_expect_eq(kst_sni_parse(ext, len, name, sizeof(name)),
+			     -EILSEQ, "case %zu", i);
+	}
+}
+
+Test(sni, treats_an_ip_literal_as_no_server_name)
+{
+	unsigned char ext[64];
+	char name[256] = "x";
+	size_t len = sni_ext(ext, "192.0.2.1", 9);
+
+	cr_assert_eq(kst_sni_parse(ext, len, name, sizeof(name)), 0);
+	cr_expect_str_eq(name, "");
+}
+
+Test(sni, refuses_bytes_after_the_host_name)
+{
+	unsigned char ext[64];
+	char name[256];
+	size_t len = sni_ext(ext, "example.com", 11);
+
+	/* a second entry in the list: the outer length covers it */
+	memcpy(ext + len, "\x00\x00\x01z", 4);
+	ext[1] = (unsigned char)(ext[1] + 4);
+	cr_expect_eq(kst_sni_parse(ext, len + 4, name, sizeof(name)), -EINVAL);
 }
 
 Test(sni, prefers_ecdsa_when_the_client_can_verify_it)
