@@ -1297,6 +1297,9 @@ ParameterizedTestParameters(ocsp_revocation, parses_only_a_whole_record)
 		{"any order, no final newline, no reason given",
 		 "reason -1\nrevoked-at 5\n\nkstapled-revocation 1\n"
 		 "this-update 7", 0, 7, 5, -1},
+		{"a revocation time before 1970, as a CA signed it",
+		 "kstapled-revocation 1\nthis-update 7\n"
+		 "revoked-at -58573103\nreason 1\n", 0, 7, -58573103, 1},
 		{"empty", "", -EINVAL},
 		{"no header", "this-update 7\nrevoked-at 5\nreason 1\n",
 		 -EINVAL},
