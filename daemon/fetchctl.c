@@ -10,13 +10,16 @@
  * a reference for it, so a reload that drops the certificate meanwhile
  * cannot free what the job points at.
  *
- * A good response was written to state-dir by the job (write, fsync,
- * rename) and is ingested from there, through the same path as an
- * operator's file; any other response goes through that path from memory,
- * so a revoked one is recorded and a bad one keeps the current staple. The
- * next attempt comes from the schedule (schedule.h): early refresh after a
- * success, exponential backoff with jitter after a failure, always before
- * the held staple expires.
+ * A job only fetches and verifies; what it brought is decided here. Every
+ * response it received (good, revoked, or refused) goes from memory
+ * through the one ingest path, the same as an operator's file
+ * (kst_stapling_ingest_fetched): a revoked one is recorded, a bad one or
+ * an older one (a replay) keeps the current staple, and only a response
+ * that became the staple served is persisted to state-dir, where a
+ * failed write is a warning and is tried again, never a reason not to
+ * staple. The next attempt comes from the schedule (schedule.h): early
+ * refresh after a success, exponential backoff with jitter after a
+ * failure, always before the held staple expires.
  */
 #include "daemon/fetchctl.h"
 
@@ -111,15 +114,12 @@ static int fetchctl_submit(struct kst_daemon *d, struct kst_cert *c,
 	struct kst_certstate *cs = c->state;
 	struct kst_fetch_opts o;
 	struct kst_fetch_job *job;
-	char path[4096];
 	int rc;
 
 	fetchctl_opts(d->gen->conf, &o);
-	if (kst_stapling_state_path(d->gen->conf, c, path, sizeof(path)) < 0)
-		path[0] = '\0';
 	job = kst_fetch_job_new(cs, c->leaf, c->issuer,
 				(const char *const *)c->ocsp_urls,
-				c->n_ocsp_urls, path, &o);
+				c->n_ocsp_urls, &o);
 	if (job == NULL)
 		return -ENOMEM;
 	kst_certstate_get(cs);
@@ -160,12 +160,14 @@ void kst_fetchctl_tick(struct kst_daemon *d, time_t now)
 
 /* ------------------------------------------------------------ results */
 
+/*
+ * A failed attempt: code is a fetch code, or the ingest code of a
+ * response that was refused (then the ingest path has logged it).
+ */
 static void fetchctl_failed(struct kst_daemon *d, struct kst_certstate *cs,
-			    const struct kst_fetch_job *job, time_t now)
+			    const struct kst_fetch_job *job, uint32_t code,
+			    bool logged, time_t now)
 {
-	uint32_t code = job->err == KST_FETCH_E_VERDICT
-				? (uint32_t)job->verdict.err
-				: (uint32_t)job->err;
 	struct kst_sched_params sp;
 	struct kst_staple *s = cs->cur;
 
@@ -180,45 +182,22 @@ static void fetchctl_failed(struct kst_daemon *d, struct kst_certstate *cs,
 						cs->ocsp.consecutive_failures,
 						s ? s->next_update : 0, now,
 						fetchctl_rand());
-	/* a response that ingest refused: the one path records and logs it */
-	if (job->err == KST_FETCH_E_VERDICT && job->der != NULL) {
-		struct kst_ocsp_params p;
-		struct kst_ocsp_verdict v;
-
-		kst_stapling_params(d->gen->conf, &p);
-		kst_certstate_ingest(cs, job->der, job->len,
-				     KST_STAPLE_SRC_FETCHED, now, &p, &v);
-	} else if (cs->ocsp.logged_fetch_error != code) {
+	if (!logged && cs->ocsp.logged_fetch_error != code)
 		kst_warn("cert %s: OCSP fetch from %s failed (%s): %s; %s, "
 			 "retry in %llds",
 			 cs->name, job->url, kst_fetch_err_name((int)code),
 			 job->detail,
 			 s ? "keeping the current staple" : "no staple",
 			 (long long)(cs->ocsp.next_refresh - now));
-	}
 	cs->ocsp.logged_fetch_error = code;
 }
 
 static void fetchctl_succeeded(struct kst_daemon *d, struct kst_certstate *cs,
-			       const struct kst_fetch_job *job, time_t now)
+			       const struct kst_fetch_job *job,
+			       const struct kst_ocsp_verdict *v, time_t now)
 {
 	struct kst_sched_params sp;
-	struct kst_ocsp_params p;
 
-	kst_stapling_params(d->gen->conf, &p);
-	/* ingested from the file that was written, like an operator's */
-	kst_stapling_load(cs, job->state_path, KST_STAPLE_SRC_FETCHED, &p, now,
-			  true);
-	if (cs->ocsp.last_err != KST_OCSP_OK) {
-		/* written but refused now (time moved on): a failure */
-		struct kst_fetch_job j = *job;
-
-		j.err = KST_FETCH_E_VERDICT;
-		j.verdict.err = cs->ocsp.last_err;
-		j.der = NULL;
-		fetchctl_failed(d, cs, &j, now);
-		return;
-	}
 	if (cs->ocsp.logged_fetch_error != 0)
 		kst_notice("cert %s: OCSP fetch from %s works again", cs->name,
 			   job->url);
@@ -230,23 +209,36 @@ static void fetchctl_succeeded(struct kst_daemon *d, struct kst_certstate *cs,
 		 sizeof(cs->ocsp.last_fetch_error_name), "ok");
 	cs->ocsp.fetched_at = job->finished;
 	fetchctl_sched(d->gen->conf, &sp);
-	cs->ocsp.next_refresh = kst_sched_refresh(&sp, job->verdict.this_update,
-						  job->verdict.next_update,
-						  now, fetchctl_rand());
+	cs->ocsp.next_refresh = kst_sched_refresh(
+		&sp, v->this_update, v->next_update, now, fetchctl_rand());
 }
 
 static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
 {
 	struct kst_certstate *cs = job->cookie;
 	time_t now = kst_now();
+	struct kst_ocsp_params p;
+	struct kst_ocsp_verdict v;
+	enum kst_ocsp_err err;
 
 	cs->ocsp.fetch_in_flight = false;
 	cs->ocsp.last_fetch_at = job->finished;
 	cs->ocsp.last_http_status = (uint32_t)job->http_status;
-	if (job->err == KST_FETCH_OK && job->written)
-		fetchctl_succeeded(d, cs, job, now);
-	else
-		fetchctl_failed(d, cs, job, now);
+	if (job->der == NULL ||
+	    (job->err != KST_FETCH_OK && job->err != KST_FETCH_E_VERDICT)) {
+		/* no response, or one the job could not trust (nonce) */
+		fetchctl_failed(d, cs, job, (uint32_t)job->err, false, now);
+	} else {
+		/* verified by the job as of then; decided now, with the
+		 * staple and the revocation held */
+		kst_stapling_params(d->gen->conf, &p);
+		err = kst_stapling_ingest_fetched(cs, job->der, job->len, &p,
+						  now, &v);
+		if (err == KST_OCSP_OK)
+			fetchctl_succeeded(d, cs, job, &v, now);
+		else
+			fetchctl_failed(d, cs, job, (uint32_t)err, true, now);
+	}
 	kst_registry_put(&d->reg, cs);
 	kst_fetch_job_free(job);
 }

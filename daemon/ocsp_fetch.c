@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * One OCSP fetch job (see ocsp_fetch.h): the request, the URLs in order,
- * and what is done with an answer. The HTTP exchange itself is in
+ * and the verification of an answer. The HTTP exchange itself is in
  * ocsp_fetch_http.c; here an answer goes through kst_ocsp_ingest (the same
- * decision as for an operator's staple file, so the fetcher never writes
- * a file the control thread would then refuse), then the nonce check,
- * then the state file.
- *
- * The state file is written the way a crash cannot tear: a temporary file
- * in the same directory, fsync, rename over the old one, fsync of the
- * directory so the rename itself survives a power cut (hitch renames
- * without either fsync). A reader sees the old response or the new one.
+ * checks as for an operator's staple file), then the nonce check. The job
+ * writes nothing: what becomes the staple, and what is persisted, is the
+ * control thread's decision (fetchctl.c), which sees the held staple and
+ * the revocation held; a job could only guess, and a replayed older
+ * response written here would replace a newer file on disk.
  *
  * URLs are tried in order until one gives a good response, or a verified
  * "revoked": that is the CA's answer, and asking a mirror until one says
@@ -20,14 +17,10 @@
 #include "daemon/ocsp_fetch.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
@@ -40,8 +33,7 @@
 #define FETCH_RESPONSE_MS 10000
 
 static int fetch_copy_in(struct kst_fetch_job *job, const char *const *urls,
-			 size_t n_urls, const char *state_path,
-			 const struct kst_fetch_opts *opts);
+			 size_t n_urls, const struct kst_fetch_opts *opts);
 static void fetch_reset(struct kst_fetch_job *job);
 static bool fetch_attempt(struct kst_fetch_job *job, const char *url,
 			  OCSP_REQUEST *req, const unsigned char *der,
@@ -92,14 +84,12 @@ void kst_fetch_opts_default(struct kst_fetch_opts *o)
 
 struct kst_fetch_job *kst_fetch_job_new(void *cookie, X509 *leaf, X509 *issuer,
 					const char *const *urls, size_t n_urls,
-					const char *state_path,
 					const struct kst_fetch_opts *opts)
 {
 	struct kst_fetch_job *job = NULL;
 	int err = -EINVAL;
 
-	if (leaf == NULL || issuer == NULL || (n_urls > 0 && urls == NULL) ||
-	    (state_path != NULL && strlen(state_path) >= 4096))
+	if (leaf == NULL || issuer == NULL || (n_urls > 0 && urls == NULL))
 		goto error;
 	err = -ENOMEM;
 	job = calloc(1, sizeof(*job));
@@ -113,7 +103,7 @@ struct kst_fetch_job *kst_fetch_job_new(void *cookie, X509 *leaf, X509 *issuer,
 	if (!X509_up_ref(issuer))
 		goto error;
 	job->issuer = issuer;
-	err = fetch_copy_in(job, urls, n_urls, state_path, opts);
+	err = fetch_copy_in(job, urls, n_urls, opts);
 	if (err < 0)
 		goto error;
 	return job;
@@ -124,8 +114,7 @@ error:
 }
 
 static int fetch_copy_in(struct kst_fetch_job *job, const char *const *urls,
-			 size_t n_urls, const char *state_path,
-			 const struct kst_fetch_opts *opts)
+			 size_t n_urls, const struct kst_fetch_opts *opts)
 {
 	if (opts != NULL)
 		job->opts = *opts;
@@ -135,8 +124,6 @@ static int fetch_copy_in(struct kst_fetch_job *job, const char *const *urls,
 	if (opts != NULL && opts->http_proxy != NULL &&
 	    (job->opts.http_proxy = strdup(opts->http_proxy)) == NULL)
 		return -ENOMEM;
-	snprintf(job->state_path, sizeof(job->state_path), "%s",
-		 state_path ? state_path : "");
 	job->urls = calloc(n_urls ? n_urls : 1, sizeof(*job->urls));
 	if (job->urls == NULL)
 		return -ENOMEM;
@@ -225,7 +212,6 @@ static void fetch_reset(struct kst_fetch_job *job)
 	OPENSSL_free(job->der);
 	job->der = NULL;
 	job->len = 0;
-	job->written = false;
 }
 
 void kst_fetch_run(struct kst_fetch_job *job, time_t now)
@@ -295,12 +281,10 @@ static bool fetch_attempt(struct kst_fetch_job *job, const char *url,
 		job->verdict.err == KST_OCSP_E_REVOKED);
 }
 
-/* A body arrived: ingest decides, then the nonce, then the state file. */
+/* A body arrived: is it a response for this certificate, with our nonce? */
 static void fetch_judge(struct kst_fetch_job *job, OCSP_REQUEST *req, bool post,
 			time_t now)
 {
-	int err;
-
 	if (now == 0)
 		now = kst_now();
 	if (kst_ocsp_ingest(job->der, job->len, job->leaf, job->issuer, now,
@@ -314,17 +298,6 @@ static void fetch_judge(struct kst_fetch_job *job, OCSP_REQUEST *req, bool post,
 		fetch_set(job, KST_FETCH_E_NONCE,
 			  "the response does not echo the request's nonce");
 		return;
-	}
-	if (job->state_path[0] != '\0') {
-		/* readable by the daemon's group, like the staple files it reads */
-		err = kst_write_atomic(job->state_path, job->der, job->len,
-				       0640);
-		if (err < 0) {
-			fetch_set(job, KST_FETCH_E_WRITE, "cannot write %s: %s",
-				  job->state_path, strerror(-err));
-			return;
-		}
-		job->written = true;
 	}
 	fetch_set(job, KST_FETCH_OK, "%zu bytes by %s: %s", job->len,
 		  post ? "POST" : "GET", job->verdict.detail);
@@ -343,6 +316,4 @@ static int fetch_nonce(const struct kst_fetch_job *job, OCSP_REQUEST *req)
 	ERR_clear_error();
 	return r;
 }
-
-/* --------------------------------------------------------- the file */
 

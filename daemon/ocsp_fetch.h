@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One OCSP fetch: build the request for a certificate, ask its responders
- * over HTTP (OpenSSL's HTTP client), pass the answer through the one ingest
- * path (kst_ocsp_ingest) and write a good response to the state directory
- * atomically. The control thread then ingests that file like an
- * operator's staple file; the job only tells it what happened.
+ * over HTTP (OpenSSL's HTTP client) and verify the answer (kst_ocsp_ingest,
+ * and the nonce when one was sent), so that a bad answer counts as a
+ * failed fetch and the next URL is tried. The job decides nothing else and
+ * writes no file: the control thread, sole writer of the staple store,
+ * ingests the body from memory through the same path as an operator's
+ * staple file (kst_stapling_ingest_fetched) and persists it to state-dir
+ * only when it became the staple served.
  *
  * A job is blocking I/O and runs on a fetcher thread (daemon/fetcher.h),
  * never on a worker, never inside a handshake. Everything it waits for is
@@ -71,7 +74,9 @@ enum kst_fetch_err {
 	KST_FETCH_E_NONCE = 72,	    /* nonce asked for, not echoed */
 	/* parsed, but ingest refused it: see verdict.err */
 	KST_FETCH_E_VERDICT = 73,
-	KST_FETCH_E_WRITE = 74, /* the state file could not be written */
+	/* no longer produced: a state-dir write that fails is the control
+	 * thread's warning, not a failed fetch (the response is stapled) */
+	KST_FETCH_E_WRITE = 74,
 	/* the proxy: bad URL, unreachable, or it refused (407) */
 	KST_FETCH_E_PROXY = 75,
 	/* allocation, OpenSSL failure, cancelled by shutdown */
@@ -108,7 +113,6 @@ struct kst_fetch_job {
 	char **urls;	     /* malloc'd strings in a malloc'd array; tried in
 				order until one gives a usable answer */
 	size_t n_urls;
-	char state_path[4096]; /* where a good response goes; "" = nowhere */
 	struct kst_fetch_opts opts; /* http_proxy: a malloc'd copy */
 	int cancel_fd; /* readable = give up now (the pool's); -1: none */
 	/* out */
@@ -121,7 +125,6 @@ struct kst_fetch_job {
 			       OPENSSL_malloc'd; NULL if none */
 	size_t len;
 	time_t started, finished; /* wall clock */
-	bool written;		  /* a good response is at state_path */
 	/* the pool's */
 	struct kst_fetch_job *next;
 };
@@ -129,11 +132,10 @@ struct kst_fetch_job {
 /*
  * A job with copies of everything (X509 references, strings); opts NULL
  * means kst_fetch_opts_default. NULL with errno set on failure (EINVAL:
- * state_path too long, a NULL certificate).
+ * a NULL certificate or URL).
  */
 struct kst_fetch_job *kst_fetch_job_new(void *cookie, X509 *leaf, X509 *issuer,
 					const char *const *urls, size_t n_urls,
-					const char *state_path,
 					const struct kst_fetch_opts *opts);
 void kst_fetch_job_free(struct kst_fetch_job *job);
 

@@ -246,12 +246,20 @@ int kst_certstate_save_revocation(struct kst_certstate *cs)
 	}
 	cs->ocsp.rev_dirty = err < 0;
 	if (err < 0) {
-		kst_err("cert %s: cannot %s revocation record %s: %s; "
-			"will try again",
-			cs->name, cs->ocsp.revoked ? "write" : "remove",
-			cs->ocsp.rev_path, strerror(-err));
+		/* tried again at every scan: logged once per reason */
+		if (err != cs->ocsp.rev_logged_err)
+			kst_err("cert %s: cannot %s revocation record %s: %s; "
+				"will try again",
+				cs->name, cs->ocsp.revoked ? "write" : "remove",
+				cs->ocsp.rev_path, strerror(-err));
+		cs->ocsp.rev_logged_err = err;
 		return err;
 	}
+	if (cs->ocsp.rev_logged_err != 0)
+		kst_notice("cert %s: revocation record %s %s now", cs->name,
+			   cs->ocsp.rev_path,
+			   cs->ocsp.revoked ? "written" : "removed");
+	cs->ocsp.rev_logged_err = 0;
 	cs->ocsp.rev_on_disk = cs->ocsp.revoked;
 	return 0;
 }
@@ -374,6 +382,7 @@ static struct kst_certstate *certstate_new(X509 *leaf, X509 *issuer,
 static void certstate_free(struct kst_certstate *cs)
 {
 	free(cs->ocsp.rev_path);
+	free(cs->ocsp.state_path);
 	kst_staple_put(cs->cur);
 	X509_free(cs->leaf);
 	X509_free(cs->issuer);

@@ -32,7 +32,8 @@
 
 enum kst_staple_source {
 	KST_STAPLE_SRC_FILE,    /* operator's staple file */
-	KST_STAPLE_SRC_FETCHED, /* state-dir, written by the fetcher */
+	/* fetched: from a responder, or its copy persisted in state-dir */
+	KST_STAPLE_SRC_FETCHED,
 };
 
 struct kst_staple {
@@ -63,9 +64,14 @@ struct kst_cert_ocsp {
 	time_t revoked_at;
 	int revocation_reason;
 	time_t revoked_this_update; /* thisUpdate of the revoked response */
-	char *rev_path;	  /* state-dir record; NULL: not persisted (-t) */
-	bool rev_dirty;	  /* the record on disk differs from memory */
-	bool rev_on_disk; /* the record was written or read there */
+	char *rev_path;	    /* state-dir record; NULL: not persisted (-t) */
+	bool rev_dirty;	    /* the record on disk differs from memory */
+	bool rev_on_disk;   /* the record was written or read there */
+	int rev_logged_err; /* last save error logged (log once) */
+	/* the fetched staple's copy in state-dir (stapling.h) */
+	char *state_path;     /* NULL: not persisted (-t, tests) */
+	bool state_dirty;     /* the staple served is not on disk yet */
+	int state_logged_err; /* last write error logged (log once) */
 	bool ever_had;
 	time_t last_this_update, last_next_update; /* of the last staple */
 	time_t last_produced_at, last_loaded_at;

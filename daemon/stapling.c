@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/privs.h"
 
 void kst_stapling_params(const struct kst_config *conf,
 			 struct kst_ocsp_params *p)
@@ -115,8 +117,10 @@ int kst_stapling_revocation_read(const char *path, time_t now,
 	int err = kst_stapling_read(path, 4096, &text, &len);
 
 	*why = NULL;
-	if (err == -ENOENT)
-		return err;
+	/* no record there; ENOTDIR: state-dir itself is missing (a file
+	 * where a directory should be), so no record can be either */
+	if (err == -ENOENT || err == -ENOTDIR)
+		return -ENOENT;
 	if (err == 0 && len <= 4096 &&
 	    kst_ocsp_revocation_parse((const char *)text, len, r) == 0) {
 		free(text);
@@ -235,6 +239,83 @@ void kst_stapling_load(struct kst_certstate *cs, const char *path,
 	free(der);
 }
 
+/*
+ * The state file's path, as of this generation's state-dir. A new one
+ * (state-dir changed by a reload) gets the fetched staple served, if any.
+ */
+static void stapling_state_path_set(struct kst_certstate *cs, const char *path)
+{
+	char *copy;
+
+	if (cs->ocsp.state_path != NULL &&
+	    strcmp(cs->ocsp.state_path, path) == 0)
+		return;
+	copy = strdup(path);
+	if (copy == NULL)
+		return; /* not persisted there yet; tried again next scan */
+	free(cs->ocsp.state_path);
+	cs->ocsp.state_path = copy;
+	cs->ocsp.state_logged_err = 0;
+	if (cs->cur != NULL && cs->cur->source == KST_STAPLE_SRC_FETCHED)
+		cs->ocsp.state_dirty = true;
+}
+
+enum kst_ocsp_err
+kst_stapling_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
+			    size_t len, const struct kst_ocsp_params *p,
+			    time_t now, struct kst_ocsp_verdict *v)
+{
+	/* the control thread is the slot's only writer: no lock to read it */
+	const struct kst_staple *before = cs->cur;
+	enum kst_ocsp_err err = kst_certstate_ingest(
+		cs, der, len, KST_STAPLE_SRC_FETCHED, now, p, v);
+
+	/* a new staple is allocated while the old one is still held, so a
+	 * different pointer means this response is now the one served */
+	if (err == KST_OCSP_OK && cs->cur != before) {
+		cs->ocsp.state_dirty = true;
+		kst_stapling_persist(cs);
+	}
+	return err;
+}
+
+int kst_stapling_persist(struct kst_certstate *cs)
+{
+	const struct kst_staple *s = cs->cur;
+	const char *path = cs->ocsp.state_path;
+	int err;
+
+	if (!cs->ocsp.state_dirty)
+		return 0;
+	if (path == NULL || s == NULL || s->source != KST_STAPLE_SRC_FETCHED) {
+		/* no fetched staple is served (any more): nothing to keep */
+		cs->ocsp.state_dirty = false;
+		return 0;
+	}
+	/* readable by the daemon's group, like the staple files it reads */
+	err = kst_write_atomic(path, s->der, s->len, 0640);
+	if (err < 0) {
+		if (err != cs->ocsp.state_logged_err)
+			kst_warn("cert %s: cannot write %s: %s; the fetched "
+				 "response is stapled anyway, the write is "
+				 "tried again every few seconds",
+				 cs->name, path, strerror(-err));
+		cs->ocsp.state_logged_err = err;
+		return err;
+	}
+	if (cs->ocsp.state_logged_err != 0)
+		kst_notice("cert %s: fetched response written to %s now",
+			   cs->name, path);
+	else
+		kst_debug("cert %s: fetched response written to %s", cs->name,
+			  path);
+	cs->ocsp.state_logged_err = 0;
+	cs->ocsp.state_dirty = false;
+	/* seen as it is now: the scan need not read back what was written */
+	stapling_changed(cs, KST_STAPLE_SRC_FETCHED, path);
+	return 0;
+}
+
 void kst_stapling_scan(struct kst_gen *g, time_t now, bool force)
 {
 	struct kst_ocsp_params p;
@@ -254,12 +335,97 @@ void kst_stapling_scan(struct kst_gen *g, time_t now, bool force)
 		else if (c->state->ocsp.rev_dirty)
 			kst_certstate_save_revocation(c->state);
 		kst_stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE,
-			      &p, now, force);
-		if (kst_stapling_state_path(g->conf, c, path, sizeof(path)) ==
+				  &p, now, force);
+		if (kst_stapling_state_path(g->conf, c, path, sizeof(path)) !=
 		    0)
-			kst_stapling_load(c->state, path, KST_STAPLE_SRC_FETCHED,
-				      &p, now, force);
+			continue;
+		stapling_state_path_set(c->state, path);
+		/* a write that failed before: again (before the load, which
+		 * then sees the file as written) */
+		kst_stapling_persist(c->state);
+		kst_stapling_load(c->state, path, KST_STAPLE_SRC_FETCHED, &p,
+				  now, force);
 	}
+}
+
+/* Why a missing dir cannot be created: its parent is not a directory
+ * that can be written. 0 when it can be. */
+static int stapling_check_parent(const char *dir, char *why, size_t len)
+{
+	char *copy = strdup(dir), *parent;
+	struct stat st;
+	int err = 0;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	parent = dirname(copy);
+	if (stat(parent, &st) < 0)
+		err = -errno;
+	else if (!S_ISDIR(st.st_mode))
+		err = -ENOTDIR;
+	else if (access(parent, W_OK | X_OK) < 0)
+		err = -errno;
+	if (err < 0)
+		snprintf(why, len,
+			 "does not exist and cannot be created (%s: %s)",
+			 parent, strerror(-err));
+	free(copy);
+	return err;
+}
+
+/* Start-up gives the directory itself (not a link) to the user: then
+ * its owner bits count for that user; through a link, the target's. */
+static bool stapling_user_writes(const struct stat *lst, const struct stat *st,
+				 const struct kst_privs *pv)
+{
+	bool link = S_ISLNK(lst->st_mode);
+	uid_t uid = link ? st->st_uid : pv->uid;
+	gid_t gid = link ? st->st_gid : pv->gid;
+	mode_t need = uid == pv->uid   ? S_IWUSR | S_IXUSR
+		      : gid == pv->gid ? S_IWGRP | S_IXGRP
+				       : S_IWOTH | S_IXOTH;
+
+	return (st->st_mode & need) == need;
+}
+
+int kst_stapling_check_state_dir(const char *dir, const struct kst_privs *pv,
+				 char *why, size_t len)
+{
+	struct stat lst, st;
+	int err;
+
+	why[0] = '\0';
+	if (lstat(dir, &lst) < 0 && errno == ENOENT) {
+		err = stapling_check_parent(dir, why, len);
+		if (err < 0)
+			return err;
+		snprintf(why, len,
+			 "does not exist: start-up creates it (mode 0750%s%s)",
+			 pv->drop ? ", owner " : "", pv->drop ? pv->user : "");
+		return 1;
+	}
+	if (stat(dir, &st) < 0) {
+		err = -errno;
+		snprintf(why, len, "cannot be used: %s", strerror(-err));
+		return err;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "is not a directory");
+		return -ENOTDIR;
+	}
+	/* as root, only a read-only file system says no here */
+	if (access(dir, W_OK | X_OK) < 0) {
+		err = -errno;
+		snprintf(why, len, "is not writable: %s", strerror(-err));
+		return err;
+	}
+	if (pv->drop && geteuid() == 0 &&
+	    !stapling_user_writes(&lst, &st, pv)) {
+		snprintf(why, len, "is not writable by user %s (mode %04o)",
+			 pv->user, (unsigned)(st.st_mode & 07777));
+		return -EACCES;
+	}
+	return 0;
 }
 
 unsigned kst_stapling_expire(struct kst_gen *g, time_t now)

@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Staple files into the staple store (control thread). Two sources per
- * certificate, both through the one ingest path (kst_certstate_ingest):
- * the operator's file (`<pem>.ocsp` or `staple-file`) and the fetcher's
- * file in state-dir (`<sha256 of the leaf>.ocsp`). A file is read again
- * only when it changed (inode, size or mtime), so the periodic check and
+ * Staple files into the staple store (control thread). Three sources per
+ * certificate, all through the one ingest path (kst_certstate_ingest):
+ * the operator's file (`<pem>.ocsp` or `staple-file`), the copy of the
+ * last fetched staple in state-dir (`<sha256 of the leaf>.ocsp`), and a
+ * response a fetch just brought, from memory. A file is read again only
+ * when it changed (inode, size or mtime), so the periodic check and
  * inotify events cost a stat per certificate.
+ *
+ * The state-dir copy is written here, by the control thread, and only for
+ * a fetched response that became the staple served: a replayed older
+ * response, or one refused, never replaces a newer file. A write that
+ * fails (no state-dir, a read-only disk) does not keep the response from
+ * being stapled: it is a warning (once per error), and the write is tried
+ * again at every scan (5 s) until it works.
  *
  * The revocation held for a certificate (staple.h) is persisted beside the
  * fetcher's file (`<sha256 of the leaf>.revoked`), read at start and on
@@ -50,7 +58,8 @@ int kst_stapling_revocation_path(const struct kst_config *conf,
 				 const struct kst_cert *c, char *buf,
 				 size_t len);
 /*
- * Read a revocation record. 0: *r holds it. -ENOENT: there is none. Any
+ * Read a revocation record. 0: *r holds it. -ENOENT: there is none (nor
+ * a state-dir, even where a file stands in its place). Any
  * other -errno: a file is there but unreadable or not a record; *r then
  * holds "revoked as of now" (fail closed) and *why says what is wrong.
  */
@@ -62,6 +71,30 @@ int kst_stapling_revocation_read(const char *path, time_t now,
 void kst_stapling_load(struct kst_certstate *cs, const char *path,
 		       enum kst_staple_source src,
 		       const struct kst_ocsp_params *p, time_t now, bool force);
+/*
+ * A response a fetch brought, from memory, through the one ingest path
+ * (the revocation held included); persisted (kst_stapling_persist) only
+ * when it became the staple served. The verdict's error.
+ */
+enum kst_ocsp_err
+kst_stapling_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
+			    size_t len, const struct kst_ocsp_params *p,
+			    time_t now, struct kst_ocsp_verdict *v);
+/*
+ * Write the fetched staple served to ocsp.state_path if it is not there
+ * yet (ocsp.state_dirty): write, fsync, rename, fsync of the directory.
+ * A failure is logged once per error (path and errno) and left dirty for
+ * the next scan. 0 or -errno.
+ */
+int kst_stapling_persist(struct kst_certstate *cs);
+/*
+ * For -t: can start-up use dir as state-dir, as pv's user? 0: yes; 1: it
+ * does not exist and start-up will create it; -errno: no. why says what
+ * was found (for 1 and -errno).
+ */
+struct kst_privs;
+int kst_stapling_check_state_dir(const char *dir, const struct kst_privs *pv,
+				 char *why, size_t len);
 /* Drop staples past nextUpdate; the number dropped. */
 unsigned kst_stapling_expire(struct kst_gen *g, time_t now);
 

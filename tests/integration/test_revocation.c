@@ -26,6 +26,7 @@
 
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
+#include "tests/lib/testutil.h"
 
 #define LEAF "localhost-ecdsa"
 
@@ -374,5 +375,82 @@ Test(revocation, an_unreadable_record_fails_closed_and_is_rewritten,
 	cr_expect(text != NULL && strstr(text, "this-update ") != NULL,
 		  "rewritten as a record: %s", text);
 	free(text);
+	stop_all();
+}
+
+/* thisUpdate of the staple a handshake gets; 0 if none */
+static long long stapled_this_update(void)
+{
+	char *out = NULL;
+	long long t = 0;
+
+	cr_assert_eq(kst_h_client(&out, 20000, "-c", addr, "--status",
+				  "--print", "--sni", "localhost", "--sigalgs",
+				  "ECDSA+SHA256", NULL),
+		     0, "%s", out);
+	if (atoi(kst_h_kv(out, "stapled")))
+		t = atoll(kst_h_kv(out, "staple_this_update"));
+	free(out);
+	return t;
+}
+
+/* Whether the one fetched response in state-dir holds file's bytes. */
+static bool state_file_is(const char *file)
+{
+	unsigned char *disk = NULL, *want = NULL;
+	size_t dl = 0, wl = 0;
+	bool same;
+
+	cr_assert_eq(kst_test_read_file(state_sibling(".ocsp"), &disk, &dl), 0);
+	cr_assert_eq(kst_test_read_file(kst_h_path(file), &want, &wl), 0);
+	same = dl == wl && memcmp(disk, want, dl) == 0;
+	free(disk);
+	free(want);
+	return same;
+}
+
+/*
+ * Issue 16: a replayed older good response (plain HTTP: anyone on the
+ * path, or a stale cache) is refused by the control thread, and changes
+ * nothing on disk either: the state file keeps the newer response, and a
+ * restart staples that one.
+ */
+Test(revocation, a_replayed_older_good_response_leaves_the_state_file_alone,
+     .timeout = 90)
+{
+	time_t now = time(NULL);
+	char fetched[200];
+
+	/* both good and valid, both past their refresh point (half-way):
+	 * every start fetches at once */
+	mint("newer.der", V_OCSP_CERTSTATUS_GOOD, now - 3 * 3600, now + 3600);
+	mint("older.der", V_OCSP_CERTSTATUS_GOOD, now - 4 * 3600, now + 3600);
+	cr_assert_eq(kst_h_ocspd_start(&r, NULL, "ok", 1), 0);
+	serve("newer.der");
+	start(NULL);
+	cr_assert_eq(stapled_this_update(), (long long)(now - 3 * 3600),
+		     "the newer response is stapled");
+	cr_assert(state_file_is("newer.der"), "and persisted");
+	cr_assert_eq(kst_h_daemon_stop(&d), 0);
+	/* the second start loads the newer one from disk, then fetches the
+	 * replay; the fetch job logs its outcome before the control thread
+	 * takes it */
+	snprintf(fetched, sizeof(fetched), "ocsp fetch %s: ok:", r.url);
+	cr_assert_eq(kst_h_count(d.log, fetched), 1);
+	serve("older.der");
+	start(NULL);
+	for (int i = 0; i < 150 && kst_h_count(d.log, fetched) < 2; i++)
+		usleep(100 * 1000);
+	cr_assert_eq(kst_h_count(d.log, fetched), 2, "the replay was fetched");
+	cr_expect_eq(stapled_this_update(), (long long)(now - 3 * 3600),
+		     "the replay is not stapled");
+	cr_expect(state_file_is("newer.der"),
+		  "the state file still holds the newer response");
+	cr_assert_eq(kst_h_daemon_stop(&d), 0);
+	/* a restart with the responder silent staples what is on disk */
+	kst_h_ocspd_mode(&r, "http500");
+	start(NULL);
+	cr_expect_eq(stapled_this_update(), (long long)(now - 3 * 3600),
+		     "after a restart, the newer response is stapled");
 	stop_all();
 }

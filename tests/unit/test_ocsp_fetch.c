@@ -5,8 +5,10 @@
  * answers no responder gives on purpose, a canned HTTP server thread in
  * this process that also plays an HTTP proxy. Each case checks what an
  * operator would see: the outcome code, the HTTP status, the detail, the
- * verdict, and whether a state file was written (and is one the ingest
- * path accepts, with no temporary file left next to it).
+ * verdict, and the body kept for the control thread (a response the ingest
+ * path accepts). The job writes no file: the control thread decides what
+ * is stapled and persisted (tests/integration/test_revocation.c,
+ * test_state_dir.c).
  *
  * The request and the GET/POST plan are checked against OpenSSL's own
  * reading of them (d2i, OCSP_id_cmp, base64 decoding here), never against
@@ -112,32 +114,23 @@ static struct kst_fetch_opts quick_opts(void)
 	return o;
 }
 
-/* A job for a PKI leaf issued by int, state file <tmp>/<leaf>.ocsp. */
+/* A job for a PKI leaf issued by int. */
 static struct kst_fetch_job *make_job(const char *leaf, const char *const *urls,
 				      size_t n, const struct kst_fetch_opts *o)
 {
 	X509 *cert = kst_test_cert(leaf), *issuer = kst_test_cert("int");
-	char state[64];
 	struct kst_fetch_job *job;
 
 	cr_assert(cert != NULL && issuer != NULL, "test PKI: %s", leaf);
-	snprintf(state, sizeof(state), "%s.ocsp", leaf);
-	job = kst_fetch_job_new(NULL, cert, issuer, urls, n, kst_h_path(state),
-				o);
+	job = kst_fetch_job_new(NULL, cert, issuer, urls, n, o);
 	cr_assert_not_null(job, "%s", strerror(errno));
 	X509_free(cert);
 	X509_free(issuer);
 	return job;
 }
 
-static bool file_exists(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0;
-}
-
-/* Entries in the temp dir whose name contains ".tmp." (leftovers). */
+/* Entries in the temp dir whose name contains ".ocsp" (a state file, or
+ * a temporary one): the job must write none. */
 static int leftovers(void)
 {
 	DIR *d = opendir(kst_h_dir());
@@ -145,33 +138,27 @@ static int leftovers(void)
 	int n = 0;
 
 	while (d != NULL && (e = readdir(d)) != NULL)
-		if (strstr(e->d_name, ".tmp.") != NULL)
+		if (strstr(e->d_name, ".ocsp") != NULL)
 			n++;
 	if (d != NULL)
 		closedir(d);
 	return n;
 }
 
-/* The state file is a response the ingest path accepts for leaf. */
-static void expect_good_state_file(const struct kst_fetch_job *job,
-				   const char *leaf)
+/* The body kept is a good response the ingest path accepts for leaf, and
+ * nothing was written. */
+static void expect_good_body(const struct kst_fetch_job *job, const char *leaf)
 {
-	unsigned char *buf = NULL;
-	size_t len = 0;
 	X509 *cert = kst_test_cert(leaf), *issuer = kst_test_cert("int");
 	struct kst_ocsp_verdict v;
 
-	cr_assert(job->written, "not written: %s", job->detail);
-	cr_assert_eq(kst_test_read_file(job->state_path, &buf, &len), 0, "%s",
-		     job->state_path);
-	cr_expect_eq(
-		kst_ocsp_ingest(buf, len, cert, issuer, kst_now(), NULL, &v),
-		KST_OCSP_OK, "%s", v.detail);
+	cr_assert_eq(job->err, KST_FETCH_OK, "%s", job->detail);
+	cr_assert(job->der != NULL && job->len > 0, "no body kept");
+	cr_expect_eq(kst_ocsp_ingest(job->der, job->len, cert, issuer,
+				     kst_now(), NULL, &v),
+		     KST_OCSP_OK, "%s", v.detail);
 	cr_expect_eq(v.cert_status, V_OCSP_CERTSTATUS_GOOD);
-	cr_expect(len == job->len && memcmp(buf, job->der, len) == 0,
-		  "the file holds the body received");
-	cr_expect_eq(leftovers(), 0, "a temporary file was left behind");
-	free(buf);
+	cr_expect_eq(leftovers(), 0, "the job wrote a file");
 	X509_free(cert);
 	X509_free(issuer);
 }
@@ -628,7 +615,7 @@ Test(fetch, error_names_are_stable_short_tokens)
 
 /* ------------------------------------------- fetching from kst-ocspd */
 
-Test(fetch, fetches_a_good_response_by_get_and_writes_it_atomically)
+Test(fetch, fetches_a_good_response_by_get_and_writes_nothing)
 {
 	int port = ocspd_start(0, "ok");
 	const char *urls[] = {url_of(port, "/")};
@@ -643,13 +630,13 @@ Test(fetch, fetches_a_good_response_by_get_and_writes_it_atomically)
 	cr_expect_eq(job->verdict.err, KST_OCSP_OK);
 	cr_expect_eq(job->verdict.cert_status, V_OCSP_CERTSTATUS_GOOD);
 	cr_expect(job->started > 0 && job->finished >= job->started);
-	expect_good_state_file(job, "localhost-ecdsa");
+	expect_good_body(job, "localhost-ecdsa");
 	cr_expect_eq(ocspd_requests(0, " GET "), 1, "one GET request");
 	cr_expect(strstr(job->detail, "GET") != NULL, "%s", job->detail);
-	/* a second fetch replaces the file, again without leftovers */
+	/* a second fetch replaces the body kept */
 	kst_fetch_run(job, 0);
 	cr_expect_eq(job->err, KST_FETCH_OK, "%s", job->detail);
-	expect_good_state_file(job, "localhost-ecdsa");
+	expect_good_body(job, "localhost-ecdsa");
 	kst_fetch_job_free(job);
 }
 
@@ -669,7 +656,7 @@ Test(fetch, posts_when_the_url_leaves_no_room_for_get)
 	job = make_job("localhost-rsa", urls, 1, &o);
 	kst_fetch_run(job, 0);
 	cr_assert_eq(job->err, KST_FETCH_OK, "%s", job->detail);
-	expect_good_state_file(job, "localhost-rsa");
+	expect_good_body(job, "localhost-rsa");
 	cr_expect_eq(ocspd_requests(0, " POST "), 1, "one POST request");
 	cr_expect_eq(ocspd_requests(0, " GET "), 0);
 	kst_fetch_job_free(job);
@@ -686,7 +673,7 @@ Test(fetch, a_nonce_is_echoed_by_the_openssl_responder)
 	job = make_job("localhost-ecdsa", urls, 1, &o);
 	kst_fetch_run(job, 0);
 	cr_expect_eq(job->err, KST_FETCH_OK, "%s", job->detail);
-	expect_good_state_file(job, "localhost-ecdsa");
+	expect_good_body(job, "localhost-ecdsa");
 	kst_fetch_job_free(job);
 }
 
@@ -757,9 +744,8 @@ ParameterizedTest(struct fault_case *c, fetch,
 			  "%s: verdict %s", c->mode,
 			  kst_ocsp_err_name(job->verdict.err));
 	if (c->err != KST_FETCH_OK) {
-		cr_expect(!job->written && !file_exists(job->state_path),
-			  "%s: nothing may be written", c->mode);
-		cr_expect_eq(leftovers(), 0);
+		cr_expect_eq(leftovers(), 0, "%s: nothing may be written",
+			     c->mode);
 	}
 	if (strcmp(c->mode, "hang") == 0)
 		cr_expect(ms >= 1450 && ms < 1500 + 1000,
@@ -787,7 +773,7 @@ Test(fetch, a_revoked_answer_carries_the_revocation)
 		     OCSP_REVOKED_STATUS_KEYCOMPROMISE, "index.txt says why");
 	cr_expect(job->der != NULL && job->len > 0,
 		  "the body is kept for the caller");
-	cr_expect(!job->written);
+	cr_expect_eq(leftovers(), 0);
 	kst_fetch_job_free(job);
 }
 
@@ -883,7 +869,7 @@ Test(fetch, reaches_a_responder_at_an_ipv6_literal)
 	kst_fetch_run(job, 0);
 	cr_expect_eq(job->err, KST_FETCH_OK, "%s: %s",
 		     kst_fetch_err_name(job->err), job->detail);
-	expect_good_state_file(job, "localhost-ecdsa");
+	expect_good_body(job, "localhost-ecdsa");
 	kst_fetch_job_free(job);
 }
 
@@ -917,7 +903,7 @@ Test(fetch, tries_the_next_url_when_one_fails)
 	cr_expect_str_eq(job->url, urls[2], "the last attempt is reported");
 	cr_expect_eq(ocspd_requests(0, " 500 "), 1);
 	cr_expect_eq(ocspd_requests(1, " 200 "), 1);
-	expect_good_state_file(job, "localhost-ecdsa");
+	expect_good_body(job, "localhost-ecdsa");
 	kst_fetch_job_free(job);
 }
 
@@ -964,49 +950,23 @@ Test(fetch, a_response_over_max_size_is_too_large)
 	cr_expect_eq(job->err, KST_FETCH_E_TOO_LARGE, "%s: %s",
 		     kst_fetch_err_name(job->err), job->detail);
 	cr_expect_eq(job->http_status, 200);
-	cr_expect(!job->written);
+	cr_expect_eq(leftovers(), 0);
 	kst_fetch_job_free(job);
 }
 
-Test(fetch, an_unwritable_state_dir_is_a_write_error)
-{
-	int port = ocspd_start(0, "ok");
-	const char *urls[] = {url_of(port, "/")};
-	struct kst_fetch_opts o = quick_opts();
-	X509 *leaf = kst_test_cert("localhost-ecdsa"),
-	     *issuer = kst_test_cert("int");
-	struct kst_fetch_job *job;
-
-	/* root writes anywhere mode bits allow nothing, so: no directory */
-	job = kst_fetch_job_new(NULL, leaf, issuer, urls, 1,
-				kst_h_path("missing/dir/x.ocsp"), &o);
-	cr_assert_not_null(job);
-	kst_fetch_run(job, 0);
-	cr_expect_eq(job->err, KST_FETCH_E_WRITE, "%s: %s",
-		     kst_fetch_err_name(job->err), job->detail);
-	cr_expect(strstr(job->detail, "No such file") != NULL, "%s",
-		  job->detail);
-	cr_expect_eq(job->verdict.err, KST_OCSP_OK, "the response was good");
-	cr_expect(!job->written);
-	kst_fetch_job_free(job);
-	X509_free(leaf);
-	X509_free(issuer);
-}
-
-Test(fetch, without_a_state_path_nothing_is_written)
+Test(fetch, the_defaults_fetch_and_keep_the_body_only)
 {
 	int port = ocspd_start(0, "ok");
 	const char *urls[] = {url_of(port, "/")};
 	X509 *leaf = kst_test_cert("localhost-ecdsa"),
 	     *issuer = kst_test_cert("int");
 	struct kst_fetch_job *job =
-		kst_fetch_job_new(NULL, leaf, issuer, urls, 1, NULL, NULL);
+		kst_fetch_job_new(NULL, leaf, issuer, urls, 1, NULL);
 
 	cr_assert_not_null(job);
 	cr_expect_eq(job->opts.response_timeout_ms, 10000, "the defaults");
 	kst_fetch_run(job, 0);
-	cr_expect_eq(job->err, KST_FETCH_OK, "%s", job->detail);
-	cr_expect(!job->written && job->der != NULL);
+	expect_good_body(job, "localhost-ecdsa");
 	kst_fetch_job_free(job);
 	X509_free(leaf);
 	X509_free(issuer);
@@ -1135,7 +1095,7 @@ ParameterizedTest(struct raw_case *c, fetch, each_odd_answer_gives_its_code)
 			     c->post ? 9 : 5),
 		     0, "%s: %.40s", c->name, srv->first_head);
 	pthread_mutex_unlock(&srv->lock);
-	cr_expect(!job->written);
+	cr_expect_eq(leftovers(), 0);
 	kst_fetch_job_free(job);
 	canned_stop(srv);
 }
@@ -1164,7 +1124,7 @@ Test(fetch, a_nonce_that_is_not_echoed_is_refused)
 	cr_expect_eq(job->err, KST_FETCH_E_NONCE, "%s: %s",
 		     kst_fetch_err_name(job->err), job->detail);
 	cr_expect_eq(job->verdict.err, KST_OCSP_OK);
-	cr_expect(!job->written);
+	cr_expect_eq(leftovers(), 0);
 	kst_fetch_job_free(job);
 	canned_stop(srv);
 	OPENSSL_free(der);
@@ -1172,7 +1132,7 @@ Test(fetch, a_nonce_that_is_not_echoed_is_refused)
 
 /*
  * Whatever a responder sends, the job ends inside its timeout with an
- * error code and nothing written, unless what arrived is still a valid
+ * error code, unless what arrived is still a valid
  * response: random bytes, random bytes after a valid head, a real
  * response with bytes flipped or cut short (under SAN=1 this is also a
  * memory-safety check of the HTTP and ingest paths).
@@ -1223,13 +1183,13 @@ Test(fetch, survives_random_answers)
 		/* a flip in what the signature does not cover (the
 		 * embedded signer certificate) can leave it valid */
 		if (job->err == KST_FETCH_OK)
-			cr_assert(i % 3 == 2 && job->written, "answer %d: %s",
-				  i, job->detail);
+			cr_assert(i % 3 == 2 && job->der != NULL,
+				  "answer %d: %s", i, job->detail);
 		else
 			cr_assert(job->err >= KST_FETCH_E_NO_URL &&
 					  job->err <= KST_FETCH_E_INTERNAL &&
 					  job->err != KST_FETCH_E_TIMEOUT &&
-					  !job->written,
+					  job->err != KST_FETCH_E_WRITE,
 				  "answer %d: %s: %s", i,
 				  kst_fetch_err_name(job->err), job->detail);
 		kst_fetch_job_free(job);
@@ -1359,11 +1319,11 @@ ParameterizedTest(struct body_case *c, fetch, takes_exactly_the_body)
 		cr_expect(job->len == len && memcmp(job->der, der, len) == 0,
 			  "%s: the body is the response, %zu bytes, not %zu",
 			  c->name, len, job->len);
-		expect_good_state_file(job, "localhost-ecdsa");
+		expect_good_body(job, "localhost-ecdsa");
 		/* a complete body is not held until the peer closes */
 		cr_expect_lt(kst_mono_ms() - t0, 1500, "%s", c->name);
 	} else {
-		cr_expect(!job->written, "%s", c->name);
+		cr_expect_eq(leftovers(), 0, "%s", c->name);
 	}
 	kst_fetch_job_free(job);
 	canned_stop(srv);
@@ -1680,7 +1640,7 @@ static void proxied_fetch(bool post)
 	job = make_job("localhost-ecdsa", urls, 1, &o);
 	kst_fetch_run(job, 0);
 	cr_expect_eq(job->err, KST_FETCH_OK, "%s", job->detail);
-	expect_good_state_file(job, "localhost-ecdsa");
+	expect_good_body(job, "localhost-ecdsa");
 	/* the proxy saw the absolute URL, and the Host header */
 	snprintf(want, sizeof(want), "%s http://127.0.0.1:%d/",
 		 post ? "POST" : "GET", port);
