@@ -37,11 +37,13 @@ static void ktls_secret_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
 static void ktls_secret_drop(SSL *ssl);
 static int ktls_unhex(const char *hex, size_t hex_len, unsigned char *out);
 static bool ktls_ulp_is_tls(int fd);
+static bool ktls_installed(int fd, int dir);
 static enum kst_ktls_why ktls_why_base(SSL *ssl,
 				       const struct kst_ktls_suite *s);
 static enum kst_ktls_why ktls_why_openssl(int fd, enum kst_ktls_why base);
 static enum kst_ktls_why ktls_rx13_check(SSL *ssl, int fd,
-					 enum kst_ktls_why base);
+					 enum kst_ktls_why base,
+					 enum kst_ktls_why tx_why);
 static enum kst_ktls_why ktls_rx13_install(SSL *ssl, int fd,
 					   const struct kst_ktls_suite *s);
 static void ktls_verify(int fd, int dir, bool claimed, enum kst_ktls_why why,
@@ -209,14 +211,31 @@ static enum kst_ktls_why ktls_why_openssl(int fd, enum kst_ktls_why base)
 	return KST_KTLS_WHY_OPENSSL;
 }
 
+/* The direction has keys in the kernel. Header only: the full read-back
+ * would copy the key out. */
+static bool ktls_installed(int fd, int dir)
+{
+	struct tls_crypto_info info;
+	socklen_t len = sizeof(info);
+
+	return getsockopt(fd, SOL_TLS, dir, &info, &len) == 0;
+}
+
 /*
- * Preconditions of TLS 1.3 RX, then the ULP. Bytes OpenSSL has already
- * read from the socket (read_ahead, or anything SSL_has_pending sees; note
- * SSL_pending alone misses unprocessed records) would be lost to the
- * kernel, so such a connection stays in userspace.
+ * Preconditions of TLS 1.3 RX. It goes to the kernel only when TX is
+ * there: both or TX alone, never RX alone. With TX in userspace
+ * (OpenSSL 3.0 declines it when max_fragment_length is negotiated) the
+ * connection keeps calling SSL_write and SSL_shutdown, and OpenSSL would
+ * then read the kernel's plaintext as TLS records. Bytes OpenSSL has
+ * already read from the socket (read_ahead, or anything SSL_has_pending
+ * sees; note SSL_pending alone misses unprocessed records) would be lost
+ * to the kernel, so such a connection stays in userspace too. The
+ * conditions on OpenSSL's state come first, so that they are reported on
+ * any kernel; TX put the ULP in place.
  */
 static enum kst_ktls_why ktls_rx13_check(SSL *ssl, int fd,
-					 enum kst_ktls_why base)
+					 enum kst_ktls_why base,
+					 enum kst_ktls_why tx_why)
 {
 	if (base != KST_KTLS_WHY_OK)
 		return base;
@@ -224,14 +243,11 @@ static enum kst_ktls_why ktls_rx13_check(SSL *ssl, int fd,
 		return KST_KTLS_WHY_PENDING;
 	if (!kst_ktls_has_secret(ssl))
 		return KST_KTLS_WHY_NO_SECRET;
-	if (ktls_ulp_is_tls(fd))
-		return KST_KTLS_WHY_OK;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) == 0)
-		return KST_KTLS_WHY_OK;
-	if (errno == ENOENT)
-		return KST_KTLS_WHY_NO_KERNEL;
-	kst_debug("ktls: fd %d: TCP_ULP \"tls\": %s", fd, strerror(errno));
-	return KST_KTLS_WHY_SETSOCKOPT;
+	if (tx_why != KST_KTLS_WHY_OK)
+		return tx_why; /* RX follows TX, for the same reason */
+	if (!ktls_installed(fd, TLS_TX))
+		return KST_KTLS_WHY_NOT_INSTALLED;
+	return KST_KTLS_WHY_OK;
 }
 
 /* Key, iv and crypto_info from the secret; RX with rec_seq 0, the first
@@ -316,7 +332,8 @@ int kst_ktls_handoff(SSL *ssl, int fd, bool want_rx13,
 		rx_why = ktls_why_openssl(fd, base);
 	else if (!want_rx13)
 		rx_why = KST_KTLS_WHY_DISABLED;
-	else if ((rx_why = ktls_rx13_check(ssl, fd, base)) == KST_KTLS_WHY_OK)
+	else if ((rx_why = ktls_rx13_check(ssl, fd, base, tx_why)) ==
+		 KST_KTLS_WHY_OK)
 		rx_why = ktls_rx13_install(ssl, fd, s);
 	rx_claim = rx_claim || (res->version == TLS1_3_VERSION && want_rx13 &&
 				rx_why == KST_KTLS_WHY_OK);

@@ -24,13 +24,22 @@
  * - RX in the kernel: read the fd directly (kst_ktls_recv, or splice for
  *   data records). Never use OpenSSL's read path again: no SSL_read, no
  *   SSL_peek, no second SSL_shutdown (it waits for the peer's
- *   close_notify): OpenSSL would parse kernel plaintext as TLS records. A
- *   first SSL_shutdown (send only) stays fine when TX is in userspace.
+ *   close_notify): OpenSSL would parse kernel plaintext as TLS records.
+ *   Hence kst_ktls_handoff installs TLS 1.3 RX only next to kernel TX.
  * - TX in the kernel: write plaintext to the fd (write, splice, sendfile);
  *   end with kst_ktls_send_alert(fd, 1, 0) (close_notify).
  * - Never call SSL_key_update on a kTLS socket: kernel 6.1 cannot rekey
  *   and OpenSSL 3.0 would change only its userspace keys (the peer then
- *   fails with bad_record_mac). A peer's KeyUpdate arrives through
+ *   fails with bad_record_mac).
+ * - With TX in the kernel, no SSL_write and no SSL_do_handshake after
+ *   the handoff (the kernel takes the data): with RX in userspace,
+ *   OpenSSL takes a peer's KeyUpdate(update_requested) and holds its
+ *   answer until its next write; that write sends the answer through the
+ *   kernel and switches only OpenSSL's copy of the key, so every later
+ *   record goes out under the key the peer just retired. Until then the
+ *   kernel's key is the one the peer reads, and kst_ktls_send_alert(fd,
+ *   1, 0) closes cleanly.
+ * - With RX in the kernel, a peer's KeyUpdate arrives through
  *   kst_ktls_recv as a handshake record (KST_KTLS_REC_KEY_UPDATE): on 6.1
  *   the only correct answer is to close the connection, since every later
  *   record fails to decrypt (EBADMSG, sticky). Our TX keys are unaffected,
@@ -102,12 +111,14 @@ bool kst_ktls_has_secret(const SSL *ssl);
 /*
  * Call right after SSL_do_handshake() returned 1 on a server connection
  * whose socket is fd. Reads what OpenSSL installed; for TLS 1.3 with
- * want_rx13 installs RX from the captured secret (preconditions: a suite
- * kst_ktls_suite_find knows, read_ahead off and nothing buffered in
- * OpenSSL, the secret captured; attaches ULP "tls" when TX didn't); wipes
- * the secret on every path; then fills res from the kernel's view of each
- * direction. Returns 0 (res filled, whatever was installed) or -EINVAL for
- * bad arguments. Never changes the connection when a step fails.
+ * want_rx13 installs RX from the captured secret (preconditions: TX is in
+ * the kernel, so never RX alone: OpenSSL keeps reading records while it
+ * writes them; a suite kst_ktls_suite_find knows, read_ahead off and
+ * nothing buffered in OpenSSL, the secret captured); wipes the secret on
+ * every path; then fills res from the kernel's view of each direction.
+ * When TX stayed in userspace, RX gives TX's reason. Returns 0 (res
+ * filled, whatever was installed) or -EINVAL for bad arguments. Never
+ * changes the connection when a step fails.
  */
 int kst_ktls_handoff(SSL *ssl, int fd, bool want_rx13,
 		     struct kst_ktls_result *res);

@@ -153,15 +153,33 @@ Test(ktls, payloads_from_1_byte_to_16_mib_arrive_byte_exact, .timeout = 600)
 	stop();
 }
 
-Test(ktls, a_client_key_update_closes_cleanly_without_corruption,
-     .timeout = 300)
+/* strings by value: each test runs in a process of its own */
+struct ku_case {
+	char opt[32];
+};
+
+ParameterizedTestParameters(ktls,
+			    a_client_key_update_closes_cleanly_without_corruption)
+{
+	/* update_requested or not: with both directions in the kernel
+	 * nothing in userspace answers it, so the close_notify goes out
+	 * under the key the client still expects */
+	static const struct ku_case kinds[] = {{"--key-update"},
+					       {"--key-update-requested"}};
+
+	return cr_make_param_array(struct ku_case, kinds, 2);
+}
+
+ParameterizedTest(const struct ku_case *kind, ktls,
+		  a_client_key_update_closes_cleanly_without_corruption,
+		  .timeout = 300)
 {
 	char *out = NULL;
 	int rc;
 
 	start(NULL, NULL);
 	rc = kst_h_client(&out, 100000, "-c", addr, "--tls", "1.3", "--send",
-			  "1M", "--key-update", "--expect-echo", "--print",
+			  "1M", kind->opt, "--expect-echo", "--print",
 			  NULL);
 	if (kernel_ktls) {
 		/* the daemon cannot take new RX keys on this kernel: it says
@@ -227,5 +245,126 @@ Test(ktls, off_keeps_every_connection_in_userspace, .timeout = 300)
 	cr_expect_eq(status_num("conns_userspace"), 3);
 	cr_expect_eq(status_num("conns_ktls_tx"), 0);
 	cr_expect_eq(s1.tx_sw, s0.tx_sw, "the kernel saw no TLS socket");
+	stop();
+}
+
+/*
+ * A client that negotiates max_fragment_length: OpenSSL 3.0 then keeps TX
+ * in userspace (kTLS sends 16 KiB records), for TLS 1.2 and 1.3 alike. The
+ * daemon installs TLS 1.3 RX itself; it must not do it here, or SSL_read
+ * parses the kernel's plaintext as TLS records. Both directions byte-exact,
+ * and the data-path counters, tls_stat and the log all say userspace.
+ */
+Test(ktls, max_fragment_length_keeps_both_directions_in_userspace,
+     .timeout = 300)
+{
+	static const char *const versions[] = {"1.2", "1.3"};
+	struct kst_tls_stat s0, s1;
+	char *out = NULL;
+
+	start(NULL, NULL);
+	tls_stat(&s0);
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_eq(kst_h_client(&out, 100000, "-c", addr, "--tls",
+					  versions[i], "--maxfraglen", "512",
+					  "--send", "300001", "--half-close",
+					  "--recv-all", "--expect-recv",
+					  "300001", "--print", NULL),
+			     0, "TLS %s: %s", versions[i], out);
+		cr_expect_str_eq(kst_h_kv(out, "max_fragment_length"), "512",
+				 "%s", out);
+		cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1", "%s", out);
+		free(out);
+	}
+	tls_stat(&s1);
+	cr_expect_eq(status_num("conns_userspace"), 2);
+	cr_expect_eq(status_num("conns_ktls_tx"), 0);
+	cr_expect_eq(status_num("conns_ktls_rx"), 0, "RX follows TX");
+	cr_expect_eq(s1.tx_sw, s0.tx_sw);
+	cr_expect_eq(s1.rx_sw, s0.rx_sw, "no RX installed in the kernel");
+	if (kernel_ktls)
+		cr_expect_eq(kst_h_count(d.log, "kTLS tx openssl, rx openssl"),
+			     2, "the log says why, both directions");
+	stop();
+}
+
+struct rec_case {
+	char tls[4];
+	char suite[48];
+};
+
+ParameterizedTestParameters(ktls, empty_records_are_not_the_end_of_the_stream)
+{
+	static const struct rec_case recs[] = {
+		{"1.3", "TLS_AES_128_GCM_SHA256"},
+		{"1.3", "TLS_CHACHA20_POLY1305_SHA256"},
+		{"1.2", "ECDHE-ECDSA-AES256-GCM-SHA384"},
+		{"1.2", "ECDHE-ECDSA-CHACHA20-POLY1305"},
+	};
+
+	return cr_make_param_array(struct rec_case, recs,
+				   sizeof(recs) / sizeof(recs[0]));
+}
+
+/*
+ * Zero-length application-data records (allowed by RFC 8446 5.1 and RFC
+ * 5246 6.2.1; kst-rawrec seals them itself) between, before and after data
+ * records: the daemon relays every byte and ends only at the close_notify.
+ * Under kTLS RX such a record makes splice() return 0 like a TCP EOF.
+ */
+ParameterizedTest(const struct rec_case *rc, ktls,
+		  empty_records_are_not_the_end_of_the_stream, .timeout = 300)
+{
+	char *argv[] = {(char *)kst_h_tool("kst-rawrec"),
+			"-c",
+			addr,
+			"--tls",
+			(char *)rc->tls,
+			"--suite",
+			(char *)rc->suite,
+			"--records",
+			"0,100,0,0,16384,0,1,0,1000",
+			NULL};
+	char *out = NULL;
+
+	start(NULL, NULL);
+	cr_expect_eq(kst_h_run(argv, NULL, 0, &out, 60000), 0, "%s", out);
+	cr_expect_str_eq(kst_h_kv(out, "sent"), "17485", "%s", out);
+	cr_expect_str_eq(kst_h_kv(out, "recv"), "17485", "every byte back");
+	cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1");
+	cr_expect_eq(kst_h_count(d.log, "without close_notify"), 0,
+		     "no empty record taken for a truncation");
+	if (kernel_ktls)
+		cr_expect_eq(status_num("conns_ktls_rx"), 1);
+	free(out);
+	stop();
+}
+
+/* Hundreds of them in a row (30 at a time: OpenSSL's userspace record
+ * layer allows 32 consecutive empty records), with a byte between: the
+ * kernel path consumes them without ending or stalling. */
+Test(ktls, runs_of_empty_records_neither_end_nor_stall, .timeout = 300)
+{
+	char list[1024] = "", *out = NULL;
+	char *argv[] = {(char *)kst_h_tool("kst-rawrec"),
+			"-c",
+			addr,
+			"--tls",
+			"1.3",
+			"--records",
+			list,
+			NULL};
+
+	for (int run = 0; run < 10; run++) {
+		for (int i = 0; i < 30; i++)
+			strcat(list, "0,");
+		strcat(list, run < 9 ? "1," : "1");
+	}
+	start(NULL, NULL);
+	cr_expect_eq(kst_h_run(argv, NULL, 0, &out, 60000), 0, "%s", out);
+	cr_expect_str_eq(kst_h_kv(out, "records"), "310", "%s", out);
+	cr_expect_str_eq(kst_h_kv(out, "recv"), "10", "every byte back");
+	cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1");
+	free(out);
 	stop();
 }

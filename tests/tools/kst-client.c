@@ -52,7 +52,8 @@ struct cl_opts {
 	const char *connect, *sni, *ca, *ciphers, *suites, *sigalgs, *groups;
 	unsigned char alpn[256];
 	size_t alpn_len;
-	int tls; /* 0, TLS1_2_VERSION, TLS1_3_VERSION */
+	int tls;	 /* 0, TLS1_2_VERSION, TLS1_3_VERSION */
+	uint8_t maxfrag; /* TLSEXT_max_fragment_length_*, 0: none */
 	bool status, require_staple, print, expect_echo, recv_all;
 	bool key_update, ku_requested, no_close_notify, half_close;
 	uint64_t send, seed, expect_recv, download;
@@ -599,12 +600,16 @@ static void cl_print_tls(struct cl_conn *c, FILE *f)
 {
 	const unsigned char *alpn = NULL;
 	unsigned int alen = 0;
+	uint8_t mfl;
 
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
 	fprintf(f, "version=%s\ncipher=%s\nalpn=%.*s\nsni=%s\n",
 		SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl), (int)alen,
 		alpn ? (const char *)alpn : "", c->o->sni ? c->o->sni : "");
 	fprintf(f, "handshake_ms=%llu\n", (unsigned long long)c->handshake_ms);
+	mfl = SSL_SESSION_get_max_fragment_length(SSL_get_session(c->ssl));
+	fprintf(f, "max_fragment_length=%d\n",
+		mfl ? 256 << mfl : 0); /* 1: 512 ... 4: 4096 */
 	cl_print_peer(c, f);
 }
 
@@ -797,6 +802,20 @@ static int cl_tls(struct cl_opts *o, const char *s)
 	return o->tls ? 0 : -1;
 }
 
+/* RFC 6066 max_fragment_length: 512, 1024, 2048 or 4096 */
+static int cl_maxfrag(struct cl_opts *o, const char *s)
+{
+	static const char *const sizes[] = {"512", "1024", "2048", "4096"};
+
+	for (size_t i = 0; i < KST_ARRAY_SIZE(sizes); i++)
+		if (strcmp(s, sizes[i]) == 0) {
+			o->maxfrag =
+				(uint8_t)(TLSEXT_max_fragment_length_512 + i);
+			return 0;
+		}
+	return -1;
+}
+
 #define CL_OPT(name, kind, field, arg, help)                                 \
 	{                                                                    \
 		name, kind, offsetof(struct cl_opts, field), NULL, arg, help \
@@ -816,6 +835,8 @@ static const struct cl_optdef cl_optdefs[] = {
 	       "e.g. ECDSA+SHA256 or RSA-PSS+SHA256:RSA+SHA256"),
 	CL_OPT("groups", CL_STR, groups, "LIST", "key exchange groups"),
 	CL_OPT_FN("alpn", cl_alpn, "a,b", "offer these protocols"),
+	CL_OPT_FN("maxfraglen", cl_maxfrag, "512|1024|2048|4096",
+		  "negotiate max_fragment_length"),
 	CL_OPT("status", CL_FLAG, status, NULL, "ask for a staple, print it"),
 	CL_OPT("require-staple", CL_FLAG, require_staple, NULL,
 	       "fail without a staple"),
@@ -962,6 +983,8 @@ static SSL_CTX *cl_ctx(const struct cl_opts *o)
 	    (o->groups && !SSL_CTX_set1_groups_list(ctx, o->groups)) ||
 	    (o->alpn_len && SSL_CTX_set_alpn_protos(
 				    ctx, o->alpn, (unsigned int)o->alpn_len)) ||
+	    (o->maxfrag &&
+	     !SSL_CTX_set_tlsext_max_fragment_length(ctx, o->maxfrag)) ||
 	    (o->ca && !SSL_CTX_load_verify_locations(ctx, o->ca, NULL))) {
 		SSL_CTX_free(ctx);
 		return NULL;

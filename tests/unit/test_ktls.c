@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "daemon/util.h"
@@ -41,13 +42,42 @@ struct tpair {
 };
 
 struct topts {
-	int version;	 /* pinned on the client */
-	char suite[48];	 /* TLS 1.3 ciphersuite or TLS 1.2 cipher list */
-	bool ktls;	 /* SSL_OP_ENABLE_KTLS on the server */
-	bool keylog;	 /* kst_ktls_keylog_cb on the server */
-	bool read_ahead; /* on the server */
-	bool data_first; /* client data lands before server reads Finished */
+	int version;	    /* pinned on the client */
+	char suite[48];	    /* TLS 1.3 ciphersuite or TLS 1.2 cipher list */
+	bool ktls;	    /* SSL_OP_ENABLE_KTLS on the server */
+	bool keylog;	    /* kst_ktls_keylog_cb on the server */
+	bool read_ahead;    /* on the server */
+	bool data_first;    /* client data lands before server reads Finished */
+	bool client_keylog; /* keep the client's TLS 1.3 traffic secret */
+	uint8_t maxfrag;    /* client asks for max_fragment_length */
 };
+
+/* The client's CLIENT_TRAFFIC_SECRET_0, for tests that seal records the
+ * way OpenSSL never does. */
+static unsigned char client_secret[KST_KTLS_MAX_SECRET_LEN];
+static size_t client_secret_len;
+
+static void client_keylog_cb(const SSL *ssl, const char *line)
+{
+	static const char lab[] = "CLIENT_TRAFFIC_SECRET_0 ";
+	const char *hex = line + sizeof(lab) - 1 + 2 * SSL3_RANDOM_SIZE + 1;
+	size_t n;
+
+	(void)ssl;
+	if (strncmp(line, lab, sizeof(lab) - 1) != 0 ||
+	    strlen(line) < sizeof(lab) + 2 * SSL3_RANDOM_SIZE)
+		return;
+	n = strlen(hex);
+	cr_assert(n == 64 || n == 96);
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = OPENSSL_hexchar2int((unsigned char)hex[i]);
+		int lo = OPENSSL_hexchar2int((unsigned char)hex[i + 1]);
+
+		cr_assert(hi >= 0 && lo >= 0);
+		client_secret[i / 2] = (unsigned char)(hi << 4 | lo);
+	}
+	client_secret_len = n / 2;
+}
 
 static void tcp_pair(int *cfd, int *sfd)
 {
@@ -105,6 +135,11 @@ static SSL_CTX *client_ctx(const struct topts *o)
 		cr_assert(SSL_CTX_set_ciphersuites(ctx, o->suite) == 1);
 	else
 		cr_assert(SSL_CTX_set_cipher_list(ctx, o->suite) == 1);
+	if (o->client_keylog)
+		SSL_CTX_set_keylog_callback(ctx, client_keylog_cb);
+	if (o->maxfrag)
+		cr_assert(SSL_CTX_set_tlsext_max_fragment_length(
+				  ctx, o->maxfrag) == 1);
 	return ctx;
 }
 
@@ -400,6 +435,32 @@ Test(handoff, without_want_rx13_leaves_rx_disabled)
 	cr_assert_not(res.rx);
 	cr_assert_eq(res.rx_why, KST_KTLS_WHY_DISABLED);
 	cr_assert_not(kst_ktls_has_secret(p.s));
+	tpair_close(&p);
+}
+
+/*
+ * max_fragment_length makes OpenSSL 3.0 keep TX in userspace (kTLS sends
+ * 16 KiB records). TLS 1.3 RX must then stay there too: the connection
+ * keeps using SSL_write, and OpenSSL would read the kernel's plaintext.
+ */
+Test(handoff, keeps_tls13_rx_in_userspace_when_tx_stays_there)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_GCM_SHA256",
+			  .ktls = true,
+			  .keylog = true,
+			  .maxfrag = TLSEXT_max_fragment_length_512};
+	enum kst_ktls_why want = kst_ktls_probe(NULL) ? KST_KTLS_WHY_OPENSSL
+						      : KST_KTLS_WHY_NO_KERNEL;
+	struct kst_ktls_result res;
+	char buf[sizeof("ping")];
+	struct tpair p;
+
+	expect_refused_both_ways(&p, &o, want, &res);
+	cr_assert_not(kst_ktls_has_secret(p.s), "wiped on this path too");
+	cr_assert(SSL_write(p.c, "ping", sizeof("ping")) == sizeof("ping"));
+	ssl_read_all(p.s, p.sfd, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "ping", "OpenSSL still reads the records");
 	tpair_close(&p);
 }
 
@@ -737,5 +798,202 @@ Test(kernel, client_key_update_arrives_as_a_key_update_record)
 	cr_assert_arr_eq(buf, "before", 6);
 	cr_assert_eq(next_control(p.sfd, &r), KST_KTLS_REC_KEY_UPDATE);
 	cr_assert_not(r.update_requested);
+	tpair_close(&p);
+}
+
+/* TLS 1.3 with TX in the kernel and RX in OpenSSL (the daemon's path when
+ * it cannot install RX). */
+static void ktls13_tx_only_pair(struct tpair *p)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_GCM_SHA256",
+			  .ktls = true,
+			  .keylog = true};
+	struct kst_ktls_result res;
+
+	tpair_open(p, &o);
+	cr_assert_eq(kst_ktls_handoff(p->s, p->sfd, false, &res), 0);
+	cr_assert(res.tx && !res.rx, "tx %s rx %s",
+		  kst_ktls_why_name(res.tx_why), kst_ktls_why_name(res.rx_why));
+}
+
+/* SSL_read until data or anything but WANT_READ; returns SSL_get_error
+ * (SSL_ERROR_NONE with data). */
+static int ssl_read_some(SSL *ssl, int fd, char *buf, int len, int *got)
+{
+	int n = 0;
+
+	for (int i = 0; i < 100; i++) {
+		n = SSL_read(ssl, buf, len);
+		if (n > 0 || SSL_get_error(ssl, n) != SSL_ERROR_WANT_READ)
+			break;
+		wait_fd(fd, POLLIN);
+	}
+	*got = n;
+	return n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, n);
+}
+
+/*
+ * A KeyUpdate that asks for ours, read by OpenSSL while the kernel has TX:
+ * OpenSSL keeps its answer for its next write, which the daemon never
+ * makes on such a connection, so the kernel's key stays the one the client
+ * reads and the close_notify through the kernel ends cleanly (kernel 6.1
+ * could not take a new TX key anyway).
+ */
+Test(kernel, a_requested_key_update_under_kernel_tx_ends_cleanly)
+{
+	struct tpair p;
+	char buf[16], err[256] = "";
+	int got = 0, e;
+
+	require_ktls();
+	ktls13_tx_only_pair(&p);
+	cr_assert(SSL_key_update(p.c, SSL_KEY_UPDATE_REQUESTED) == 1);
+	cr_assert(SSL_write(p.c, "after", 5) == 5);
+	cr_assert_eq(ssl_read_some(p.s, p.sfd, buf, sizeof(buf), &got),
+		     SSL_ERROR_NONE);
+	cr_assert(got == 5 && memcmp(buf, "after", 5) == 0);
+	cr_assert_eq(kst_ktls_send_alert(p.sfd, 1, 0), 0);
+	e = ssl_read_some(p.c, p.cfd, buf, sizeof(buf), &got);
+	ERR_error_string_n(ERR_peek_error(), err, sizeof(err));
+	cr_assert_eq(e, SSL_ERROR_ZERO_RETURN,
+		     "the client reads our close_notify: error %d %s", e, err);
+	tpair_close(&p);
+}
+
+/* One that asks for nothing changes only the RX key, which OpenSSL has:
+ * both directions keep working. */
+Test(kernel, an_unrequested_key_update_under_kernel_tx_keeps_data_flowing)
+{
+	struct tpair p;
+	char buf[16];
+	int got = 0;
+
+	require_ktls();
+	ktls13_tx_only_pair(&p);
+	cr_assert(SSL_key_update(p.c, SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
+	cr_assert(SSL_write(p.c, "after", 5) == 5);
+	cr_assert_eq(ssl_read_some(p.s, p.sfd, buf, sizeof(buf), &got),
+		     SSL_ERROR_NONE);
+	cr_assert(got == 5 && memcmp(buf, "after", 5) == 0);
+	cr_assert(write(p.sfd, "reply", 5) == 5, "through kernel TX");
+	cr_assert_eq(ssl_read_some(p.c, p.cfd, buf, sizeof(buf), &got),
+		     SSL_ERROR_NONE);
+	cr_assert(got == 5 && memcmp(buf, "reply", 5) == 0);
+	tpair_close(&p);
+}
+
+/*
+ * TLS 1.3 application-data record number seq from the client, sealed here
+ * (AES-128-GCM, key from the client's traffic secret): OpenSSL never sends
+ * an empty one. Returns the record's length in out.
+ */
+static size_t seal13(const char *data, size_t len, uint64_t seq,
+		     unsigned char *out)
+{
+	const struct kst_ktls_suite *s =
+		kst_ktls_suite_find(TLS1_3_VERSION, 0x1301);
+	unsigned char key[16], iv[12], in[64];
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	size_t body = len + 1 + 16;
+	int n = 0;
+
+	cr_assert(s != NULL && len < sizeof(in) && ctx != NULL);
+	cr_assert_eq(kst_ktls_tls13_derive(s, client_secret, client_secret_len,
+					   key, iv),
+		     0);
+	for (int i = 0; i < 8; i++)
+		iv[11 - i] ^= (unsigned char)(seq >> (8 * i));
+	memcpy(in, data, len);
+	in[len] = 23; /* inner content type */
+	out[0] = 23;
+	out[1] = out[2] = 3;
+	out[3] = (unsigned char)(body >> 8);
+	out[4] = (unsigned char)body;
+	cr_assert(EVP_EncryptInit_ex(ctx, EVP_aes_128_gcm(), NULL, key, iv) &&
+		  EVP_EncryptUpdate(ctx, NULL, &n, out, 5) &&
+		  EVP_EncryptUpdate(ctx, out + 5, &n, in, (int)len + 1) &&
+		  EVP_EncryptFinal_ex(ctx, out + 5 + len + 1, &n) &&
+		  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16,
+				      out + 5 + len + 1));
+	EVP_CIPHER_CTX_free(ctx);
+	OPENSSL_cleanse(key, sizeof(key));
+	return 5 + body;
+}
+
+/* splice sock -> pipe, waiting out EAGAIN (bounded); its result. */
+static ssize_t splice_wait(int fd, int pipe_w)
+{
+	ssize_t n = -1;
+
+	for (int i = 0; i < 200; i++) {
+		n = splice(fd, NULL, pipe_w, NULL, 4096, SPLICE_F_NONBLOCK);
+		if (n >= 0 || errno != EAGAIN)
+			break;
+		usleep(10000);
+	}
+	return n;
+}
+
+/* kst_ktls_recv, waiting out EAGAIN (bounded). */
+static ssize_t recv_wait(int fd, void *buf, size_t len, uint8_t *type)
+{
+	ssize_t n = -EAGAIN;
+
+	for (int i = 0; i < 200 && n == -EAGAIN; i++) {
+		n = kst_ktls_recv(fd, buf, len, MSG_DONTWAIT, type);
+		if (n == -EAGAIN)
+			usleep(10000);
+	}
+	return n;
+}
+
+/*
+ * How kernel RX reports a zero-length application-data record (TLS allows
+ * them): splice() returns 0, as at the end of the stream; recvmsg() skips
+ * it (EAGAIN when nothing follows, else the next record) and returns 0
+ * only at the real end. The daemon's splice path relies on exactly this.
+ */
+Test(kernel, an_empty_record_reads_as_zero_from_splice_only)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_GCM_SHA256",
+			  .ktls = true,
+			  .keylog = true,
+			  .client_keylog = true};
+	struct kst_ktls_result res;
+	unsigned char rec[128], buf[64];
+	struct tpair p;
+	uint8_t type = 0;
+	int pfd[2];
+	size_t n;
+
+	require_ktls();
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff(p.s, p.sfd, true, &res), 0);
+	cr_assert(res.rx, "rx %s", kst_ktls_why_name(res.rx_why));
+	cr_assert(pipe2(pfd, O_CLOEXEC | O_NONBLOCK) == 0);
+	n = seal13("", 0, 0, rec);
+	cr_assert(write(p.cfd, rec, n) == (ssize_t)n);
+	cr_assert_eq(splice_wait(p.sfd, pfd[1]), 0,
+		     "splice: 0 for the empty record");
+	usleep(50000);
+	cr_assert_eq(kst_ktls_recv(p.sfd, buf, sizeof(buf), MSG_DONTWAIT,
+				   &type),
+		     -EAGAIN, "the record is gone; not the end");
+	/* two empty records, then data: recvmsg skips to the data */
+	n = seal13("", 0, 1, rec);
+	n += seal13("", 0, 2, rec + n);
+	n += seal13("hello", 5, 3, rec + n);
+	cr_assert(write(p.cfd, rec, n) == (ssize_t)n);
+	cr_assert_eq(recv_wait(p.sfd, buf, sizeof(buf), &type), 5);
+	cr_assert(type == 23 && memcmp(buf, "hello", 5) == 0);
+	/* the real end: both say 0 */
+	cr_assert(shutdown(p.cfd, SHUT_WR) == 0);
+	wait_fd(p.sfd, POLLIN);
+	cr_assert_eq(splice_wait(p.sfd, pfd[1]), 0);
+	cr_assert_eq(recv_wait(p.sfd, buf, sizeof(buf), &type), 0);
+	close(pfd[0]);
+	close(pfd[1]);
 	tpair_close(&p);
 }
