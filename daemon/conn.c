@@ -31,6 +31,7 @@ static void conn_connect(struct kst_conn *c);
 static void conn_connected(struct kst_conn *c);
 static void conn_backend_failed(struct kst_conn *c, int err);
 static void conn_close(struct kst_conn *c);
+static void conn_again_unlink(struct kst_conn *c);
 
 /* The relay is over: a goodbye lingers, anything else closes now. */
 static void conn_end(struct kst_conn *c)
@@ -59,6 +60,137 @@ static int conn_epoll_add(struct kst_conn *c, int fd, struct kst_ev *ev)
 	};
 
 	return epoll_ctl(c->w->epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+/* ------------------------------------------------ handshakes in flight */
+
+/* max-handshakes (auto: a quarter of the connection limit in force,
+ * which the open-files limit may have lowered), as this worker's share:
+ * each bounds its own, as SO_REUSEPORT spreads the connections, so one
+ * worker's idle handshakes never keep another from accepting. */
+static unsigned conn_max_handshakes(const struct kst_worker *w,
+				    unsigned nworkers, unsigned *share)
+{
+	unsigned m = w->gen->conf->global.max_handshakes;
+
+	if (m == 0)
+		m = atomic_load(&w->shared->max_connections) / 4;
+	if (m == 0)
+		m = 1;
+	nworkers = nworkers ? nworkers : 1;
+	*share = (m + nworkers - 1) / nworkers;
+	return m;
+}
+
+static struct kst_hsq *conn_hsq(struct kst_conn *c)
+{
+	return c->flags & KST_HS_HELLO ? &c->w->hs_busy : &c->w->hs_idle;
+}
+
+static void conn_hsq_add(struct kst_conn *c)
+{
+	struct kst_hsq *q = conn_hsq(c);
+
+	c->flags |= KST_IN_HS;
+	c->hs_since = c->w->now_ms;
+	c->hs_next = NULL;
+	c->hs_prev = q->last;
+	if (q->last != NULL)
+		q->last->hs_next = c;
+	else
+		q->first = c;
+	q->last = c;
+}
+
+static void conn_hsq_del(struct kst_conn *c)
+{
+	struct kst_hsq *q = conn_hsq(c);
+
+	if (c->hs_prev != NULL)
+		c->hs_prev->hs_next = c->hs_next;
+	else
+		q->first = c->hs_next;
+	if (c->hs_next != NULL)
+		c->hs_next->hs_prev = c->hs_prev;
+	else
+		q->last = c->hs_prev;
+	c->hs_prev = c->hs_next = NULL;
+	c->flags &= ~KST_IN_HS;
+}
+
+static void conn_hs_enter(struct kst_conn *c)
+{
+	conn_hsq_add(c);
+	c->w->n_hs++;
+}
+
+/* The ClientHello is coming (OpenSSL has its message header): from the
+ * idle queue to the busy one. */
+static void conn_hs_progress(struct kst_conn *c)
+{
+	if (!(c->flags & KST_IN_HS) || (c->flags & KST_HS_HELLO) ||
+	    SSL_get_state(c->ssl) == TLS_ST_BEFORE)
+		return;
+	conn_hsq_del(c);
+	c->flags |= KST_HS_HELLO;
+	conn_hsq_add(c);
+}
+
+/* Out of the handshake: finished, failed or closed. */
+static void conn_hs_leave(struct kst_conn *c)
+{
+	if (!(c->flags & KST_IN_HS))
+		return;
+	conn_hsq_del(c);
+	c->w->n_hs--;
+}
+
+/* A handshake past its ClientHello this long may be closed for room. */
+#define CONN_HS_BUSY_GRACE_MS 2000
+
+/*
+ * Past max-handshakes, room is made by closing this worker's oldest
+ * handshake whose ClientHello has not begun to arrive (TCP_DEFER_ACCEPT
+ * wakes us when the first bytes are in, and a real client's ClientHello
+ * comes in one flight), else its oldest handshake stuck after the
+ * ClientHello for CONN_HS_BUSY_GRACE_MS. Otherwise the handshakes in
+ * progress are real ones finishing: accepting waits a moment, new
+ * connections wait in the backlog (as for max-connections). So clients
+ * that open connections and send nothing (or a byte now and then) hold
+ * at most max-handshakes slots, cycled out by new arrivals, and never
+ * the whole of max-connections; established connections are not
+ * touched. (HAProxy and nginx have no separate bound: such clients fill
+ * maxconn / worker_connections for their timeout.)
+ */
+bool kst_conn_hs_room(struct kst_worker *w, const struct kst_wls *wls)
+{
+	static __thread time_t warned;
+	unsigned share, max = conn_max_handshakes(w, wls->ls->n, &share);
+	struct kst_conn *old;
+
+	if (w->n_hs < share)
+		return true;
+	old = w->hs_idle.first;
+	if (old == NULL && w->hs_busy.first != NULL &&
+	    w->hs_busy.first->hs_since + CONN_HS_BUSY_GRACE_MS <= w->now_ms)
+		old = w->hs_busy.first;
+	if (old == NULL)
+		return false;
+	if (warned != kst_now()) {
+		warned = kst_now();
+		kst_warn("listener %s: %u connections in the TLS handshake "
+			 "(max-handshakes): closing the oldest idle ones to "
+			 "make room",
+			 wls->l->conf->name, max);
+	}
+	KST_COUNT(w->pc.hs_fail_timeout);
+	kst_debug("listener %s: peer %s: handshake closed to make room "
+		  "(max-handshakes %u, %s)",
+		  old->l->conf->name, old->peerstr, max,
+		  old->flags & KST_HS_HELLO ? "stalled after its ClientHello"
+					    : "no ClientHello");
+	conn_close(old);
+	return true;
 }
 
 void kst_conn_accept(struct kst_worker *w, struct kst_wls *wls, int fd,
@@ -98,6 +230,7 @@ void kst_conn_accept(struct kst_worker *w, struct kst_wls *wls, int fd,
 		return;
 	}
 	c->state = KST_CONN_HANDSHAKE;
+	conn_hs_enter(c);
 	conn_set_timer(c, conn_conf(c)->handshake_timeout_ms);
 	/* TCP_DEFER_ACCEPT: the ClientHello is usually here already */
 	c->flags |= KST_C_RD | KST_C_WR;
@@ -210,6 +343,7 @@ static void conn_handshake_done(struct kst_conn *c)
 {
 	struct kst_tls_cert *tc = c->ts.chosen;
 
+	conn_hs_leave(c);
 	if (tc != NULL)
 		KST_COUNT(tc->cert->state->counters[c->w->id].c.handshakes);
 	kst_debug("listener %s: peer %s: %s %s, cert %s%s",
@@ -328,10 +462,12 @@ static void conn_handshake(struct kst_conn *c)
 	err = SSL_get_error(c->ssl, r);
 	if (err == SSL_ERROR_WANT_READ) {
 		c->flags &= ~KST_C_RD;
+		conn_hs_progress(c);
 		return;
 	}
 	if (err == SSL_ERROR_WANT_WRITE) {
 		c->flags &= ~KST_C_WR;
+		conn_hs_progress(c);
 		return;
 	}
 	conn_handshake_failed(c, err);
@@ -414,7 +550,6 @@ static int conn_proxy_header(struct kst_conn *c)
 	c->up = kst_worker_buf_get(c->w);
 	if (c->up == NULL)
 		return -ENOMEM;
-	c->up->head = c->up->tail = 0;
 	if (c->l->conf->proxy == KST_PROXY_V1)
 		n = kst_proxy_v1(&pi, (char *)c->up->data, KST_BUF_CAP);
 	else
@@ -533,6 +668,8 @@ static void conn_close(struct kst_conn *c)
 	if (c->state == KST_CONN_CLOSED)
 		return;
 	c->state = KST_CONN_CLOSED;
+	conn_again_unlink(c); /* freed at the end of this iteration */
+	conn_hs_leave(c);
 	kst_timeq_del(&w->timers, &c->timer);
 	kst_relay_release(c);
 	SSL_free(c->ssl);
@@ -560,14 +697,48 @@ void kst_conn_free_closed(struct kst_worker *w)
 	w->closing = NULL;
 }
 
+/*
+ * The run-again list is doubly linked (again_pprev points at whatever
+ * points at us), so a connection leaves it from anywhere: closing one
+ * unlinks it, and nothing that is freed can still be queued.
+ */
+static void conn_again_unlink(struct kst_conn *c)
+{
+	if (!(c->flags & KST_AGAIN))
+		return;
+	*c->again_pprev = c->next_again;
+	if (c->next_again != NULL)
+		c->next_again->again_pprev = c->again_pprev;
+	c->next_again = NULL;
+	c->again_pprev = NULL;
+	c->flags &= ~KST_AGAIN;
+}
+
+void kst_conn_again(struct kst_conn *c)
+{
+	struct kst_worker *w = c->w;
+
+	if ((c->flags & KST_AGAIN) || c->state == KST_CONN_CLOSED)
+		return;
+	c->flags |= KST_AGAIN;
+	c->next_again = w->again;
+	c->again_pprev = &w->again;
+	if (w->again != NULL)
+		w->again->again_pprev = &c->next_again;
+	w->again = c;
+}
+
 void kst_conn_run_again(struct kst_worker *w)
 {
-	struct kst_conn *c = w->again, *next;
+	struct kst_conn *list = w->again, *c;
 
+	/* this round's list; a pump may queue its connection anew on
+	 * w->again, for the next iteration */
 	w->again = NULL;
-	for (; c != NULL; c = next) {
-		next = c->next_again;
-		c->flags &= ~KST_AGAIN;
+	if (list != NULL)
+		list->again_pprev = &list;
+	while ((c = list) != NULL) {
+		conn_again_unlink(c);
 		if (c->state == KST_CONN_RELAY && !kst_relay_pump(c))
 			conn_end(c);
 	}

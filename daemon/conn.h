@@ -38,6 +38,9 @@ struct kst_buf {
 	unsigned char data[];
 };
 #define KST_BUF_CAP (KST_BUF_BYTES - sizeof(struct kst_buf))
+/* Rounds one wakeup pumps a busy connection before it yields (and is
+ * queued to run again after the other events): the per-wakeup budget. */
+#define KST_RELAY_ROUNDS 64
 
 enum kst_conn_state {
 	KST_CONN_HANDSHAKE,
@@ -62,6 +65,8 @@ enum kst_conn_state {
 #define KST_AGAIN       0x0800u /* on the worker's run-again list */
 #define KST_KEYUPDATE   0x1000u /* the client sent a TLS 1.3 KeyUpdate */
 #define KST_GOODBYE     0x2000u /* end with a lingering close */
+#define KST_IN_HS       0x4000u /* on a handshake queue of the worker */
+#define KST_HS_HELLO    0x8000u /* ... the one after the ClientHello */
 
 enum kst_relay_path {
 	KST_PATH_USERSPACE,
@@ -86,7 +91,9 @@ struct kst_conn {
 	struct kst_pipe *pup, *pdn; /* the same, through the kernel */
 	uint64_t up_records, dn_records; /* kTLS record estimate */
 	struct kst_conn *next_closed;
-	struct kst_conn *next_again;
+	struct kst_conn *next_again, **again_pprev; /* w->again, KST_AGAIN */
+	struct kst_conn *hs_prev, *hs_next; /* w->hs_idle/busy, KST_IN_HS */
+	uint64_t hs_since;                  /* accepted, or ClientHello */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in;
@@ -96,6 +103,10 @@ struct kst_conn {
 };
 
 /* worker -> conn */
+/* Before an accept: room for one more handshake (max-handshakes), made by
+ * closing an idle handshake if need be; false: not now, leave new
+ * connections in the backlog for a moment. */
+bool kst_conn_hs_room(struct kst_worker *w, const struct kst_wls *wls);
 void kst_conn_accept(struct kst_worker *w, struct kst_wls *wls, int fd,
 		     const struct sockaddr *sa, socklen_t salen);
 void kst_conn_event(struct kst_worker *w, struct kst_ev *ev, uint32_t events);
@@ -105,6 +116,9 @@ void kst_conn_abort(struct kst_conn *c, const char *why);
 void kst_conn_free_closed(struct kst_worker *w);
 /* Pump the connections that stopped early to let others run. */
 void kst_conn_run_again(struct kst_worker *w);
+/* Queue c to be pumped again without an event (once; a closed connection
+ * is never queued, and closing one takes it off the list). */
+void kst_conn_again(struct kst_conn *c);
 
 /* Send close_notify the way this connection's TX works (best effort). */
 void kst_conn_close_notify(struct kst_conn *c);

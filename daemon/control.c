@@ -53,25 +53,42 @@ unsigned kst_control_nworkers(const struct kst_config *conf)
 }
 
 /*
- * Every connection needs two descriptors: raise the soft limit to the hard
- * one, and serve at most what fits in it (with room for the daemon's own).
+ * Raise the soft open-files limit to the hard one, and serve at most the
+ * connections that fit in it: 2 descriptors each, 6 where a listener
+ * may splice under kTLS (worker.h), after the daemon's own (128) and what
+ * each worker holds besides its connections (listening sockets, pooled
+ * pipes).
  */
-unsigned kst_control_rlimit(unsigned max_connections)
+unsigned kst_control_rlimit(const struct kst_gen *g, unsigned nworkers)
 {
+	unsigned max_connections = g->conf->global.max_connections;
+	unsigned per = KST_CONN_FDS;
+	rlim_t fit, reserve;
+	size_t binds = 0;
 	struct rlimit rl;
-	rlim_t fit;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return max_connections;
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	fit = rl.rlim_cur > 128 ? (rl.rlim_cur - 128) / 2 : 1;
+	for (size_t i = 0; i < g->n_listeners; i++) {
+		binds += g->listeners[i].conf->n_binds;
+		if (g->listeners[i].tls.ktls)
+			per = KST_CONN_FDS_SPLICE;
+	}
+	reserve = 128 + (rlim_t)nworkers * KST_WORKER_FDS(binds);
+	fit = rl.rlim_cur > reserve ? (rl.rlim_cur - reserve) / per : 1;
+	if (fit == 0)
+		fit = 1;
 	if (fit >= (rlim_t)max_connections)
 		return max_connections;
 	kst_notice("max-connections %u lowered to %llu: the open files limit "
-		   "is %llu (2 per connection)",
+		   "is %llu (%u per connection%s, %llu for the daemon and its "
+		   "workers)",
 		   max_connections, (unsigned long long)fit,
-		   (unsigned long long)rl.rlim_cur);
+		   (unsigned long long)rl.rlim_cur, per,
+		   per == KST_CONN_FDS_SPLICE ? " with kTLS splice pipes" : "",
+		   (unsigned long long)reserve);
 	return (unsigned)fit;
 }
 
@@ -182,19 +199,32 @@ void kst_control_flush(struct kst_daemon *d)
 
 /* ------------------------------------------------------- generations */
 
+/* Room for one more retired generation, taken before a reload commits:
+ * a generation that cannot be listed would never be freed. */
+static int control_retire_reserve(struct kst_daemon *d)
+{
+	size_t cap = d->retired_cap ? d->retired_cap * 2 : 4;
+	struct kst_gen **r;
+
+	if (d->n_retired < d->retired_cap)
+		return 0;
+	r = realloc(d->retired, cap * sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	d->retired = r;
+	d->retired_cap = cap;
+	return 0;
+}
+
 static void control_retire(struct kst_daemon *d, struct kst_gen *g)
 {
-	struct kst_gen **r = realloc(d->retired,
-				     (d->n_retired + 1) * sizeof(*r));
-
 	kst_gen_put(g);
 	kst_gen_release_sockets(g);
-	if (r == NULL) {
+	if (control_retire_reserve(d) < 0) {
 		kst_err("out of memory: generation %u is never freed", g->id);
 		return;
 	}
-	d->retired = r;
-	r[d->n_retired++] = g;
+	d->retired[d->n_retired++] = g;
 }
 
 static void control_free_retired(struct kst_daemon *d)
@@ -212,18 +242,35 @@ static void control_free_retired(struct kst_daemon *d)
 	d->n_retired = k;
 }
 
-static void control_publish(struct kst_daemon *d, struct kst_gen *g)
+/* Every worker's message is allocated before any is sent: out of memory,
+ * no worker is told (-ENOMEM), never only some of them. */
+static int control_publish(struct kst_daemon *d, struct kst_gen *g)
 {
-	struct kst_wmsg m = {.type = KST_WMSG_GEN};
+	struct kst_wmsg **m = calloc(d->nworkers ? d->nworkers : 1,
+				     sizeof(*m));
+	unsigned i;
 
-	atomic_store(&d->shared.max_connections,
-		     kst_control_rlimit(g->conf->global.max_connections));
-	for (unsigned i = 0; i < d->nworkers; i++) {
-		kst_gen_get(g);
-		m.gen = g;
-		if (kst_worker_send(&d->workers[i], &m) < 0)
-			kst_gen_put(g);
+	for (i = 0; m != NULL && i < d->nworkers; i++) {
+		m[i] = calloc(1, sizeof(**m));
+		if (m[i] == NULL)
+			break;
 	}
+	if (m == NULL || i < d->nworkers) {
+		for (unsigned j = 0; m != NULL && j < i; j++)
+			free(m[j]);
+		free(m);
+		return -ENOMEM;
+	}
+	atomic_store(&d->shared.max_connections,
+		     kst_control_rlimit(g, d->nworkers));
+	for (i = 0; i < d->nworkers; i++) {
+		kst_gen_get(g);
+		m[i]->type = KST_WMSG_GEN;
+		m[i]->gen = g;
+		kst_worker_post(&d->workers[i], m[i]);
+	}
+	free(m);
+	return 0;
 }
 
 static void control_reload(struct kst_daemon *d)
@@ -242,12 +289,29 @@ static void control_reload(struct kst_daemon *d)
 		kst_sd_ready(d->status);
 		return;
 	}
+	if (control_retire_reserve(d) < 0) {
+		kst_gen_destroy(g, &d->reg); /* never published; owns conf */
+		d->exp.reloads_failed++;
+		kst_err("reload failed: out of memory: still serving "
+			"generation %u",
+			d->gen->id);
+		kst_sd_ready(d->status);
+		return;
+	}
 	if (kst_control_nworkers(conf) != d->nworkers)
 		kst_warn("workers: changing %u to %u needs a restart",
 			 d->nworkers, kst_control_nworkers(conf));
 	kst_log_set_level(conf->global.log_level);
 	kst_stapling_scan(g, kst_now(), true);
-	control_publish(d, g);
+	if (control_publish(d, g) < 0) {
+		kst_gen_destroy(g, &d->reg); /* never published; owns conf */
+		d->exp.reloads_failed++;
+		kst_err("reload failed: out of memory telling the workers: "
+			"still serving generation %u",
+			d->gen->id);
+		kst_sd_ready(d->status);
+		return;
+	}
 	control_retire(d, d->gen);
 	d->gen = g;
 	kst_control_watch(d);
@@ -260,6 +324,13 @@ static void control_reload(struct kst_daemon *d)
 	kst_sd_ready(d->status);
 	kst_notice("reloaded: generation %u, %zu listeners, %zu certs", g->id,
 		   g->n_listeners, g->n_certs);
+}
+
+/* SIGHUP's work, callable without a signal (the allocation-failure
+ * sweep, tests/allocfail, drives it with every allocation failing). */
+void kst_control_reload(struct kst_daemon *d)
+{
+	control_reload(d);
 }
 
 /* -------------------------------------------------------------- loop */

@@ -31,7 +31,7 @@ struct kst_daemon {
 	const char *config_path;
 	struct kst_gen *gen;      /* current, one reference */
 	struct kst_gen **retired; /* replaced, freed once unused */
-	size_t n_retired;
+	size_t n_retired, retired_cap;
 	struct kst_registry reg;
 	struct kst_worker *workers;
 	unsigned nworkers, nstarted;
@@ -56,7 +56,12 @@ int kst_control_build(struct kst_daemon *d, struct kst_config *conf,
 		      struct kst_gen **out);
 void kst_control_flush(struct kst_daemon *d);
 void kst_control_watch(struct kst_daemon *d);
-unsigned kst_control_rlimit(unsigned max_connections);
+/* What SIGHUP does: build, publish and switch to a new generation, or
+ * keep serving the current one and log why not. */
+void kst_control_reload(struct kst_daemon *d);
+/* max-connections as the open-files limit allows (raised to the hard
+ * limit first) for generation g served by nworkers. */
+unsigned kst_control_rlimit(const struct kst_gen *g, unsigned nworkers);
 unsigned kst_control_nworkers(const struct kst_config *conf);
 /* One-line summary for STATUS= and the log. */
 void kst_control_summary(struct kst_daemon *d, char *buf, size_t len);

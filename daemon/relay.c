@@ -29,11 +29,8 @@ static bool relay_down_write(struct kst_conn *c, bool *fail);
 
 static struct kst_buf *relay_buf(struct kst_conn *c, struct kst_buf **b)
 {
-	if (*b == NULL) {
-		*b = kst_worker_buf_get(c->w);
-		if (*b != NULL)
-			(*b)->head = (*b)->tail = 0;
-	}
+	if (*b == NULL)
+		*b = kst_worker_buf_get(c->w); /* empty */
 	return *b;
 }
 
@@ -300,7 +297,7 @@ bool kst_relay_pump(struct kst_conn *c)
 		if (moved)
 			c->last_active = c->w->now_ms;
 		/* bounded, so one busy connection cannot starve the others */
-	} while (moved && !fail && ++rounds < 64);
+	} while (moved && !fail && ++rounds < KST_RELAY_ROUNDS);
 	if (fail)
 		return false;
 	if (c->path != KST_PATH_USERSPACE && kst_splice_over_limit(c)) {
@@ -310,12 +307,6 @@ bool kst_relay_pump(struct kst_conn *c)
 		c->flags |= KST_GOODBYE;
 		return false;
 	}
-	if (rounds == 64 && !(c->flags & KST_AGAIN)) {
-		/* more to do: come back after the other events */
-		c->flags |= KST_AGAIN;
-		c->next_again = c->w->again;
-		c->w->again = c;
-	}
 	if ((c->flags & KST_UP_SHUT) && (c->flags & KST_DOWN_SHUT)) {
 		kst_debug("listener %s: peer %s: done%s", c->l->conf->name,
 			  c->peerstr,
@@ -324,6 +315,10 @@ bool kst_relay_pump(struct kst_conn *c)
 				  : "");
 		return false;
 	}
+	/* more to do: come back after the other events (only what stays
+	 * open is queued; closing unlinks it anyway) */
+	if (rounds == KST_RELAY_ROUNDS)
+		kst_conn_again(c);
 	return true;
 }
 

@@ -17,6 +17,11 @@
  *
  * TLS 1.3 keys are never updated under kTLS, so a connection is closed
  * before its records approach the AEAD limits (RFC 8446 5.5).
+ *
+ * No pipe to be had (EMFILE, ENFILE, ENOMEM): the direction copies through
+ * a relay buffer instead (recvmsg / send on the kTLS socket, which the
+ * kernel still decrypts and encrypts), until the buffer empties and a
+ * pipe can be tried again. The connection goes on; nothing is cut.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,7 +80,8 @@ static void splice_count(struct kst_conn *c, uint64_t n, bool up)
 		c->dn_records += 1 + n / 16384;
 }
 
-/* A non-data record is next on the kTLS RX socket. false: close now. */
+/* A non-data record (or the end) is next on the kTLS RX socket. false:
+ * close now. */
 static bool splice_control_record(struct kst_conn *c, bool *fail)
 {
 	unsigned char buf[256];
@@ -90,12 +96,16 @@ static bool splice_control_record(struct kst_conn *c, bool *fail)
 		*fail = !splice_fail(c, "client record", (int)-n);
 		return false;
 	}
+	if (n == 0) { /* TCP EOF: no close_notify came */
+		c->flags |= KST_UP_EOF | KST_TRUNCATED;
+		return true;
+	}
 	switch (kst_ktls_record_classify(type, buf, (size_t)n, &rec)) {
 	case KST_KTLS_REC_DATA:
 		/* a data record read here: it must reach the backend too */
 		if (c->up == NULL)
-			c->up = kst_worker_buf_get(c->w);
-		if (c->up == NULL || (size_t)n > KST_BUF_CAP) {
+			c->up = kst_worker_buf_get(c->w); /* empty */
+		if (c->up == NULL || (size_t)n > KST_BUF_CAP - c->up->tail) {
 			*fail = true;
 			return false;
 		}
@@ -118,6 +128,129 @@ static bool splice_control_record(struct kst_conn *c, bool *fail)
 	}
 }
 
+static void splice_no_pipe(struct kst_conn *c, const char *dir)
+{
+	kst_debug("listener %s: peer %s: no pipe for %s (%s): copying "
+		  "through a buffer",
+		  c->l->conf->name, c->peerstr, dir, strerror(errno));
+}
+
+/* client -> buffer without a pipe: plaintext records from the kTLS RX
+ * socket; the caller's relay_up_write sends them on. */
+static bool splice_up_copy(struct kst_conn *c, bool *fail)
+{
+	struct kst_buf *b = c->up = kst_worker_buf_get(c->w);
+	bool moved = false;
+
+	if (b == NULL) {
+		*fail = true;
+		return false;
+	}
+	while (!(c->flags & KST_UP_EOF) && (c->flags & KST_C_RD) &&
+	       b->tail < KST_BUF_CAP) {
+		struct kst_ktls_record rec;
+		uint8_t type = 0;
+		ssize_t n = kst_ktls_recv(c->cfd, b->data + b->tail,
+					  KST_BUF_CAP - b->tail, MSG_DONTWAIT,
+					  &type);
+
+		if (n == -EAGAIN) {
+			c->flags &= ~KST_C_RD;
+			break;
+		}
+		if (n < 0) {
+			*fail = !splice_fail(c, "client record", (int)-n);
+			break;
+		}
+		if (n == 0) {
+			c->flags |= KST_UP_EOF | KST_TRUNCATED;
+			moved = true;
+			break;
+		}
+		switch (kst_ktls_record_classify(type, b->data + b->tail,
+						 (size_t)n, &rec)) {
+		case KST_KTLS_REC_DATA:
+			b->tail += (uint32_t)n;
+			splice_count(c, (uint64_t)n, true);
+			moved = true;
+			continue;
+		case KST_KTLS_REC_CLOSE_NOTIFY:
+			c->flags |= KST_UP_EOF;
+			moved = true;
+			break;
+		case KST_KTLS_REC_KEY_UPDATE:
+			kst_conn_keyupdate_close(c);
+			*fail = true;
+			break;
+		default:
+			kst_debug("listener %s: peer %s: record type %u: "
+				  "closing",
+				  c->l->conf->name, c->peerstr, type);
+			*fail = true;
+			break;
+		}
+		break;
+	}
+	if (b->head == b->tail) {
+		kst_worker_buf_put(c->w, b);
+		c->up = NULL;
+	}
+	return moved;
+}
+
+/* backend -> buffer -> client without a pipe; the kernel encrypts. */
+static bool splice_down_copy(struct kst_conn *c, bool *fail)
+{
+	struct kst_buf *b = c->down;
+	bool moved = false;
+
+	if (b == NULL)
+		b = c->down = kst_worker_buf_get(c->w);
+	if (b == NULL) {
+		*fail = true;
+		return false;
+	}
+	while (!(c->flags & KST_DOWN_EOF) && (c->flags & KST_B_RD) &&
+	       b->tail < KST_BUF_CAP) {
+		ssize_t n = read(c->bfd, b->data + b->tail,
+				 KST_BUF_CAP - b->tail);
+
+		if (n > 0) {
+			b->tail += (uint32_t)n;
+			splice_count(c, (uint64_t)n, false);
+			moved = true;
+		} else if (n == 0) {
+			c->flags |= KST_DOWN_EOF;
+			moved = true;
+		} else if (errno == EAGAIN) {
+			c->flags &= ~KST_B_RD;
+		} else {
+			*fail = !splice_fail(c, "backend read", errno);
+			return moved;
+		}
+	}
+	while (b->head < b->tail && (c->flags & KST_C_WR)) {
+		ssize_t n = send(c->cfd, b->data + b->head, b->tail - b->head,
+				 MSG_NOSIGNAL);
+
+		if (n > 0) {
+			b->head += (uint32_t)n;
+			moved = true;
+		} else if (n < 0 && errno == EAGAIN) {
+			c->flags &= ~KST_C_WR;
+		} else {
+			*fail = !splice_fail(c, "client send", n < 0 ? errno
+								     : EPIPE);
+			return moved;
+		}
+	}
+	if (b->head == b->tail) {
+		kst_worker_buf_put(c->w, b);
+		c->down = NULL;
+	}
+	return moved;
+}
+
 /*
  * client (kernel-decrypted) -> pipe -> backend. Each direction fills its
  * pipe until it holds SPLICE_CHUNK or the socket is dry, and only then
@@ -132,13 +265,15 @@ bool kst_splice_up(struct kst_conn *c, bool *fail)
 	/* a data record recvmsg took stays in the buffer: send it first */
 	if (c->up != NULL)
 		return false;
-	while (!(c->flags & KST_UP_EOF) && (c->flags & KST_C_RD)) {
+	/* bounded: a stream of empty records never fills the pipe */
+	for (int i = 0;
+	     i < 64 && !(c->flags & KST_UP_EOF) && (c->flags & KST_C_RD); i++) {
 		ssize_t n;
 
 		p = splice_pipe(c, &c->pup);
 		if (p == NULL) {
-			*fail = true;
-			return moved;
+			splice_no_pipe(c, "client data");
+			return splice_up_copy(c, fail) || moved;
 		}
 		if (p->bytes >= SPLICE_CHUNK)
 			break;
@@ -148,16 +283,12 @@ bool kst_splice_up(struct kst_conn *c, bool *fail)
 			p->bytes += (uint32_t)n;
 			splice_count(c, (uint64_t)n, true);
 			moved = true;
-		} else if (n == 0) {
-			c->flags |= KST_UP_EOF | KST_TRUNCATED;
-		} else if (errno == EAGAIN) {
-			/* the socket, or the pipe: both are retried on an
-			 * event */
-			if (p->bytes == 0)
-				c->flags &= ~KST_C_RD;
-			break;
-		} else if (errno == EINVAL) {
-			/* bytes before the record go out first */
+		} else if (n == 0 || errno == EINVAL) {
+			/* EINVAL: a non-data record is next. 0: the end, or
+			 * a zero-length data record (TLS allows them), which
+			 * splice reports alike; recvmsg skips empty records
+			 * and says 0 only at the end. Bytes before go out
+			 * first. */
 			if (p->bytes > 0)
 				break;
 			if (!splice_control_record(c, fail))
@@ -165,6 +296,12 @@ bool kst_splice_up(struct kst_conn *c, bool *fail)
 			moved = true;
 			if (c->up != NULL)
 				break;
+		} else if (errno == EAGAIN) {
+			/* the socket, or the pipe: both are retried on an
+			 * event */
+			if (p->bytes == 0)
+				c->flags &= ~KST_C_RD;
+			break;
 		} else {
 			*fail = !splice_fail(c, "client splice", errno);
 			return moved;
@@ -209,13 +346,19 @@ bool kst_splice_down(struct kst_conn *c, bool *fail)
 	bool moved = false;
 	struct kst_pipe *p;
 
+	/* a copy without a pipe goes on until its buffer is empty */
+	if (c->down != NULL) {
+		moved |= splice_down_copy(c, fail);
+		goto done;
+	}
 	while (!(c->flags & KST_DOWN_EOF) && (c->flags & KST_B_RD)) {
 		ssize_t n;
 
 		p = splice_pipe(c, &c->pdn);
 		if (p == NULL) {
-			*fail = true;
-			return moved;
+			splice_no_pipe(c, "backend data");
+			moved |= splice_down_copy(c, fail);
+			goto done;
 		}
 		if (p->bytes >= SPLICE_CHUNK)
 			break;
@@ -239,7 +382,8 @@ bool kst_splice_down(struct kst_conn *c, bool *fail)
 	}
 	moved |= splice_drain(c, &c->pdn, c->cfd, KST_C_WR, "client splice",
 			      fail);
-	if (c->pdn == NULL && (c->flags & KST_DOWN_EOF) &&
+done:
+	if (c->pdn == NULL && c->down == NULL && (c->flags & KST_DOWN_EOF) &&
 	    !(c->flags & KST_DOWN_SHUT) && !*fail) {
 		/* close_notify through the kernel, then FIN */
 		if (kst_ktls_send_alert(c->cfd, 1, 0) < 0)

@@ -89,10 +89,10 @@ void kst_worker_join(struct kst_worker *w)
 	pthread_mutex_destroy(&w->mlock);
 }
 
-/* Keep up to WORKER_POOL_MAX; false: the caller disposes of it. */
-static bool pool_put(struct kst_bufpool *pool, void *obj)
+/* Keep up to max; false: the caller disposes of it. */
+static bool pool_put(struct kst_bufpool *pool, void *obj, size_t max)
 {
-	if (pool->n == pool->cap && pool->cap < WORKER_POOL_MAX) {
+	if (pool->n == pool->cap && pool->cap < max) {
 		size_t cap = pool->cap ? pool->cap * 2 : 8;
 		void **f = realloc(pool->free, cap * sizeof(*f));
 
@@ -101,22 +101,30 @@ static bool pool_put(struct kst_bufpool *pool, void *obj)
 			pool->cap = cap;
 		}
 	}
-	if (pool->n >= pool->cap)
+	if (pool->n >= pool->cap || pool->n >= max)
 		return false;
 	pool->free[pool->n++] = obj;
 	return true;
 }
 
-void *kst_worker_buf_get(struct kst_worker *w)
+/* Always empty, pooled or new: a pooled buffer keeps the offsets (and
+ * bytes) of the connection that used it last. */
+struct kst_buf *kst_worker_buf_get(struct kst_worker *w)
 {
+	struct kst_buf *b;
+
 	if (w->pool.n > 0)
-		return w->pool.free[--w->pool.n];
-	return malloc(64 * 1024);
+		b = w->pool.free[--w->pool.n];
+	else
+		b = malloc(KST_BUF_BYTES);
+	if (b != NULL)
+		b->head = b->tail = 0;
+	return b;
 }
 
-void kst_worker_buf_put(struct kst_worker *w, void *buf)
+void kst_worker_buf_put(struct kst_worker *w, struct kst_buf *buf)
 {
-	if (buf != NULL && !pool_put(&w->pool, buf))
+	if (buf != NULL && !pool_put(&w->pool, buf, WORKER_POOL_MAX))
 		free(buf);
 }
 
@@ -150,7 +158,7 @@ void kst_worker_pipe_close(struct kst_pipe *p)
 
 void kst_worker_pipe_put(struct kst_worker *w, struct kst_pipe *p)
 {
-	if (p != NULL && !pool_put(&w->pipes, p))
+	if (p != NULL && !pool_put(&w->pipes, p, KST_WORKER_PIPES_POOLED))
 		kst_worker_pipe_close(p);
 }
 
@@ -221,6 +229,10 @@ static void worker_set_gen(struct kst_worker *w, struct kst_gen *g)
 		struct kst_listener *l = &g->listeners[i];
 
 		for (size_t j = 0; j < l->conf->n_binds; j++) {
+			/* released: retired by a newer generation, whose
+			 * message follows */
+			if (l->socks == NULL || l->socks[j] == NULL)
+				continue;
 			ls[k].ev.type = KST_EV_LISTEN;
 			ls[k].l = l;
 			ls[k].ls = l->socks[j];
@@ -270,8 +282,10 @@ static void worker_accept(struct kst_worker *w, struct kst_wls *wls)
 		int fd;
 
 		if (atomic_load(&w->shared->active) >=
-		    atomic_load(&w->shared->max_connections)) {
-			/* resumed by the loop once connections close */
+			    atomic_load(&w->shared->max_connections) ||
+		    !kst_conn_hs_room(w, wls)) {
+			/* resumed by the loop once connections close, or
+			 * handshakes finish */
 			worker_pause_accept(w, w->now_ms + 10);
 			return;
 		}
@@ -303,6 +317,14 @@ static void worker_accept(struct kst_worker *w, struct kst_wls *wls)
 
 /* ---------------------------------------------------------- mailbox */
 
+static bool worker_gen_superseded(const struct kst_wmsg *later)
+{
+	for (; later != NULL; later = later->next)
+		if (later->type == KST_WMSG_GEN)
+			return true;
+	return false;
+}
+
 static void worker_mailbox(struct kst_worker *w)
 {
 	struct kst_wmsg *m, *next;
@@ -319,7 +341,12 @@ static void worker_mailbox(struct kst_worker *w)
 		next = m->next;
 		switch (m->type) {
 		case KST_WMSG_GEN:
-			worker_set_gen(w, m->gen);
+			/* only the newest: a reload right after another
+			 * retired this one, and took its sockets back */
+			if (worker_gen_superseded(next))
+				kst_gen_put(m->gen);
+			else
+				worker_set_gen(w, m->gen);
 			break;
 		case KST_WMSG_DRAIN:
 			w->draining = true;
@@ -361,7 +388,16 @@ static int worker_wait_ms(struct kst_worker *w)
 	return next <= w->now_ms ? 0 : (int)KST_MIN(next - w->now_ms, 60000);
 }
 
-static void worker_dispatch(struct kst_worker *w, struct epoll_event *ev)
+/*
+ * One event of a batch. The mailbox is only noted here and read after the
+ * whole batch: a new generation or a drain frees the listen array (and may
+ * drop the last reference to a listener), and later events of the same
+ * batch still point into it. What the batch names stays valid until the
+ * batch ends: listen entries until the mailbox runs, connections until
+ * kst_conn_free_closed.
+ */
+static void worker_dispatch(struct kst_worker *w, struct epoll_event *ev,
+			    bool *mbox)
 {
 	struct kst_ev *e = ev->data.ptr;
 
@@ -370,7 +406,7 @@ static void worker_dispatch(struct kst_worker *w, struct epoll_event *ev)
 		worker_accept(w, (struct kst_wls *)e);
 		break;
 	case KST_EV_MBOX:
-		worker_mailbox(w);
+		*mbox = true;
 		break;
 	default:
 		kst_conn_event(w, e, ev->events);
@@ -397,6 +433,7 @@ static void *worker_main(void *arg)
 	struct epoll_event evs[128];
 
 	while (!w->stop) {
+		bool mbox;
 		int n;
 
 		w->now_ms = kst_mono_ms();
@@ -408,8 +445,11 @@ static void *worker_main(void *arg)
 			break;
 		}
 		w->now_ms = kst_mono_ms();
+		mbox = false;
 		for (int i = 0; i < n; i++)
-			worker_dispatch(w, &evs[i]);
+			worker_dispatch(w, &evs[i], &mbox);
+		if (mbox)
+			worker_mailbox(w); /* after the batch: see above */
 		kst_conn_run_again(w);
 		worker_timers(w);
 		kst_conn_free_closed(w);
@@ -429,4 +469,18 @@ static void *worker_main(void *arg)
 		kst_gen_put(w->gen);
 	w->gen = NULL;
 	return NULL;
+}
+
+void kst_worker_post(struct kst_worker *w, struct kst_wmsg *m)
+{
+	uint64_t one = 1;
+
+	m->next = NULL;
+	pthread_mutex_lock(&w->mlock);
+	*w->mq_tail = m;
+	w->mq_tail = &m->next;
+	pthread_mutex_unlock(&w->mlock);
+	/* fails only when the counter is full: the fd is readable then */
+	if (write(w->evfd, &one, sizeof(one)) < 0) {
+	}
 }

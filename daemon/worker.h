@@ -102,6 +102,12 @@ struct kst_worker {
 	bool sockdiag_failed;
 	struct kst_conn *closing; /* closed this iteration, freed at its end */
 	struct kst_conn *again;   /* to pump again without an event */
+	/* connections in the handshake, oldest first (max-handshakes):
+	 * before a whole ClientHello, and after it */
+	struct kst_hsq {
+		struct kst_conn *first, *last;
+	} hs_idle, hs_busy;
+	size_t n_hs; /* on them */
 	atomic_uint gen_seen;     /* id of the generation in use */
 	atomic_ullong heartbeat;  /* loop iterations, for the watchdog */
 	struct kst_proc_counters pc __attribute__((aligned(64)));
@@ -111,11 +117,32 @@ int kst_worker_start(struct kst_worker *w, unsigned id,
 		     struct kst_shared *shared, struct kst_gen *gen);
 /* Queue a message (copied); 0 or -ENOMEM. */
 int kst_worker_send(struct kst_worker *w, const struct kst_wmsg *m);
+/* Queue a message the caller allocated (malloc; the worker frees it).
+ * It cannot fail: a reload allocates every worker's message first, so
+ * it reaches every worker or none. */
+void kst_worker_post(struct kst_worker *w, struct kst_wmsg *m);
 void kst_worker_join(struct kst_worker *w);
 
-/* Buffer pool of the worker (fixed-size relay buffers). */
-void *kst_worker_buf_get(struct kst_worker *w);
-void kst_worker_buf_put(struct kst_worker *w, void *buf);
+/*
+ * File descriptors, for deriving max-connections from RLIMIT_NOFILE. A
+ * connection holds its client and backend sockets, and on the splice path
+ * (kTLS) a pipe per direction while bytes are in it: up to 6. A worker
+ * holds its epoll and eventfd, a sock_diag socket, one listening socket
+ * per bind, and up to KST_WORKER_PIPES_POOLED idle pipes. When a pipe
+ * cannot be had all the same, the splice path copies through a relay
+ * buffer instead (splice.c).
+ */
+#define KST_CONN_FDS             2
+#define KST_CONN_FDS_SPLICE      6
+#define KST_WORKER_PIPES_POOLED  16
+#define KST_WORKER_FDS(n_binds)  (3u + (n_binds) + 2u * KST_WORKER_PIPES_POOLED)
+
+/* Buffer pool of the worker (fixed-size relay buffers, conn.h): get one
+ * that is empty (head = tail = 0), whether pooled or new; NULL when out of
+ * memory. */
+struct kst_buf;
+struct kst_buf *kst_worker_buf_get(struct kst_worker *w);
+void kst_worker_buf_put(struct kst_worker *w, struct kst_buf *buf);
 /* Pipe pool: get an empty pipe (NULL on failure), put back an empty one;
  * close one that still holds bytes. */
 struct kst_pipe *kst_worker_pipe_get(struct kst_worker *w);

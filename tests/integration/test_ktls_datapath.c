@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The splice data path (kTLS both ways) under the conditions that broke
+ * it (issue 12): responses after a client half-close whose sizes sit on
+ * multiples of the pipe (64 KiB) and of the per-wakeup relay budget (a
+ * closed connection was left on the run-again list); an open-files limit
+ * that max-connections was derived from at 2 descriptors per connection
+ * while a splicing one holds up to 6; and a pipe that cannot be had at
+ * all (pipe2 EMFILE cut the connection without close_notify; now the
+ * direction copies through a buffer).
+ *
+ * Needs a kernel with kTLS: the QEMU guest of `make hwtest` runs every
+ * test_ktls* binary; elsewhere these tests skip with the reason.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "daemon/conn.h"
+#include "ktls/probe.h"
+#include "tests/lib/harness.h"
+#include "tests/lib/testutil.h"
+
+static void require_ktls(void)
+{
+	const char *why = NULL;
+
+	kst_test_require(kst_ktls_probe(&why), "no kernel TLS here: %s",
+			 why ? why : "?");
+}
+
+static void expect_clean_log(const char *log)
+{
+	static const char *const bad[] = {"ERROR: AddressSanitizer",
+					  "ERROR: LeakSanitizer",
+					  "runtime error:", "SUMMARY: "};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(kst_h_count(log, bad[i]), 0,
+			     "the daemon log has \"%s\" (see %s)", bad[i], log);
+}
+
+/* A kst-backend sending n bytes to each connection, with its own log;
+ * its port. */
+static int source_start(long long n, pid_t *pid)
+{
+	char size[32], log[512], *text = NULL, *p;
+	char *argv[] = {(char *)kst_h_tool("kst-backend"), "-m", "source",
+			"-n", size, "-l", "127.0.0.1:0", NULL};
+	int port = -1;
+
+	snprintf(size, sizeof(size), "%lld", n);
+	snprintf(log, sizeof(log), "%s", kst_h_path("source"));
+	snprintf(log + strlen(log), sizeof(log) - strlen(log), "-%lld.log",
+		 n);
+	*pid = kst_h_spawn(argv, log);
+	cr_assert_gt(*pid, 0);
+	for (int i = 0; i < 500 && port < 0; i++) {
+		free(text);
+		text = kst_h_read(log);
+		p = text ? strstr(text, "ready ") : NULL;
+		if (p != NULL)
+			port = atoi(p + 6);
+		else
+			usleep(20 * 1000);
+	}
+	free(text);
+	cr_assert_gt(port, 0, "kst-backend source %lld started", n);
+	return port;
+}
+
+#define PIPE_BYTES (64LL * 1024)
+#define SPLICE_BUDGET ((long long)KST_RELAY_ROUNDS * PIPE_BYTES)
+
+Test(ktls_datapath, half_close_responses_around_pipe_and_budget_multiples,
+     .timeout = 300)
+{
+	enum { NSIZES = 12 };
+	static const long long base[] = {PIPE_BYTES, 4 * PIPE_BYTES,
+					 SPLICE_BUDGET, 2 * SPLICE_BUDGET};
+	struct kst_h_daemon d;
+	long long sizes[NSIZES];
+	pid_t pids[NSIZES];
+	int ports[NSIZES], bports[NSIZES];
+	char *conf = NULL, *more;
+
+	require_ktls();
+	for (int i = 0; i < NSIZES; i++) {
+		sizes[i] = base[i / 3] + (i % 3) - 1;
+		bports[i] = source_start(sizes[i], &pids[i]);
+		ports[i] = kst_h_free_port();
+		for (int j = 0; j < i; j++)
+			if (ports[j] == ports[i])
+				ports[i] = kst_h_free_port(), j = -1;
+	}
+	for (int i = 0; i < NSIZES; i++) {
+		char *one = kst_h_conf_web(ports[i], bports[i],
+					   "ktls = require\n");
+
+		cr_assert(one != NULL &&
+			  strncmp(one, "[listener:web]", 14) == 0);
+		cr_assert(asprintf(&more, "%s[listener:s%d]%s",
+				   conf ? conf : "", i, one + 14) > 0);
+		free(conf);
+		free(one);
+		conf = more;
+	}
+	cr_assert_eq(kst_h_daemon_start(&d, conf), 0);
+	for (int i = 0; i < NSIZES; i++) {
+		char addr[64], want[32], *out = NULL;
+
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", ports[i]);
+		snprintf(want, sizeof(want), "%lld", sizes[i]);
+		cr_expect_eq(kst_h_client(&out, 120000, "-c", addr,
+					  "--half-close", "--expect-recv", want,
+					  "--conns", "6", "--parallel", "2",
+					  NULL),
+			     0, "spliced response of %lld bytes after a "
+				"half-close:\n%s",
+			     sizes[i], out ? out : "");
+		free(out);
+	}
+	cr_expect(kst_h_alive(d.pid), "the daemon is alive");
+	cr_expect_eq(kst_h_daemon_stop(&d), 0, "a clean stop");
+	expect_clean_log(d.log);
+	for (int i = 0; i < NSIZES; i++)
+		kst_h_stop(pids[i], SIGTERM, 5000);
+	free(conf);
+}
+
+Test(ktls_datapath, a_low_open_files_limit_counts_the_splice_pipes,
+     .timeout = 300)
+{
+	struct rlimit rl = {.rlim_cur = 300, .rlim_max = 300};
+	struct kst_h_daemon d;
+	struct kst_h_backend b;
+	int port = kst_h_free_port();
+	char addr[64], *conf, *out = NULL;
+
+	require_ktls();
+	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
+	/* the daemon (started next) inherits it; this process is the test's
+	 * own */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "%s", strerror(errno));
+	/* max-handshakes out of the way: this is about descriptors */
+	conf = kst_h_conf_web(port, b.port,
+			      "ktls = require\n[global]\nmax-handshakes = 200\n");
+	cr_assert_eq(kst_h_daemon_start(&d, conf), 0);
+	cr_expect_geq(kst_h_count(d.log, "6 per connection"), 1,
+		      "max-connections counts the pipes (see %s)", d.log);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	/* more at once than 2 descriptors per connection would allow (the
+	 * connections past max-connections wait in the backlog) */
+	cr_expect_eq(kst_h_client(&out, 240000, "-c", addr, "--send", "64k",
+				  "--expect-echo", "--half-close", "--conns",
+				  "160", "--parallel", "80", "--timeout", "120",
+				  NULL),
+		     0, "every spliced transfer, byte-exact, at the limit:\n%s",
+		     out);
+	free(out);
+	cr_expect_eq(kst_h_count(d.log, "Too many open files"), 0,
+		     "no descriptor ran out (see %s)", d.log);
+	cr_expect_eq(kst_h_daemon_stop(&d), 0);
+	expect_clean_log(d.log);
+	kst_h_backend_stop(&b);
+	free(conf);
+}
+
+/* Open descriptors of pid, and the highest. */
+static int fd_count(pid_t pid, int *highest)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	*highest = -1;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	cr_assert_not_null(dir, "%s", path);
+	while ((e = readdir(dir)) != NULL) {
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		fd = atoi(e->d_name);
+		n++;
+		if (fd > *highest)
+			*highest = fd;
+	}
+	closedir(dir);
+	return n;
+}
+
+Test(ktls_datapath, no_pipe_to_be_had_copies_instead_of_cutting,
+     .timeout = 120)
+{
+	struct kst_h_daemon d;
+	struct kst_h_backend b;
+	int port = kst_h_free_port(), open_fds, highest;
+	char addr[64], *conf, *out = NULL;
+	struct rlimit rl;
+
+	require_ktls();
+	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
+	conf = kst_h_conf_web(port, b.port,
+			      "ktls = require\n");
+	cr_assert_eq(kst_h_daemon_start(&d, conf), 0);
+	/* no kTLS connection yet: no pipe pooled, no sock_diag socket. Room
+	 * for 3 more descriptors: the client socket, sock_diag, the backend
+	 * socket; none left for a pipe (2) */
+	open_fds = fd_count(d.pid, &highest);
+	kst_test_require(highest < open_fds + 3,
+			 "the daemon's descriptors have holes (%d open, "
+			 "highest %d)",
+			 open_fds, highest);
+	rl.rlim_cur = rl.rlim_max = (rlim_t)open_fds + 3;
+	cr_assert_eq(prlimit(d.pid, RLIMIT_NOFILE, &rl, NULL), 0, "%s",
+		     strerror(errno));
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	cr_expect_eq(kst_h_client(&out, 60000, "-c", addr, "--send", "1M",
+				  "--expect-echo", "--half-close", NULL),
+		     0, "a transfer without a pipe, byte-exact:\n%s", out);
+	free(out);
+	cr_expect_geq(kst_h_count(d.log, "copying through a buffer"), 1,
+		      "it went without a pipe (see %s)", d.log);
+	cr_expect_eq(kst_h_daemon_stop(&d), 0);
+	expect_clean_log(d.log);
+	kst_h_backend_stop(&b);
+	free(conf);
+}
