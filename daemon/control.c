@@ -265,6 +265,7 @@ static int control_publish(struct kst_daemon *d, struct kst_gen *g)
 		     kst_control_rlimit(g, d->nworkers));
 	for (i = 0; i < d->nworkers; i++) {
 		kst_gen_get(g);
+		kst_gen_socks_get(g);
 		m[i]->type = KST_WMSG_GEN;
 		m[i]->gen = g;
 		kst_worker_post(&d->workers[i], m[i]);

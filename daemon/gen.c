@@ -125,22 +125,36 @@ int kst_gen_build(struct kst_config *conf, const struct kst_gen_env *env,
 {
 	struct kst_gen *g = calloc(1, sizeof(*g));
 	size_t errors = d->errors;
+	int rc;
 
 	*out = NULL;
-	if (g == NULL)
+	if (g == NULL) {
+		kst_diag_error(d, conf->path, 0, "cannot build: out of memory");
 		return -ENOMEM;
+	}
 	atomic_init(&g->refs, 1);
 	g->conf = conf;
 	g->listeners = calloc(conf->n_listeners, sizeof(*g->listeners));
 	if (g->listeners == NULL) {
+		kst_diag_error(d, conf->path, 0, "cannot build: out of memory");
 		kst_gen_destroy(g, env->reg);
 		return -ENOMEM;
 	}
 	g->n_listeners = conf->n_listeners;
-	gen_certs(g, env, d);
-	for (size_t i = 0; i < conf->n_listeners; i++)
-		gen_listener(g, i, env, d);
-	if (d->errors > errors) {
+	rc = gen_certs(g, env, d);
+	for (size_t i = 0; i < conf->n_listeners; i++) {
+		int e = gen_listener(g, i, env, d);
+
+		if (e < 0)
+			rc = e;
+	}
+	/* a part that failed without a diagnostic (out of memory, an
+	 * OpenSSL failure logged where it happened) fails the build too:
+	 * never a generation with a listener that has no TLS context */
+	if (rc < 0 && d->errors == errors)
+		kst_diag_error(d, conf->path, 0, "cannot build: %s",
+			       strerror(-rc));
+	if (d->errors > errors || rc < 0) {
 		kst_gen_destroy(g, env->reg); /* the caller keeps conf */
 		return -EINVAL;
 	}
@@ -150,15 +164,34 @@ int kst_gen_build(struct kst_config *conf, const struct kst_gen_env *env,
 	return 0;
 }
 
+/* The pointers stay: a worker may still read them, under the references
+ * its message carries (kst_gen_socks_get). */
 void kst_gen_release_sockets(struct kst_gen *g)
+{
+	if (g->socks_released)
+		return;
+	kst_gen_socks_put(g);
+	g->socks_released = true;
+}
+
+void kst_gen_socks_get(struct kst_gen *g)
 {
 	for (size_t i = 0; i < g->n_listeners; i++) {
 		struct kst_listener *l = &g->listeners[i];
 
-		for (size_t j = 0; l->socks && j < l->conf->n_binds; j++) {
+		for (size_t j = 0; l->socks && j < l->conf->n_binds; j++)
+			if (l->socks[j] != NULL)
+				kst_lsock_get(l->socks[j]);
+	}
+}
+
+void kst_gen_socks_put(struct kst_gen *g)
+{
+	for (size_t i = 0; i < g->n_listeners; i++) {
+		struct kst_listener *l = &g->listeners[i];
+
+		for (size_t j = 0; l->socks && j < l->conf->n_binds; j++)
 			kst_lsock_put(l->socks[j]);
-			l->socks[j] = NULL;
-		}
 	}
 }
 
@@ -185,7 +218,9 @@ void kst_gen_destroy(struct kst_gen *g, struct kst_registry *reg)
 		struct kst_listener *l = &g->listeners[i];
 
 		kst_tls_listener_fini(&l->tls);
-		for (size_t j = 0; l->socks && j < l->conf->n_binds; j++)
+		for (size_t j = 0; !g->socks_released && l->socks &&
+				   j < l->conf->n_binds;
+		     j++)
 			kst_lsock_put(l->socks[j]);
 		free(l->socks);
 	}

@@ -40,6 +40,7 @@ struct kst_gen {
 	size_t n_certs;
 	struct kst_listener *listeners;
 	size_t n_listeners;
+	bool socks_released; /* control thread: kst_gen_release_sockets ran */
 };
 
 /* A socket systemd passed (socket activation). */
@@ -72,6 +73,15 @@ int kst_gen_build(struct kst_config *conf, const struct kst_gen_env *env,
  * last connection ends; meanwhile the kernel would queue clients nobody
  * accepts). */
 void kst_gen_release_sockets(struct kst_gen *g);
+/*
+ * One worker's references to every listening socket of g: taken by the
+ * control thread before it tells a worker about g (they travel with the
+ * message), adopted by the worker that switches to g, dropped by one that
+ * skips it. So a worker never takes a reference of its own on a socket the
+ * control thread may be releasing at that moment.
+ */
+void kst_gen_socks_get(struct kst_gen *g);
+void kst_gen_socks_put(struct kst_gen *g);
 void kst_gen_get(struct kst_gen *g);
 void kst_gen_put(struct kst_gen *g);
 bool kst_gen_unused(struct kst_gen *g);

@@ -50,6 +50,7 @@ int kst_worker_start(struct kst_worker *w, unsigned id,
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) < 0)
 		return -errno;
 	kst_gen_get(gen);
+	kst_gen_socks_get(gen);
 	worker_set_gen(w, gen);
 	rc = pthread_create(&w->thread, NULL, worker_main, w);
 	return -rc;
@@ -75,7 +76,20 @@ int kst_worker_send(struct kst_worker *w, const struct kst_wmsg *m)
 
 void kst_worker_join(struct kst_worker *w)
 {
+	struct kst_wmsg *m, *next;
+
 	pthread_join(w->thread, NULL);
+	/* what arrived after the worker stopped reading */
+	for (m = w->mq; m != NULL; m = next) {
+		next = m->next;
+		if (m->type == KST_WMSG_GEN) {
+			kst_gen_socks_put(m->gen);
+			kst_gen_put(m->gen);
+		}
+		free(m);
+	}
+	w->mq = NULL;
+	w->mq_tail = &w->mq;
 	for (size_t i = 0; i < w->pool.n; i++)
 		free(w->pool.free[i]);
 	free(w->pool.free);
@@ -210,7 +224,8 @@ static void worker_drop_listen(struct kst_worker *w)
 	w->n_ls = 0;
 }
 
-/* Take this generation's sockets (the ones for this worker). */
+/* Take this generation's sockets (the ones for this worker), adopting the
+ * references that came with it (kst_gen_socks_get) and its own. */
 static void worker_set_gen(struct kst_worker *w, struct kst_gen *g)
 {
 	size_t n = 0, k = 0;
@@ -222,6 +237,7 @@ static void worker_set_gen(struct kst_worker *w, struct kst_gen *g)
 	if (ls == NULL) {
 		kst_err("worker %u: out of memory switching configuration",
 			w->id);
+		kst_gen_socks_put(g);
 		kst_gen_put(g);
 		return;
 	}
@@ -229,14 +245,11 @@ static void worker_set_gen(struct kst_worker *w, struct kst_gen *g)
 		struct kst_listener *l = &g->listeners[i];
 
 		for (size_t j = 0; j < l->conf->n_binds; j++) {
-			/* released: retired by a newer generation, whose
-			 * message follows */
 			if (l->socks == NULL || l->socks[j] == NULL)
 				continue;
 			ls[k].ev.type = KST_EV_LISTEN;
 			ls[k].l = l;
 			ls[k].ls = l->socks[j];
-			kst_lsock_get(l->socks[j]);
 			ls[k].fd = l->socks[j]->fds[w->id];
 			k++;
 		}
@@ -342,10 +355,11 @@ static void worker_mailbox(struct kst_worker *w)
 		switch (m->type) {
 		case KST_WMSG_GEN:
 			/* only the newest: a reload right after another
-			 * retired this one, and took its sockets back */
-			if (worker_gen_superseded(next))
+			 * retired this one; its sockets may be closing */
+			if (worker_gen_superseded(next)) {
+				kst_gen_socks_put(m->gen);
 				kst_gen_put(m->gen);
-			else
+			} else
 				worker_set_gen(w, m->gen);
 			break;
 		case KST_WMSG_DRAIN:
