@@ -12,8 +12,14 @@ static void diag_add(struct kst_diag *d, const char *file, int line,
 		     int warning, const char *fmt, va_list ap)
 {
 	struct kst_diag_msg *m;
-	char *text = NULL;
+	char *text = NULL, *where;
 
+	/* counted first: an error whose message cannot be kept (out of
+	 * memory) still fails the load, and the log says one was lost */
+	if (warning)
+		d->warnings++;
+	else
+		d->errors++;
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 8;
 
@@ -25,16 +31,23 @@ static void diag_add(struct kst_diag *d, const char *file, int line,
 	}
 	if (vasprintf(&text, fmt, ap) < 0)
 		return;
+	where = strdup(file ? file : "-");
+	if (where == NULL) {
+		free(text);
+		return;
+	}
 	m = &d->msgs[d->n];
-	m->file = strdup(file ? file : "-");
+	m->file = where;
 	m->line = line;
 	m->warning = warning;
 	m->text = text;
 	d->n++;
-	if (warning)
-		d->warnings++;
-	else
-		d->errors++;
+}
+
+/* Diagnostics counted but not kept (out of memory). */
+static size_t diag_lost(const struct kst_diag *d)
+{
+	return d->errors + d->warnings - d->n;
 }
 
 void kst_diag_init(struct kst_diag *d)
@@ -90,6 +103,9 @@ void kst_diag_print(const struct kst_diag *d, FILE *out)
 			d->msgs[i].warning ? "warning: " : "",
 			d->msgs[i].text);
 	}
+	if (diag_lost(d) > 0)
+		fprintf(out, "%zu more errors or warnings: out of memory "
+			"keeping their text\n", diag_lost(d));
 }
 
 void kst_diag_log(const struct kst_diag *d)
@@ -101,4 +117,7 @@ void kst_diag_log(const struct kst_diag *d)
 		kst_log(d->msgs[i].warning ? KST_LOG_WARN : KST_LOG_ERR,
 			"%s: %s", where, d->msgs[i].text);
 	}
+	if (diag_lost(d) > 0)
+		kst_err("%zu more errors or warnings: out of memory keeping "
+			"their text", diag_lost(d));
 }
