@@ -468,13 +468,12 @@ static void control_loop(struct kst_daemon *d)
 static void control_shutdown(struct kst_daemon *d)
 {
 	int64_t drain = d->gen->conf->global.drain_timeout_ms;
-	struct kst_wmsg m = {.type = KST_WMSG_DRAIN,
-			     .deadline_ms = kst_mono_ms() + (uint64_t)drain};
+	uint64_t deadline = kst_mono_ms() + (uint64_t)drain;
 
 	kst_sd_stopping();
 	kst_fetchctl_stop(d);
 	for (unsigned i = 0; i < d->nstarted; i++)
-		kst_worker_send(&d->workers[i], &m);
+		kst_worker_drain(&d->workers[i], deadline);
 	for (unsigned i = 0; i < d->nstarted; i++)
 		kst_worker_join(&d->workers[i]);
 	kst_control_flush(d); /* the pins stay: monitoring sees the last state */

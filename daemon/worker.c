@@ -41,6 +41,9 @@ int kst_worker_start(struct kst_worker *w, unsigned id,
 	w->mq_tail = &w->mq;
 	pthread_mutex_init(&w->mlock, NULL);
 	kst_timeq_init(&w->timers);
+	w->drain_msg = calloc(1, sizeof(*w->drain_msg));
+	if (w->drain_msg == NULL)
+		return -ENOMEM;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->epfd < 0 || w->evfd < 0)
@@ -59,19 +62,24 @@ int kst_worker_start(struct kst_worker *w, unsigned id,
 int kst_worker_send(struct kst_worker *w, const struct kst_wmsg *m)
 {
 	struct kst_wmsg *copy = malloc(sizeof(*copy));
-	uint64_t one = 1;
 
 	if (copy == NULL)
 		return -ENOMEM;
 	*copy = *m;
-	copy->next = NULL;
-	pthread_mutex_lock(&w->mlock);
-	*w->mq_tail = copy;
-	w->mq_tail = &copy->next;
-	pthread_mutex_unlock(&w->mlock);
-	if (write(w->evfd, &one, sizeof(one)) < 0)
-		return -errno;
+	kst_worker_post(w, copy); /* queued: nothing can fail after this */
 	return 0;
+}
+
+void kst_worker_drain(struct kst_worker *w, uint64_t deadline_ms)
+{
+	struct kst_wmsg *m = w->drain_msg;
+
+	if (m == NULL)
+		return;
+	w->drain_msg = NULL;
+	m->type = KST_WMSG_DRAIN;
+	m->deadline_ms = deadline_ms;
+	kst_worker_post(w, m);
 }
 
 void kst_worker_join(struct kst_worker *w)
@@ -90,6 +98,8 @@ void kst_worker_join(struct kst_worker *w)
 	}
 	w->mq = NULL;
 	w->mq_tail = &w->mq;
+	free(w->drain_msg);
+	w->drain_msg = NULL;
 	for (size_t i = 0; i < w->pool.n; i++)
 		free(w->pool.free[i]);
 	free(w->pool.free);

@@ -82,6 +82,7 @@ struct kst_worker {
 	pthread_t thread;
 	int epfd, evfd;
 	struct kst_ev mbox_ev;
+	struct kst_wmsg *drain_msg; /* allocated at start: a stop needs none */
 	struct kst_shared *shared;
 	struct kst_gen *gen; /* accepting with */
 	struct kst_wls *ls;
@@ -121,6 +122,9 @@ int kst_worker_send(struct kst_worker *w, const struct kst_wmsg *m);
  * It cannot fail: a reload allocates every worker's message first, so
  * it reaches every worker or none. */
 void kst_worker_post(struct kst_worker *w, struct kst_wmsg *m);
+/* Stop accepting, finish connections until deadline_ms, then stop; with
+ * the message allocated at start, so a stop works out of memory too. */
+void kst_worker_drain(struct kst_worker *w, uint64_t deadline_ms);
 void kst_worker_join(struct kst_worker *w);
 
 /*
