@@ -6,7 +6,8 @@
 #   make check           every test: unit, unit under SAN=1, integration, VM
 #   make unit            criterion unit tests
 #   make integration     the real daemon against real clients
-#   make hwtest          kTLS in a QEMU guest booted from Debian's kernel
+#   make hwtest          kTLS in QEMU guests booted from Debian's kernels
+#                        (6.1, 6.12, sid's; KST_VM_KERNELS selects)
 #   make demo            self-contained demo (see README)
 #   make bench           side-by-side benchmark against hitch, HAProxy, nginx
 #   make SAN=1           ASan+UBSan build (use another BUILD)

@@ -13,13 +13,17 @@
 #
 # Ends with "hwtest: PASS ...", "hwtest: FAIL ..." or "hwtest: SKIPPED:
 # <reason>" (this machine cannot run the guest); exit 0, 1 or 77 (1 instead
-# of 77 under KST_TEST_STRICT=1). Console logs: $KST_BUILD/hwtest/*.log.
+# of 77 under KST_TEST_STRICT=1). Console logs: KST_HWTEST_DIR/{ktls,notls}.log.
 #
 # Environment: KST_BUILD (default build), KST_TEST_PKI, KST_SRCDIR (as the
 # Makefile sets them); KST_HWTEST_TESTS, criterion binaries (names in
 # $KST_BUILD/tests/unit or /integration, or paths) for the kTLS boot,
 # default every test_ktls* there; KST_HWTEST_TIMEOUT, seconds per boot
-# (default 600); and what hwtest/vm.sh reads.
+# (default 600); KST_HWTEST_BOOTS, the boots to run (default "ktls
+# notls"); KST_HWTEST_DIR, images and console logs (default
+# $KST_BUILD/hwtest); and what hwtest/vm.sh reads (KST_VM_SUITE: the
+# Debian suite whose kernel boots; hwtest/matrix.sh runs this script once
+# per kernel).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,7 +33,7 @@ timeout=${KST_HWTEST_TIMEOUT:-600}
 strict=${KST_TEST_STRICT:-0}
 
 failed() {
-	[ "$1" != 0 ] && [ "$1" != 77 ]
+	[ "$1" != 0 ] && [ "$1" != 77 ] && [ "$1" != - ]
 }
 
 # Criterion binaries for the kTLS boot, as absolute paths.
@@ -55,6 +59,8 @@ test_bins() {
 carry_args() {
 	local f
 	[ -x "$build/kstapled" ] && echo "$build/kstapled"
+	# the soak's SAN=1 daemon (mk/soak.mk), with its sanitizer runtimes
+	[ -x "$build/san/kstapled" ] && echo "$build/san/kstapled"
 	for f in "$build"/tools/* "$build/hwtest/kst-ulp-check"; do
 		[ -f "$f" ] && [ -x "$f" ] && echo "$f"
 	done
@@ -64,15 +70,25 @@ carry_args() {
 	command -v systemd-socket-activate || true
 	echo "$repo/tests/run.sh"
 	test_bins
+	# the notls boot's criterion binary, whatever KST_HWTEST_TESTS says
+	echo "$build/tests/integration/test_ktls_daemon"
 }
 
 main() {
 	local kernel rc=0 rc_ktls=0 rc_notls=0 t0 secs tests=() args=() env=()
-	local item err exits
+	local item err exits dir boots b
 	# Whether the guest can run here at all: without KST_TEST_STRICT, so
 	# that the reason is ours to print.
-	mkdir -p "$build/hwtest"
-	err=$build/hwtest/prepare.err
+	dir=${KST_HWTEST_DIR:-$build/hwtest}
+	boots=${KST_HWTEST_BOOTS:-ktls notls}
+	for b in $boots; do
+		case $b in ktls | notls) ;; *)
+			echo "hwtest: FAIL: KST_HWTEST_BOOTS: unknown boot $b"
+			return 1 ;;
+		esac
+	done
+	mkdir -p "$dir"
+	err=$dir/prepare.err
 	kernel=$(env -u KST_TEST_STRICT "$here/vm.sh" --prepare 2>"$err") ||
 		rc=$?
 	if [ "$rc" = 77 ]; then
@@ -95,26 +111,40 @@ main() {
 		--env "KST_HWTEST_NOTLS_TESTS=$build/tests/integration/test_ktls_daemon")
 	[ -n "${KST_TEST_PKI:-}" ] &&
 		env+=(--env "KST_TEST_PKI=$(realpath -s "$KST_TEST_PKI")")
+	# the soak's knobs (hwtest/guest/soak.sh)
+	for item in SOAK_VM_SECONDS SOAK_SEED SOAK_VM_ARGS; do
+		[ -n "${!item:-}" ] && env+=(--env "$item=${!item}")
+	done
 	t0=$(date +%s)
-	echo "hwtest: kTLS boot (console log: $build/hwtest/ktls.log)"
-	"$here/vm.sh" --workdir "$build/hwtest" --log "$build/hwtest/ktls.log" \
-		--timeout "$timeout" --name suite-ktls "${args[@]}" "${env[@]}" \
-		-- sh hwtest/guest/suite-ktls.sh || rc_ktls=$?
-	echo "hwtest: notls boot (console log: $build/hwtest/notls.log)"
-	"$here/vm.sh" --workdir "$build/hwtest" --log "$build/hwtest/notls.log" \
-		--timeout "$timeout" --name suite-notls --notls "${args[@]}" \
-		"${env[@]}" -- sh hwtest/guest/suite-notls.sh || rc_notls=$?
+	# the boots KST_HWTEST_BOOTS names; "-" marks one not run
+	[[ " $boots " == *" ktls "* ]] || rc_ktls=-
+	[[ " $boots " == *" notls "* ]] || rc_notls=-
+	if [ "$rc_ktls" != - ]; then
+		echo "hwtest: kTLS boot on ${kernel%% *}" \
+			"(console log: $dir/ktls.log)"
+		"$here/vm.sh" --workdir "$dir" --log "$dir/ktls.log" \
+			--timeout "$timeout" --name suite-ktls "${args[@]}" \
+			"${env[@]}" -- sh hwtest/guest/suite-ktls.sh || rc_ktls=$?
+	fi
+	if [ "$rc_notls" != - ]; then
+		echo "hwtest: notls boot on ${kernel%% *}" \
+			"(console log: $dir/notls.log)"
+		"$here/vm.sh" --workdir "$dir" --log "$dir/notls.log" \
+			--timeout "$timeout" --name suite-notls --notls "${args[@]}" \
+			"${env[@]}" -- sh hwtest/guest/suite-notls.sh || rc_notls=$?
+	fi
 	secs=$(($(date +%s) - t0))
 	if failed "$rc_ktls" || failed "$rc_notls"; then
 		rc=1
-	elif [ "$rc_ktls" = 77 ] && [ "$rc_notls" = 77 ]; then
+	elif [ "$rc_ktls" != 0 ] && [ "$rc_notls" != 0 ]; then
 		rc=77
 	fi
 	exits="kTLS boot exit $rc_ktls, notls boot exit $rc_notls"
+	exits=${exits//exit -/not run}
 	case $rc in
-	0) echo "hwtest: PASS in ${secs}s ($exits)" ;;
-	77) echo "hwtest: SKIPPED: every guest test skipped (${secs}s)" ;;
-	*) echo "hwtest: FAIL in ${secs}s ($exits)" ;;
+	0) echo "hwtest: PASS on ${kernel%% *} in ${secs}s ($exits)" ;;
+	77) echo "hwtest: SKIPPED: every guest test skipped on ${kernel%% *} (${secs}s)" ;;
+	*) echo "hwtest: FAIL on ${kernel%% *} in ${secs}s ($exits)" ;;
 	esac
 	[ "$rc" = 77 ] && [ "$strict" = 1 ] && return 1
 	return "$rc"

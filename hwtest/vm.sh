@@ -5,9 +5,11 @@
 # is real (this host's kernel has none), and returns its verdict:
 #
 #   hwtest/vm.sh [OPTIONS] -- CMD [ARGS...]
-#   hwtest/vm.sh --prepare
+#   hwtest/vm.sh [--suite SUITE] --prepare
 #
 #   --notls          boot with tls.ko made unavailable (userspace fallback)
+#   --suite SUITE    boot the kernel of Debian SUITE: bookworm (default),
+#                    trixie or sid (sets KST_VM_SUITE for kernel.sh)
 #   --timeout SECS   bound for CMD in the guest (default 300, 3600 with
 #                    --interactive); QEMU itself is killed SECS+60 s after
 #                    it starts
@@ -39,7 +41,8 @@
 # says what happened); 77 with the reason on stderr when the VM cannot run
 # here (no QEMU, no kernel). KST_TEST_STRICT=1 turns every skip into 1.
 #
-# Environment: KST_CACHE (kernel cache, see kernel.sh), KST_VM_KERNEL
+# Environment: KST_CACHE (kernel cache, see kernel.sh), KST_VM_SUITE,
+# KST_VM_KERNEL
 # ("KVER VMLINUX MODROOT", as kernel.sh prints: skips the apt lookup),
 # KST_VM_ACCEL (kvm or tcg; default kvm only with kvm_intel/kvm_amd loaded),
 # KST_VM_APPEND (more kernel command line), KST_VM_COMPRESS, KST_VM_MODULES
@@ -87,6 +90,7 @@ parse_args() {
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--notls) notls=1 ;;
+		--suite) export KST_VM_SUITE=${2:?}; shift ;;
 		--timeout) timeout=${2:?}; shift ;;
 		--carry) carries+=("${2:?}"); shift ;;
 		--env) envs+=("${2:?}"); shift ;;
@@ -233,13 +237,17 @@ qemu_args() {
 }
 
 # Prints the guest's part of the console as it comes: from /init's first
-# marker on, kernel boot chatter stays in the log.
+# marker on, kernel boot chatter stays in the log. (Not awk: Debian's mawk
+# reads a pipe in blocks, which held the output back until the end.)
 follow() {
+	local on=0 line
 	tail -n +1 -s 0.2 -F --pid="$qemu_pid" "$log" 2>/dev/null |
-		awk '{ sub(/\r$/, "") }
-		     /^KST-VM-BOOT:/ { on = 1 }
-		     on { print; fflush() }
-		     /^KST-VM-RESULT:/ { on = 0 }'
+		while IFS= read -r line; do
+			line=${line%$'\r'}
+			[[ $line == KST-VM-BOOT:* ]] && on=1
+			[ "$on" = 1 ] && printf '%s\n' "$line"
+			[[ $line == KST-VM-RESULT:* ]] && on=0
+		done
 }
 
 run_qemu() {
@@ -316,7 +324,7 @@ main() {
 	77) word=SKIP ;;
 	*) word=FAIL ;;
 	esac
-	echo "vm.sh: $word in ${secs}s (console log: $log)" >&2
+	echo "vm.sh: $word on $kver in ${secs}s (console log: $log)" >&2
 	if [ "$rc" = 77 ] && [ "${KST_TEST_STRICT:-0}" = 1 ]; then
 		exit 1
 	fi

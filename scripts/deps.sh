@@ -21,8 +21,10 @@ pkgs=(
 	libcriterion-dev
 	# demo and tests: real clients, netns, systemd tools, man pages
 	curl gnutls-bin iproute2 ethtool procps psmisc systemd man-db
-	# VM harness: QEMU guest booted from Debian's kernel package
-	qemu-system-x86 busybox-static cpio kmod xz-utils
+	# VM harness: QEMU guest booted from Debian's kernel packages (xz and
+	# zstd kernels; the archive keyring checks the project's own apt
+	# configuration for trixie and sid, scripts/apt-suite.sh)
+	qemu-system-x86 busybox-static cpio kmod xz-utils zstd debian-archive-keyring
 	# benchmark peers and tools
 	hitch haproxy nginx jq util-linux
 )

@@ -25,6 +25,9 @@ else
 	kst_vm_note "$check not built: not run"
 fi
 
+# The sanitizer soak over kTLS + splice (hwtest/guest/soak.sh)
+kst_vm_test sanitizer_soak -t 300 sh hwtest/guest/soak.sh
+
 if [ -n "${KST_HWTEST_TESTS:-}" ]; then
 	# One test at a time: tests assert deltas of kernel-wide counters
 	# (/proc/net/tls_stat), which tests running in parallel would move.
