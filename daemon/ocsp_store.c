@@ -567,9 +567,10 @@ int kst_ocsp_revocation_parse(const char *text, size_t len,
 			return -EINVAL;
 		off += n + 1;
 	}
-	/* revoked-at is whatever the CA signed, 1968 included: it is shown,
-	 * never compared, so any value format() wrote reads back */
-	if (seen != 0xf || vals[0] <= 0 || vals[2] < -1 ||
+	/* both times are whatever the CA signed, 1958 included (ingest
+	 * bounds thisUpdate only from above): any value format() wrote
+	 * reads back */
+	if (seen != 0xf || vals[2] < -1 ||
 	    vals[2] > OCSP_REVOKED_STATUS_AACOMPROMISE)
 		return -EINVAL;
 	r->revoked = true;

@@ -461,15 +461,6 @@ static void fuzz_ocsp_ingest(const unsigned char *der, size_t len,
 			v->detail);
 	fuzz_ocsp_check_verdict(v);
 	fuzz_ocsp_check_choose(h, v);
-#ifdef KST_FUZZ_SKIP_PRE1970_RECORD
-	/*
-	 * Built with -DKST_FUZZ_SKIP_PRE1970_RECORD, to explore past a known
-	 * finding (fuzz/regressions/ocsp/revocation-record-before-1970): the
-	 * record parser refuses the times before 1970 its formatter writes.
-	 */
-	if (v->this_update <= 0 || v->revoked_at < 0)
-		return;
-#endif
 	if (v->err == KST_OCSP_E_REVOKED) {
 		struct kst_ocsp_revocation r = {
 			.revoked = true,

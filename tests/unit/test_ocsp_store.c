@@ -1316,8 +1316,9 @@ ParameterizedTestParameters(ocsp_revocation, parses_only_a_whole_record)
 		 "this-update 7x\nrevoked-at 5\nreason 1\n", -EINVAL},
 		{"no number", "kstapled-revocation 1\nthis-update \n"
 		 "revoked-at 5\nreason 1\n", -EINVAL},
-		{"a zero thisUpdate", "kstapled-revocation 1\nthis-update 0\n"
-		 "revoked-at 5\nreason 1\n", -EINVAL},
+		{"a thisUpdate before 1970", "kstapled-revocation 1\n"
+		 "this-update -363496190\nrevoked-at 5\nreason 1\n", 0,
+		 -363496190, 5, 1},
 		{"a reason out of range", "kstapled-revocation 1\n"
 		 "this-update 7\nrevoked-at 5\nreason 11\n", -EINVAL},
 		{"a number out of range", "kstapled-revocation 1\n"
