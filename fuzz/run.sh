@@ -12,6 +12,10 @@
 # closing "N passed, N failed".
 #
 #   fuzz/run.sh BINDIR SECONDS NAME...
+#
+# FUZZ_SEED=N fixes libFuzzer's random seed (make fuzz-check sets it, so
+# a CI run mutates the same way each time and what it finds it finds
+# again); unset, every run explores anew (make fuzz-long).
 set -u
 
 bindir=$1
@@ -33,14 +37,15 @@ for name in "$@"; do
 	for d in "$src/corpus/$name" "$src/regressions/$name"; do
 		[ -d "$d" ] && dirs+=("$d")
 	done
-	dict=()
-	[ -f "$src/$name.dict" ] && dict=(-dict="$src/$name.dict")
+	opts=()
+	[ -f "$src/$name.dict" ] && opts=(-dict="$src/$name.dict")
+	[ -n "${FUZZ_SEED:-}" ] && opts+=(-seed="$FUZZ_SEED")
 	start=$(date +%s)
 	# -timeout: one input may take at most 10 s (a hang is a finding);
 	# -rss_limit_mb: a leak that grows without bound is one too.
 	nice "$bin" -max_total_time="$seconds" -timeout=10 \
 		-rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$art/" "${dict[@]}" "${dirs[@]}" >"$log" 2>&1
+		-artifact_prefix="$art/" "${opts[@]}" "${dirs[@]}" >"$log" 2>&1
 	rc=$?
 	took=$(($(date +%s) - start))
 	done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)
