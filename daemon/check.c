@@ -6,15 +6,26 @@
  * of now; errors are printed as FILE:LINE: message and make the exit
  * status 1. What would not stop the daemon but deserves attention (a bad
  * staple file, a Must-Staple certificate without a valid staple) is a
- * warning. Sockets are not opened: the running daemon may hold them.
+ * warning. [global] user and group must exist; as root, the files a
+ * reload reads as that user (certificates, keys, staples) are opened as
+ * that user, and one it cannot read is a warning (start reads as root).
+ * Sockets are not opened: the running daemon may hold them; a bind address
+ * another kstapled serves is a warning (start would refuse it, a reload of
+ * that daemon would not).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/control.h"
 #include "daemon/gen.h"
+#include "daemon/listener.h"
 #include "daemon/log.h"
 #include "daemon/nicctl.h"
 #include "daemon/privs.h"
@@ -141,6 +152,139 @@ static void check_state_dir(const struct kst_config *conf, struct kst_diag *d)
 			       gc->state_dir_line ? "" : " (the default)", why);
 }
 
+/* [global] user and group exist (start would refuse them). */
+static bool check_user(const struct kst_config *conf, struct kst_privs *pv,
+		       struct kst_diag *d)
+{
+	const struct kst_global_conf *gc = &conf->global;
+	char why[300];
+
+	if (kst_privs_resolve(gc, pv, why, sizeof(why)) == 0)
+		return true;
+	/* kst_privs_resolve names the user first, then the group */
+	kst_diag_error(d, conf->path,
+		       strncmp(why, "group", 5) == 0 ? gc->group_line
+						     : gc->user_line,
+		       "%s: kstapled could not switch to it", why);
+	return false;
+}
+
+static int check_open_probe(void *arg)
+{
+	int fd = open(arg, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/*
+ * A file start-up reads as root but a reload reads as the service user:
+ * a root-owned 0600 key passes start, then the first SIGHUP fails (the
+ * reload is refused, the old configuration keeps serving). The check
+ * opens it in a child switched to that user (what a reload does:
+ * directories on the way, ACLs, everything).
+ */
+static void check_readable(const struct kst_config *conf,
+			   const struct kst_privs *pv, const char *cert,
+			   int line, const char *what, const char *path,
+			   bool fatal, struct kst_diag *d)
+{
+	struct stat st;
+	char owner[120] = "", msg[1500];
+
+	if (path == NULL || path[0] == '\0' || stat(path, &st) != 0)
+		return; /* missing: the build (or the staple check) says so */
+	if (kst_privs_works_without_caps(pv, check_open_probe, (void *)path))
+		return;
+	{
+		struct passwd *pw = getpwuid(st.st_uid);
+		struct group *gr = getgrgid(st.st_gid);
+
+		snprintf(owner, sizeof(owner), "owner %s:%s, mode %04o",
+			 pw ? pw->pw_name : "?", gr ? gr->gr_name : "?",
+			 (unsigned)(st.st_mode & 07777));
+	}
+	snprintf(msg, sizeof(msg),
+		 "cert %s: %s %s is not readable by user %s (%s): start reads "
+		 "it as root, but a reload (SIGHUP) reads it as %s and would "
+		 "%s; fix: chown %s '%s' (and let %s through its directories)",
+		 cert, what, path, pv->user, owner, pv->user,
+		 fatal ? "fail" : "skip it", pv->user, path, pv->user);
+	/* a warning: start works, and a setup that never reloads has run
+	 * like this so far; the reload is what fails (and keeps the old
+	 * configuration serving) */
+	kst_diag_warn(d, conf->path, line, "%s", msg);
+}
+
+static void check_files(const struct kst_config *conf,
+			const struct kst_privs *pv, struct kst_diag *d)
+{
+	/* only root can check for another user; without one, whoever runs
+	 * -t reads what the daemon would */
+	if (!pv->drop || geteuid() != 0 || pv->uid == 0)
+		return;
+	for (size_t i = 0; i < conf->n_certs; i++) {
+		const struct kst_cert_conf *cc = &conf->certs[i];
+		int line = cc->pem_line ? cc->pem_line : cc->line;
+		char *staple = NULL;
+
+		check_readable(conf, pv, cc->name, line, "certificate file",
+			       cc->pem, true, d);
+		if (cc->key != NULL)
+			check_readable(conf, pv, cc->name,
+				       cc->key_line ? cc->key_line : line,
+				       "key file", cc->key, true, d);
+		if (!cc->stapling)
+			continue;
+		if (cc->staple_file == NULL &&
+		    asprintf(&staple, "%s.ocsp", cc->pem) < 0)
+			staple = NULL;
+		check_readable(conf, pv, cc->name,
+			       cc->staple_line ? cc->staple_line : line,
+			       "staple file",
+			       cc->staple_file ? cc->staple_file : staple,
+			       false, d);
+		free(staple);
+	}
+}
+
+/* A bind address another kstapled serves now: start would refuse it (a
+ * reload of that daemon would not); the lock itself is not taken. Under
+ * systemd's ExecReload, $MAINPID is the daemon about to reload: its own
+ * addresses are no news. */
+static void check_binds(const struct kst_config *conf, struct kst_diag *d)
+{
+	const char *mainpid = getenv("MAINPID");
+	int self = mainpid != NULL ? atoi(mainpid) : 0;
+
+	for (size_t i = 0; i < conf->n_listeners; i++) {
+		const struct kst_listener_conf *lc = &conf->listeners[i];
+
+		for (size_t j = 0; j < lc->n_binds; j++) {
+			int pid = kst_lsock_holder(&lc->binds[j]);
+
+			if (pid == 0 || (self > 0 && pid == self))
+				continue;
+			if (pid > 0)
+				kst_diag_warn(d, conf->path, lc->binds[j].line,
+					      "listener %s: bind %s: kstapled "
+					      "(pid %d) serves this address "
+					      "now: a second daemon would be "
+					      "refused (reload that one: kill "
+					      "-HUP %d)",
+					      lc->name, lc->binds[j].text, pid,
+					      pid);
+			else
+				kst_diag_warn(d, conf->path, lc->binds[j].line,
+					      "listener %s: bind %s: another "
+					      "kstapled serves this address now",
+					      lc->name, lc->binds[j].text);
+		}
+	}
+}
+
 int kst_control_check(const struct kst_run_opts *o)
 {
 	struct kst_gen_env env = {.nworkers = 1, .open_sockets = false};
@@ -164,8 +308,15 @@ int kst_control_check(const struct kst_run_opts *o)
 	}
 	if (g != NULL)
 		check_staples(g, &d);
-	if (conf != NULL)
-		check_state_dir(conf, &d);
+	if (conf != NULL) {
+		struct kst_privs pv;
+
+		if (check_user(conf, &pv, &d)) {
+			check_state_dir(conf, &d);
+			check_files(conf, &pv, &d);
+		}
+		check_binds(conf, &d);
+	}
 	/* what start-up would refuse, when started like this */
 	if (conf != NULL && geteuid() == 0 &&
 	    (conf->global.user == NULL || conf->global.user[0] == '\0') &&

@@ -928,6 +928,10 @@ static void config_line(struct config_parser *p, char *raw, int line)
 		config_oom(p, line);
 	if (p->sec == SEC_GLOBAL && o->off == G(state_dir))
 		p->conf->global.state_dir_line = line; /* for -t */
+	if (p->sec == SEC_GLOBAL && o->off == G(user))
+		p->conf->global.user_line = line; /* for -t */
+	if (p->sec == SEC_GLOBAL && o->off == G(group))
+		p->conf->global.group_line = line;
 }
 
 /* ------------------------------------------------------------ checks */

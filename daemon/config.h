@@ -51,6 +51,7 @@ struct kst_global_conf {
 	char *bpf_pin_dir; /* "" = no BPF export */
 	int ktls;          /* enum kst_ktls_mode */
 	char *user, *group;
+	int user_line, group_line; /* where set (for -t); 0: not set */
 	bool allow_root;
 	int log_level;
 	int64_t handshake_timeout_ms;

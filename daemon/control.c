@@ -418,6 +418,9 @@ static void control_tick(struct kst_daemon *d)
 	if (d->ticks % 5 == 0)
 		kst_stapling_scan(d->gen, now, false);
 	kst_fetchctl_tick(d, now);
+	for (size_t i = 0; i < d->gen->n_listeners; i++) /* listener.h */
+		for (size_t j = 0; j < d->gen->listeners[i].conf->n_binds; j++)
+			kst_lsock_drain(d->gen->listeners[i].socks[j]);
 	control_free_retired(d);
 	kst_control_flush(d);
 	control_watchdog(d);
@@ -476,7 +479,8 @@ static void control_shutdown(struct kst_daemon *d)
 		kst_worker_drain(&d->workers[i], deadline);
 	for (unsigned i = 0; i < d->nstarted; i++)
 		kst_worker_join(&d->workers[i]);
-	kst_control_flush(d); /* the pins stay: monitoring sees the last state */
+	/* the pins stay: monitoring sees the last state, marked stopped */
+	kst_export_stop(&d->exp, d->gen, d->workers, d->nstarted, kst_now());
 	kst_metrics_close(d->exp.m);
 	free(d->workers);
 	free(d->heartbeats);

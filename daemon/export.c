@@ -57,7 +57,7 @@ static bool export_first(struct kst_gen *g, size_t i)
 
 static void export_global(struct kst_export *e, struct kst_gen *g,
 			  struct kst_worker *workers, unsigned nworkers,
-			  time_t now)
+			  bool stopped, time_t now)
 {
 	struct kst_global_facts gf = {0};
 	struct kst_proc_counters pc = {0};
@@ -68,7 +68,7 @@ static void export_global(struct kst_export *e, struct kst_gen *g,
 		kst_metrics_sum_proc(&pc, &workers[i].pc);
 	gf.started_at = e->started_at;
 	gf.pid = (uint32_t)getpid();
-	gf.workers = nworkers;
+	gf.workers = stopped ? 0 : nworkers; /* 0: see kst_export_stop */
 	gf.certs = (uint32_t)g->n_certs;
 	gf.reloads_ok = e->reloads_ok;
 	gf.reloads_failed = e->reloads_failed;
@@ -96,9 +96,26 @@ static void export_global(struct kst_export *e, struct kst_gen *g,
 	kst_metrics_global_put(e->m, &v);
 }
 
+static void export_flush(struct kst_export *e, struct kst_gen *g,
+			 struct kst_worker *workers, unsigned nworkers,
+			 bool stopped, time_t now);
+
 void kst_export_flush(struct kst_export *e, struct kst_gen *g,
 		      struct kst_worker *workers, unsigned nworkers,
 		      time_t now)
+{
+	export_flush(e, g, workers, nworkers, false, now);
+}
+
+void kst_export_stop(struct kst_export *e, struct kst_gen *g,
+		     struct kst_worker *workers, unsigned nworkers, time_t now)
+{
+	export_flush(e, g, workers, nworkers, true, now);
+}
+
+static void export_flush(struct kst_export *e, struct kst_gen *g,
+			 struct kst_worker *workers, unsigned nworkers,
+			 bool stopped, time_t now)
 {
 	if (e->m == NULL)
 		return;
@@ -120,7 +137,7 @@ void kst_export_flush(struct kst_export *e, struct kst_gen *g,
 		if (rc < 0)
 			kst_debug("metrics: cert %s: %s", c->name, strerror(-rc));
 	}
-	export_global(e, g, workers, nworkers, now);
+	export_global(e, g, workers, nworkers, stopped, now);
 }
 
 void kst_export_prune(struct kst_export *e, struct kst_gen *g)

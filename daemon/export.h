@@ -26,6 +26,11 @@ struct kst_export {
 void kst_export_flush(struct kst_export *e, struct kst_gen *g,
 		      struct kst_worker *workers, unsigned nworkers,
 		      time_t now);
+/* The last flush of a clean stop: as kst_export_flush, with the global
+ * entry's workers 0, which `kstapled status` reads as "stopped" (the pins
+ * stay, so monitoring keeps the last values, marked). */
+void kst_export_stop(struct kst_export *e, struct kst_gen *g,
+		     struct kst_worker *workers, unsigned nworkers, time_t now);
 /* Delete entries of certificates g does not serve. */
 void kst_export_prune(struct kst_export *e, struct kst_gen *g);
 /* The plain facts of one certificate (also used by logs and tests). */

@@ -60,8 +60,10 @@ static void status_usage(FILE *f)
 		"  --prometheus FILE  node_exporter textfile format "
 		"(\"-\": stdout)\n"
 		"exit status: 0 all certificates fine, 1 some need attention, "
-		"2 maps unreadable\n",
-		KST_BPF_PIN_DIR);
+		"2 maps unreadable,\n"
+		"  3 the daemon stopped (cleanly), 4 the daemon looks gone "
+		"(no flush for %ds)\n",
+		KST_BPF_PIN_DIR, KST_STATUS_GONE_SECS);
 }
 
 /* The group that may read the pins: the pin's, else its directory's. */

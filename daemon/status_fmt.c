@@ -294,8 +294,38 @@ bool kst_status_cert_bad(const struct kst_cert_val *v, time_t now)
 	}
 }
 
+enum kst_status_daemon kst_status_daemon(const struct kst_global_val *g,
+					 time_t now)
+{
+	if (g->flushed_at != 0 && g->workers == 0)
+		return KST_STATUS_DAEMON_STOPPED;
+	if (g->flushed_at == 0 || now - g->flushed_at > KST_STATUS_GONE_SECS)
+		return KST_STATUS_DAEMON_GONE;
+	return KST_STATUS_DAEMON_RUNNING;
+}
+
+const char *kst_status_daemon_name(enum kst_status_daemon s)
+{
+	switch (s) {
+	case KST_STATUS_DAEMON_RUNNING:
+		return "running";
+	case KST_STATUS_DAEMON_STOPPED:
+		return "stopped";
+	default:
+		return "gone";
+	}
+}
+
 int kst_status_exit_code(const struct kst_status_view *v)
 {
+	switch (kst_status_daemon(v->global, v->now)) {
+	case KST_STATUS_DAEMON_STOPPED:
+		return KST_STATUS_EXIT_STOPPED;
+	case KST_STATUS_DAEMON_GONE:
+		return KST_STATUS_EXIT_GONE;
+	default:
+		break;
+	}
 	for (size_t i = 0; i < v->n_certs; i++)
 		if (kst_status_cert_bad(&v->certs[i].val, v->now))
 			return 1;
@@ -485,28 +515,59 @@ static void fmt_table_global(FILE *f, const struct kst_global_val *g,
 		g->backend_connect_failures);
 	fprintf(f,
 		"relayed: %s ktls, %s userspace; reloads: %llu"
-		" ok, %llu failed; pid %u, %u workers, up %s, "
-		"flushed %s ago\n",
+		" ok, %llu failed; ",
 		kst_status_fmt_bytes(a, sizeof(a), g->bytes_ktls),
 		kst_status_fmt_bytes(b, sizeof(b), g->bytes_userspace),
-		g->reloads_ok, g->reloads_failed, g->pid, g->workers,
-		kst_status_fmt_duration(up, sizeof(up), now - g->started_at),
-		kst_status_fmt_duration(ago, sizeof(ago), now - g->flushed_at));
+		g->reloads_ok, g->reloads_failed);
+	kst_status_fmt_duration(ago, sizeof(ago), now - g->flushed_at);
+	switch (kst_status_daemon(g, now)) {
+	case KST_STATUS_DAEMON_STOPPED:
+		fprintf(f, "pid %u stopped %s ago, after %s up\n", g->pid, ago,
+			kst_status_fmt_duration(up, sizeof(up),
+						g->flushed_at - g->started_at));
+		break;
+	case KST_STATUS_DAEMON_GONE:
+		fprintf(f, "pid %u, %u workers, last flush %s ago\n", g->pid,
+			g->workers, g->flushed_at ? ago : "never");
+		break;
+	default:
+		fprintf(f, "pid %u, %u workers, up %s, flushed %s ago\n",
+			g->pid, g->workers,
+			kst_status_fmt_duration(up, sizeof(up),
+						now - g->started_at),
+			ago);
+	}
 }
 
-/* The daemon flushes every second: say so when it has stopped. */
-static void fmt_table_flush_warning(FILE *f, const struct kst_global_val *g,
-				    time_t now)
+/* First, when the daemon does not run: the rows are its last values. */
+static void fmt_table_daemon(FILE *f, const struct kst_global_val *g,
+			     time_t now)
 {
 	char ago[32];
 
-	if (g->flushed_at == 0)
-		fprintf(f, "warning: the process-wide counters were never "
-			   "flushed: is kstapled running?\n");
-	else if (now - g->flushed_at > KST_STATUS_FLUSH_STALE_SECS)
-		fprintf(f, "warning: no flush for %s: is kstapled running?\n",
-			kst_status_fmt_duration(ago, sizeof(ago),
-						now - g->flushed_at));
+	kst_status_fmt_duration(ago, sizeof(ago), now - g->flushed_at);
+	switch (kst_status_daemon(g, now)) {
+	case KST_STATUS_DAEMON_STOPPED:
+		fprintf(f,
+			"daemon: stopped: kstapled (pid %u) stopped %s ago; "
+			"below are its last values, nothing is served\n",
+			g->pid, ago);
+		break;
+	case KST_STATUS_DAEMON_GONE:
+		if (g->flushed_at == 0)
+			fprintf(f, "daemon: gone: the maps were never flushed: "
+				   "is kstapled running?\n");
+		else
+			fprintf(f,
+				"daemon: gone: kstapled (pid %u) has not "
+				"flushed the maps for %s (it does every "
+				"second): killed, crashed or hung; below are "
+				"its last values\n",
+				g->pid, ago);
+		break;
+	default:
+		break;
+	}
 }
 
 static void fmt_table_kernel(FILE *f, const struct kst_global_val *g)
@@ -556,6 +617,7 @@ void kst_status_render_table(FILE *f, const struct kst_status_view *v)
 	const struct kst_global_val *g = v->global;
 	int w = fmt_name_width(v);
 
+	fmt_table_daemon(f, g, v->now);
 	fprintf(f, "%-*s  %-10s  %-19s  %-20s  %-13s  %8s  %9s  %s\n", w,
 		"CERT", "STATE", "NEXT UPDATE", "LAST FETCH", "NEXT REFRESH",
 		"SERVED", "NO STAPLE", "DATA PATH");
@@ -566,7 +628,6 @@ void kst_status_render_table(FILE *f, const struct kst_status_view *v)
 	fputc('\n', f);
 	fmt_table_global(f, g, v->now);
 	fmt_table_kernel(f, g);
-	fmt_table_flush_warning(f, g, v->now);
 	fmt_table_attention(f, v);
 }
 
@@ -665,7 +726,9 @@ void kst_status_render_json(FILE *f, const struct kst_status_view *v)
 	fputs("\n],\"global\":{", f);
 	fmt_json_fields(f, v->global, fmt_global_fields,
 			KST_ARRAY_SIZE(fmt_global_fields));
-	fprintf(f, "},\"exit\":%d}\n", kst_status_exit_code(v));
+	fprintf(f, "},\"daemon\":\"%s\",\"exit\":%d}\n",
+		kst_status_daemon_name(kst_status_daemon(v->global, v->now)),
+		kst_status_exit_code(v));
 }
 
 /* ------------------------------------------------------- Prometheus */

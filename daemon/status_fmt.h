@@ -22,8 +22,31 @@
 
 #include "bpf/kstapled.h"
 
-/* A flush older than this is reported: the daemon flushes every second. */
-#define KST_STATUS_FLUSH_STALE_SECS 30
+/*
+ * Whether the daemon that writes the maps still runs. It flushes them at
+ * least once a second; a clean stop flushes a last time with workers = 0
+ * (the pins stay, so monitoring reads the last state, marked stopped). Maps
+ * not flushed for longer than KST_STATUS_GONE_SECS (ten flush periods)
+ * belong to a daemon that was killed, crashed or hangs.
+ */
+#define KST_STATUS_GONE_SECS 10
+
+enum kst_status_daemon {
+	KST_STATUS_DAEMON_RUNNING,
+	KST_STATUS_DAEMON_STOPPED, /* stopped cleanly: workers 0 */
+	KST_STATUS_DAEMON_GONE,	   /* no flush for KST_STATUS_GONE_SECS */
+};
+
+/* The exit status of `kstapled status` when the daemon does not run (they
+ * take precedence over 1, "a certificate needs attention"; 2 is "the maps
+ * cannot be read", in status.h). */
+#define KST_STATUS_EXIT_STOPPED 3
+#define KST_STATUS_EXIT_GONE	4
+
+enum kst_status_daemon kst_status_daemon(const struct kst_global_val *g,
+					 time_t now);
+/* "running", "stopped", "gone". */
+const char *kst_status_daemon_name(enum kst_status_daemon s);
 
 struct kst_status_cert {
 	struct kst_cert_key key;
@@ -49,7 +72,8 @@ char *kst_status_fmt_bytes(char *buf, size_t size, uint64_t n);
  * where a handshake without a valid staple is refused.
  */
 bool kst_status_cert_bad(const struct kst_cert_val *v, time_t now);
-/* 1 when any certificate is bad, else 0. */
+/* KST_STATUS_EXIT_STOPPED or _GONE when the daemon does not run; else 1
+ * when any certificate is bad, else 0. */
 int kst_status_exit_code(const struct kst_status_view *v);
 
 /* By name, then key, so that output is stable. */

@@ -222,21 +222,59 @@ Test(status, renders_the_table_a_person_reads)
 	free(out);
 }
 
-Test(status, table_warns_when_the_daemon_stopped_flushing)
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+Test(status, table_says_gone_when_the_daemon_stopped_flushing)
 {
 	struct kst_status_view v = fixture();
 	char *out;
 
 	global.flushed_at = NOW - 3600;
 	out = render(kst_status_render_table, &v);
-	cr_assert_not_null(
-		strstr(out, "warning: no flush for 1h: is kstapled running?\n"),
-		"got:\n%s", out);
+	cr_assert(starts_with(out, "daemon: gone: kstapled (pid 4242) has not "
+				   "flushed the maps for 1h (it does every "
+				   "second): killed, crashed or hung"),
+		  "got:\n%s", out);
+	cr_assert_not_null(strstr(out, "last flush 1h ago"), "%s", out);
+	cr_assert_null(strstr(out, " up "), "%s", out);
+	cr_assert_eq(kst_status_exit_code(&v), KST_STATUS_EXIT_GONE);
 	free(out);
 	global.flushed_at = 0;
 	out = render(kst_status_render_table, &v);
 	cr_assert_not_null(strstr(out, "were never flushed"), "%s", out);
+	cr_assert_eq(kst_status_exit_code(&v), KST_STATUS_EXIT_GONE);
 	free(out);
+	/* ten flush periods late is still running; eleven is gone */
+	global.flushed_at = NOW - KST_STATUS_GONE_SECS;
+	cr_assert_eq(kst_status_daemon(&global, NOW),
+		     KST_STATUS_DAEMON_RUNNING);
+	global.flushed_at = NOW - KST_STATUS_GONE_SECS - 1;
+	cr_assert_eq(kst_status_daemon(&global, NOW), KST_STATUS_DAEMON_GONE);
+}
+
+Test(status, a_clean_stop_reads_as_stopped_in_table_and_json)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+
+	global.workers = 0; /* kst_export_stop */
+	global.flushed_at = NOW - 300;
+	out = render(kst_status_render_table, &v);
+	cr_assert(starts_with(out, "daemon: stopped: kstapled (pid 4242) "
+				   "stopped 5m ago; below are its last values, "
+				   "nothing is served\n"),
+		  "got:\n%s", out);
+	cr_assert_not_null(strstr(out, "pid 4242 stopped 5m ago, after 1d 2h up"),
+			   "%s", out);
+	free(out);
+	out = render(kst_status_render_json, &v);
+	cr_assert_not_null(strstr(out, "\"daemon\":\"stopped\",\"exit\":3}\n"),
+			   "%s", out);
+	free(out);
+	cr_assert_eq(kst_status_exit_code(&v), KST_STATUS_EXIT_STOPPED);
 }
 
 Test(status, table_shows_kernel_tls_counters_when_present)
@@ -307,7 +345,8 @@ static const char json_golden[] =
 	"0,\"tx_sw\":0,\"rx_sw\":0,\"tx_device\":0,\"rx_device\":0,\"decryp"
 	"t_error\":0,\"rx_device_resync\":0,\"decrypt_retry\":0,\"rx_no_pad"
 	"_violation\":0,\"rx_rekey_ok\":0,\"rx_rekey_error\":0,\"tx_rekey_o"
-	"k\":0,\"tx_rekey_error\":0,\"rx_rekey_received\":0}},\"exit\":1}\n";
+	"k\":0,\"tx_rekey_error\":0,\"rx_rekey_received\":0}},\"daemon\":\"runn"
+	"ing\",\"exit\":1}\n";
 
 Test(status, renders_json_with_the_btf_field_names)
 {
