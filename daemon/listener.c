@@ -132,6 +132,17 @@ static int lock_take(const struct sockaddr_storage *ss)
 	return -EADDRINUSE;
 }
 
+/* ls's lock, on the address it has now: 0 or -errno. */
+static int lsock_lock(struct kst_lsock *ls)
+{
+	int fd = lock_take(&ls->addr.ss);
+
+	if (fd < 0)
+		return fd;
+	ls->lockfd = fd;
+	return 0;
+}
+
 void kst_lsock_drain(struct kst_lsock *ls)
 {
 	/* bounded: at most what the backlog holds */
@@ -199,14 +210,9 @@ int kst_lsock_open(const struct kst_addr *a, unsigned nworkers,
 		return -ENOMEM;
 	/* the lock first, so that no second daemon ever joins the port;
 	 * port 0 has no name before the kernel picks one: locked after */
-	if (!addr_port_zero(&ls->addr.ss)) {
-		ls->lockfd = lock_take(&ls->addr.ss);
-		if (ls->lockfd < 0) {
-			fd = ls->lockfd;
-			ls->lockfd = -1;
-			kst_lsock_put(ls);
-			return fd;
-		}
+	if (!addr_port_zero(&ls->addr.ss) && (fd = lsock_lock(ls)) < 0) {
+		kst_lsock_put(ls);
+		return fd;
 	}
 	for (unsigned i = 0; i < nworkers; i++) {
 		fd = lsock_one(&ls->addr, backlog);
@@ -220,14 +226,9 @@ int kst_lsock_open(const struct kst_addr *a, unsigned nworkers,
 			socklen_t len = sizeof(ls->addr.ss);
 
 			getsockname(fd, (struct sockaddr *)&ls->addr.ss, &len);
-			if (ls->lockfd < 0) {
-				ls->lockfd = lock_take(&ls->addr.ss);
-				if (ls->lockfd < 0) {
-					fd = ls->lockfd;
-					ls->lockfd = -1;
-					kst_lsock_put(ls);
-					return fd;
-				}
+			if (ls->lockfd < 0 && (fd = lsock_lock(ls)) < 0) {
+				kst_lsock_put(ls);
+				return fd;
 			}
 		}
 	}
