@@ -7,7 +7,7 @@
  * their only writer.
  *
  * The certificate map allocates entries on demand (BPF_F_NO_PREALLOC):
- * preallocating KST_BPF_CERTS_MAX entries would pin ~35 MiB of kernel memory
+ * preallocating KST_BPF_CERTS_MAX entries would pin ~70 MiB of kernel memory
  * for a daemon that usually serves a handful of certificates.
  */
 #include <linux/bpf.h>

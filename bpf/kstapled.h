@@ -26,8 +26,15 @@
 #define KST_BPF_CERTS_MAP  "kst_certs_v1"
 #define KST_BPF_GLOBAL_MAP "kst_global_v1"
 #define KST_BPF_PIN_DIR	   "/sys/fs/bpf/kstapled"
-/* Certificates one daemon exports; entries are allocated on demand. */
-#define KST_BPF_CERTS_MAX   65536
+/*
+ * Certificates one daemon exports; entries are allocated on demand (the
+ * kernel sizes only its bucket array by this: 16 bytes a slot, 2 MiB).
+ * Past it the daemon serves every certificate but exports the first
+ * KST_BPF_CERTS_MAX (the map refuses the others with E2BIG: one warning,
+ * retried at each full flush). A capacity change keeps the name: readers
+ * do not depend on it, and the daemon replaces a pin of another capacity.
+ */
+#define KST_BPF_CERTS_MAX   131072
 #define KST_BPF_NAME_LEN    64
 #define KST_BPF_ERRNAME_LEN 16
 /* Slots of kst_cert_val.ktls_fallback, indexed by the kTLS module's reason

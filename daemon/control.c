@@ -482,6 +482,7 @@ static void control_shutdown(struct kst_daemon *d)
 	/* the pins stay: monitoring sees the last state, marked stopped */
 	kst_export_stop(&d->exp, d->gen, d->workers, d->nstarted, kst_now());
 	kst_metrics_close(d->exp.m);
+	kst_export_free(&d->exp);
 	free(d->workers);
 	free(d->heartbeats);
 	control_retire(d, d->gen);

@@ -130,6 +130,7 @@ static int fetchctl_submit(struct kst_daemon *d, struct kst_cert *c,
 		return rc;
 	}
 	cs->ocsp.fetch_in_flight = true;
+	kst_certstate_touch(cs);
 	kst_debug("cert %s: fetching from %s", c->name, c->ocsp_urls[0]);
 	(void)now;
 	return 0;
@@ -150,9 +151,11 @@ void kst_fetchctl_tick(struct kst_daemon *d, time_t now)
 		cs = c->state;
 		if (cs->ocsp.fetch_in_flight)
 			continue;
-		if (cs->ocsp.next_refresh == 0)
+		if (cs->ocsp.next_refresh == 0) {
 			cs->ocsp.next_refresh =
 				fetchctl_first_due(g->conf, cs, now);
+			kst_certstate_touch(cs);
+		}
 		if (now >= cs->ocsp.next_refresh)
 			fetchctl_submit(d, c, now);
 	}
@@ -221,6 +224,7 @@ static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
 	struct kst_ocsp_verdict v;
 	enum kst_ocsp_err err;
 
+	kst_certstate_touch(cs); /* and failed/succeeded below */
 	cs->ocsp.fetch_in_flight = false;
 	cs->ocsp.last_fetch_at = job->finished;
 	cs->ocsp.last_http_status = (uint32_t)job->http_status;
@@ -317,6 +321,7 @@ static void fetchctl_release(struct kst_certstate *cs, void *arg)
 
 	if (cs->ocsp.fetch_in_flight) {
 		cs->ocsp.fetch_in_flight = false;
+		kst_certstate_touch(cs);
 		kst_registry_put(&d->reg, cs);
 	}
 }

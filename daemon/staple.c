@@ -105,6 +105,7 @@ void kst_certstate_staple_set0(struct kst_certstate *cs, struct kst_staple *s)
 	old = cs->cur;
 	cs->cur = s;
 	pthread_mutex_unlock(&cs->lock);
+	kst_certstate_touch(cs);
 	kst_staple_put(old);
 }
 
@@ -215,6 +216,7 @@ void kst_certstate_hold_revocation(struct kst_certstate *cs,
 
 void kst_certstate_forget_revocation(struct kst_certstate *cs)
 {
+	kst_certstate_touch(cs);
 	cs->ocsp.revoked = false;
 	cs->ocsp.revoked_this_update = 0;
 	cs->ocsp.revoked_at = 0;

@@ -100,6 +100,9 @@ struct kst_certstate {
 	pthread_mutex_t lock;
 	struct kst_staple *cur; /* under lock */
 	atomic_int flags;       /* KST_CS_* */
+	/* control thread: bumped by every change of what the metrics export
+	 * reads (cur, ocsp), with kst_certstate_touch; see export.h */
+	unsigned changes;
 	unsigned nworkers;
 	struct kst_cs_counters *counters; /* [nworkers] */
 	X509 *leaf, *issuer;              /* references, for ingest */
@@ -107,6 +110,13 @@ struct kst_certstate {
 	void *fetch;                      /* fetcher's per-cert state */
 	struct kst_certstate *hnext;      /* registry chain */
 };
+
+/* A change the metrics export must write at its next flush (export.h):
+ * control thread, with or before every change of cur or ocsp. */
+static inline void kst_certstate_touch(struct kst_certstate *cs)
+{
+	cs->changes++;
+}
 
 /* ---- staples */
 struct kst_staple *kst_staple_new(const unsigned char *der, size_t len,

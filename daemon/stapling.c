@@ -197,6 +197,8 @@ static int stapling_changed(struct kst_certstate *cs, int src,
 	bool missing_before = cs->ocsp.seen[src].ino == -1;
 
 	if (stat(path, &st) < 0) {
+		if (!missing_before)
+			kst_certstate_touch(cs);
 		cs->ocsp.seen[src].ino = -1;
 		return missing_before ? -2 : -1;
 	}
@@ -205,6 +207,7 @@ static int stapling_changed(struct kst_certstate *cs, int src,
 	    cs->ocsp.seen[src].size == (long long)st.st_size &&
 	    cs->ocsp.seen[src].mtime_ns == mt)
 		return 0;
+	kst_certstate_touch(cs);
 	cs->ocsp.seen[src].ino = (long long)st.st_ino;
 	cs->ocsp.seen[src].size = (long long)st.st_size;
 	cs->ocsp.seen[src].mtime_ns = mt;
@@ -231,8 +234,10 @@ void kst_stapling_load(struct kst_certstate *cs, const char *path,
 		kst_warn("cert %s: cannot read %s: %s", cs->name, path,
 			 kst_stapling_strerror(err));
 		/* try again next time, unless only a change can help */
-		if (err != KST_STAPLING_E_NOTREG && err != -ELOOP)
+		if (err != KST_STAPLING_E_NOTREG && err != -ELOOP) {
 			cs->ocsp.seen[src].ino = 0;
+			kst_certstate_touch(cs);
+		}
 		return;
 	}
 	kst_certstate_ingest(cs, der, len, src, now, p, &v);

@@ -7,6 +7,7 @@
  * status 2.
  */
 #include "daemon/status.h"
+#include "daemon/metrics_state.h"
 #include "daemon/util.h"
 
 #include <errno.h>
@@ -219,6 +220,20 @@ static int status_read_certs(int fd, struct kst_status_cert **certs, size_t *n)
 	return 0;
 }
 
+void kst_status_as_of_flush(struct kst_status_cert *certs, size_t n,
+			    const struct kst_global_val *g)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct kst_cert_val *v = &certs[i].val;
+
+		if (g->flushed_at <= v->flushed_at)
+			continue;
+		v->flushed_at = g->flushed_at;
+		v->secs_to_next_update = kst_metrics_secs_to_next_update(
+			v->next_update, g->flushed_at);
+	}
+}
+
 int kst_status_read(const char *pin_dir, struct kst_status_cert **certs,
 		    size_t *n, struct kst_global_val *global, char *why,
 		    size_t why_size)
@@ -239,6 +254,8 @@ int kst_status_read(const char *pin_dir, struct kst_status_cert **certs,
 	err = bpf_map_lookup_elem(gfd, &zero, global);
 	if (err == 0)
 		err = status_read_certs(cfd, certs, n);
+	if (err == 0)
+		kst_status_as_of_flush(*certs, *n, global);
 	if (err != 0) {
 		snprintf(why, why_size, "reading the maps under %s: %s",
 			 pin_dir, strerror(-err));

@@ -44,11 +44,20 @@ int kst_status_main(int argc, char **argv);
 /*
  * Read both pinned maps under pin_dir: every certificate (malloc'd array,
  * sorted with kst_status_sort; *certs may be NULL when there are none) and
- * the global value. Returns 0 or -errno, with a sentence for the operator
- * in why.
+ * the global value, each certificate as of the global flush
+ * (kst_status_as_of_flush). Returns 0 or -errno, with a sentence for the
+ * operator in why.
  */
 int kst_status_read(const char *pin_dir, struct kst_status_cert **certs,
 		    size_t *n, struct kst_global_val *global, char *why,
 		    size_t why_size);
+/*
+ * The daemon writes a certificate's entry only when it changed (and every
+ * KST_EXPORT_FULL_SECS), having checked every entry at each flush: an
+ * entry flushed before g->flushed_at is as of g->flushed_at, so its
+ * flushed_at and secs_to_next_update are brought to that time.
+ */
+void kst_status_as_of_flush(struct kst_status_cert *certs, size_t n,
+			    const struct kst_global_val *g);
 
 #endif
