@@ -637,6 +637,17 @@ void kst_conn_timeout(struct kst_worker *w, struct kst_timer *t)
 		conn_backend_failed(c, ETIMEDOUT);
 		break;
 	case KST_CONN_RELAY:
+		if (c->last_active + (uint64_t)idle > w->now_ms &&
+		    (c->flags & KST_DN_FLUSH)) {
+			/* the close_notify waits for TCP room: look again;
+			 * the pump sets the timer again if it still waits */
+			if (!kst_relay_pump(c)) {
+				conn_end(c);
+				break;
+			}
+			if (c->flags & KST_DN_FLUSH)
+				break;
+		}
 		if (c->last_active + (uint64_t)idle > w->now_ms) {
 			kst_timeq_set(&w->timers, &c->timer,
 				      c->last_active + (uint64_t)idle);

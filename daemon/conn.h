@@ -67,6 +67,7 @@ enum kst_conn_state {
 #define KST_GOODBYE     0x2000u /* end with a lingering close */
 #define KST_IN_HS       0x4000u /* on a handshake queue of the worker */
 #define KST_HS_HELLO    0x8000u /* ... the one after the ClientHello */
+#define KST_DN_FLUSH   0x10000u /* close_notify waits for TCP room (kTLS) */
 
 enum kst_relay_path {
 	KST_PATH_USERSPACE,
@@ -142,5 +143,10 @@ bool kst_splice_up_drain(struct kst_conn *c, bool *fail);
 bool kst_splice_down(struct kst_conn *c, bool *fail);
 bool kst_splice_over_limit(const struct kst_conn *c);
 void kst_splice_release(struct kst_conn *c);
+/* Under kTLS TX, before the close_notify and the FIN: true when TCP can
+ * take whatever the kernel's TLS layer still holds (then the close_notify
+ * send pushes it); false: KST_DN_FLUSH is set and the connection's timer
+ * brings it back in a moment. */
+bool kst_splice_tx_flushable(struct kst_conn *c);
 
 #endif

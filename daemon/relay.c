@@ -253,8 +253,11 @@ static bool relay_down_write(struct kst_conn *c, bool *fail)
 		b->head = b->tail = 0;
 		relay_trim(c, &c->down);
 	}
+	/* under kTLS TX, as in splice.c: what the TLS layer still holds
+	 * goes out ahead of the close_notify, not after the FIN */
 	if (c->down == NULL && (c->flags & KST_DOWN_EOF) &&
-	    !(c->flags & KST_DOWN_SHUT) && (c->flags & KST_C_WR))
+	    !(c->flags & KST_DOWN_SHUT) && (c->flags & KST_C_WR) &&
+	    (c->path == KST_PATH_USERSPACE || kst_splice_tx_flushable(c)))
 		moved |= relay_down_shutdown(c, fail);
 	return moved;
 }

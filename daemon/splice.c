@@ -18,6 +18,16 @@
  * TLS 1.3 keys are never updated under kTLS, so a connection is closed
  * before its records approach the AEAD limits (RFC 8446 5.5).
  *
+ * The kernel takes what is spliced (or sent) into a kTLS socket before TCP
+ * has room for all of it: the encrypted rest of the last record waits in
+ * the TLS layer, which pushes it when TCP has room again, and the send
+ * reports every byte taken. A FIN queued before then (shutdown SHUT_WR)
+ * goes ahead of it, and close() frees it: the client would read the
+ * response short by up to a record, then an EOF without close_notify. So
+ * the close_notify and the FIN wait until TCP has room for a record and
+ * more (or has sent and seen acknowledged all it had): the close_notify's
+ * own send then pushes what waits, ahead of itself.
+ *
  * No pipe to be had (EMFILE, ENFILE, ENOMEM): the direction copies through
  * a relay buffer instead (recvmsg / send on the kTLS socket, which the
  * kernel still decrypts and encrypts), until the buffer empties and a
@@ -25,6 +35,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,6 +53,13 @@
  * below 2^24.5 (AES-GCM); counted as splice calls + bytes / 16 KiB, an
  * over-estimate of the records made */
 #define SPLICE_MAX_RECORDS (1ULL << 23)
+/* TCP send-queue room that takes what the TLS layer may still hold (at
+ * most one record, 16 KiB + overhead, as it makes no new record while TCP
+ * is full) and the close_notify, with room to spare */
+#define SPLICE_FLUSH_ROOM (64 * 1024)
+/* how soon a close_notify waiting for that room looks again (no event
+ * comes when TCP's queue shrinks unless a send met a full one) */
+#define SPLICE_FLUSH_POLL_MS 5
 
 static struct kst_pipe *splice_pipe(struct kst_conn *c, struct kst_pipe **p)
 {
@@ -384,7 +402,8 @@ bool kst_splice_down(struct kst_conn *c, bool *fail)
 			      fail);
 done:
 	if (c->pdn == NULL && c->down == NULL && (c->flags & KST_DOWN_EOF) &&
-	    !(c->flags & KST_DOWN_SHUT) && !*fail) {
+	    !(c->flags & KST_DOWN_SHUT) && !*fail &&
+	    kst_splice_tx_flushable(c)) {
 		/* close_notify through the kernel, then FIN */
 		if (kst_ktls_send_alert(c->cfd, 1, 0) < 0)
 			kst_debug("listener %s: peer %s: close_notify not sent",
@@ -394,6 +413,25 @@ done:
 		moved = true;
 	}
 	return moved;
+}
+
+bool kst_splice_tx_flushable(struct kst_conn *c)
+{
+	uint32_t mi[SK_MEMINFO_VARS] = {0};
+	socklen_t len = sizeof(mi);
+
+	c->flags &= ~KST_DN_FLUSH;
+	if (getsockopt(c->cfd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0 ||
+	    len <= SK_MEMINFO_WMEM_QUEUED * sizeof(mi[0]))
+		return true; /* cannot tell: as before */
+	if (mi[SK_MEMINFO_WMEM_QUEUED] == 0 ||
+	    mi[SK_MEMINFO_SNDBUF] >=
+		    mi[SK_MEMINFO_WMEM_QUEUED] + SPLICE_FLUSH_ROOM)
+		return true;
+	c->flags |= KST_DN_FLUSH;
+	kst_timeq_set(&c->w->timers, &c->timer,
+		      c->w->now_ms + SPLICE_FLUSH_POLL_MS);
+	return false;
 }
 
 bool kst_splice_over_limit(const struct kst_conn *c)
