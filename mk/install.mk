@@ -47,14 +47,16 @@ MAN_PAGES := $(BUILD)/man/kstapled.8 $(BUILD)/man/kstapled.conf.5
 # The generated table as roff: backslashes escaped, a text line that
 # would read as a request guarded, `code` spans bold, hyphens in names,
 # values and code spans made minus signs (so they copy and paste), break
-# points after the colons of long values (cipher lists), and the type
-# line on a line of its own.
+# points after the colons of long values (cipher lists), left-adjusted
+# (groff 1.23 warns "cannot adjust line" on a justified line without
+# spaces), and the type line on a line of its own.
 KST_MAN_TABLE := perl -pe ' \
 	s/\\/\\e/g; \
 	$$_ = "\\&$$_" if /^[.\x27]/ && !/^\.(SS|TP|B)\b/; \
 	s/-/\\-/g if /^(\.B |\()/; \
 	s/:(?=\S)/:\\:/g if /^\(/; \
 	$$_ .= ".br\n" if /^\(/; \
+	$$_ = ".na\n$$_.ad\n" if /^\(.*:\\:/; \
 	s{`([^`]*)`}{(my $$c = $$1) =~ s/-/\\-/g; "\\fB$$c\\fR"}ge'
 
 $(BUILD)/man/kstapled.8: doc/kstapled.8 | $(BUILD)/.dirs
@@ -63,7 +65,7 @@ $(BUILD)/man/kstapled.8: doc/kstapled.8 | $(BUILD)/.dirs
 	$(Q)cp $< $@
 
 $(BUILD)/man/kstapled.conf.5: doc/kstapled.conf.5.in $(KSTAPLED) \
-		| $(BUILD)/.dirs
+		mk/install.mk | $(BUILD)/.dirs
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  MAN     $@")
 	$(Q)$(KSTAPLED) --options man | $(KST_MAN_TABLE) >$@.options

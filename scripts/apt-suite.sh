@@ -21,6 +21,7 @@
 #   scripts/apt-suite.sh SUITE apt-get ARGS   e.g. apt-get download PKG=VER
 #   scripts/apt-suite.sh SUITE apt-cache ARGS e.g. apt-cache depends PKG
 #   scripts/apt-suite.sh SUITE dir            print the suite's directory
+#   scripts/apt-suite.sh SUITE mirror         print the mirror's URI
 #
 # Stable suites (bookworm, trixie) read SUITE, SUITE-updates and
 # SUITE-security (the last from the same host's debian-security); sid
@@ -134,6 +135,7 @@ main() {
 	[ "$(id -u)" != 0 ] || opts+=(-o "APT::Sandbox::User=root")
 	case $cmd in
 	dir) echo "$dir" ;;
+	mirror) mirror ;;
 	update)
 		apt-get -q "${opts[@]}" update
 		touch "$dir/lists/.updated"

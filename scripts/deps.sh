@@ -13,8 +13,9 @@ pkgs=(
 	build-essential pkg-config git
 	libssl-dev openssl
 	libbpf-dev bpftool clang llvm
-	# fuzz targets: libFuzzer and the sanitizer runtimes for clang
-	libclang-rt-14-dev
+	# fuzz targets: libFuzzer and the sanitizer runtimes for the suite's
+	# default clang (14 on bookworm, 19 on trixie)
+	libclang-rt-dev
 	libnl-3-dev libnl-genl-3-dev
 	libsystemd-dev libcap-dev
 	libc-ares-dev
@@ -25,6 +26,8 @@ pkgs=(
 	# zstd kernels; the archive keyring checks the project's own apt
 	# configuration for trixie and sid, scripts/apt-suite.sh)
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd debian-archive-keyring
+	# the trixie userland root (scripts/trixie-root.sh, make trixie-check)
+	debootstrap
 	# benchmark peers and tools
 	hitch haproxy nginx jq util-linux
 )

@@ -1390,12 +1390,15 @@ struct fault_case {
 	const char *mode;
 	const char *needle; /* in the openssl output */
 	int status;	    /* logged HTTP status, 0 none */
+	const char *alt;    /* or this, where OpenSSL versions word it apart */
 };
 
 static const struct fault_case fault_cases[] = {
 	{"hang", "Error querying OCSP responder", 0},
 	{"close", "Error querying OCSP responder", 0},
-	{"http500", "code=500", 500},
+	/* OpenSSL 3.0: "code=500"; 3.5: "... got http code 500 with
+	 * Content-Type: text/plain" */
+	{"http500", "code=500", 500, "http code 500"},
 	{"garbage", "Error querying OCSP responder", 200},
 	{"html", "text/html", 200},
 	{"redirect", "Error querying OCSP responder", 302},
@@ -1425,8 +1428,11 @@ ParameterizedTest(int *id, tools, ocspd_misbehaves_as_its_mode_says)
 	ocspd_start(&e, c->mode);
 	t0 = kst_mono_ms();
 	ocsp_query(&e, "localhost-ecdsa.crt", &out);
-	cr_expect(out != NULL && strstr(out, c->needle) != NULL,
-		  "%s: want '%s' in: %s", c->mode, c->needle, out);
+	cr_expect(out != NULL &&
+			  (strstr(out, c->needle) != NULL ||
+			   (c->alt != NULL && strstr(out, c->alt) != NULL)),
+		  "%s: want '%s'%s%s in: %s", c->mode, c->needle,
+		  c->alt ? " or " : "", c->alt ? c->alt : "", out);
 	if (strncmp(c->mode, "delay:", 6) == 0)
 		cr_expect_geq(kst_mono_ms() - t0, 400);
 	free(out);
