@@ -186,35 +186,6 @@ Test(datapath, sighup_storm_under_handshake_and_transfer_load,
  * pump closes a connection that pump has just queued to run again. */
 #define BUDGET ((long long)KST_RELAY_ROUNDS * (long long)KST_BUF_CAP)
 
-/* A kst-backend sending n bytes to each connection, with its own log
- * (kst_h_backend_start shares one among backends); its port. */
-static int source_start(long long n, pid_t *pid)
-{
-	char size[32], log[512], *text = NULL, *p;
-	char *argv[] = {(char *)kst_h_tool("kst-backend"), "-m", "source",
-			"-n", size, "-l", "127.0.0.1:0", NULL};
-	int port = -1;
-
-	snprintf(size, sizeof(size), "%lld", n);
-	snprintf(log, sizeof(log), "%s", kst_h_path("source"));
-	snprintf(log + strlen(log), sizeof(log) - strlen(log), "-%lld.log",
-		 n);
-	*pid = kst_h_spawn(argv, log);
-	cr_assert_gt(*pid, 0);
-	for (int i = 0; i < 500 && port < 0; i++) {
-		free(text);
-		text = kst_h_read(log);
-		p = text ? strstr(text, "ready ") : NULL;
-		if (p != NULL)
-			port = atoi(p + 6);
-		else
-			usleep(20 * 1000);
-	}
-	free(text);
-	cr_assert_gt(port, 0, "kst-backend source %lld started", n);
-	return port;
-}
-
 Test(datapath, half_close_responses_around_the_relay_budget, .timeout = 240)
 {
 	enum { NSIZES = 12 };
@@ -228,7 +199,11 @@ Test(datapath, half_close_responses_around_the_relay_budget, .timeout = 240)
 	memset(be, 0, sizeof(be));
 	for (int i = 0; i < NSIZES; i++) {
 		sizes[i] = BUDGET * (1 + i / 4) + deltas[i % 4];
-		be[i].port = source_start(sizes[i], &be[i].pid);
+		char mode[40];
+
+		snprintf(mode, sizeof(mode), "source:%lld", sizes[i]);
+		cr_assert_eq(kst_h_backend_start(&be[i], mode, false), 0,
+			     "kst-backend %s started", mode);
 		ports[i] = kst_h_free_port();
 		/* kst_h_free_port may repeat itself before a bind */
 		for (int j = 0; j < i; j++)

@@ -53,33 +53,15 @@ static void expect_clean_log(const char *log)
 			     "the daemon log has \"%s\" (see %s)", bad[i], log);
 }
 
-/* A kst-backend sending n bytes to each connection, with its own log;
- * its port. */
-static int source_start(long long n, pid_t *pid)
+/* A kst-backend sending n bytes to each connection; its port. */
+static int source_start(long long n, struct kst_h_backend *b)
 {
-	char size[32], log[512], *text = NULL, *p;
-	char *argv[] = {(char *)kst_h_tool("kst-backend"), "-m", "source",
-			"-n", size, "-l", "127.0.0.1:0", NULL};
-	int port = -1;
+	char mode[40];
 
-	snprintf(size, sizeof(size), "%lld", n);
-	snprintf(log, sizeof(log), "%s", kst_h_path("source"));
-	snprintf(log + strlen(log), sizeof(log) - strlen(log), "-%lld.log",
-		 n);
-	*pid = kst_h_spawn(argv, log);
-	cr_assert_gt(*pid, 0);
-	for (int i = 0; i < 500 && port < 0; i++) {
-		free(text);
-		text = kst_h_read(log);
-		p = text ? strstr(text, "ready ") : NULL;
-		if (p != NULL)
-			port = atoi(p + 6);
-		else
-			usleep(20 * 1000);
-	}
-	free(text);
-	cr_assert_gt(port, 0, "kst-backend source %lld started", n);
-	return port;
+	snprintf(mode, sizeof(mode), "source:%lld", n);
+	cr_assert_eq(kst_h_backend_start(b, mode, false), 0,
+		     "kst-backend %s started", mode);
+	return b->port;
 }
 
 #define PIPE_BYTES (64LL * 1024)
@@ -93,14 +75,14 @@ Test(ktls_datapath, half_close_responses_around_pipe_and_budget_multiples,
 					 SPLICE_BUDGET, 2 * SPLICE_BUDGET};
 	struct kst_h_daemon d;
 	long long sizes[NSIZES];
-	pid_t pids[NSIZES];
+	struct kst_h_backend be[NSIZES];
 	int ports[NSIZES], bports[NSIZES];
 	char *conf = NULL, *more;
 
 	require_ktls();
 	for (int i = 0; i < NSIZES; i++) {
 		sizes[i] = base[i / 3] + (i % 3) - 1;
-		bports[i] = source_start(sizes[i], &pids[i]);
+		bports[i] = source_start(sizes[i], &be[i]);
 		ports[i] = kst_h_free_port();
 		for (int j = 0; j < i; j++)
 			if (ports[j] == ports[i])
@@ -137,7 +119,7 @@ Test(ktls_datapath, half_close_responses_around_pipe_and_budget_multiples,
 	cr_expect_eq(kst_h_daemon_stop(&d), 0, "a clean stop");
 	expect_clean_log(d.log);
 	for (int i = 0; i < NSIZES; i++)
-		kst_h_stop(pids[i], SIGTERM, 5000);
+		kst_h_backend_stop(&be[i]);
 	free(conf);
 }
 
@@ -200,7 +182,7 @@ Test(ktls_datapath, the_last_record_reaches_the_client_before_the_fin,
 	static const long long sizes[] = {512LL * 1024 - 1, 1024LL * 1024 - 1};
 	struct kst_h_daemon d;
 	char *conf = NULL, *more;
-	pid_t pids[2];
+	struct kst_h_backend be[2];
 	int ports[2], bports[2];
 
 	require_ktls();
@@ -211,7 +193,7 @@ Test(ktls_datapath, the_last_record_reaches_the_client_before_the_fin,
 	for (int i = 0; i < 2; i++) {
 		char *one;
 
-		bports[i] = source_start(sizes[i], &pids[i]);
+		bports[i] = source_start(sizes[i], &be[i]);
 		do
 			ports[i] = kst_h_free_port();
 		while (i > 0 && ports[i] == ports[0]);
@@ -242,7 +224,7 @@ Test(ktls_datapath, the_last_record_reaches_the_client_before_the_fin,
 	cr_expect_eq(kst_h_daemon_stop(&d), 0, "a clean stop");
 	expect_clean_log(d.log);
 	for (int i = 0; i < 2; i++)
-		kst_h_stop(pids[i], SIGTERM, 5000);
+		kst_h_backend_stop(&be[i]);
 	free(conf);
 }
 

@@ -667,13 +667,16 @@ static int h_wait_ready_port(pid_t pid, const char *log)
 
 int kst_h_backend_start(struct kst_h_backend *b, const char *mode, bool proxy)
 {
-	char m[64], n[32] = "", *argv[12];
+	static unsigned started;
+	char m[64], n[32] = "", *argv[12], name[64];
 	const char *colon = strchr(mode, ':');
 	int argc = 0;
 
 	memset(b, 0, sizeof(*b));
-	snprintf(b->log, sizeof(b->log), "%s",
-		 kst_h_path(proxy ? "backend-proxy.log" : "backend.log"));
+	/* a log of its own: its "ready <port>" line is the one read */
+	snprintf(name, sizeof(name), "backend%s-%u.log", proxy ? "-proxy" : "",
+		 started++);
+	snprintf(b->log, sizeof(b->log), "%s", kst_h_path(name));
 	snprintf(b->record, sizeof(b->record), "%s",
 		 kst_h_path("proxy-headers.jsonl"));
 	snprintf(m, sizeof(m), "%.*s", colon ? (int)(colon - mode) : 63, mode);
