@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -124,19 +125,57 @@ const char *kst_h_leaf(const char *leaf)
 	return p;
 }
 
-int kst_h_free_port(void)
+/* Bind 127.0.0.1:port (0: the kernel picks); the port bound, or -1. */
+static int h_bind_port(int port)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port)};
 	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), got = -1;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
 	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-		port = ntohs(sin.sin_port);
+		got = ntohs(sin.sin_port);
 	if (fd >= 0)
 		close(fd);
-	return port;
+	return got;
+}
+
+/* The first port of net.ipv4.ip_local_port_range (32768 by default). */
+static int h_ephemeral_low(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	int lo = 32768;
+
+	if (f != NULL) {
+		if (fscanf(f, "%d", &lo) != 1)
+			lo = 32768;
+		fclose(f);
+	}
+	return lo;
+}
+
+/* A port the kernel itself hands out (bind to port 0, the source port of
+ * a connection) could be given to anyone between this call and the
+ * caller's bind: the daemon then failed to start now and then. Below the
+ * ephemeral range only another explicit choice can take it. */
+int kst_h_free_port(void)
+{
+	const int base = 10000;
+	int lo = h_ephemeral_low();
+
+	for (int i = 0; lo > base + 1000 && i < 64; i++) {
+		unsigned r = 0;
+		int port;
+
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			break;
+		port = base + (int)(r % (unsigned)(lo - base));
+		if (h_bind_port(port) == port)
+			return port;
+	}
+	return h_bind_port(0);
 }
 
 int kst_h_write_bytes(const char *path, const void *buf, size_t len, int mode)

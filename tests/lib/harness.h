@@ -22,7 +22,9 @@ const char *kst_h_dir(void);
 /* Path under the test directory (static buffer rotation: 16 live at once;
  * likewise kst_h_pki and kst_h_tool). */
 const char *kst_h_path(const char *name);
-/* A loopback TCP port nobody listens on right now. */
+/* A loopback TCP port nobody is bound to right now, chosen at random
+ * below the kernel's ephemeral range, so that no bind(:0) or outgoing
+ * connection of another process can take it before the caller binds. */
 int kst_h_free_port(void);
 /* Write a file (mode); 0 or -errno. */
 int kst_h_write(const char *path, const char *text, int mode);
