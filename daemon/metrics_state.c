@@ -116,6 +116,13 @@ void kst_metrics_sum(struct kst_conn_counters *dst,
 	state_add(&dst->keyupdate_closes, &src->keyupdate_closes);
 	state_add(&dst->bytes_ktls, &src->bytes_ktls);
 	state_add(&dst->bytes_userspace, &src->bytes_userspace);
+	state_add(&dst->hs_resumed, &src->hs_resumed);
+	state_add(&dst->tickets_issued, &src->tickets_issued);
+	state_add(&dst->tickets_refused_unknown, &src->tickets_refused_unknown);
+	state_add(&dst->tickets_refused_expired, &src->tickets_refused_expired);
+	state_add(&dst->keyupdate_rekeys_rx, &src->keyupdate_rekeys_rx);
+	state_add(&dst->keyupdate_rekeys_tx, &src->keyupdate_rekeys_tx);
+	state_add(&dst->keyupdate_flood_closes, &src->keyupdate_flood_closes);
 }
 
 void kst_metrics_sum_proc(struct kst_proc_counters *dst,

@@ -83,6 +83,15 @@ struct kst_conn_counters {
 	uint64_t keyupdate_closes;
 	uint64_t bytes_ktls;
 	uint64_t bytes_userspace;
+	/* full handshakes are handshakes - hs_resumed */
+	uint64_t hs_resumed;
+	uint64_t tickets_issued;
+	uint64_t tickets_refused_unknown; /* key not (or no longer) listed */
+	uint64_t tickets_refused_expired; /* older than ticket-lifetime */
+	/* TLS 1.3 KeyUpdate on kTLS connections (kernels that rekey) */
+	uint64_t keyupdate_rekeys_rx; /* client keys installed in the kernel */
+	uint64_t keyupdate_rekeys_tx; /* our KeyUpdates sent + TX rekeyed */
+	uint64_t keyupdate_flood_closes;
 };
 
 /* What a worker counts for the whole process (same rules as above). */
