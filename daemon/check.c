@@ -9,6 +9,7 @@
  * warning. [global] user and group must exist; as root, the files a
  * reload reads as that user (certificates, keys, staples) are opened as
  * that user, and one it cannot read is a warning (start reads as root).
+ * A bpf-pin-dir off bpffs is a warning (the daemon serves without metrics).
  * Sockets are not opened: the running daemon may hold them; a bind address
  * another kstapled serves is a warning (start would refuse it, a reload of
  * that daemon would not).
@@ -20,7 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "daemon/control.h"
@@ -30,6 +35,7 @@
 #include "daemon/nicctl.h"
 #include "daemon/privs.h"
 #include "daemon/stapling.h"
+#include "daemon/ticket.h"
 #include "daemon/tls.h"
 
 static int check_line(const struct kst_cert *c)
@@ -152,6 +158,44 @@ static void check_state_dir(const struct kst_config *conf, struct kst_diag *d)
 			       gc->state_dir_line ? "" : " (the default)", why);
 }
 
+/*
+ * bpf-pin-dir on a bpf filesystem (it, or its parent when start-up would
+ * create it): elsewhere the daemon serves without metrics, so a warning.
+ */
+static void check_pin_dir(const struct kst_config *conf, struct kst_diag *d)
+{
+	const char *dir = conf->global.bpf_pin_dir;
+	char parent[PATH_MAX];
+	const char *on = dir;
+	struct statfs st;
+
+	if (dir == NULL || dir[0] == '\0')
+		return;
+	if (statfs(dir, &st) != 0 && errno == ENOENT) {
+		snprintf(parent, sizeof(parent), "%s", dir);
+		on = dirname(parent);
+		if (statfs(on, &st) != 0) {
+			kst_diag_warn(d, conf->path, 0,
+				      "bpf-pin-dir %s: no %s (%s): kstapled "
+				      "would serve without metrics",
+				      dir, on, strerror(errno));
+			return;
+		}
+	} else if (statfs(dir, &st) != 0) {
+		kst_diag_warn(d, conf->path, 0,
+			      "bpf-pin-dir %s: %s: kstapled would serve "
+			      "without metrics",
+			      dir, strerror(errno));
+		return;
+	}
+	if (st.f_type != BPF_FS_MAGIC)
+		kst_diag_warn(d, conf->path, 0,
+			      "bpf-pin-dir %s: %s is not on a bpf filesystem "
+			      "(mount -t bpf bpf /sys/fs/bpf): kstapled would "
+			      "serve without metrics",
+			      dir, on);
+}
+
 /* [global] user and group exist (start would refuse them). */
 static bool check_user(const struct kst_config *conf, struct kst_privs *pv,
 		       struct kst_diag *d)
@@ -187,7 +231,7 @@ static int check_open_probe(void *arg)
  * directories on the way, ACLs, everything).
  */
 static void check_readable(const struct kst_config *conf,
-			   const struct kst_privs *pv, const char *cert,
+			   const struct kst_privs *pv, const char *who,
 			   int line, const char *what, const char *path,
 			   bool fatal, struct kst_diag *d)
 {
@@ -207,10 +251,10 @@ static void check_readable(const struct kst_config *conf,
 			 (unsigned)(st.st_mode & 07777));
 	}
 	snprintf(msg, sizeof(msg),
-		 "cert %s: %s %s is not readable by user %s (%s): start reads "
+		 "%s: %s %s is not readable by user %s (%s): start reads "
 		 "it as root, but a reload (SIGHUP) reads it as %s and would "
 		 "%s; fix: chown %s '%s' (and let %s through its directories)",
-		 cert, what, path, pv->user, owner, pv->user,
+		 who, what, path, pv->user, owner, pv->user,
 		 fatal ? "fail" : "skip it", pv->user, path, pv->user);
 	/* a warning: start works, and a setup that never reloads has run
 	 * like this so far; the reload is what fails (and keeps the old
@@ -228,12 +272,13 @@ static void check_files(const struct kst_config *conf,
 	for (size_t i = 0; i < conf->n_certs; i++) {
 		const struct kst_cert_conf *cc = &conf->certs[i];
 		int line = cc->pem_line ? cc->pem_line : cc->line;
-		char *staple = NULL;
+		char *staple = NULL, who[300];
 
-		check_readable(conf, pv, cc->name, line, "certificate file",
+		snprintf(who, sizeof(who), "cert %s", cc->name);
+		check_readable(conf, pv, who, line, "certificate file",
 			       cc->pem, true, d);
 		if (cc->key != NULL)
-			check_readable(conf, pv, cc->name,
+			check_readable(conf, pv, who,
 				       cc->key_line ? cc->key_line : line,
 				       "key file", cc->key, true, d);
 		if (!cc->stapling)
@@ -241,12 +286,25 @@ static void check_files(const struct kst_config *conf,
 		if (cc->staple_file == NULL &&
 		    asprintf(&staple, "%s.ocsp", cc->pem) < 0)
 			staple = NULL;
-		check_readable(conf, pv, cc->name,
+		check_readable(conf, pv, who,
 			       cc->staple_line ? cc->staple_line : line,
 			       "staple file",
 			       cc->staple_file ? cc->staple_file : staple,
 			       false, d);
 		free(staple);
+	}
+	/* ticket keys: a change is reread as the user (no reload at all) */
+	check_readable(conf, pv, "[global]", conf->global.ticket_keys_line,
+		       "ticket-keys file", conf->global.ticket_keys, true, d);
+	for (size_t i = 0; i < conf->n_listeners; i++) {
+		const struct kst_listener_conf *lc = &conf->listeners[i];
+		char who[300];
+
+		if (lc->ticket_keys == NULL)
+			continue;
+		snprintf(who, sizeof(who), "listener %s", lc->name);
+		check_readable(conf, pv, who, lc->ticket_keys_line,
+			       "ticket-keys file", lc->ticket_keys, true, d);
 	}
 }
 
@@ -315,6 +373,7 @@ int kst_control_check(const struct kst_run_opts *o)
 			check_state_dir(conf, &d);
 			check_files(conf, &pv, &d);
 		}
+		check_pin_dir(conf, &d);
 		check_binds(conf, &d);
 	}
 	/* what start-up would refuse, when started like this */
@@ -331,8 +390,10 @@ int kst_control_check(const struct kst_run_opts *o)
 		 * `kstapled -T > file` reads back; the report goes to stderr */
 		FILE *report = o->dump ? stderr : stdout;
 
-		if (o->dump)
+		if (o->dump) {
 			kst_config_dump(g->conf, stdout);
+			kst_ticket_dump(stdout); /* fingerprints, never keys */
+		}
 		fflush(stdout);
 		kst_nicctl_check(g->conf, report);
 		fprintf(report, "configuration OK\n");

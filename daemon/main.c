@@ -14,6 +14,7 @@
 #include "daemon/control.h"
 #include "daemon/log.h"
 #include "daemon/status.h"
+#include "daemon/ticket.h"
 
 #ifndef KST_VERSION
 #define KST_VERSION "0.1.0"
@@ -29,6 +30,8 @@ static void usage(FILE *out)
 		"effective configuration\n"
 		"       kstapled status [--json] [--prometheus FILE] "
 		"[--pin-dir DIR]\n"
+		"       kstapled ticket-key new   print a new session-ticket "
+		"key line\n"
 		"       kstapled --options [markdown|man]\n"
 		"       kstapled -V\n");
 }
@@ -63,6 +66,8 @@ int main(int argc, char **argv)
 	kst_log_init();
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return kst_status_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "ticket-key") == 0)
+		return kst_ticket_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "c:tTVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
