@@ -21,11 +21,11 @@ struct {
 	__uint(max_entries, KST_BPF_CERTS_MAX);
 	__type(key, struct kst_cert_key);
 	__type(value, struct kst_cert_val);
-} kst_certs_v1 SEC(".maps");
+} kst_certs_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct kst_global_val);
-} kst_global_v1 SEC(".maps");
+} kst_global_v2 SEC(".maps");

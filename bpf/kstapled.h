@@ -5,17 +5,24 @@
  * writer, daemon/metrics.c) and every reader (`kstapled status`, bpftool).
  *
  * Operators read these maps with `bpftool map dump pinned
- * /sys/fs/bpf/kstapled/kst_certs_v1`, which prints every field by its name
+ * /sys/fs/bpf/kstapled/kst_certs_v2`, which prints every field by its name
  * below, so names are chosen to read well there: a char array prints as a
  * string (the daemon stores printable ASCII only, or bpftool falls back to a
- * byte list), an enum field prints as its enumerator name, integers in
- * decimal. Times are unix seconds (signed 64-bit, 0 = none); counters only
- * grow for the life of the process that flushes them.
+ * byte list), an enum field prints as its enumerator name, a nested struct
+ * as an object of named fields, integers in decimal. The key (the SHA-256
+ * of the leaf) prints as bytes; the value repeats it as the fingerprint
+ * string `openssl x509 -fingerprint -sha256` prints (lower case), so an
+ * entry is found with grep. Times are unix seconds (signed 64-bit, 0 =
+ * none); counters only grow for the life of the process that flushes them.
  *
  * Layout rules: fixed-width types only, fields ordered so that there is no
  * implicit padding (asserted below), enums are 4 bytes. A layout change is a
- * new map name (_v2), never an edit of this one: a reader of _v1 keeps
- * working, and the daemon replaces a pin whose sizes do not match.
+ * new map name (_v3), never an edit of this one. History:
+ *   v1  kst_certs_v1, kst_global_v1: fallback reasons as an unlabelled
+ *       array, no fingerprint string, no resumption/ticket/rekey counters.
+ *   v2  this header. A v2 daemon removes v1 pins from its pin directory at
+ *       start (KST_BPF_OLD_PINS), so no reader takes a v1 daemon's last
+ *       values for live ones.
  */
 #ifndef KST_BPF_KSTAPLED_H
 #define KST_BPF_KSTAPLED_H
@@ -23,8 +30,10 @@
 #include <linux/types.h>
 
 /* Pin names under bpf-pin-dir (bpffs refuses names with a dot). */
-#define KST_BPF_CERTS_MAP  "kst_certs_v1"
-#define KST_BPF_GLOBAL_MAP "kst_global_v1"
+#define KST_BPF_CERTS_MAP  "kst_certs_v2"
+#define KST_BPF_GLOBAL_MAP "kst_global_v2"
+/* Pins of earlier layouts, removed from bpf-pin-dir at start. */
+#define KST_BPF_OLD_PINS   "kst_certs_v1", "kst_global_v1"
 #define KST_BPF_PIN_DIR	   "/sys/fs/bpf/kstapled"
 /*
  * Certificates one daemon exports; entries are allocated on demand (the
@@ -37,11 +46,10 @@
 #define KST_BPF_CERTS_MAX   131072
 #define KST_BPF_NAME_LEN    64
 #define KST_BPF_ERRNAME_LEN 16
-/* Slots of kst_cert_val.ktls_fallback, indexed by the kTLS module's reason
- * code (enum kst_ktls_why: 0 ok, 1 disabled, 2 no-kernel, 3 version,
- * 4 cipher, 5 pending, 6 no-secret, 7 setsockopt, 8 not-installed,
- * 9 openssl); larger codes are counted in the last slot. */
-#define KST_BPF_FALLBACK_SLOTS 16
+/* "ab:cd:...": 32 bytes as lower-case hex pairs joined by ':', NUL */
+#define KST_BPF_FP_LEN 96
+/* Fields of struct kst_bpf_fallback (one __u64 each). */
+#define KST_BPF_FALLBACK_SLOTS 10
 
 /*
  * Codes of kst_cert_val.last_error (a plain u32, so that new codes need no
@@ -81,15 +89,34 @@ enum kst_bpf_policy {
 	KST_BPF_POLICY__COUNT
 };
 
-/* kst_certs_v1 key: SHA-256 of the leaf certificate's DER. */
+/* kst_certs_v2 key: SHA-256 of the leaf certificate's DER. */
 struct kst_cert_key {
 	__u8 sha256[32];
 };
 
-/* kst_certs_v1 value: one certificate, as of the last flush. */
+/*
+ * Connection directions left in userspace, by the kTLS module's reason
+ * (enum kst_ktls_why, ktls/ktls.h: 1 disabled ... 9 openssl, in field
+ * order); a code this layout does not name is counted in `other`.
+ */
+struct kst_bpf_fallback {
+	__u64 disabled;	     /* not asked for (ktls = off) */
+	__u64 no_kernel;     /* the kernel has no tls ULP */
+	__u64 version;	     /* neither TLS 1.2 nor 1.3 */
+	__u64 cipher;	     /* suite the kernel cannot run */
+	__u64 pending;	     /* OpenSSL held buffered records */
+	__u64 no_secret;     /* TLS 1.3 secret not captured */
+	__u64 setsockopt;    /* TCP_ULP or SOL_TLS refused */
+	__u64 not_installed; /* the kernel reports no keys */
+	__u64 openssl;	     /* OpenSSL declined */
+	__u64 other;
+};
+
+/* kst_certs_v2 value: one certificate, as of the last flush. */
 struct kst_cert_val {
 	char name[KST_BPF_NAME_LEN];	   /* config name or PEM basename */
 	char subject_cn[KST_BPF_NAME_LEN]; /* "" when the subject has none */
+	char sha256[KST_BPF_FP_LEN];	   /* the key, "ab:cd:..." */
 	enum kst_staple_state state;
 	enum kst_bpf_policy policy;
 	__u32 must_staple;		  /* 1: RFC 7633 TLS feature */
@@ -112,8 +139,12 @@ struct kst_cert_val {
 	__u64 fetch_failures;
 	/* handshakes that selected this certificate */
 	__u64 handshakes;
+	__u64 hs_resumed; /* of those, resumed (full = handshakes - this) */
 	__u64 staples_served;
 	__u64 status_no_staple; /* status_request answered without one */
+	__u64 tickets_issued;
+	__u64 tickets_refused_unknown; /* key not (or no longer) listed */
+	__u64 tickets_refused_expired; /* older than ticket-lifetime */
 	/*
 	 * Connections by data path. ktls_* count a direction run by the
 	 * kernel (software or NIC), device_* the subset the NIC runs,
@@ -126,9 +157,13 @@ struct kst_cert_val {
 	__u64 conns_device_rx;
 	__u64 conns_userspace;
 	__u64 keyupdate_closes; /* TLS 1.3 KeyUpdate the kernel cannot take */
-	__u64 bytes_ktls;	/* relayed by splice() on kTLS sockets */
+	/* TLS 1.3 KeyUpdate on kernels that rekey */
+	__u64 keyupdate_rekeys_rx;    /* client keys installed */
+	__u64 keyupdate_rekeys_tx;    /* ours sent, TX rekeyed */
+	__u64 keyupdate_flood_closes; /* too many KeyUpdates: closed */
+	__u64 bytes_ktls;	      /* relayed by splice() on kTLS sockets */
 	__u64 bytes_userspace;
-	__u64 ktls_fallback[KST_BPF_FALLBACK_SLOTS]; /* by reason, see above */
+	struct kst_bpf_fallback ktls_fallback;
 };
 
 /* /proc/net/tls_stat at the last flush (per network namespace); counters
@@ -153,7 +188,7 @@ struct kst_tls_stat_snap {
 	__u64 rx_rekey_received;
 };
 
-/* kst_global_v1 value (key: __u32 0): the process. */
+/* kst_global_v2 value (key: __u32 0): the process. */
 struct kst_global_val {
 	__s64 started_at;
 	__s64 flushed_at;
@@ -182,14 +217,17 @@ struct kst_global_val {
 _Static_assert(sizeof(enum kst_staple_state) == 4, "enum is 4 bytes");
 _Static_assert(sizeof(enum kst_bpf_policy) == 4, "enum is 4 bytes");
 _Static_assert(sizeof(struct kst_cert_key) == 32, "key is a SHA-256");
-_Static_assert(sizeof(struct kst_cert_val) == 472, "kst_cert_val size");
-KST_BPF_ASSERT_OFF(struct kst_cert_val, state, 128);
-KST_BPF_ASSERT_OFF(struct kst_cert_val, last_error_name, 152);
-KST_BPF_ASSERT_OFF(struct kst_cert_val, not_after, 168);
-KST_BPF_ASSERT_OFF(struct kst_cert_val, flushed_at, 232);
-KST_BPF_ASSERT_OFF(struct kst_cert_val, fetch_successes, 240);
-KST_BPF_ASSERT_OFF(struct kst_cert_val, bytes_userspace, 336);
-KST_BPF_ASSERT_OFF(struct kst_cert_val, ktls_fallback, 344);
+_Static_assert(sizeof(struct kst_bpf_fallback) == 8 * KST_BPF_FALLBACK_SLOTS,
+	       "one __u64 per fallback slot");
+_Static_assert(sizeof(struct kst_cert_val) == 576, "kst_cert_val size");
+KST_BPF_ASSERT_OFF(struct kst_cert_val, sha256, 128);
+KST_BPF_ASSERT_OFF(struct kst_cert_val, state, 224);
+KST_BPF_ASSERT_OFF(struct kst_cert_val, last_error_name, 248);
+KST_BPF_ASSERT_OFF(struct kst_cert_val, not_after, 264);
+KST_BPF_ASSERT_OFF(struct kst_cert_val, flushed_at, 328);
+KST_BPF_ASSERT_OFF(struct kst_cert_val, fetch_successes, 336);
+KST_BPF_ASSERT_OFF(struct kst_cert_val, bytes_userspace, 488);
+KST_BPF_ASSERT_OFF(struct kst_cert_val, ktls_fallback, 496);
 _Static_assert(sizeof(struct kst_tls_stat_snap) == 136, "tls_stat size");
 _Static_assert(sizeof(struct kst_global_val) == 256, "kst_global_val size");
 KST_BPF_ASSERT_OFF(struct kst_global_val, pid, 16);

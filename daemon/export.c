@@ -19,6 +19,7 @@ void kst_export_cert_facts(const struct kst_cert *c, struct kst_cert_facts *f)
 	struct kst_staple *s = cs->cur; /* control thread: the only writer */
 
 	memset(f, 0, sizeof(*f));
+	f->sha256 = c->sha256;
 	f->name = c->name;
 	f->subject_cn = c->subject_cn;
 	f->not_after = c->not_after;

@@ -49,6 +49,7 @@ static int metrics_libbpf_print(enum libbpf_print_level level, const char *fmt,
 				va_list ap);
 static int metrics_check_fs(const char *pin_dir);
 static int metrics_make_dir(const char *pin_dir, gid_t gid);
+static void metrics_remove_old_pins(const char *pin_dir);
 static bool metrics_compatible(int fd, const struct bpf_map *map, char *why,
 			       size_t size);
 static int metrics_adopt(struct metrics_pin *p);
@@ -110,6 +111,37 @@ static int metrics_make_dir(const char *pin_dir, gid_t gid)
 	if (chmod(pin_dir, 0750) != 0 || chown(pin_dir, (uid_t)-1, gid) != 0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * Pins of an earlier map layout (KST_BPF_OLD_PINS) hold the last values of a
+ * daemon that no longer writes them: a reader of that layout would take
+ * them for live ones. Only BPF maps by those names are removed.
+ */
+static void metrics_remove_old_pins(const char *pin_dir)
+{
+	static const char *const old[] = {KST_BPF_OLD_PINS};
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < KST_ARRAY_SIZE(old); i++) {
+		int fd;
+
+		if (snprintf(path, sizeof(path), "%s/%s", pin_dir, old[i]) >=
+		    (int)sizeof(path))
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		close(fd);
+		if (unlink(path) == 0)
+			kst_notice("metrics: removed %s (an earlier map "
+				   "layout; this kstapled writes %s and %s)",
+				   path, KST_BPF_CERTS_MAP, KST_BPF_GLOBAL_MAP);
+		else
+			kst_warn("metrics: cannot remove %s (an earlier map "
+				 "layout): %s",
+				 path, strerror(errno));
+	}
 }
 
 /* Does the pinned map behind fd have the shape this build creates? */
@@ -187,8 +219,8 @@ static int metrics_open_pins(struct kstapled_bpf *skel, const char *pin_dir,
 {
 	int err = 0;
 
-	pins[0].map = skel->maps.kst_certs_v1;
-	pins[1].map = skel->maps.kst_global_v1;
+	pins[0].map = skel->maps.kst_certs_v2;
+	pins[1].map = skel->maps.kst_global_v2;
 	for (int i = 0; i < 2 && err == 0; i++) {
 		if (snprintf(pins[i].path, sizeof(pins[i].path), "%s/%s",
 			     pin_dir, bpf_map__name(pins[i].map)) >=
@@ -216,6 +248,7 @@ int kst_metrics_open(const char *pin_dir, gid_t gid, struct kst_metrics **out)
 		err = metrics_make_dir(pin_dir, gid);
 	if (err != 0)
 		return err;
+	metrics_remove_old_pins(pin_dir);
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return -ENOMEM;
@@ -227,8 +260,8 @@ int kst_metrics_open(const char *pin_dir, gid_t gid, struct kst_metrics **out)
 	err = metrics_open_pins(m->skel, pin_dir, gid, pins);
 	if (err != 0)
 		goto error;
-	m->certs_fd = bpf_map__fd(m->skel->maps.kst_certs_v1);
-	m->global_fd = bpf_map__fd(m->skel->maps.kst_global_v1);
+	m->certs_fd = bpf_map__fd(m->skel->maps.kst_certs_v2);
+	m->global_fd = bpf_map__fd(m->skel->maps.kst_global_v2);
 	m->reused = pins[0].reused && pins[1].reused;
 	*out = m;
 	return 0;

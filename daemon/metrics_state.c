@@ -13,6 +13,11 @@
 
 #include "daemon/util.h"
 
+static const char *const state_slot_names[KST_BPF_FALLBACK_SLOTS] = {
+	"disabled",   "no-kernel",     "version", "cipher", "pending",
+	"no-secret", "setsockopt", "not-installed", "openssl", "other",
+};
+
 static bool state_staple_valid(const struct kst_staple_facts *f, time_t now);
 static void state_copy_name(char *dst, size_t size, const char *src);
 static void state_add(uint64_t *dst, const uint64_t *src);
@@ -192,18 +197,29 @@ void kst_metrics_cert_build(struct kst_cert_val *out,
 	out->not_after = f->not_after;
 	out->flushed_at = now;
 	state_build_staple(out, f, now);
+	if (f->sha256 != NULL)
+		kst_metrics_fingerprint(out->sha256, f->sha256);
 	out->handshakes = c->handshakes;
+	out->hs_resumed = c->hs_resumed;
 	out->staples_served = c->staples_served;
 	out->status_no_staple = c->status_no_staple;
+	out->tickets_issued = c->tickets_issued;
+	out->tickets_refused_unknown = c->tickets_refused_unknown;
+	out->tickets_refused_expired = c->tickets_refused_expired;
 	out->conns_ktls_tx = c->ktls_tx;
 	out->conns_ktls_rx = c->ktls_rx;
 	out->conns_device_tx = c->device_tx;
 	out->conns_device_rx = c->device_rx;
 	out->conns_userspace = c->userspace;
 	out->keyupdate_closes = c->keyupdate_closes;
+	out->keyupdate_rekeys_rx = c->keyupdate_rekeys_rx;
+	out->keyupdate_rekeys_tx = c->keyupdate_rekeys_tx;
+	out->keyupdate_flood_closes = c->keyupdate_flood_closes;
 	out->bytes_ktls = c->bytes_ktls;
 	out->bytes_userspace = c->bytes_userspace;
-	memcpy(out->ktls_fallback, c->ktls_fallback,
+	_Static_assert(sizeof(out->ktls_fallback) == sizeof(c->ktls_fallback),
+		       "the fallback struct has a field per slot");
+	memcpy(&out->ktls_fallback, c->ktls_fallback,
 	       sizeof(out->ktls_fallback));
 }
 
@@ -259,4 +275,23 @@ const char *kst_metrics_fallback_name(unsigned why)
 	if (why >= KST_ARRAY_SIZE(state_fallback_names))
 		return NULL;
 	return state_fallback_names[why];
+}
+
+const char *kst_metrics_fallback_slot_name(unsigned slot)
+{
+	if (slot >= KST_ARRAY_SIZE(state_slot_names))
+		return NULL;
+	return state_slot_names[slot];
+}
+
+void kst_metrics_fingerprint(char *buf, const unsigned char sha256[32])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < 32; i++) {
+		buf[3 * i] = hex[sha256[i] >> 4];
+		buf[3 * i + 1] = hex[sha256[i] & 15];
+		buf[3 * i + 2] = i < 31 ? ':' : '\0';
+	}
+	memset(buf + 95, 0, KST_BPF_FP_LEN - 95);
 }

@@ -112,16 +112,20 @@ void kst_metrics_sum(struct kst_conn_counters *dst,
 void kst_metrics_sum_proc(struct kst_proc_counters *dst,
 			  const struct kst_proc_counters *src);
 
-/* The ktls_fallback slot for a kTLS reason code (the last slot collects
- * codes beyond the array). */
+/* The ktls_fallback slot for a kTLS reason code: the fields of struct
+ * kst_bpf_fallback in order from code 1; the last slot (`other`) collects
+ * codes it does not name (and 0, which is never a fallback). */
 static inline unsigned kst_metrics_fallback_slot(unsigned why)
 {
-	return why < KST_BPF_FALLBACK_SLOTS ? why : KST_BPF_FALLBACK_SLOTS - 1;
+	return why >= 1 && why < KST_BPF_FALLBACK_SLOTS
+		       ? why - 1
+		       : KST_BPF_FALLBACK_SLOTS - 1;
 }
 
 /* Plain facts about one certificate (strings borrowed, NULL = ""). */
 struct kst_cert_facts {
-	const char *name; /* config name or PEM basename */
+	const unsigned char *sha256; /* [32] of the leaf; NULL = "" */
+	const char *name;	     /* config name or PEM basename */
 	const char *subject_cn;
 	time_t not_after;
 	enum kst_bpf_policy policy;
@@ -138,7 +142,7 @@ struct kst_cert_facts {
 };
 
 /*
- * The kst_certs_v1 value for a certificate as of now (the flush time). The
+ * The kst_certs_v2 value for a certificate as of now (the flush time). The
  * whole value is written (no stale bytes); strings are truncated to their
  * field and every byte outside printable ASCII becomes '?', so that bpftool
  * prints them as strings and no reader needs to sanitise them.
@@ -167,5 +171,9 @@ const char *kst_metrics_state_name(enum kst_staple_state s); /* "fresh" */
 const char *kst_metrics_policy_name(enum kst_bpf_policy p);  /* "lenient" */
 const char *kst_metrics_err_name(uint32_t code);	     /* "signature" */
 const char *kst_metrics_fallback_name(unsigned why);	     /* "no-kernel" */
+/* The token of a ktls_fallback slot ("no-kernel", ..., "other"). */
+const char *kst_metrics_fallback_slot_name(unsigned slot);
+/* "ab:cd:..." (lower case) of a SHA-256 into buf[KST_BPF_FP_LEN]. */
+void kst_metrics_fingerprint(char *buf, const unsigned char sha256[32]);
 
 #endif

@@ -157,6 +157,11 @@ static enum kst_ocsp_err ocsp_parse(const unsigned char *der, size_t len,
 			"response is %zu bytes, over the %zu-byte limit", len,
 			p->max_size);
 	resp = d2i_OCSP_RESPONSE(NULL, &cur, (long)len);
+	if (resp == NULL && len >= 10 && memcmp(der, "-----BEGIN", 10) == 0)
+		return ocsp_decide(v, KST_OCSP_E_PARSE,
+				   "PEM text, not DER: convert it with "
+				   "sed '/^-----/d' FILE | base64 -d > "
+				   "FILE.der");
 	if (resp == NULL)
 		return ocsp_decide(v, KST_OCSP_E_PARSE,
 				   "not a DER OCSPResponse (%zu byte%s)", len,

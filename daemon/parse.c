@@ -265,3 +265,80 @@ void kst_addr_format(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "(family %d)", sa->sa_family);
 	}
 }
+
+/*
+ * Optimal string alignment distance (Levenshtein plus adjacent
+ * transpositions), case-insensitive, '_' equal to '-': the typos people
+ * make in option names ("workres", "state_dir", "stpling"). Words longer
+ * than KST_PARSE_WORD_MAX are as far as their length.
+ */
+#define KST_PARSE_WORD_MAX 64
+
+static int parse_same(char a, char b)
+{
+	a = a == '_' ? '-' : (char)tolower((unsigned char)a);
+	b = b == '_' ? '-' : (char)tolower((unsigned char)b);
+	return a == b;
+}
+
+size_t kst_parse_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t d[3][KST_PARSE_WORD_MAX + 1]; /* rows i-2, i-1, i */
+
+	if (la > KST_PARSE_WORD_MAX || lb > KST_PARSE_WORD_MAX)
+		return la > lb ? la : lb;
+	for (size_t j = 0; j <= lb; j++)
+		d[1][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t *cur = d[(i + 1) % 3], *up = d[i % 3],
+		       *up2 = d[(i + 2) % 3];
+
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = parse_same(a[i - 1], b[j - 1]) ? 0 : 1;
+			size_t v = up[j - 1] + cost;
+
+			if (up[j] + 1 < v)
+				v = up[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && parse_same(a[i - 1], b[j - 2]) &&
+			    parse_same(a[i - 2], b[j - 1]) &&
+			    up2[j - 2] + 1 < v)
+				v = up2[j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	return d[(la + 1) % 3][lb];
+}
+
+/* Close enough to be a typo of: one edit in a short word, two from five
+ * letters, three from ten, and never a whole rewrite. */
+static bool parse_close(const char *word, const char *cand, size_t dist)
+{
+	size_t n = strlen(word) < strlen(cand) ? strlen(word) : strlen(cand);
+	size_t max = n >= 10 ? 3 : n >= 5 ? 2 : 1;
+
+	return dist <= max && dist < n;
+}
+
+const char *kst_parse_suggest(const char *word, const char *const *cands,
+			      size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t dist;
+
+		if (cands[i] == NULL)
+			continue;
+		dist = kst_parse_distance(word, cands[i]);
+		if (dist < best_d && parse_close(word, cands[i], dist)) {
+			best = cands[i];
+			best_d = dist;
+		}
+	}
+	return best;
+}

@@ -35,6 +35,14 @@ int kst_parse_addr(const char *s, bool resolve, struct kst_addr *out,
 /* "h2,http/1.1" -> wire format "\x02h2\x08http/1.1" (malloc'd; NULL, 0
  * for ""). */
 int kst_parse_alpn(const char *s, unsigned char **wire, size_t *len);
+/* Edit distance between two words for "did you mean": insertions,
+ * deletions, substitutions and adjacent transpositions, case-insensitive,
+ * '_' and '-' alike. */
+size_t kst_parse_distance(const char *a, const char *b);
+/* The candidate closest to word within a typo's distance (first of equals),
+ * or NULL; NULL entries of cands are skipped. */
+const char *kst_parse_suggest(const char *word, const char *const *cands,
+			      size_t n);
 /* Address as "1.2.3.4:5", "[::1]:5" or "unix:/path". */
 void kst_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 

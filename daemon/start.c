@@ -40,7 +40,10 @@ static void start_ktls_probe(struct kst_daemon *d,
 	kst_ktls_init();
 	d->ktls_available = kst_ktls_probe(&why);
 	if (d->ktls_available)
-		kst_info("kernel TLS: available");
+		kst_info("kernel TLS: available; TLS 1.3 KeyUpdate: %s",
+			 kst_ktls_rekey_probe(&why)
+				 ? "rekeyed in the kernel"
+				 : "closes the connection (no kernel rekey)");
 	else
 		kst_notice("kernel TLS: not available (%s): connections stay "
 			   "in userspace",
@@ -236,6 +239,7 @@ int kst_start_run(struct kst_daemon *d, struct kst_config *conf)
 	d->watchdog_usec = kst_sd_watchdog_usec();
 	kst_control_summary(d, d->status, sizeof(d->status));
 	kst_sd_ready(d->status);
-	kst_notice("started: %u workers, %s", d->nworkers, d->status);
+	kst_notice("started: %u worker%s, %s", d->nworkers,
+		   d->nworkers == 1 ? "" : "s", d->status);
 	return 0;
 }

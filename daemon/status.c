@@ -7,6 +7,7 @@
  * status 2.
  */
 #include "daemon/status.h"
+#include "daemon/config.h"
 #include "daemon/metrics_state.h"
 #include "daemon/util.h"
 
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,8 +32,10 @@
 
 struct status_opts {
 	const char *pin_dir;
+	const char *config;
 	const char *prometheus;
 	bool json;
+	bool wide;
 	bool have_now;
 	time_t now;
 };
@@ -54,30 +58,117 @@ static const struct status_map status_global = {
 static void status_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kstapled status [--json] [--pin-dir DIR] "
-		"[--prometheus FILE]\n"
+		"usage: kstapled status [--json | --wide] [-c FILE | --pin-dir "
+		"DIR] [--prometheus FILE]\n"
+		"  -c, --config FILE  the daemon's configuration: its "
+		"bpf-pin-dir\n"
 		"  --pin-dir DIR      pinned maps (default %s)\n"
 		"  --json             JSON instead of the table\n"
+		"  --wide             the table with every column (default: "
+		"%d columns)\n"
 		"  --prometheus FILE  node_exporter textfile format "
 		"(\"-\": stdout)\n"
 		"exit status: 0 all certificates fine, 1 some need attention, "
 		"2 maps unreadable,\n"
 		"  3 the daemon stopped (cleanly), 4 the daemon looks gone "
 		"(no flush for %ds)\n",
-		KST_BPF_PIN_DIR, KST_STATUS_GONE_SECS);
+		KST_BPF_PIN_DIR, KST_STATUS_COLUMNS, KST_STATUS_GONE_SECS);
 }
 
-/* The group that may read the pins: the pin's, else its directory's. */
-static const char *status_pin_group(const char *path)
+/* "group kstapled" or "gid 4242" */
+static const char *status_group_name(gid_t gid, char *buf, size_t size)
 {
-	char dir[PATH_MAX];
-	struct group *gr = NULL;
+	struct group *gr = getgrgid(gid);
+
+	if (gr != NULL)
+		snprintf(buf, size, "group %s", gr->gr_name);
+	else
+		snprintf(buf, size, "gid %u", (unsigned)gid);
+	return buf;
+}
+
+/*
+ * EACCES opening path: the first directory on the way this process may not
+ * enter (systemd mounts /sys/fs/bpf 0700), else the pin's own mode and
+ * group. Checked with the effective ids, as the kernel does.
+ */
+static void status_explain_eacces(const char *path, char *why, size_t size)
+{
+	char dir[PATH_MAX], grp[64];
 	struct stat st;
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	if (stat(path, &st) == 0 || stat(dirname(dir), &st) == 0)
-		gr = getgrgid(st.st_gid);
-	return gr != NULL ? gr->gr_name : "(the daemon's)";
+	for (char *p = strchr(dir + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) != 0 &&
+		    errno == EACCES && stat(dir, &st) == 0) {
+			snprintf(why, size,
+				 "permission denied opening %s: directory %s "
+				 "is mode %04o, owner uid %u, %s, and does not "
+				 "let uid %u through; run as root, or make it "
+				 "traversable (chmod o+x %s, or g+x for a "
+				 "group you are in)",
+				 path, dir, (unsigned)(st.st_mode & 07777),
+				 (unsigned)st.st_uid,
+				 status_group_name(st.st_gid, grp, sizeof(grp)),
+				 (unsigned)geteuid(), dir);
+			return;
+		}
+		*p = '/';
+	}
+	if (stat(path, &st) == 0) {
+		snprintf(why, size,
+			 "permission denied opening %s: it is mode %04o, %s; "
+			 "run as root or as a member of that group",
+			 path, (unsigned)(st.st_mode & 07777),
+			 status_group_name(st.st_gid, grp, sizeof(grp)));
+		return;
+	}
+	snprintf(why, size, "permission denied opening %s", path);
+}
+
+/* Before Linux 5.19, kernel.unprivileged_bpf_disabled refused every
+ * bpf() command to users; since, only map and program creation. */
+static bool status_sysctl_gates_reads(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return true;
+	return major < 5 || (major == 5 && minor < 19);
+}
+
+/* EPERM from bpf(): the sysctl when it is the cause, with its value. */
+static void status_explain_eperm(const char *path, char *why, size_t size)
+{
+	char val[16] = "";
+	FILE *f = fopen("/proc/sys/kernel/unprivileged_bpf_disabled", "re");
+
+	if (f != NULL) {
+		if (fgets(val, sizeof(val), f) == NULL)
+			val[0] = '\0';
+		fclose(f);
+		val[strcspn(val, "\n")] = '\0';
+	}
+	if (val[0] != '\0' && strcmp(val, "0") != 0 &&
+	    status_sysctl_gates_reads())
+		snprintf(why, size,
+			 "the kernel refused bpf() on %s: "
+			 "/proc/sys/kernel/unprivileged_bpf_disabled is %s, "
+			 "and this kernel (before 5.19) then refuses every "
+			 "bpf() call to users: run as root%s",
+			 path, val,
+			 strcmp(val, "1") == 0
+				 ? " (1 stays until reboot)"
+				 : ", or set it to 0 (sysctl "
+				   "kernel.unprivileged_bpf_disabled=0)");
+	else
+		snprintf(why, size,
+			 "the kernel refused bpf() on %s although the pin's "
+			 "mode lets you open it (a security module such as "
+			 "SELinux or AppArmor?): run as root",
+			 path);
 }
 
 /* Why a pin is not there: no directory, not bpffs, or no daemon. */
@@ -109,17 +200,10 @@ static void status_explain(int err, const char *pin_dir, const char *path,
 		status_explain_missing(pin_dir, path, why, size);
 		break;
 	case EACCES:
-		snprintf(why, size,
-			 "permission denied opening %s: run as root or as a "
-			 "member of group %s",
-			 path, status_pin_group(path));
+		status_explain_eacces(path, why, size);
 		break;
 	case EPERM:
-		snprintf(why, size,
-			 "the kernel refused bpf() on %s: reading pinned maps "
-			 "needs root (CAP_BPF) here "
-			 "(kernel.unprivileged_bpf_disabled)",
-			 path);
+		status_explain_eperm(path, why, size);
 		break;
 	case EINVAL:
 		snprintf(why, size, "%s is not a pinned BPF map", path);
@@ -170,52 +254,76 @@ static int status_open_map(const char *pin_dir, const struct status_map *m,
 	return fd;
 }
 
-static int status_key_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct kst_cert_key));
-}
+/* certificates read per BPF_MAP_LOOKUP_BATCH call */
+#define STATUS_BATCH 256
 
-/* A walk restarted by a concurrent delete can repeat keys: drop them. */
-static size_t status_dedupe(struct kst_status_cert *c, size_t n)
-{
-	size_t out = 0;
-
-	qsort(c, n, sizeof(*c), status_key_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (out == 0 || status_key_cmp(&c[out - 1].key, &c[i].key))
-			c[out++] = c[i];
-	return out;
-}
-
-static int status_read_certs(int fd, struct kst_status_cert **certs, size_t *n)
+static int status_certs_grow(struct kst_status_cert **certs, size_t *cap,
+			     size_t want)
 {
 	struct kst_status_cert *grown;
-	struct kst_cert_key key, prev;
+	size_t ncap = *cap ? *cap : STATUS_BATCH;
+
+	while (ncap < want)
+		ncap *= 2;
+	if (ncap == *cap)
+		return 0;
+	grown = reallocarray(*certs, ncap, sizeof(**certs));
+	if (grown == NULL)
+		return -ENOMEM;
+	*certs = grown;
+	*cap = ncap;
+	return 0;
+}
+
+/*
+ * Every certificate in the map, each once. A get_next_key walk is not a
+ * listing: the daemon's flush replaces entries, a replaced entry moves to
+ * the head of its hash bucket, and a walk already past that head skips it
+ * (a certificate missing from `status`). The kernel's batch lookup copies
+ * a whole bucket under the bucket's lock, so every entry present for the
+ * whole read is listed exactly once.
+ */
+static int status_read_certs(int fd, struct kst_status_cert **certs, size_t *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct kst_cert_key keys[STATUS_BATCH];
+	struct kst_cert_val *vals;
+	__u64 in = 0, out = 0; /* a hash map's batch token is a bucket */
 	size_t cap = 0;
+	bool first = true;
 	int err = 0;
 
-	for (size_t i = 0; i <= 2 * (size_t)KST_BPF_CERTS_MAX; i++) {
-		err = bpf_map_get_next_key(fd, i ? &prev : NULL, &key);
-		if (err != 0)
+	vals = calloc(STATUS_BATCH, sizeof(*vals));
+	if (vals == NULL)
+		return -ENOMEM;
+	for (;;) {
+		__u32 count = STATUS_BATCH;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys,
+					   vals, &count, &opts);
+		if (err != 0 && err != -ENOENT)
 			break;
-		prev = key;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			grown = reallocarray(*certs, cap, sizeof(**certs));
-			if (grown == NULL)
-				return -ENOMEM;
-			*certs = grown;
+		if (status_certs_grow(certs, &cap, *n + count) < 0) {
+			err = -ENOMEM;
+			break;
 		}
-		(*certs)[*n].key = key;
-		err = bpf_map_lookup_elem(fd, &key, &(*certs)[*n].val);
-		if (err == 0)
-			(*n)++;
-		else if (err != -ENOENT)
-			return err;
+		for (__u32 i = 0; i < count; i++, (*n)++) {
+			(*certs)[*n].key = keys[i];
+			(*certs)[*n].val = vals[i];
+			/* the key is what the entry is: say it */
+			kst_metrics_fingerprint((*certs)[*n].val.sha256,
+						keys[i].sha256);
+		}
+		if (err == -ENOENT) { /* that was the last bucket */
+			err = 0;
+			break;
+		}
+		in = out;
+		first = false;
 	}
-	if (err != 0 && err != -ENOENT)
+	free(vals);
+	if (err != 0)
 		return err;
-	*n = status_dedupe(*certs, *n);
 	kst_status_sort(*certs, *n);
 	return 0;
 }
@@ -309,7 +417,9 @@ static bool status_parse(int argc, char **argv, struct status_opts *o, int *rc)
 {
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
+		{"wide", no_argument, NULL, 'w'},
 		{"pin-dir", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'c'},
 		{"prometheus", required_argument, NULL, 'p'},
 		{"now", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
@@ -318,10 +428,16 @@ static bool status_parse(int argc, char **argv, struct status_opts *o, int *rc)
 	int c;
 
 	optind = 0; /* GNU: a full re-initialisation, callable again */
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hc:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'w':
+			o->wide = true;
 			break;
 		case 'd':
 			o->pin_dir = optarg;
@@ -344,7 +460,8 @@ static bool status_parse(int argc, char **argv, struct status_opts *o, int *rc)
 	}
 	/* both on stdout would make neither parseable */
 	if (optind == argc && !(o->json && o->prometheus != NULL &&
-				strcmp(o->prometheus, "-") == 0))
+				strcmp(o->prometheus, "-") == 0) &&
+	    !(o->config != NULL && o->pin_dir != NULL))
 		return true;
 usage:
 	status_usage(stderr);
@@ -379,9 +496,43 @@ static int status_output(const struct status_opts *o,
 	return kst_status_exit_code(v);
 }
 
+/*
+ * The pin directory the daemon of o->config uses (its bpf-pin-dir, or the
+ * default), into buf. Only the configuration is read, not the files it
+ * names; a syntax error elsewhere in it does not matter here.
+ */
+static int status_pin_dir_of(const char *config, char *buf, size_t size)
+{
+	struct kst_diag diag;
+	struct kst_config *conf;
+	int err = 0;
+
+	kst_diag_init(&diag);
+	conf = kst_config_parse_all(config, &diag);
+	if (conf == NULL) {
+		err = errno ? errno : EINVAL;
+		fprintf(stderr, "kstapled status: cannot read %s: %s\n",
+			config, strerror(err));
+	} else if (conf->global.bpf_pin_dir == NULL ||
+		   conf->global.bpf_pin_dir[0] == '\0') {
+		fprintf(stderr,
+			"kstapled status: %s sets bpf-pin-dir empty: that "
+			"daemon exports no metrics\n",
+			config);
+		err = ENOENT;
+	} else if (snprintf(buf, size, "%s", conf->global.bpf_pin_dir) >=
+		   (int)size) {
+		err = ENAMETOOLONG;
+	}
+	kst_config_free(conf);
+	kst_diag_free(&diag);
+	return err ? -err : 0;
+}
+
 int kst_status_main(int argc, char **argv)
 {
-	struct status_opts o = {.pin_dir = KST_BPF_PIN_DIR};
+	struct status_opts o = {0};
+	char conf_pins[PATH_MAX];
 	struct kst_status_cert *certs = NULL;
 	struct kst_global_val global = {0};
 	struct kst_status_view view = {0};
@@ -391,6 +542,14 @@ int kst_status_main(int argc, char **argv)
 
 	if (!status_parse(argc, argv, &o, &rc))
 		return rc;
+	if (o.config != NULL) {
+		if (status_pin_dir_of(o.config, conf_pins, sizeof(conf_pins)) !=
+		    0)
+			return KST_STATUS_EXIT_UNREADABLE;
+		o.pin_dir = conf_pins;
+	}
+	if (o.pin_dir == NULL)
+		o.pin_dir = KST_BPF_PIN_DIR;
 	if (kst_status_read(o.pin_dir, &certs, &n, &global, why, sizeof(why)) !=
 	    0) {
 		fprintf(stderr, "kstapled status: %s\n", why);
@@ -400,6 +559,7 @@ int kst_status_main(int argc, char **argv)
 	view.n_certs = n;
 	view.global = &global;
 	view.now = o.have_now ? o.now : time(NULL);
+	view.wide = o.wide;
 	rc = status_output(&o, &view);
 	free(certs);
 	return rc;

@@ -5,11 +5,19 @@
  * daemon, so it works while the daemon is busy, stopped or gone (ages are
  * then evaluated against now, and a stopped flush is reported).
  *
- *   kstapled status [--json] [--pin-dir DIR] [--prometheus FILE]
+ *   kstapled status [--json | --wide] [-c FILE | --pin-dir DIR]
+ *                   [--prometheus FILE]
+ *     --wide             the table with every column and each
+ *                        certificate's data path (the default table fits
+ *                        100 columns, cutting long names with '~')
+ *     -c, --config FILE  the daemon's configuration: read its bpf-pin-dir
+ *                        (only that file is read, not the ones it names)
  *     --pin-dir DIR      where the maps are pinned (default
  *                        /sys/fs/bpf/kstapled, the bpf-pin-dir default)
  *     --json             one JSON object {"now", "certs": [...], "global":
- *                        {...}, "exit"}; keys are the BTF field names
+ *                        {...}, "daemon", "exit"}; keys are the BTF field
+ *                        names, flags booleans, each time also as
+ *                        NAME_rfc3339 (doc/kstapled.8 lists them)
  *     --prometheus FILE  node_exporter textfile-collector format, written
  *                        atomically (temporary file, fsync, rename; mode
  *                        0644); "-" writes it to stdout. The table is then
@@ -25,7 +33,10 @@
  *      build does not know, ...; stderr says which), an output could not
  *      be written, or the command line is wrong
  * reading needs root, or membership of the daemon's group on kernels that
- * let unprivileged users use bpf() on pinned maps they may open.
+ * let unprivileged users use bpf() on pinned maps they may open
+ * (since 5.19; before, only with kernel.unprivileged_bpf_disabled = 0)
+ * through directories they may enter; a refusal names which of those is
+ * the cause.
  */
 #ifndef KST_STATUS_H
 #define KST_STATUS_H

@@ -7,6 +7,7 @@
  */
 #include "daemon/status_fmt.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +17,13 @@
 enum fmt_kind {
 	FMT_STR,
 	FMT_U32,
+	FMT_BOOL, /* __u32 0/1: JSON true/false */
+	FMT_TIME, /* __s64 unix seconds, 0 = none: also as RFC 3339 */
 	FMT_S64,
 	FMT_U64,
 	FMT_STATE,
 	FMT_POLICY,
-	FMT_U64_ARRAY, /* KST_BPF_FALLBACK_SLOTS of them */
+	FMT_FALLBACK, /* struct kst_bpf_fallback */
 	FMT_TLS_STAT,
 };
 
@@ -58,51 +61,72 @@ static void fmt_prom_cert(FILE *f, const char *name,
 #define FMT_CERT(field, kind)   FMT_FIELD(struct kst_cert_val, field, kind)
 #define FMT_GLOBAL(field, kind) FMT_FIELD(struct kst_global_val, field, kind)
 #define FMT_TLS(field)          FMT_FIELD(struct kst_tls_stat_snap, field, FMT_U64)
+#define FMT_FB(field)           FMT_FIELD(struct kst_bpf_fallback, field, FMT_U64)
 
 /* clang-format on */
 
 static const struct fmt_field fmt_cert_fields[] = {
 	FMT_CERT(name, FMT_STR),
 	FMT_CERT(subject_cn, FMT_STR),
+	FMT_CERT(sha256, FMT_STR),
 	FMT_CERT(state, FMT_STATE),
 	FMT_CERT(policy, FMT_POLICY),
-	FMT_CERT(must_staple, FMT_U32),
+	FMT_CERT(must_staple, FMT_BOOL),
 	FMT_CERT(fetch_consecutive_failures, FMT_U32),
 	FMT_CERT(last_http_status, FMT_U32),
 	FMT_CERT(last_error, FMT_U32),
 	FMT_CERT(last_error_name, FMT_STR),
-	FMT_CERT(not_after, FMT_S64),
-	FMT_CERT(this_update, FMT_S64),
-	FMT_CERT(next_update, FMT_S64),
-	FMT_CERT(produced_at, FMT_S64),
-	FMT_CERT(fetched_at, FMT_S64),
-	FMT_CERT(last_fetch_at, FMT_S64),
-	FMT_CERT(next_refresh, FMT_S64),
+	FMT_CERT(not_after, FMT_TIME),
+	FMT_CERT(this_update, FMT_TIME),
+	FMT_CERT(next_update, FMT_TIME),
+	FMT_CERT(produced_at, FMT_TIME),
+	FMT_CERT(fetched_at, FMT_TIME),
+	FMT_CERT(last_fetch_at, FMT_TIME),
+	FMT_CERT(next_refresh, FMT_TIME),
 	FMT_CERT(secs_to_next_update, FMT_S64),
-	FMT_CERT(flushed_at, FMT_S64),
+	FMT_CERT(flushed_at, FMT_TIME),
 	FMT_CERT(fetch_successes, FMT_U64),
 	FMT_CERT(fetch_failures, FMT_U64),
 	FMT_CERT(handshakes, FMT_U64),
+	FMT_CERT(hs_resumed, FMT_U64),
 	FMT_CERT(staples_served, FMT_U64),
 	FMT_CERT(status_no_staple, FMT_U64),
+	FMT_CERT(tickets_issued, FMT_U64),
+	FMT_CERT(tickets_refused_unknown, FMT_U64),
+	FMT_CERT(tickets_refused_expired, FMT_U64),
 	FMT_CERT(conns_ktls_tx, FMT_U64),
 	FMT_CERT(conns_ktls_rx, FMT_U64),
 	FMT_CERT(conns_device_tx, FMT_U64),
 	FMT_CERT(conns_device_rx, FMT_U64),
 	FMT_CERT(conns_userspace, FMT_U64),
 	FMT_CERT(keyupdate_closes, FMT_U64),
+	FMT_CERT(keyupdate_rekeys_rx, FMT_U64),
+	FMT_CERT(keyupdate_rekeys_tx, FMT_U64),
+	FMT_CERT(keyupdate_flood_closes, FMT_U64),
 	FMT_CERT(bytes_ktls, FMT_U64),
 	FMT_CERT(bytes_userspace, FMT_U64),
-	FMT_CERT(ktls_fallback, FMT_U64_ARRAY),
+	FMT_CERT(ktls_fallback, FMT_FALLBACK),
 };
 
+/* struct kst_bpf_fallback, in slot order (kst_metrics_fallback_slot) */
+/* clang-format off */
+static const struct fmt_field fmt_fallback_fields[] = {
+	FMT_FB(disabled),   FMT_FB(no_kernel),     FMT_FB(version),
+	FMT_FB(cipher),     FMT_FB(pending),       FMT_FB(no_secret),
+	FMT_FB(setsockopt), FMT_FB(not_installed), FMT_FB(openssl),
+	FMT_FB(other),
+};
+_Static_assert(KST_ARRAY_SIZE(fmt_fallback_fields) == KST_BPF_FALLBACK_SLOTS,
+	       "one field per fallback slot");
+/* clang-format on */
+
 static const struct fmt_field fmt_global_fields[] = {
-	FMT_GLOBAL(started_at, FMT_S64),
-	FMT_GLOBAL(flushed_at, FMT_S64),
+	FMT_GLOBAL(started_at, FMT_TIME),
+	FMT_GLOBAL(flushed_at, FMT_TIME),
 	FMT_GLOBAL(pid, FMT_U32),
 	FMT_GLOBAL(workers, FMT_U32),
 	FMT_GLOBAL(certs, FMT_U32),
-	FMT_GLOBAL(tls_stat_present, FMT_U32),
+	FMT_GLOBAL(tls_stat_present, FMT_BOOL),
 	FMT_GLOBAL(conns_accepted, FMT_U64),
 	FMT_GLOBAL(conns_active, FMT_U64),
 	FMT_GLOBAL(hs_fail_timeout, FMT_U64),
@@ -188,11 +212,46 @@ static const struct fmt_prom fmt_prom_cert_metrics[] = {
 	FMT_PROM("kstapled_status_requests_without_staple_total", "counter",
 		 "status_request answered without a staple.", status_no_staple,
 		 FMT_U64),
+	FMT_PROM("kstapled_cert_handshakes_resumed_total", "counter",
+		 "Handshakes that resumed a session (a ticket).", hs_resumed,
+		 FMT_U64),
+	FMT_PROM("kstapled_tickets_issued_total", "counter",
+		 "Session tickets issued.", tickets_issued, FMT_U64),
 	FMT_PROM("kstapled_keyupdate_closes_total", "counter",
 		 "Connections closed on a TLS 1.3 KeyUpdate the kernel "
 		 "cannot take.",
 		 keyupdate_closes, FMT_U64),
+	FMT_PROM("kstapled_keyupdate_flood_closes_total", "counter",
+		 "Connections closed for sending too many KeyUpdates.",
+		 keyupdate_flood_closes, FMT_U64),
 };
+
+/* Per-certificate counters of one family, told apart by a label. */
+struct fmt_prom_labelled {
+	const char *name;
+	const char *help;
+	const char *lkey;
+	struct {
+		const char *lval;
+		size_t off;
+	} v[2];
+};
+
+/* clang-format off */
+#define FMT_OFF(field) offsetof(struct kst_cert_val, field)
+static const struct fmt_prom_labelled fmt_prom_labelled_metrics[] = {
+	{ "kstapled_tickets_refused_total",
+	  "Session tickets refused, by reason (key unknown or retired; "
+	  "older than ticket-lifetime).", "reason",
+	  { { "unknown", FMT_OFF(tickets_refused_unknown) },
+	    { "expired", FMT_OFF(tickets_refused_expired) } } },
+	{ "kstapled_keyupdate_rekeys_total",
+	  "TLS 1.3 KeyUpdates the kernel rekeyed for, by direction.",
+	  "direction",
+	  { { "rx", FMT_OFF(keyupdate_rekeys_rx) },
+	    { "tx", FMT_OFF(keyupdate_rekeys_tx) } } },
+};
+/* clang-format on */
 
 /* The per-certificate data-path counters, labelled by path. */
 /* clang-format off */
@@ -380,8 +439,8 @@ static void fmt_next_update(char *buf, size_t size,
 
 	if (v->next_update == 0)
 		snprintf(buf, size, "-");
-	else if (v->next_update <= now)
-		snprintf(buf, size, "expired %s ago",
+	else if (v->next_update <= now) /* the state says expired */
+		snprintf(buf, size, "%s ago",
 			 kst_status_fmt_duration(d, sizeof(d),
 						 now - v->next_update));
 	else
@@ -434,28 +493,43 @@ static void fmt_next_refresh(char *buf, size_t size,
 						 now - v->next_refresh));
 }
 
-/* "(no-kernel 2, cipher 1)" for the fallbacks that were counted. */
-static void fmt_fallbacks(FILE *f, const struct kst_cert_val *v)
+/* ", " between the parts of a line; the first part gets none */
+static void fmt_part(FILE *f, bool *first, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fmt_part(FILE *f, bool *first, const char *fmt, ...)
 {
-	const char *sep = " (";
+	va_list ap;
 
-	for (unsigned i = 1; i < KST_BPF_FALLBACK_SLOTS; i++) {
-		const char *name = kst_metrics_fallback_name(i);
-
-		if (v->ktls_fallback[i] == 0)
-			continue;
-		if (name != NULL)
-			fprintf(f, "%s%s %llu", sep, name, v->ktls_fallback[i]);
-		else
-			fprintf(f, "%sreason-%u %llu", sep, i,
-				v->ktls_fallback[i]);
-		sep = ", ";
-	}
-	if (sep[0] == ',')
-		fputc(')', f);
+	if (!*first)
+		fputs(", ", f);
+	*first = false;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
 }
 
-/* "ktls 120/123 tx, 118 rx; nic 5 tx, 0 rx; user 3 (no-kernel 3)" */
+/* "no-kernel 2, cipher 1" for the fallbacks counted in fb; "-" for none */
+static void fmt_fallbacks(FILE *f, const struct kst_bpf_fallback *fb)
+{
+	bool first = true;
+
+	for (unsigned i = 0; i < KST_BPF_FALLBACK_SLOTS; i++) {
+		unsigned long long n = fmt_u64(fb, 8 * i);
+
+		if (n != 0)
+			fmt_part(f, &first, "%s %llu",
+				 kst_metrics_fallback_slot_name(i), n);
+	}
+	if (first)
+		fputc('-', f);
+}
+
+/*
+ * --wide: "ktls 120/123 tx, 118 rx; nic 5 tx, 0 rx; user 3 (no-kernel 3);
+ * resumed 40; tickets 80, refused 9 unknown, 8 expired; rekeys 12 rx, 11
+ * tx" (the parts after ktls only when not zero).
+ */
 static void fmt_data_path(FILE *f, const struct kst_cert_val *v)
 {
 	if (v->handshakes == 0 && v->conns_userspace == 0) {
@@ -468,73 +542,232 @@ static void fmt_data_path(FILE *f, const struct kst_cert_val *v)
 		fprintf(f, "; nic %llu tx, %llu rx", v->conns_device_tx,
 			v->conns_device_rx);
 	if (v->conns_userspace != 0) {
-		fprintf(f, "; user %llu", v->conns_userspace);
-		fmt_fallbacks(f, v);
+		fprintf(f, "; user %llu (", v->conns_userspace);
+		fmt_fallbacks(f, &v->ktls_fallback);
+		fputc(')', f);
+	}
+	if (v->hs_resumed != 0)
+		fprintf(f, "; resumed %llu", v->hs_resumed);
+	if (v->tickets_issued + v->tickets_refused_unknown +
+		    v->tickets_refused_expired !=
+	    0)
+		fprintf(f, "; tickets %llu, refused %llu unknown, %llu expired",
+			v->tickets_issued, v->tickets_refused_unknown,
+			v->tickets_refused_expired);
+	if (v->keyupdate_rekeys_rx + v->keyupdate_rekeys_tx != 0)
+		fprintf(f, "; rekeys %llu rx, %llu tx", v->keyupdate_rekeys_rx,
+			v->keyupdate_rekeys_tx);
+}
+
+/* The cells of a row, as text. */
+enum fmt_col {
+	FMT_COL_CERT,
+	FMT_COL_STATE,
+	FMT_COL_NEXT_UPDATE,
+	FMT_COL_LAST_FETCH,
+	FMT_COL_NEXT_REFRESH,
+	FMT_COL_SERVED,
+	FMT_COL_NO_STAPLE,
+	FMT_COL_KTLS, /* the default table's last column */
+	FMT_COL__COUNT
+};
+
+struct fmt_row {
+	char cell[FMT_COL__COUNT][KST_BPF_NAME_LEN + 1];
+};
+
+/* clang-format off */
+static const struct {
+	const char *head;
+	bool right; /* numbers */
+} fmt_cols[FMT_COL__COUNT] = {
+	[FMT_COL_CERT]         = { "CERT", false },
+	[FMT_COL_STATE]        = { "STATE", false },
+	[FMT_COL_NEXT_UPDATE]  = { "NEXT UPDATE", false },
+	[FMT_COL_LAST_FETCH]   = { "LAST FETCH", false },
+	[FMT_COL_NEXT_REFRESH] = { "NEXT REFRESH", false },
+	[FMT_COL_SERVED]       = { "SERVED", true },
+	[FMT_COL_NO_STAPLE]    = { "NO STAPLE", true },
+	[FMT_COL_KTLS]         = { "KTLS TX/RX", true },
+};
+/* clang-format on */
+
+static void fmt_row_of(struct fmt_row *r, const struct kst_cert_val *v,
+		       time_t now)
+{
+	char (*c)[KST_BPF_NAME_LEN + 1] = r->cell;
+	size_t sz = sizeof(r->cell[0]);
+
+	fmt_fixed(c[FMT_COL_CERT], sz, v->name, sizeof(v->name));
+	snprintf(c[FMT_COL_STATE], sz, "%s",
+		 fmt_state_name(kst_metrics_state_at(v, now)));
+	fmt_next_update(c[FMT_COL_NEXT_UPDATE], sz, v, now);
+	fmt_last_fetch(c[FMT_COL_LAST_FETCH], sz, v);
+	fmt_next_refresh(c[FMT_COL_NEXT_REFRESH], sz, v, now);
+	snprintf(c[FMT_COL_SERVED], sz, "%llu", v->staples_served);
+	snprintf(c[FMT_COL_NO_STAPLE], sz, "%llu", v->status_no_staple);
+	if (v->handshakes == 0)
+		snprintf(c[FMT_COL_KTLS], sz, "-");
+	else
+		snprintf(c[FMT_COL_KTLS], sz, "%llu/%llu", v->conns_ktls_tx,
+			 v->conns_ktls_rx);
+}
+
+/*
+ * Column widths from the header and the cells. The default table fits
+ * KST_STATUS_COLUMNS: when it would not, the CERT column gives way (not
+ * below its header + 8), its long names cut with a '~'.
+ */
+static void fmt_widths(const struct fmt_row *rows, size_t n, bool wide,
+		       int w[FMT_COL__COUNT])
+{
+	int total = 0, ncols = wide ? FMT_COL_KTLS : FMT_COL__COUNT;
+
+	for (int c = 0; c < FMT_COL__COUNT; c++) {
+		w[c] = (int)strlen(fmt_cols[c].head);
+		for (size_t i = 0; i < n; i++)
+			w[c] = KST_MAX(w[c], (int)strlen(rows[i].cell[c]));
+		if (c < ncols)
+			total += w[c] + (c ? 2 : 0);
+	}
+	if (!wide && total > KST_STATUS_COLUMNS)
+		w[FMT_COL_CERT] = KST_MAX(12, w[FMT_COL_CERT] -
+						      (total -
+						       KST_STATUS_COLUMNS));
+}
+
+static void fmt_cell(FILE *f, int col, int width, const char *text,
+		     bool last)
+{
+	int len = (int)strlen(text);
+
+	if (col > 0)
+		fputs("  ", f);
+	if (len > width) /* only the CERT column is ever cut */
+		fprintf(f, "%.*s~", width - 1, text);
+	else if (fmt_cols[col].right)
+		fprintf(f, "%*s", width, text);
+	else if (last)
+		fputs(text, f);
+	else
+		fprintf(f, "%-*s", width, text);
+}
+
+static void fmt_table_rows(FILE *f, const struct kst_status_view *v)
+{
+	int ncols = v->wide ? FMT_COL_KTLS : FMT_COL__COUNT;
+	struct fmt_row *rows = calloc(v->n_certs ? v->n_certs : 1,
+				      sizeof(*rows));
+	int w[FMT_COL__COUNT];
+
+	if (rows == NULL) {
+		fprintf(f, "(out of memory)\n");
+		return;
+	}
+	for (size_t i = 0; i < v->n_certs; i++)
+		fmt_row_of(&rows[i], &v->certs[i].val, v->now);
+	fmt_widths(rows, v->n_certs, v->wide, w);
+	for (int c = 0; c < ncols; c++)
+		fmt_cell(f, c, w[c], fmt_cols[c].head,
+			 !v->wide && c == ncols - 1);
+	fputs(v->wide ? "  DATA PATH\n" : "\n", f);
+	for (size_t i = 0; i < v->n_certs; i++) {
+		for (int c = 0; c < ncols; c++)
+			fmt_cell(f, c, w[c], rows[i].cell[c],
+				 !v->wide && c == ncols - 1);
+		if (v->wide) {
+			fputs("  ", f);
+			fmt_data_path(f, &v->certs[i].val);
+		}
+		fputc('\n', f);
+	}
+	if (v->n_certs == 0)
+		fprintf(f, "(no certificates)\n");
+	free(rows);
+}
+
+/* The certificates' counters added up, for the summary lines. */
+static void fmt_cert_totals(const struct kst_status_view *v,
+			    struct kst_cert_val *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < v->n_certs; i++) {
+		const struct kst_cert_val *c = &v->certs[i].val;
+
+		t->handshakes += c->handshakes;
+		t->hs_resumed += c->hs_resumed;
+		t->tickets_issued += c->tickets_issued;
+		t->tickets_refused_unknown += c->tickets_refused_unknown;
+		t->tickets_refused_expired += c->tickets_refused_expired;
+		t->keyupdate_closes += c->keyupdate_closes;
+		t->keyupdate_rekeys_rx += c->keyupdate_rekeys_rx;
+		t->keyupdate_rekeys_tx += c->keyupdate_rekeys_tx;
+		t->keyupdate_flood_closes += c->keyupdate_flood_closes;
+		t->conns_userspace += c->conns_userspace;
+		for (unsigned s = 0; s < KST_BPF_FALLBACK_SLOTS; s++) {
+			__u64 *dst = (__u64 *)&t->ktls_fallback + s;
+
+			*dst += fmt_u64(&c->ktls_fallback, 8 * s);
+		}
 	}
 }
 
-static int fmt_name_width(const struct kst_status_view *v)
+static void fmt_table_global(FILE *f, const struct kst_status_view *v)
 {
-	size_t w = strlen("CERT");
-
-	for (size_t i = 0; i < v->n_certs; i++)
-		w = KST_MAX(w, strnlen(v->certs[i].val.name,
-				       sizeof(v->certs[i].val.name)));
-	return (int)w;
-}
-
-static void fmt_table_row(FILE *f, const struct kst_status_cert *c, int width,
-			  time_t now)
-{
-	char name[KST_BPF_NAME_LEN + 1], next[40], fetch[64], refresh[40];
-	const struct kst_cert_val *v = &c->val;
-
-	fmt_next_update(next, sizeof(next), v, now);
-	fmt_last_fetch(fetch, sizeof(fetch), v);
-	fmt_next_refresh(refresh, sizeof(refresh), v, now);
-	fprintf(f, "%-*s  %-10s  %-19s  %-20s  %-13s  %8llu  %9llu  ", width,
-		fmt_fixed(name, sizeof(name), v->name, sizeof(v->name)),
-		fmt_state_name(kst_metrics_state_at(v, now)), next, fetch,
-		refresh, v->staples_served, v->status_no_staple);
-	fmt_data_path(f, v);
-	fputc('\n', f);
-}
-
-static void fmt_table_global(FILE *f, const struct kst_global_val *g,
-			     time_t now)
-{
+	const struct kst_global_val *g = v->global;
 	char a[32], b[32], up[32], ago[32];
+	struct kst_cert_val t;
 
+	fmt_cert_totals(v, &t);
 	fprintf(f,
-		"connections: %llu accepted, %llu active; "
-		"handshake failures: %llu timeout, %llu"
-		" protocol, %llu no-cert, %llu other; "
-		"backend connect failures: %llu\n",
-		g->conns_accepted, g->conns_active, g->hs_fail_timeout,
-		g->hs_fail_protocol, g->hs_fail_no_cert, g->hs_fail_other,
+		"connections: %llu accepted, %llu active; backend connect "
+		"failures: %llu\n",
+		g->conns_accepted, g->conns_active,
 		g->backend_connect_failures);
 	fprintf(f,
-		"relayed: %s ktls, %s userspace; reloads: %llu"
-		" ok, %llu failed; ",
+		"handshakes: %llu, %llu resumed; failed: %llu timeout, "
+		"%llu protocol, %llu no-cert, %llu other\n",
+		t.handshakes, t.hs_resumed, g->hs_fail_timeout,
+		g->hs_fail_protocol, g->hs_fail_no_cert, g->hs_fail_other);
+	fprintf(f,
+		"tickets: %llu issued, %llu refused (unknown key), %llu "
+		"refused (expired)\n",
+		t.tickets_issued, t.tickets_refused_unknown,
+		t.tickets_refused_expired);
+	fprintf(f,
+		"key updates: %llu rx, %llu tx rekeyed; closed: %llu (kernel "
+		"cannot rekey), %llu (flood)\n",
+		t.keyupdate_rekeys_rx, t.keyupdate_rekeys_tx,
+		t.keyupdate_closes, t.keyupdate_flood_closes);
+	fprintf(f, "relayed: %s ktls, %s userspace; userspace connections: "
+		   "%llu",
 		kst_status_fmt_bytes(a, sizeof(a), g->bytes_ktls),
 		kst_status_fmt_bytes(b, sizeof(b), g->bytes_userspace),
-		g->reloads_ok, g->reloads_failed);
-	kst_status_fmt_duration(ago, sizeof(ago), now - g->flushed_at);
-	switch (kst_status_daemon(g, now)) {
+		t.conns_userspace);
+	if (t.conns_userspace != 0) {
+		fputs(" (", f);
+		fmt_fallbacks(f, &t.ktls_fallback);
+		fputc(')', f);
+	}
+	fprintf(f, "\nreloads: %llu ok, %llu failed; ", g->reloads_ok,
+		g->reloads_failed);
+	kst_status_fmt_duration(ago, sizeof(ago), v->now - g->flushed_at);
+	switch (kst_status_daemon(g, v->now)) {
 	case KST_STATUS_DAEMON_STOPPED:
 		fprintf(f, "pid %u stopped %s ago, after %s up\n", g->pid, ago,
 			kst_status_fmt_duration(up, sizeof(up),
 						g->flushed_at - g->started_at));
 		break;
 	case KST_STATUS_DAEMON_GONE:
-		fprintf(f, "pid %u, %u workers, last flush %s ago\n", g->pid,
-			g->workers, g->flushed_at ? ago : "never");
+		fprintf(f, "pid %u, %u %s, last flush %s ago\n", g->pid,
+			g->workers, g->workers == 1 ? "worker" : "workers",
+			g->flushed_at ? ago : "never");
 		break;
 	default:
-		fprintf(f, "pid %u, %u workers, up %s, flushed %s ago\n",
-			g->pid, g->workers,
+		fprintf(f, "pid %u, %u %s, up %s, flushed %s ago\n", g->pid,
+			g->workers, g->workers == 1 ? "worker" : "workers",
 			kst_status_fmt_duration(up, sizeof(up),
-						now - g->started_at),
+						v->now - g->started_at),
 			ago);
 	}
 }
@@ -549,8 +782,8 @@ static void fmt_table_daemon(FILE *f, const struct kst_global_val *g,
 	switch (kst_status_daemon(g, now)) {
 	case KST_STATUS_DAEMON_STOPPED:
 		fprintf(f,
-			"daemon: stopped: kstapled (pid %u) stopped %s ago; "
-			"below are its last values, nothing is served\n",
+			"daemon: stopped: kstapled (pid %u) stopped %s ago;\n"
+			"  below are its last values, nothing is served\n",
 			g->pid, ago);
 		break;
 	case KST_STATUS_DAEMON_GONE:
@@ -561,8 +794,8 @@ static void fmt_table_daemon(FILE *f, const struct kst_global_val *g,
 			fprintf(f,
 				"daemon: gone: kstapled (pid %u) has not "
 				"flushed the maps for %s (it does every "
-				"second): killed, crashed or hung; below are "
-				"its last values\n",
+				"second):\n  killed, crashed or hung; below "
+				"are its last values\n",
 				g->pid, ago);
 		break;
 	default:
@@ -580,13 +813,15 @@ static void fmt_table_kernel(FILE *f, const struct kst_global_val *g)
 		return;
 	}
 	fprintf(f,
-		"kernel tls: now %llu tx, %llu rx sw; %llu"
-		" tx, %llu rx device; total %llu tx, %llu"
-		" rx sw; %llu tx, %llu rx device; %llu"
-		" decrypt errors\n",
+		"kernel tls now: %llu tx, %llu rx sw; %llu tx, %llu rx "
+		"device\n",
 		t->curr_tx_sw, t->curr_rx_sw, t->curr_tx_device,
-		t->curr_rx_device, t->tx_sw, t->rx_sw, t->tx_device,
-		t->rx_device, t->decrypt_error);
+		t->curr_rx_device);
+	fprintf(f,
+		"kernel tls total: %llu tx, %llu rx sw; %llu tx, %llu rx "
+		"device; %llu decrypt errors\n",
+		t->tx_sw, t->rx_sw, t->tx_device, t->rx_device,
+		t->decrypt_error);
 }
 
 static void fmt_table_attention(FILE *f, const struct kst_status_view *v)
@@ -614,20 +849,11 @@ static void fmt_table_attention(FILE *f, const struct kst_status_view *v)
 
 void kst_status_render_table(FILE *f, const struct kst_status_view *v)
 {
-	const struct kst_global_val *g = v->global;
-	int w = fmt_name_width(v);
-
-	fmt_table_daemon(f, g, v->now);
-	fprintf(f, "%-*s  %-10s  %-19s  %-20s  %-13s  %8s  %9s  %s\n", w,
-		"CERT", "STATE", "NEXT UPDATE", "LAST FETCH", "NEXT REFRESH",
-		"SERVED", "NO STAPLE", "DATA PATH");
-	for (size_t i = 0; i < v->n_certs; i++)
-		fmt_table_row(f, &v->certs[i], w, v->now);
-	if (v->n_certs == 0)
-		fprintf(f, "(no certificates)\n");
+	fmt_table_daemon(f, v->global, v->now);
+	fmt_table_rows(f, v);
 	fputc('\n', f);
-	fmt_table_global(f, g, v->now);
-	fmt_table_kernel(f, g);
+	fmt_table_global(f, v);
+	fmt_table_kernel(f, v->global);
 	fmt_table_attention(f, v);
 }
 
@@ -649,6 +875,21 @@ static void fmt_json_str(FILE *f, const char *s, size_t max)
 	fputc('"', f);
 }
 
+/* ,"NAME_rfc3339":"2026-11-21T10:13:20Z" (null for 0: none) */
+static void fmt_json_rfc3339(FILE *f, const char *name, long long t)
+{
+	char buf[40];
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	fprintf(f, ",\"%s_rfc3339\":", name);
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		fputs("null", f);
+	else
+		fprintf(f, "\"%s\"", buf);
+}
+
 static void fmt_json_value(FILE *f, const void *base,
 			   const struct fmt_field *fd)
 {
@@ -660,6 +901,13 @@ static void fmt_json_value(FILE *f, const void *base,
 		break;
 	case FMT_U32:
 		fprintf(f, "%u", fmt_u32(base, fd->off));
+		break;
+	case FMT_BOOL:
+		fputs(fmt_u32(base, fd->off) ? "true" : "false", f);
+		break;
+	case FMT_TIME:
+		fprintf(f, "%lld", fmt_s64(base, fd->off));
+		fmt_json_rfc3339(f, fd->name, fmt_s64(base, fd->off));
 		break;
 	case FMT_S64:
 		fprintf(f, "%lld", fmt_s64(base, fd->off));
@@ -677,11 +925,11 @@ static void fmt_json_value(FILE *f, const void *base,
 		fmt_json_str(f, name != NULL ? name : "?", 32);
 		break;
 	}
-	case FMT_U64_ARRAY:
-		for (size_t i = 0; i < KST_BPF_FALLBACK_SLOTS; i++)
-			fprintf(f, "%c%llu", i ? ',' : '[',
-				fmt_u64(base, fd->off + 8 * i));
-		fputc(']', f);
+	case FMT_FALLBACK:
+		fputc('{', f);
+		fmt_json_fields(f, p, fmt_fallback_fields,
+				KST_ARRAY_SIZE(fmt_fallback_fields));
+		fputc('}', f);
 		break;
 	case FMT_TLS_STAT:
 		fputc('{', f);
@@ -704,10 +952,7 @@ static void fmt_json_fields(FILE *f, const void *base,
 
 static void fmt_json_cert(FILE *f, const struct kst_status_cert *c, time_t now)
 {
-	char hex[2 * sizeof(c->key.sha256) + 1];
-
-	kst_hex(hex, c->key.sha256, sizeof(c->key.sha256));
-	fprintf(f, "{\"sha256\":\"%s\",", hex);
+	fputc('{', f);
 	fmt_json_fields(f, &c->val, fmt_cert_fields,
 			KST_ARRAY_SIZE(fmt_cert_fields));
 	fputs(",\"state_now\":", f);
@@ -718,7 +963,9 @@ static void fmt_json_cert(FILE *f, const struct kst_status_cert *c, time_t now)
 
 void kst_status_render_json(FILE *f, const struct kst_status_view *v)
 {
-	fprintf(f, "{\"now\":%lld,\"certs\":[", (long long)v->now);
+	fprintf(f, "{\"now\":%lld", (long long)v->now);
+	fmt_json_rfc3339(f, "now", (long long)v->now);
+	fputs(",\"certs\":[", f);
 	for (size_t i = 0; i < v->n_certs; i++) {
 		fputs(i ? ",\n" : "\n", f);
 		fmt_json_cert(f, &v->certs[i], v->now);
@@ -779,7 +1026,7 @@ static void fmt_prom_field(FILE *f, const struct kst_status_view *v,
 	for (size_t i = 0; i < v->n_certs; i++) {
 		const void *base = &v->certs[i].val;
 
-		if (m->kind == FMT_S64)
+		if (m->kind == FMT_S64 || m->kind == FMT_TIME)
 			snprintf(value, sizeof(value), "%lld",
 				 fmt_s64(base, m->off));
 		else if (m->kind == FMT_U32)
@@ -902,26 +1149,35 @@ static void fmt_prom_paths(FILE *f, const struct kst_status_view *v)
 	}
 }
 
+static void fmt_prom_labelled(FILE *f, const struct kst_status_view *v,
+			      const struct fmt_prom_labelled *m)
+{
+	char value[32];
+
+	fmt_prom_head(f, m->name, "counter", m->help);
+	for (size_t i = 0; i < v->n_certs; i++)
+		for (size_t j = 0; j < KST_ARRAY_SIZE(m->v); j++) {
+			snprintf(value, sizeof(value), "%llu",
+				 fmt_u64(&v->certs[i].val, m->v[j].off));
+			fmt_prom_cert(f, m->name, &v->certs[i], m->lkey,
+				      m->v[j].lval, value);
+		}
+}
+
 static void fmt_prom_fallbacks(FILE *f, const struct kst_status_view *v)
 {
 	const char *m = "kstapled_cert_ktls_fallbacks_total";
-	char label[32], value[32];
+	char value[32];
 
 	fmt_prom_head(f, m, "counter",
 		      "Connection directions left in userspace, by reason.");
 	for (size_t i = 0; i < v->n_certs; i++)
-		for (unsigned r = 1; r < KST_BPF_FALLBACK_SLOTS; r++) {
-			const char *name = kst_metrics_fallback_name(r);
-			unsigned long long n = v->certs[i].val.ktls_fallback[r];
-
-			if (name == NULL && n == 0)
-				continue;
-			if (name == NULL) {
-				snprintf(label, sizeof(label), "reason-%u", r);
-				name = label;
-			}
-			snprintf(value, sizeof(value), "%llu", n);
-			fmt_prom_cert(f, m, &v->certs[i], "reason", name,
+		for (unsigned r = 0; r < KST_BPF_FALLBACK_SLOTS; r++) {
+			snprintf(value, sizeof(value), "%llu",
+				 fmt_u64(&v->certs[i].val.ktls_fallback,
+					 8 * r));
+			fmt_prom_cert(f, m, &v->certs[i], "reason",
+				      kst_metrics_fallback_slot_name(r),
 				      value);
 		}
 }
@@ -1014,6 +1270,8 @@ void kst_status_render_prometheus(FILE *f, const struct kst_status_view *v)
 	fmt_prom_derived(f, v);
 	for (size_t i = 0; i < KST_ARRAY_SIZE(fmt_prom_cert_metrics); i++)
 		fmt_prom_field(f, v, &fmt_prom_cert_metrics[i]);
+	for (size_t i = 0; i < KST_ARRAY_SIZE(fmt_prom_labelled_metrics); i++)
+		fmt_prom_labelled(f, v, &fmt_prom_labelled_metrics[i]);
 	fmt_prom_last_error(f, v);
 	fmt_prom_paths(f, v);
 	fmt_prom_fallbacks(f, v);

@@ -58,7 +58,12 @@ struct kst_status_view {
 	size_t n_certs;
 	const struct kst_global_val *global;
 	time_t now;
+	bool wide; /* the table: every column, whatever its width */
 };
+
+/* The table fits this many columns (a certificate name is cut with '~'
+ * where it must); --wide adds the data path of each and cuts nothing. */
+#define KST_STATUS_COLUMNS 100
 
 /* "3d 4h", "3d", "5h 12m", "12m", "45s": the two largest units, truncated;
  * a negative duration is formatted as its magnitude. Returns buf. */

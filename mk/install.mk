@@ -2,7 +2,7 @@
 #
 # Manual pages and installation:
 #   make man                         $(BUILD)/man/kstapled.8, kstapled.conf.5
-#   make install [PREFIX=/usr/local] [DESTDIR=]
+#   make install [PREFIX=/usr] [DESTDIR=]
 #   make uninstall [PREFIX=...] [DESTDIR=]
 #
 # kstapled.conf(5) is doc/kstapled.conf.5.in with its option table
@@ -10,11 +10,15 @@
 # so the manual cannot drift from the code.
 #
 # Where files go (each directory can be overridden on the command line):
-#   PREFIX=/usr (a distribution package, Debian bookworm's layout)
-#     /usr/sbin/kstapled, /lib/systemd/system/kstapled.{service,socket},
-#     /usr/lib/{sysusers,tmpfiles,modules-load}.d/kstapled.conf,
-#     /etc/kstapled/kstapled.conf.example, /usr/share/man/man{5,8}
-#   PREFIX=/usr/local (the default; everything under the prefix)
+#   PREFIX=/usr (the default: Debian's layout, what the README's next
+#   steps and kstapled(8) assume)
+#     /usr/sbin/kstapled, /etc/kstapled/kstapled.conf.example,
+#     kstapled.{service,socket} in systemd's unit directory, sysusers.d,
+#     tmpfiles.d and modules-load.d files in systemd's directories (each
+#     as `pkg-config --variable=... systemd` says: /lib/systemd/system on
+#     bookworm, /usr/lib/systemd/system on trixie; /usr/lib/*.d),
+#     /usr/share/man/man{5,8}
+#   PREFIX=/usr/local (or any other: everything under the prefix)
 #     /usr/local/sbin/kstapled, /usr/local/lib/systemd/system/,
 #     /usr/local/lib/{sysusers,tmpfiles,modules-load}.d/,
 #     /usr/local/etc/kstapled/, /usr/local/share/man/
@@ -25,19 +29,24 @@
 # the binary that was installed, with the configuration beside it.
 # Nothing is compressed (a package may gzip the manual pages).
 
-PREFIX ?= /usr/local
+PREFIX ?= /usr
 KST_PREFIX := $(patsubst %/,%,$(PREFIX))
 SBINDIR ?= $(KST_PREFIX)/sbin
+# $(call kst_systemd_dir,VARIABLE,FALLBACK): systemd.pc's directory
+kst_systemd_dir = $(or $(shell $(PKG_CONFIG) --variable=$(1) systemd 2>/dev/null),$(2))
 ifeq ($(KST_PREFIX),/usr)
 SYSCONFDIR ?= /etc
-UNITDIR ?= /lib/systemd/system
+UNITDIR ?= $(call kst_systemd_dir,systemdsystemunitdir,/lib/systemd/system)
+SYSUSERSDIR ?= $(call kst_systemd_dir,sysusersdir,/usr/lib/sysusers.d)
+TMPFILESDIR ?= $(call kst_systemd_dir,tmpfilesdir,/usr/lib/tmpfiles.d)
+MODULESLOADDIR ?= $(call kst_systemd_dir,modulesloaddir,/usr/lib/modules-load.d)
 else
 SYSCONFDIR ?= $(KST_PREFIX)/etc
 UNITDIR ?= $(KST_PREFIX)/lib/systemd/system
-endif
 SYSUSERSDIR ?= $(KST_PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(KST_PREFIX)/lib/tmpfiles.d
 MODULESLOADDIR ?= $(KST_PREFIX)/lib/modules-load.d
+endif
 MANDIR ?= $(KST_PREFIX)/share/man
 INSTALL ?= install
 

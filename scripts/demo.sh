@@ -14,7 +14,8 @@
 # Everything it started is stopped by PID on exit.
 #
 # Ports (loopback): TLS 8443, backend 8081, OCSP 8888. Override with
-# KST_DEMO_TLS_PORT, KST_DEMO_BACKEND_PORT, KST_DEMO_OCSP_PORT.
+# KST_DEMO_TLS_PORT, KST_DEMO_BACKEND_PORT, KST_DEMO_OCSP_PORT; BUILD
+# names the build directory (default build), KST_DEMO_DIR the demo's.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +23,8 @@ cd "$top"
 tls_port=${KST_DEMO_TLS_PORT:-8443}
 be_port=${KST_DEMO_BACKEND_PORT:-8081}
 ocsp_port=${KST_DEMO_OCSP_PORT:-8888}
-demo=${KST_DEMO_DIR:-$top/build/demo}
+build=${BUILD:-build}
+demo=${KST_DEMO_DIR:-$top/$build/demo}
 pins=/sys/fs/bpf/kstapled-demo
 pids=()
 
@@ -68,7 +70,7 @@ wait_for() { # wait_for LOG TEXT SECONDS
 
 say "dependencies and build"
 scripts/deps.sh
-make -s all
+make -s BUILD="$build" all
 
 for p in "$tls_port" "$be_port" "$ocsp_port"; do
 	port_free "$p" || { echo "demo: port $p is in use (set KST_DEMO_*_PORT)" >&2; exit 1; }
@@ -81,14 +83,14 @@ scripts/pki.sh -u "http://127.0.0.1:$ocsp_port/" "$demo/pki" >/dev/null
 openssl x509 -in "$demo/pki/localhost-ecdsa.crt" -noout -subject -ext authorityInfoAccess
 
 say "OCSP responder (openssl ocsp, index $demo/pki/index.txt)"
-start kst-ocspd "$demo/ocspd.log" build/tools/kst-ocspd -l "127.0.0.1:$ocsp_port" \
+start kst-ocspd "$demo/ocspd.log" "$build"/tools/kst-ocspd -l "127.0.0.1:$ocsp_port" \
 	--index "$demo/pki/index.txt" --ca "$demo/pki/int.crt" \
 	--rsigner "$demo/pki/int.crt" --rkey "$demo/pki/int.key" --ndays 1 \
 	--log "$demo/ocsp-requests.log"
 wait_for "$demo/ocspd.log" ready 10
 
 say "demo backend (HTTP on 127.0.0.1:$be_port)"
-start kst-backend "$demo/backend.log" build/tools/kst-backend -m http \
+start kst-backend "$demo/backend.log" "$build"/tools/kst-backend -m http \
 	-l "127.0.0.1:$be_port"
 wait_for "$demo/backend.log" ready 10
 
@@ -117,10 +119,10 @@ cert = $demo/pki/localhost-rsa.pem
 EOF
 
 say "kstapled -t (check)"
-build/kstapled -t -c "$demo/kstapled.conf"
+"$build"/kstapled -t -c "$demo/kstapled.conf"
 
 say "kstapled"
-start kstapled "$demo/kstapled.log" build/kstapled -c "$demo/kstapled.conf"
+start kstapled "$demo/kstapled.log" "$build"/kstapled -c "$demo/kstapled.conf"
 wait_for "$demo/kstapled.log" "notice: started" 30
 grep -E "notice|warn|stapling" "$demo/kstapled.log" | sed 's/^/  /'
 
@@ -140,10 +142,10 @@ ls -l "$demo/state" | sed 's/^/  /'
 if [ -n "$pin_dir" ]; then
 	sleep 1.2 # the control thread flushes the maps once a second
 	say "kstapled status --pin-dir $pin_dir"
-	build/kstapled status --pin-dir "$pin_dir" || true
+	"$build"/kstapled status --pin-dir "$pin_dir" || true
 	say "the same data with standard tools"
-	echo "  bpftool map dump pinned $pin_dir/kst_certs_v1"
-	echo "  bpftool map dump pinned $pin_dir/kst_global_v1"
+	echo "  bpftool map dump pinned $pin_dir/kst_certs_v2"
+	echo "  bpftool map dump pinned $pin_dir/kst_global_v2"
 else
 	say "bpffs unavailable: no pinned maps in this demo"
 fi

@@ -73,3 +73,53 @@ Test(config_dump, the_dump_reads_back_as_the_same_configuration, .timeout = 60)
 	free(out);
 	free(text);
 }
+
+/*
+ * Whatever the check has to say (a warning about a staple file, the NIC
+ * report, "configuration OK") goes to standard error: every line of
+ * standard output is a section, a `key = value` or a comment.
+ */
+Test(config_dump, notices_and_warnings_stay_off_standard_output,
+     .timeout = 60)
+{
+	const char *conf = kst_h_path("warn.conf"), *out = kst_h_path("o.conf");
+	const char *leaf = kst_h_leaf("localhost-ecdsa");
+	char *text = NULL, *cmd = NULL, *err = NULL, *d = NULL, *save = NULL;
+	char *check[] = {(char *)kst_h_kstapled(), "-t", "-c", (char *)out,
+			 NULL};
+	char staple[600];
+
+	/* garbage where the staple should be: a warning, not an error */
+	snprintf(staple, sizeof(staple), "%s.ocsp", leaf);
+	kst_h_write(staple, "not DER\n", 0644);
+	cr_assert(asprintf(&text,
+			   "[global]\nallow-root = on\nbpf-pin-dir =\n"
+			   "state-dir = %s\n[ocsp]\nfetch = off\n"
+			   "[listener:web]\nbind = 127.0.0.1:8443\n"
+			   "backend = 127.0.0.1:8080\ncert = %s\n",
+			   kst_h_path("state"), leaf) > 0);
+	kst_h_write(conf, text, 0644);
+	cr_assert(asprintf(&cmd, "'%s' -T -c '%s' > '%s' 2>'%s'",
+			   kst_h_kstapled(), conf, out,
+			   kst_h_path("stderr")) > 0);
+	cr_assert_eq(kst_h_sh(cmd, NULL, 20000), 0);
+	err = kst_h_read(kst_h_path("stderr"));
+	d = kst_h_read(out);
+	cr_assert(err != NULL && d != NULL);
+	cr_expect(strstr(err, "warning:") != NULL, "a warning: %s", err);
+	cr_expect(strstr(err, "configuration OK\n") != NULL, "%s", err);
+	for (char *l = strtok_r(d, "\n", &save); l != NULL;
+	     l = strtok_r(NULL, "\n", &save))
+		cr_expect(l[0] == '#' || l[0] == '[' || strstr(l, " = ") ||
+				  (strlen(l) > 2 &&
+				   strcmp(l + strlen(l) - 2, " =") == 0),
+			  "not configuration on stdout: '%s'", l);
+	free(d);
+	d = NULL;
+	cr_expect_eq(kst_h_run(check, NULL, 0, &d, 20000), 0,
+		     "-t of the dump:\n%s", d);
+	free(d);
+	free(err);
+	free(cmd);
+	free(text);
+}

@@ -890,3 +890,139 @@ Test(dist, example_configuration_checks_with_the_test_pki,
 	free(path);
 	free(state);
 }
+
+/* ------------------------------------------------------------ README */
+
+/* `pkg-config --variable=VAR systemd` (malloc'd), or NULL. */
+static char *dist_systemd_var(const char *var)
+{
+	char cmd[128], *out = NULL;
+
+	snprintf(cmd, sizeof(cmd), "pkg-config --variable=%s systemd", var);
+	if (kst_h_sh(cmd, &out, DIST_TOOL_MS) != 0 || out[0] != '/') {
+		free(out);
+		return NULL;
+	}
+	out[strcspn(out, "\n")] = '\0';
+	return out;
+}
+
+/* The first ```sh block of README.md after the heading (malloc'd). */
+static char *dist_readme_block(const char *heading)
+{
+	char *path = NULL, *readme, *p, *end, *block;
+
+	cr_assert(asprintf(&path, "%s/README.md", kst_test_srcdir()) > 0);
+	readme = kst_h_read(path);
+	cr_assert_not_null(readme, "%s", path);
+	p = heading ? strstr(readme, heading) : readme;
+	cr_assert_not_null(p, "no '%s' in README.md", heading);
+	p = strstr(p, "```sh\n");
+	cr_assert_not_null(p);
+	p += strlen("```sh\n");
+	end = strstr(p, "```");
+	cr_assert_not_null(end);
+	block = strndup(p, (size_t)(end - p));
+	free(readme);
+	free(path);
+	return block;
+}
+
+/*
+ * `make install` with no PREFIX is the layout the README's next steps
+ * use: /usr/sbin, /etc/kstapled, and systemd's own directories for the
+ * units, sysusers.d and tmpfiles.d (as systemd.pc names them).
+ */
+Test(dist, default_install_is_the_layout_the_readme_uses,
+     .timeout = DIST_TIMEOUT_S)
+{
+	static const char *const vars[][2] = {
+		{"systemdsystemunitdir", "kstapled.service"},
+		{"systemdsystemunitdir", "kstapled.socket"},
+		{"sysusersdir", "kstapled.conf"},
+		{"tmpfilesdir", "kstapled.conf"},
+	};
+	char *dest = dist_sub(kst_h_dir(), "default"), *args = NULL;
+	char *block = dist_readme_block("## Install"), *path = NULL;
+	char *unit;
+	struct stat st;
+
+	cr_assert(asprintf(&args, "install DESTDIR='%s'", dest) > 0);
+	dist_make(args);
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		char *dir = dist_systemd_var(vars[i][0]);
+
+		kst_test_require(dir != NULL, "no systemd.pc (package systemd)");
+		cr_assert(asprintf(&path, "%s%s/%s", dest, dir, vars[i][1]) >
+			  0);
+		cr_expect_eq(stat(path, &st), 0, "%s (%s) not installed", path,
+			     vars[i][0]);
+		free(path);
+		free(dir);
+	}
+	/* what the README runs next */
+	cr_expect(strstr(block, "make install ") != NULL &&
+			  strstr(block, "PREFIX") == NULL,
+		  "the README installs with the default:\n%s", block);
+	cr_expect(strstr(block, "cd /etc/kstapled && install -m 0640 -g "
+				"kstapled kstapled.conf.example "
+				"kstapled.conf") != NULL,
+		  "%s", block);
+	cr_assert(asprintf(&path, "%s/etc/kstapled/kstapled.conf.example",
+			   dest) > 0);
+	cr_expect_eq(stat(path, &st), 0, "%s", path);
+	free(path);
+	cr_assert(asprintf(&path, "%s/usr/sbin/kstapled", dest) > 0);
+	cr_expect_eq(stat(path, &st), 0, "%s", path);
+	free(path);
+	/* the unit runs what the README checks: /usr/sbin/kstapled -t -c
+	 * /etc/kstapled/kstapled.conf */
+	{
+		char *dir = dist_systemd_var("systemdsystemunitdir");
+
+		cr_assert(asprintf(&path, "%s%s/kstapled.service", dest,
+				   dir ? dir : "/lib/systemd/system") > 0);
+		free(dir);
+	}
+	unit = kst_h_read(path);
+	cr_assert_not_null(unit, "%s", path);
+	cr_expect(dist_has_line(unit, "ExecStartPre=/usr/sbin/kstapled -t -c "
+				      "/etc/kstapled/kstapled.conf"),
+		  "%s", unit);
+	cr_expect(strstr(block, "kstapled -t -c /etc/kstapled/kstapled.conf") !=
+			  NULL,
+		  "%s", block);
+	free(unit);
+	free(path);
+	free(block);
+	free(args);
+	free(dest);
+}
+
+/* The README's first commands run as root on a machine without sudo. */
+Test(dist, readme_commands_need_no_sudo_as_root, .timeout = DIST_TIMEOUT_S)
+{
+	char *block = dist_readme_block(NULL), *cmd = NULL, *out = NULL;
+	char *bin = dist_sub(kst_h_dir(), "bin");
+	int rc;
+
+	cr_expect_null(strstr(block, "sudo"), "as root, no sudo:\n%s", block);
+	cr_expect(strstr(block, "./scripts/demo.sh") != NULL, "%s", block);
+	cr_expect(strstr(block, "./scripts/deps.sh && make check") != NULL,
+		  "%s", block);
+	kst_test_require(geteuid() == 0, "needs root");
+	/* a sudo that fails, first on PATH: deps.sh must not call it */
+	cr_assert_eq(mkdir(bin, 0755), 0);
+	cr_assert(asprintf(&cmd,
+			   "printf '#!/bin/sh\\necho sudo called >&2\\nexit 99\\n'"
+			   " > '%s/sudo' && chmod 755 '%s/sudo' && "
+			   "PATH='%s':$PATH '%s/scripts/deps.sh'",
+			   bin, bin, bin, kst_test_srcdir()) > 0);
+	rc = kst_h_sh(cmd, &out, DIST_MAKE_MS);
+	cr_expect_eq(rc, 0, "deps.sh as root: exit %d\n%s", rc, out);
+	cr_expect_null(strstr(out, "sudo called"), "%s", out);
+	free(out);
+	free(cmd);
+	free(bin);
+	free(block);
+}

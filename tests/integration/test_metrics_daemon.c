@@ -6,6 +6,7 @@
  * -resp_text`) and with what the clients did.
  */
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <openssl/ocsp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static void stop(void)
 	kst_h_sh(cmd, NULL, 5000);
 }
 
-/* `bpftool -j map dump pinned <pins>/kst_certs_v1`, after a flush */
+/* `bpftool -j map dump pinned <pins>/kst_certs_v2`, after a flush */
 static char *dump(void)
 {
 	char map[256], *argv[] = {"bpftool", "-j", "map", "dump", "pinned",
@@ -59,7 +60,7 @@ static char *dump(void)
 	char *out = NULL;
 
 	usleep(1300 * 1000);
-	snprintf(map, sizeof(map), "%s/kst_certs_v1", pins);
+	snprintf(map, sizeof(map), "%s/kst_certs_v2", pins);
 	cr_assert_eq(kst_h_run(argv, NULL, 0, &out, 10000), 0, "%s", out);
 	return out;
 }
@@ -86,7 +87,7 @@ static int entries(const char *dumpt)
 {
 	int n = 0;
 
-	for (const char *p = dumpt; (p = strstr(p, "\"sha256\"")); p++)
+	for (const char *p = dumpt; (p = strstr(p, "\"name\":")); p++)
 		n++;
 	return n;
 }
@@ -153,6 +154,22 @@ Test(metrics, the_map_shows_each_cert_with_its_staples_times_and_counts,
 	st = field(dumpt, "localhost-rsa.pem", "state");
 	cr_expect_str_eq(st, "KST_STAPLE_MISSING");
 	free(st);
+	/* the value names its certificate as openssl does (lower case) */
+	{
+		char *fp = NULL, *fpargv[] = {
+			"openssl", "x509", "-noout", "-fingerprint", "-sha256",
+			"-in", (char *)kst_h_leaf("localhost-ecdsa"), NULL};
+
+		cr_assert_eq(kst_h_run(fpargv, NULL, 0, &fp, 10000), 0);
+		for (char *q = fp; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+		st = field(dumpt, "localhost-ecdsa.pem", "sha256");
+		cr_assert_not_null(st);
+		cr_expect_eq(strlen(st), 95, "%s", st);
+		cr_expect_not_null(strstr(fp, st), "%s not in %s", st, fp);
+		free(st);
+		free(fp);
+	}
 	free(dumpt);
 	/* served rises by exactly the stapled handshakes done */
 	cr_assert_eq(stapled_handshakes(7), 0);

@@ -102,6 +102,7 @@ static struct kst_cert_key key_of(unsigned char b)
 static struct kst_cert_val value_of(const char *name, time_t next_update,
 				    uint64_t handshakes)
 {
+	unsigned char sha[32];
 	struct kst_conn_counters c = {
 		.handshakes = handshakes,
 		.staples_served = handshakes - 1,
@@ -132,6 +133,13 @@ static struct kst_cert_val value_of(const char *name, time_t next_update,
 	struct kst_cert_val v;
 
 	c.ktls_fallback[KST_BPF_FALLBACK_SLOTS - 1] = 5;
+	c.ktls_fallback[kst_metrics_fallback_slot(2)] = 4; /* no-kernel */
+	c.hs_resumed = 11;
+	c.tickets_refused_expired = 2;
+	c.keyupdate_rekeys_tx = 3;
+	for (size_t i = 0; i < sizeof(sha); i++)
+		sha[i] = (unsigned char)(0xa0 + i);
+	f.sha256 = sha;
 	kst_metrics_cert_build(&v, &f, &c, NOW);
 	return v;
 }
@@ -296,9 +304,18 @@ Test(metrics, bpftool_prints_every_cert_field_by_name)
 	cr_assert(json_has(obj, "\"flushed_at\":1763720000"), "%s", obj);
 	cr_assert(json_has(obj, "\"handshakes\":123"), "%s", obj);
 	cr_assert(json_has(obj, "\"conns_ktls_rx\":121"), "%s", obj);
-	cr_assert(json_has(obj, "\"ktls_fallback\":[0,0,0,0,0,0,0,0,0,0,0,0,"
-				"0,0,0,5]"),
+	cr_assert(json_has(obj, "\"hs_resumed\":11"), "%s", obj);
+	cr_assert(json_has(obj, "\"tickets_refused_expired\":2"), "%s", obj);
+	cr_assert(json_has(obj, "\"keyupdate_rekeys_tx\":3"), "%s", obj);
+	/* a self-describing value: the fingerprint, labelled fallbacks */
+	cr_assert(json_has(obj, "\"sha256\":\"a0:a1:a2:a3:a4:a5:a6:a7:a8:a9:"
+				"aa:ab:ac:ad:ae:af:b0:b1:b2:b3:b4:b5:b6:b7:b8:"
+				"b9:ba:bb:bc:bd:be:bf\""),
 		  "%s", obj);
+	cr_assert_not_null(strstr(obj, "\"ktls_fallback\":{\"disabled\":0,"
+				       "\"no_kernel\":4,\"version\":0,"),
+			   "%s", obj);
+	cr_assert(json_has(obj, "\"other\":5}"), "%s", obj);
 	cr_assert_not_null(strstr(out, "\"name\":\"cert-b\""), "%s", out);
 	free(obj);
 	free(out);
@@ -414,7 +431,7 @@ Test(metrics, replaces_a_pin_with_a_different_value_size)
 	require_bpf();
 	cr_assert_eq(mkdir(pin_dir, 0750), 0);
 	/* as the object would create it, but for the value size */
-	old = bpf_map_create(BPF_MAP_TYPE_HASH, "kst_certs_v1",
+	old = bpf_map_create(BPF_MAP_TYPE_HASH, "kst_certs_v2",
 			     sizeof(struct kst_cert_key), 100,
 			     KST_BPF_CERTS_MAX, &opts);
 	cr_assert_geq(old, 0, "create: %s", strerror(errno));
@@ -428,6 +445,37 @@ Test(metrics, replaces_a_pin_with_a_different_value_size)
 	info = pin_info(KST_BPF_CERTS_MAP);
 	cr_assert_eq(info.value_size, sizeof(struct kst_cert_val));
 	cr_assert_eq(info.max_entries, KST_BPF_CERTS_MAX);
+	kst_metrics_close(m);
+}
+
+/* A v1 daemon's pins would read as its last values forever: gone. */
+Test(metrics, open_removes_the_pins_of_the_v1_layout)
+{
+	static const char *const v1[] = {"kst_certs_v1", "kst_global_v1"};
+	struct kst_metrics *m = NULL;
+	char path[PATH_MAX];
+	struct stat st;
+	int err;
+
+	require_bpf();
+	cr_assert_eq(mkdir(pin_dir, 0750), 0);
+	for (size_t i = 0; i < KST_ARRAY_SIZE(v1); i++) {
+		int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, v1[i], 4, 8, 1,
+					NULL);
+
+		cr_assert_geq(fd, 0, "create: %s", strerror(errno));
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, v1[i]);
+		cr_assert_eq(bpf_obj_pin(fd, path), 0);
+		close(fd);
+	}
+	err = kst_metrics_open(pin_dir, TEST_GID, &m);
+	cr_assert_eq(err, 0, "open: %s", strerror(-err));
+	for (size_t i = 0; i < KST_ARRAY_SIZE(v1); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, v1[i]);
+		cr_assert_eq(stat(path, &st), -1, "%s is still there", path);
+	}
+	cr_assert_eq(pin_info(KST_BPF_CERTS_MAP).value_size,
+		     sizeof(struct kst_cert_val));
 	kst_metrics_close(m);
 }
 
@@ -510,7 +558,7 @@ Test(metrics, status_reads_the_pins_and_exits_1_when_one_is_expired)
 	cr_assert_eq(run_status(argv, 5, &out), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "\ncert-a "), "%s", out);
 	cr_assert_not_null(strstr(out, "\ncert-b "), "%s", out);
-	cr_assert_not_null(strstr(out, "expired 5m ago"), "%s", out);
+	cr_assert_not_null(strstr(out, "expired  5m ago"), "%s", out);
 	cr_assert_not_null(strstr(out, "attention: cert-b expired"), "%s", out);
 	free(out);
 
@@ -554,6 +602,39 @@ Test(metrics, status_writes_json_and_a_prometheus_file_from_the_pins)
 	unlink(prom);
 	free(text);
 	free(out);
+	kst_metrics_close(m);
+}
+
+Test(metrics, status_finds_the_pin_dir_in_the_configuration)
+{
+	struct kst_metrics *m;
+	char now[32], conf[64], text[256], *out = NULL;
+	char *argv[] = {"status", "-c", conf, "--now", now, NULL};
+	char *longopt[] = {"status", "--config", conf, "--now", now, NULL};
+
+	require_bpf();
+	m = open_with_two();
+	snprintf(now, sizeof(now), "%d", NOW);
+	snprintf(conf, sizeof(conf), "/tmp/kst-metrics-%d.conf", (int)getpid());
+	/* listeners and certs do not matter: only bpf-pin-dir is read */
+	snprintf(text, sizeof(text),
+		 "[global]\nbpf-pin-dir = %s\n[listener:a]\nbind = "
+		 "127.0.0.1:1\nbackend = 127.0.0.1:2\ncert = /nonexistent\n",
+		 pin_dir);
+	{
+		FILE *f = fopen(conf, "we");
+
+		cr_assert_not_null(f);
+		fputs(text, f);
+		cr_assert_eq(fclose(f), 0);
+	}
+	cr_assert_eq(run_status(argv, 5, &out), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "\ncert-a "), "%s", out);
+	free(out);
+	cr_assert_eq(run_status(longopt, 5, &out), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "\ncert-b "), "%s", out);
+	free(out);
+	unlink(conf);
 	kst_metrics_close(m);
 }
 
@@ -636,11 +717,21 @@ Test(metrics, only_root_and_the_group_may_read_the_pins)
 	m = open_with_two();
 	rc = status_read_as(65534, TEST_GID, why, sizeof(why));
 	cr_assert_eq(rc, 200 + EACCES, "bpffs root 0700: %d %s", rc, why);
+	/* the cause is the directory, not the group (which is right) */
+	cr_assert_not_null(strstr(why, "directory " BPFFS " is mode "),
+			   "%s", why);
+	cr_assert_null(strstr(why, "member"), "%s", why);
 	cr_assert_eq(chmod(BPFFS, 0711), 0);
 	rc = status_read_as(65534, 65534, why, sizeof(why));
 	cr_assert_eq(rc, 200 + EACCES, "others: %d %s", rc, why);
 	cr_assert_not_null(strstr(why, "permission denied"), "%s", why);
+	cr_assert_not_null(strstr(why, "is mode 0750"), "pin dir: %s", why);
 	rc = status_read_as(65534, TEST_GID, why, sizeof(why));
+	if (rc == 200 + EPERM) { /* the cause, not the group */
+		cr_assert_not_null(strstr(why, "the kernel refused bpf()"),
+				   "%s", why);
+		cr_assert_null(strstr(why, "member"), "%s", why);
+	}
 	kst_test_require(rc != 200 + EPERM,
 			 "this kernel refuses bpf() to unprivileged users "
 			 "(%s)",

@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "daemon/metrics_state.h"
@@ -179,17 +180,27 @@ static struct kst_conn_counters counters_sample(void)
 		.keyupdate_closes = 2,
 		.bytes_ktls = 1 << 20,
 		.bytes_userspace = 4096,
+		.hs_resumed = 40,
+		.tickets_issued = 80,
+		.tickets_refused_unknown = 9,
+		.tickets_refused_expired = 8,
+		.keyupdate_rekeys_rx = 12,
+		.keyupdate_rekeys_tx = 11,
+		.keyupdate_flood_closes = 1,
 	};
 
-	c.ktls_fallback[2] = 4;
-	c.ktls_fallback[4] = 1;
+	c.ktls_fallback[kst_metrics_fallback_slot(2)] = 4; /* no-kernel */
+	c.ktls_fallback[kst_metrics_fallback_slot(4)] = 1; /* cipher */
+	c.ktls_fallback[kst_metrics_fallback_slot(77)] = 2;
 	return c;
 }
 
 Test(metrics_state, builds_cert_value_from_facts_and_counters)
 {
 	struct kst_conn_counters c = counters_sample();
+	unsigned char sha[32];
 	struct kst_cert_facts f = {
+		.sha256 = sha,
 		.name = "example.com.ecdsa",
 		.subject_cn = "example.com",
 		.not_after = T0 + 90 * 86400,
@@ -207,9 +218,15 @@ Test(metrics_state, builds_cert_value_from_facts_and_counters)
 	};
 	struct kst_cert_val v;
 
+	for (size_t i = 0; i < sizeof(sha); i++)
+		sha[i] = (unsigned char)(i * 17);
 	memset(&v, 0xa5, sizeof(v));
 	kst_metrics_cert_build(&v, &f, &c, NR + 60);
 	cr_assert_str_eq(v.name, "example.com.ecdsa");
+	cr_assert_str_eq(v.sha256, "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:"
+				   "ee:ff:10:21:32:43:54:65:76:87:98:a9:ba:cb:"
+				   "dc:ed:fe:0f");
+	cr_assert_eq(v.sha256[sizeof(v.sha256) - 1], 0, "padded with NULs");
 	cr_assert_str_eq(v.subject_cn, "example.com");
 	cr_assert_eq(v.name[sizeof(v.name) - 1], 0, "padded with NULs");
 	cr_assert_eq(v.state, KST_STAPLE_STALE);
@@ -241,8 +258,35 @@ Test(metrics_state, builds_cert_value_from_facts_and_counters)
 	cr_assert_eq(v.keyupdate_closes, 2);
 	cr_assert_eq(v.bytes_ktls, 1 << 20);
 	cr_assert_eq(v.bytes_userspace, 4096);
-	cr_assert_arr_eq(v.ktls_fallback, c.ktls_fallback,
-			 sizeof(v.ktls_fallback));
+	cr_assert_eq(v.hs_resumed, 40);
+	cr_assert_eq(v.tickets_issued, 80);
+	cr_assert_eq(v.tickets_refused_unknown, 9);
+	cr_assert_eq(v.tickets_refused_expired, 8);
+	cr_assert_eq(v.keyupdate_rekeys_rx, 12);
+	cr_assert_eq(v.keyupdate_rekeys_tx, 11);
+	cr_assert_eq(v.keyupdate_flood_closes, 1);
+	/* the fallbacks land in their named fields */
+	cr_assert_eq(v.ktls_fallback.no_kernel, 4);
+	cr_assert_eq(v.ktls_fallback.cipher, 1);
+	cr_assert_eq(v.ktls_fallback.other, 2, "a code it does not name");
+	cr_assert_eq(v.ktls_fallback.disabled + v.ktls_fallback.version +
+			     v.ktls_fallback.pending +
+			     v.ktls_fallback.no_secret +
+			     v.ktls_fallback.setsockopt +
+			     v.ktls_fallback.not_installed +
+			     v.ktls_fallback.openssl,
+		     0);
+}
+
+Test(metrics_state, a_value_without_a_key_has_an_empty_fingerprint)
+{
+	struct kst_conn_counters c = {0};
+	struct kst_cert_facts f = {.name = "x"};
+	struct kst_cert_val v;
+
+	memset(&v, 0xa5, sizeof(v));
+	kst_metrics_cert_build(&v, &f, &c, T0);
+	cr_assert_str_eq(v.sha256, "");
 }
 
 Test(metrics_state, clamps_seconds_to_zero_in_an_expired_value)
@@ -366,6 +410,21 @@ Test(metrics_state, sums_every_counter_of_every_worker)
 	}
 	for (size_t i = 0; i < WORDS(sum); i++)
 		cr_assert_eq(s[i], 6000 + 3 * i, "word %zu", i);
+	/* and by name, the counters the ticket and KeyUpdate code fill */
+#define WORD_OF(f) (offsetof(struct kst_conn_counters, f) / sizeof(uint64_t))
+	cr_assert_eq(sum.hs_resumed, 6000 + 3 * WORD_OF(hs_resumed));
+	cr_assert_eq(sum.tickets_issued, 6000 + 3 * WORD_OF(tickets_issued));
+	cr_assert_eq(sum.tickets_refused_unknown,
+		     6000 + 3 * WORD_OF(tickets_refused_unknown));
+	cr_assert_eq(sum.tickets_refused_expired,
+		     6000 + 3 * WORD_OF(tickets_refused_expired));
+	cr_assert_eq(sum.keyupdate_rekeys_rx,
+		     6000 + 3 * WORD_OF(keyupdate_rekeys_rx));
+	cr_assert_eq(sum.keyupdate_rekeys_tx,
+		     6000 + 3 * WORD_OF(keyupdate_rekeys_tx));
+	cr_assert_eq(sum.keyupdate_flood_closes,
+		     6000 + 3 * WORD_OF(keyupdate_flood_closes));
+#undef WORD_OF
 }
 
 Test(metrics_state, sums_every_process_counter_of_every_worker)
@@ -384,12 +443,17 @@ Test(metrics_state, sums_every_process_counter_of_every_worker)
 
 Test(metrics_state, counts_unknown_fallback_reasons_in_the_last_slot)
 {
-	cr_assert_eq(kst_metrics_fallback_slot(0), 0);
-	cr_assert_eq(kst_metrics_fallback_slot(9), 9);
-	cr_assert_eq(kst_metrics_fallback_slot(KST_BPF_FALLBACK_SLOTS - 1),
-		     KST_BPF_FALLBACK_SLOTS - 1);
+	cr_assert_eq(kst_metrics_fallback_slot(1), 0);
+	cr_assert_eq(kst_metrics_fallback_slot(9), 8);
+	cr_assert_eq(kst_metrics_fallback_slot(0), KST_BPF_FALLBACK_SLOTS - 1);
+	cr_assert_eq(kst_metrics_fallback_slot(10), KST_BPF_FALLBACK_SLOTS - 1);
 	cr_assert_eq(kst_metrics_fallback_slot(1000),
 		     KST_BPF_FALLBACK_SLOTS - 1);
+	cr_assert_str_eq(kst_metrics_fallback_slot_name(0), "disabled");
+	cr_assert_str_eq(kst_metrics_fallback_slot_name(KST_BPF_FALLBACK_SLOTS -
+							1),
+			 "other");
+	cr_assert_null(kst_metrics_fallback_slot_name(KST_BPF_FALLBACK_SLOTS));
 }
 
 Test(metrics_state, names_every_state_and_policy_distinctly)
@@ -422,10 +486,17 @@ Test(metrics_state, error_names_match_the_ocsp_module)
 Test(metrics_state, fallback_names_match_the_ktls_module)
 {
 #ifdef HAVE_KTLS
-	cr_assert_leq(KST_KTLS_WHY__MAX, KST_BPF_FALLBACK_SLOTS);
+	/* every reason but ok has a named slot of its own */
+	cr_assert_eq(KST_KTLS_WHY__MAX, KST_BPF_FALLBACK_SLOTS,
+		     "a new kTLS reason needs a field in kst_bpf_fallback");
 	for (int w = 0; w < KST_KTLS_WHY__MAX; w++)
 		cr_assert_str_eq(kst_metrics_fallback_name(w),
 				 kst_ktls_why_name(w), "reason %d", w);
+	for (int w = 1; w < KST_KTLS_WHY__MAX; w++)
+		cr_assert_str_eq(
+			kst_metrics_fallback_slot_name(
+				kst_metrics_fallback_slot(w)),
+			kst_ktls_why_name(w), "reason %d", w);
 	cr_assert_null(kst_metrics_fallback_name(KST_KTLS_WHY__MAX));
 #else
 	cr_skip_test("ktls/ktls.h is not in the tree yet");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/metrics_state.h"
 #include "daemon/status.h"
 #include "daemon/status_fmt.h"
 #include "daemon/util.h"
@@ -48,7 +49,15 @@ static void fixture_fresh(struct kst_status_cert *c)
 	a->conns_ktls_tx = 120;
 	a->conns_ktls_rx = 118;
 	a->conns_userspace = 3;
-	a->ktls_fallback[2] = 3;
+	a->ktls_fallback.no_kernel = 3;
+	a->hs_resumed = 40;
+	a->tickets_issued = 80;
+	a->tickets_refused_unknown = 9;
+	a->tickets_refused_expired = 8;
+	a->keyupdate_rekeys_rx = 12;
+	a->keyupdate_rekeys_tx = 11;
+	a->keyupdate_closes = 2;
+	a->keyupdate_flood_closes = 1;
 	a->bytes_ktls = 5u << 20;
 	a->bytes_userspace = 2048;
 }
@@ -130,6 +139,9 @@ static struct kst_status_view fixture(void)
 	fixture_fresh(&certs[1]);
 	fixture_stale(&certs[2]);
 	fixture_global(&global);
+	for (int i = 0; i < 3; i++) /* as kst_status_read fills it */
+		kst_metrics_fingerprint(certs[i].val.sha256,
+					certs[i].key.sha256);
 	kst_status_sort(certs, 3);
 	return (struct kst_status_view){certs, 3, &global, NOW};
 }
@@ -195,21 +207,25 @@ Test(status, formats_byte_counts_in_binary_units)
 }
 
 static const char table_golden[] =
-	"CERT               STATE       NEXT UPDATE          LAST FETCH    "
-	"        NEXT REFRESH     SERVED  NO STAPLE  DATA PATH\n"
-	"api \"rsa\"          stale       12m                  http 503 (x3"
-	")         in 5m                10          0  ktls 10/10 tx, 10 rx"
-	"; nic 4 tx, 0 rx\n"
-	"example.com.ecdsa  fresh       3d 4h                ok            "
-	"        in 2h               120          3  ktls 120/123 tx, 118 r"
-	"x; user 3 (no-kernel 3)\n"
-	"old                expired     expired 5m ago       signature     "
-	"        overdue 3h            0          0  -\n"
+	"CERT               STATE    NEXT UPDATE  LAST FETCH     NEXT REFRE"
+	"SH  SERVED  NO STAPLE  KTLS TX/RX\n"
+	"api \"rsa\"          stale    12m          http 503 (x3)  in 5m   "
+	"          10          0       10/10\n"
+	"example.com.ecdsa  fresh    3d 4h        ok             in 2h     "
+	"       120          3     120/118\n"
+	"old                expired  5m ago       signature      overdue 3h"
+	"         0          0           -\n"
 	"\n"
-	"connections: 140 accepted, 5 active; handshake failures: 1 timeout"
-	", 2 protocol, 0 no-cert, 0 other; backend connect failures: 0\n"
-	"relayed: 5.0 MiB ktls, 2.0 KiB userspace; reloads: 1 ok, 0 failed;"
-	" pid 4242, 2 workers, up 1d 3h, flushed 1s ago\n"
+	"connections: 140 accepted, 5 active; backend connect failures: 0\n"
+	"handshakes: 133, 40 resumed; failed: 1 timeout, 2 protocol, 0 no-c"
+	"ert, 0 other\n"
+	"tickets: 80 issued, 9 refused (unknown key), 8 refused (expired)\n"
+	"key updates: 12 rx, 11 tx rekeyed; closed: 2 (kernel cannot rekey)"
+	", 1 (flood)\n"
+	"relayed: 5.0 MiB ktls, 2.0 KiB userspace; userspace connections: 3"
+	" (no-kernel 3)\n"
+	"reloads: 1 ok, 0 failed; pid 4242, 2 workers, up 1d 3h, flushed 1s"
+	" ago\n"
 	"kernel tls: not available (no /proc/net/tls_stat)\n"
 	"attention: api \"rsa\" stale (must-staple), old expired\n";
 
@@ -219,6 +235,109 @@ Test(status, renders_the_table_a_person_reads)
 	char *out = render(kst_status_render_table, &v);
 
 	cr_assert_str_eq(out, table_golden, "got:\n%s", out);
+	free(out);
+}
+
+/* The longest line of text, in columns (ASCII). */
+static size_t widest_line(const char *text)
+{
+	size_t w = 0;
+
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		w = n > w ? n : w;
+		p += n + (p[n] == '\n');
+	}
+	return w;
+}
+
+Test(status, table_fits_100_columns_and_cuts_only_a_long_name)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+
+	cr_assert_leq(widest_line(table_golden), KST_STATUS_COLUMNS);
+	strcpy(certs[1].val.name, "a-rather-long-certificate-name-of-"
+				  "the-fleet.example.ecdsa.pem");
+	certs[1].val.conns_ktls_tx = 1234567;
+	out = render(kst_status_render_table, &v);
+	cr_assert_leq(widest_line(out), KST_STATUS_COLUMNS, "%s", out);
+	cr_assert_not_null(strstr(out, "\na-rather-long-c"), "%s", out);
+	cr_assert_not_null(strstr(out, "~  fresh"), "cut with '~': %s", out);
+	cr_assert_not_null(strstr(out, "1234567/118\n"), "%s", out);
+	free(out);
+}
+
+static void squeeze(char *s)
+{
+	char *o = s;
+
+	for (char *p = s; *p; p++)
+		if (!(*p == ' ' && o > s && o[-1] == ' '))
+			*o++ = *p;
+	*o = '\0';
+}
+
+/* The README's sample is real output: its header is the one printed. */
+Test(status, readme_sample_has_the_table_as_printed)
+{
+	const char *src = getenv("KST_SRCDIR");
+	struct kst_status_view v = fixture();
+	char path[4096], *out, *nl;
+	FILE *f;
+	char *readme = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "%s/README.md", src ? src : ".");
+	f = fopen(path, "re");
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_geq(getdelim(&readme, &len, '\0', f), 0);
+	fclose(f);
+	out = render(kst_status_render_table, &v);
+	nl = strchr(out, '\n');
+	*nl = '\0';
+	/* widths follow the contents: compare with runs of blanks as one */
+	squeeze(out);
+	squeeze(readme);
+	cr_assert_not_null(strstr(readme, out), "README lacks '%s'", out);
+	cr_assert_not_null(strstr(readme, "\nconnections: "), "summary");
+	free(out);
+	free(readme);
+}
+
+Test(status, wide_table_shows_every_column_and_the_whole_name)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+
+	strcpy(certs[1].val.name, "a-rather-long-certificate-name-of-"
+				  "the-fleet.example.ecdsa.pem");
+	v.wide = true;
+	out = render(kst_status_render_table, &v);
+	cr_assert_not_null(strstr(out, "  NO STAPLE  DATA PATH\n"), "%s", out);
+	cr_assert_not_null(strstr(out, "\na-rather-long-certificate-name-of-"
+				       "the-fleet.example.ecdsa.pem  fresh"),
+			   "%s", out);
+	cr_assert_not_null(strstr(out, "  ktls 120/123 tx, 118 rx; user 3 "
+				       "(no-kernel 3); resumed 40; tickets 80, "
+				       "refused 9 unknown, 8 expired; rekeys "
+				       "12 rx, 11 tx\n"),
+			   "%s", out);
+	cr_assert_not_null(strstr(out, "  ktls 10/10 tx, 10 rx; nic 4 tx, 0 "
+				       "rx\n"),
+			   "%s", out);
+	free(out);
+}
+
+Test(status, says_1_worker_not_1_workers)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+
+	global.workers = 1;
+	out = render(kst_status_render_table, &v);
+	cr_assert_not_null(strstr(out, "pid 4242, 1 worker, up"), "%s", out);
 	free(out);
 }
 
@@ -236,7 +355,7 @@ Test(status, table_says_gone_when_the_daemon_stopped_flushing)
 	out = render(kst_status_render_table, &v);
 	cr_assert(starts_with(out, "daemon: gone: kstapled (pid 4242) has not "
 				   "flushed the maps for 1h (it does every "
-				   "second): killed, crashed or hung"),
+				   "second):\n  killed, crashed or hung"),
 		  "got:\n%s", out);
 	cr_assert_not_null(strstr(out, "last flush 1h ago"), "%s", out);
 	cr_assert_null(strstr(out, " up "), "%s", out);
@@ -264,8 +383,8 @@ Test(status, a_clean_stop_reads_as_stopped_in_table_and_json)
 	global.flushed_at = NOW - 300;
 	out = render(kst_status_render_table, &v);
 	cr_assert(starts_with(out, "daemon: stopped: kstapled (pid 4242) "
-				   "stopped 5m ago; below are its last values, "
-				   "nothing is served\n"),
+				   "stopped 5m ago;\n  below are its last "
+				   "values, nothing is served\n"),
 		  "got:\n%s", out);
 	cr_assert_not_null(strstr(out, "pid 4242 stopped 5m ago, after 1d 2h up"),
 			   "%s", out);
@@ -289,9 +408,10 @@ Test(status, table_shows_kernel_tls_counters_when_present)
 	global.tls_stat.rx_sw = 60;
 	global.tls_stat.decrypt_error = 1;
 	out = render(kst_status_render_table, &v);
-	cr_assert_not_null(strstr(out, "kernel tls: now 7 tx, 6 rx sw; 0 tx, "
-				       "0 rx device; total 70 tx, 60 rx sw; "
-				       "0 tx, 0 rx device; 1 decrypt errors\n"),
+	cr_assert_not_null(strstr(out, "kernel tls now: 7 tx, 6 rx sw; 0 tx, "
+				       "0 rx device\nkernel tls total: 70 tx, "
+				       "60 rx sw; 0 tx, 0 rx device; 1 "
+				       "decrypt errors\n"),
 			   "got:\n%s", out);
 	free(out);
 }
@@ -321,34 +441,47 @@ Test(status, table_never_passes_control_bytes_to_the_terminal)
 }
 
 static const char json_golden[] =
-	"{\"now\":1763720000,\"certs\":[\n"
-	"{\"sha256\":\"1111111111111111111111111111111111111111111111111111"
-	"111111111111\",\"name\":\"old\",\"subject_cn\":\"\",\"state\":\"fr"
-	"esh\",\"policy\":\"lenient\",\"must_staple\":0,\"fetch_consecutive"
-	"_failures\":1,\"last_http_status\":0,\"last_error\":5,\"last_error"
-	"_name\":\"signature\",\"not_after\":0,\"this_update\":1763028800,"
-	"\"next_update\":1763719700,\"produced_at\":0,\"fetched_at\":0,\"la"
-	"st_fetch_at\":0,\"next_refresh\":1763709200,\"secs_to_next_update"
-	"\":0,\"flushed_at\":1763712800,\"fetch_successes\":0,\"fetch_failu"
-	"res\":1,\"handshakes\":0,\"staples_served\":0,\"status_no_staple\""
-	":0,\"conns_ktls_tx\":0,\"conns_ktls_rx\":0,\"conns_device_tx\":0,"
-	"\"conns_device_rx\":0,\"conns_userspace\":0,\"keyupdate_closes\":0"
-	",\"bytes_ktls\":0,\"bytes_userspace\":0,\"ktls_fallback\":[0,0,0,0"
-	",0,0,0,0,0,0,0,0,0,0,0,0],\"state_now\":\"expired\",\"bad\":true}\n"
-	"],\"global\":{\"started_at\":1763622800,\"flushed_at\":1763719999,"
-	"\"pid\":4242,\"workers\":2,\"certs\":3,\"tls_stat_present\":0,\"co"
-	"nns_accepted\":140,\"conns_active\":5,\"hs_fail_timeout\":1,\"hs_f"
-	"ail_protocol\":2,\"hs_fail_no_cert\":0,\"hs_fail_other\":0,\"backe"
-	"nd_connect_failures\":0,\"bytes_ktls\":5242880,\"bytes_userspace\""
-	":2048,\"reloads_ok\":1,\"reloads_failed\":0,\"tls_stat\":{\"curr_t"
-	"x_sw\":0,\"curr_rx_sw\":0,\"curr_tx_device\":0,\"curr_rx_device\":"
-	"0,\"tx_sw\":0,\"rx_sw\":0,\"tx_device\":0,\"rx_device\":0,\"decryp"
-	"t_error\":0,\"rx_device_resync\":0,\"decrypt_retry\":0,\"rx_no_pad"
-	"_violation\":0,\"rx_rekey_ok\":0,\"rx_rekey_error\":0,\"tx_rekey_o"
-	"k\":0,\"tx_rekey_error\":0,\"rx_rekey_received\":0}},\"daemon\":\"runn"
-	"ing\",\"exit\":1}\n";
+	"{\"now\":1763720000,\"now_rfc3339\":\"2025-11-21T10:13:20Z\",\""
+	"certs\":[\n{\"name\":\"old\",\"subject_cn\":\"\",\"sha256\":\""
+	"11:11:11:11:11:11:11:11:11:11:11:11:11:11:11:11:11:11:11:11:11"
+	":11:11:11:11:11:11:11:11:11:11:11\",\"state\":\"fresh\",\"poli"
+	"cy\":\"lenient\",\"must_staple\":false,\"fetch_consecutive_fai"
+	"lures\":1,\"last_http_status\":0,\"last_error\":5,\"last_error"
+	"_name\":\"signature\",\"not_after\":0,\"not_after_rfc3339\":nu"
+	"ll,\"this_update\":1763028800,\"this_update_rfc3339\":\"2025-1"
+	"1-13T10:13:20Z\",\"next_update\":1763719700,\"next_update_rfc3"
+	"339\":\"2025-11-21T10:08:20Z\",\"produced_at\":0,\"produced_at"
+	"_rfc3339\":null,\"fetched_at\":0,\"fetched_at_rfc3339\":null,\""
+	"last_fetch_at\":0,\"last_fetch_at_rfc3339\":null,\"next_refres"
+	"h\":1763709200,\"next_refresh_rfc3339\":\"2025-11-21T07:13:20Z"
+	"\",\"secs_to_next_update\":0,\"flushed_at\":1763712800,\"flush"
+	"ed_at_rfc3339\":\"2025-11-21T08:13:20Z\",\"fetch_successes\":0"
+	",\"fetch_failures\":1,\"handshakes\":0,\"hs_resumed\":0,\"stap"
+	"les_served\":0,\"status_no_staple\":0,\"tickets_issued\":0,\"t"
+	"ickets_refused_unknown\":0,\"tickets_refused_expired\":0,\"con"
+	"ns_ktls_tx\":0,\"conns_ktls_rx\":0,\"conns_device_tx\":0,\"con"
+	"ns_device_rx\":0,\"conns_userspace\":0,\"keyupdate_closes\":0,"
+	"\"keyupdate_rekeys_rx\":0,\"keyupdate_rekeys_tx\":0,\"keyupdat"
+	"e_flood_closes\":0,\"bytes_ktls\":0,\"bytes_userspace\":0,\"kt"
+	"ls_fallback\":{\"disabled\":0,\"no_kernel\":0,\"version\":0,\""
+	"cipher\":0,\"pending\":0,\"no_secret\":0,\"setsockopt\":0,\"no"
+	"t_installed\":0,\"openssl\":0,\"other\":0},\"state_now\":\"exp"
+	"ired\",\"bad\":true}\n],\"global\":{\"started_at\":1763622800,"
+	"\"started_at_rfc3339\":\"2025-11-20T07:13:20Z\",\"flushed_at\""
+	":1763719999,\"flushed_at_rfc3339\":\"2025-11-21T10:13:19Z\",\""
+	"pid\":4242,\"workers\":2,\"certs\":3,\"tls_stat_present\":fals"
+	"e,\"conns_accepted\":140,\"conns_active\":5,\"hs_fail_timeout\""
+	":1,\"hs_fail_protocol\":2,\"hs_fail_no_cert\":0,\"hs_fail_othe"
+	"r\":0,\"backend_connect_failures\":0,\"bytes_ktls\":5242880,\""
+	"bytes_userspace\":2048,\"reloads_ok\":1,\"reloads_failed\":0,\""
+	"tls_stat\":{\"curr_tx_sw\":0,\"curr_rx_sw\":0,\"curr_tx_device"
+	"\":0,\"curr_rx_device\":0,\"tx_sw\":0,\"rx_sw\":0,\"tx_device\""
+	":0,\"rx_device\":0,\"decrypt_error\":0,\"rx_device_resync\":0,"
+	"\"decrypt_retry\":0,\"rx_no_pad_violation\":0,\"rx_rekey_ok\":"
+	"0,\"rx_rekey_error\":0,\"tx_rekey_ok\":0,\"tx_rekey_error\":0,"
+	"\"rx_rekey_received\":0}},\"daemon\":\"running\",\"exit\":1}\n";
 
-Test(status, renders_json_with_the_btf_field_names)
+Test(status, renders_json_with_the_btf_field_names_and_json_types)
 {
 	struct kst_status_view v = fixture();
 	char *out;
@@ -367,11 +500,17 @@ Test(status, json_lists_every_certificate_and_escapes_strings)
 	int n = 0;
 
 	out = render(kst_status_render_json, &v);
-	for (p = out; (p = strstr(p, "{\"sha256\":\"")) != NULL; p++)
+	for (p = out; (p = strstr(p, "\"sha256\":\"")) != NULL; p++)
 		n++;
 	cr_assert_eq(n, 3);
 	cr_assert_not_null(strstr(out, "\"name\":\"api \\\"rsa\\\"\""));
-	cr_assert_not_null(strstr(out, "\"ktls_fallback\":[0,0,3,0,"));
+	cr_assert_not_null(strstr(out, "\"sha256\":\"00:01:02:03:04:05:06:07:"
+				       "08:09:0a:0b:0c:0d:0e:0f:10:11:12:13:14:"
+				       "15:16:17:18:19:1a:1b:1c:1d:1e:1f\""),
+			   "%s", out);
+	cr_assert_not_null(strstr(out, "\"ktls_fallback\":{\"disabled\":0,"
+				       "\"no_kernel\":3,"),
+			   "%s", out);
 	cr_assert_not_null(strstr(out, "\"exit\":1}\n"));
 	free(out);
 }
@@ -704,6 +843,60 @@ Test(status, rejects_bad_usage_with_exit_2)
 	free(out);
 	free(err);
 	cr_assert_eq(run_status(now, 3, &out, &err), 2);
+	free(out);
+	free(err);
+}
+
+/* a configuration file of a test's own, with text; returns its path */
+static const char *write_conf(const char *text)
+{
+	static char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/kst-status-%d.conf", (int)getpid());
+	f = fopen(path, "we");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+Test(status, reads_the_pin_dir_from_the_configuration)
+{
+	char *argv[] = {"status", "-c", NULL, NULL};
+	char *out = NULL, *err = NULL;
+
+	argv[2] = (char *)write_conf("[global]\nbpf-pin-dir = "
+				     "/tmp/kst-pins-of-the-conf\n");
+	cr_assert_eq(run_status(argv, 3, &out, &err), 2);
+	cr_assert_not_null(strstr(err, "no directory /tmp/kst-pins-of-the-conf:"),
+			   "the configuration's pin dir: %s", err);
+	free(out);
+	free(err);
+	argv[2] = (char *)write_conf("[global]\nbpf-pin-dir =\n");
+	cr_assert_eq(run_status(argv, 3, &out, &err), 2);
+	cr_assert_not_null(strstr(err, "sets bpf-pin-dir empty: that daemon "
+				       "exports no metrics"),
+			   "%s", err);
+	free(out);
+	free(err);
+	unlink(argv[2]);
+	argv[2] = "/tmp/kst-no-such.conf";
+	cr_assert_eq(run_status(argv, 3, &out, &err), 2);
+	cr_assert_not_null(strstr(err, "cannot read /tmp/kst-no-such.conf: No "
+				       "such file"),
+			   "%s", err);
+	free(out);
+	free(err);
+}
+
+Test(status, a_configuration_and_a_pin_dir_are_one_too_many)
+{
+	char *argv[] = {"status", "-c", "x.conf", "--pin-dir", "/tmp", NULL};
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(run_status(argv, 5, &out, &err), 2);
+	cr_assert_not_null(strstr(err, "usage: kstapled status"), "%s", err);
 	free(out);
 	free(err);
 }
