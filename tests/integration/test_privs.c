@@ -245,6 +245,39 @@ Test(privs, key_files_must_be_private_and_owned_by_root_or_the_service_user,
 	}
 }
 
+/*
+ * The unit runs `kstapled -t` as root inside a bounding set without
+ * CAP_DAC_OVERRIDE: the service user's 0750 state-dir must not read as
+ * unwritable there (root's own access() is not the question).
+ */
+Test(privs, check_in_a_bounding_set_without_dac_override_accepts_the_users_state_dir,
+     .timeout = 60)
+{
+	const char *state = kst_h_path("state");
+	const char *key = NULL;
+	char *out = NULL;
+	char *argv[] = {"setpriv", "--bounding-set=-dac_override",
+			(char *)kst_h_kstapled(), "-t", "-c",
+			(char *)kst_h_path("keys.conf"), NULL};
+
+	kst_test_require(geteuid() == 0, "needs root to chown the state-dir");
+	kst_test_require(access("/usr/bin/setpriv", X_OK) == 0,
+			 "needs setpriv (util-linux)");
+	key = key_copy("root-bset.key", 0600, 0);
+	cr_assert_eq(mkdir(state, 0750), 0);
+	cr_assert_eq(chown(state, 65534, 65534), 0);
+	free(out);
+	out = NULL;
+	cr_assert_eq(check_key(key, &out), 0, "plain -t: %s", out);
+	free(out);
+	out = NULL;
+	cr_expect_eq(kst_h_run(argv, NULL, 0, &out, 15000), 0,
+		     "-t without CAP_DAC_OVERRIDE refused the state-dir:\n%s",
+		     out);
+	cr_expect(strstr(out, "not writable") == NULL, "%s", out);
+	free(out);
+}
+
 /* Followed on purpose, and the file at its end is what is checked. */
 Test(privs, a_key_behind_a_symlink_is_checked_where_it_ends, .timeout = 60)
 {
