@@ -29,6 +29,32 @@ enum kst_key_kind {
 
 struct kst_certstate;
 
+/*
+ * What the loads of one generation share, in one thread (NULL: nothing):
+ * a private-key decoder made once, and the chain certificates parsed so
+ * far (an intermediate named by 100,000 PEM files is parsed once).
+ * Zero-initialised; kst_cert_loader_fini.
+ */
+struct ossl_decoder_ctx_st;
+struct kst_cert_interned {
+	X509 *x;
+	unsigned char sha256[32]; /* of its DER */
+};
+struct kst_cert_loader {
+	struct ossl_decoder_ctx_st *dctx;
+	EVP_PKEY *out; /* where the decoder puts a key */
+	/* chain certificates by DER hash, shared by every PEM naming them */
+	struct kst_cert_interned *interned;
+	size_t mask, n_interned;
+};
+
+/* A file as a reload compares it: where it stands, and its bytes. */
+struct kst_cert_file {
+	unsigned long long dev, ino;
+	long long size, mtime_ns, ctime_ns;
+	unsigned char sha256[32]; /* of the content */
+};
+
 struct kst_cert {
 	const struct kst_cert_conf *conf; /* owned by the generation's config */
 	char *name;                       /* short: section name or basename */
@@ -53,6 +79,9 @@ struct kst_cert {
 	bool stapling;     /* effective */
 	bool fetch;        /* effective */
 	struct kst_certstate *state; /* reference */
+	char *pem_path, *key_path;   /* as read (key_path: the PEM's) */
+	struct kst_cert_file pem_file, key_file;
+	bool reused; /* leaf, chain, key shared with the previous generation */
 };
 
 /*
@@ -65,6 +94,20 @@ struct kst_cert {
 int kst_cert_load(const struct kst_config *conf,
 		  const struct kst_cert_conf *cc, struct kst_diag *diag,
 		  struct kst_cert **out);
+/*
+ * The same, for a reload: when prev (the previous generation's
+ * certificate for this configuration entry, or NULL) read the same files
+ * and they are unchanged (same device, inode, size, mtime and ctime, or
+ * else the same bytes by SHA-256), its leaf, chain and key are shared
+ * (reused is set) instead of parsed and verified again; the key file's
+ * mode and owner are checked again either way.
+ */
+int kst_cert_load_reuse(const struct kst_config *conf,
+			const struct kst_cert_conf *cc,
+			const struct kst_cert *prev,
+			struct kst_cert_loader *loader, struct kst_diag *diag,
+			struct kst_cert **out);
+void kst_cert_loader_fini(struct kst_cert_loader *l);
 void kst_cert_free(struct kst_cert *c);
 const char *kst_cert_kind_name(const struct kst_cert *c);
 

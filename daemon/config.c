@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "daemon/log.h"
@@ -143,10 +144,27 @@ static const struct kst_option config_options[] = {
 	 "`auto` is a quarter of max-connections."},
 	{SEC_GLOBAL, "backlog", OT_UINT, "511", "1", "65535", NULL,
 	 G(backlog), 0, "listen(2) backlog of each socket."},
+	{SEC_GLOBAL, "keyupdate-limit", OT_UINT, "32", "1", "100000", NULL,
+	 G(keyupdate_limit), 0,
+	 "TLS 1.3 KeyUpdates a client may send on one kTLS connection per "
+	 "minute where the kernel rekeys (Linux 6.14+); the next one closes "
+	 "the connection cleanly."},
 	{SEC_GLOBAL, "nic-offload", OT_STRING, "", NULL, NULL, NULL,
 	 G(nic_offload), OPT_EMPTY,
 	 "Comma-separated interfaces on which to switch tls-hw-tx-offload and "
 	 "tls-hw-rx-offload on at start."},
+	{SEC_GLOBAL, "ticket-keys", OT_PATH, "", NULL, NULL, NULL,
+	 G(ticket_keys), OPT_EMPTY,
+	 "Session-ticket key file shared by a fleet: one base64 line of 80 "
+	 "random bytes per key, newest first (the first encrypts new "
+	 "tickets, all decrypt; `kstapled ticket-key new` makes a line). "
+	 "Watched and reread without a reload; a bad file is refused and "
+	 "the keys in use stay. Private: owned by root or the service user, "
+	 "no group or other bits. Empty: each process makes its own keys."},
+	{SEC_GLOBAL, "ticket-lifetime", OT_DURATION, "4h", "1s", "7d", NULL,
+	 G(ticket_lifetime_ms), 0,
+	 "With ticket-keys: how long a session ticket resumes; an older "
+	 "ticket gets a full handshake even while its key is listed."},
 
 	/* [ocsp] */
 	{SEC_OCSP, "fetch", OT_BOOL, "on", NULL, NULL, NULL, O(fetch), 0,
@@ -235,6 +253,10 @@ static const struct kst_option config_options[] = {
 	 L(session_tickets), 0,
 	 "TLS 1.3 session tickets sent after a full handshake; 0 also turns "
 	 "TLS 1.2 tickets off."},
+	{SEC_LISTENER, "ticket-keys", OT_PATH, NULL, NULL, NULL, NULL,
+	 L(ticket_keys), OPT_EMPTY,
+	 "Overrides [global] ticket-keys for this listener; empty: this "
+	 "listener's tickets use the process's own keys."},
 
 	/* [cert:NAME] */
 	{SEC_CERT, "pem", OT_PATH, NULL, NULL, NULL, NULL, CC(pem),
@@ -272,6 +294,9 @@ struct config_parser {
 	void *obj;        /* the section's struct */
 	int sec_line;     /* line of the current section header */
 	int *set_lines;   /* [N_OPTIONS]: where set in this section, or 0 */
+	/* cert names -> index + 1 in conf->certs (0: empty slot); open
+	 * addressing, kept under half full: config_cert_index */
+	size_t *cert_slots, cert_mask;
 	/* unresolved `cert = NAME` references: (listener, ref, name) */
 	struct {
 		size_t listener, ref;
@@ -458,6 +483,94 @@ static const struct kst_option *opt_find(enum opt_section sec,
 	return NULL;
 }
 
+/* An unknown key: where it belongs if another section has it, else the
+ * closest option of this section. */
+static void opt_unknown(struct kst_diag *diag, const char *path, int line,
+			enum opt_section sec, const char *key)
+{
+	const char *cands[N_OPTIONS], *hint;
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct kst_option *o = &config_options[i];
+
+		if (o->sec != sec && strcmp(o->name, key) == 0) {
+			kst_diag_error(diag, path, line,
+				       "unknown option '%s' in [%s]: it "
+				       "belongs in [%s]",
+				       key, config_section_names[sec],
+				       config_section_names[o->sec]);
+			return;
+		}
+		if (o->sec == sec)
+			cands[n++] = o->name;
+	}
+	hint = kst_parse_suggest(key, cands, n);
+	if (hint != NULL) {
+		kst_diag_error(diag, path, line,
+			       "unknown option '%s' in [%s]; did you mean "
+			       "'%s'?",
+			       key, config_section_names[sec], hint);
+		return;
+	}
+	for (size_t i = 0; i < N_OPTIONS; i++) /* a near miss elsewhere */
+		cands[i] = config_options[i].name;
+	hint = kst_parse_suggest(key, cands, N_OPTIONS);
+	for (size_t i = 0; hint != NULL && i < N_OPTIONS; i++)
+		if (cands[i] == hint) {
+			kst_diag_error(diag, path, line,
+				       "unknown option '%s' in [%s]; did you "
+				       "mean '%s' (an option of [%s])?",
+				       key, config_section_names[sec], hint,
+				       config_section_names[config_options[i]
+								    .sec]);
+			return;
+		}
+	if (hint == NULL)
+		kst_diag_error(diag, path, line,
+			       "unknown option '%s' in [%s] (kstapled "
+			       "--options lists them)",
+			       key, config_section_names[sec]);
+}
+
+/* A section header that is none of the four, with the likely one. */
+static void section_unknown(struct kst_diag *diag, const char *path,
+			    int line, const char *hdr)
+{
+	static const char *const kinds[] = {"global", "ocsp", "listener",
+					    "cert"};
+	const char *colon = strchr(hdr, ':'), *hint;
+	char kind[80];
+
+	snprintf(kind, sizeof(kind), "%.*s",
+		 (int)(colon ? (size_t)(colon - hdr) : strlen(hdr)), hdr);
+	hint = kst_parse_suggest(kind, kinds, KST_ARRAY_SIZE(kinds));
+	if (hint == NULL) {
+		kst_diag_error(diag, path, line,
+			       "unknown section [%s] (expected [global], "
+			       "[ocsp], [listener:NAME] or [cert:NAME])",
+			       hdr);
+	} else if (hint == kinds[0] || hint == kinds[1]) {
+		kst_diag_error(diag, path, line,
+			       "unknown section [%s]; did you mean [%s]?", hdr,
+			       hint);
+	} else if (colon == NULL || colon[1] == '\0') {
+		kst_diag_error(diag, path, line,
+			       "unknown section [%s]: a %s section needs a "
+			       "name, as in [%s:NAME]",
+			       hdr, hint, hint);
+	} else if (strcmp(kind, hint) != 0) {
+		kst_diag_error(diag, path, line,
+			       "unknown section [%s]; did you mean [%s:%s]?",
+			       hdr, hint, colon + 1);
+	} else {
+		kst_diag_error(diag, path, line,
+			       "bad section [%s]: a %s name has no blank or "
+			       "'/' (as in [%s:NAME])",
+			       hdr, hint, hint);
+	}
+}
+
 /* An allocation failed: the load fails, saying so (never a configuration
  * with a line, a default or a section silently missing). */
 static void config_oom(struct config_parser *p, int line)
@@ -504,30 +617,79 @@ static void *grow(void *arr, size_t *n, size_t size)
 	return a;
 }
 
+/* ------------------------------------------- the cert index (issue 13) */
+
+static size_t cert_hash(const char *s)
+{
+	size_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+/* Room for one more name: the index doubles when half full, so finding
+ * a cert by name stays O(1) and a config with N certs parses in O(N). */
+static int cert_index_reserve(struct config_parser *p)
+{
+	const struct kst_config *c = p->conf;
+	size_t cap = p->cert_mask ? (p->cert_mask + 1) * 2 : 64, *slots;
+
+	if (p->cert_slots != NULL && (c->n_certs + 1) * 2 <= p->cert_mask + 1)
+		return 0;
+	slots = calloc(cap, sizeof(*slots));
+	if (slots == NULL)
+		return -ENOMEM;
+	free(p->cert_slots);
+	p->cert_slots = slots;
+	p->cert_mask = cap - 1;
+	for (size_t i = 0; i < c->n_certs; i++) {
+		size_t h = cert_hash(c->certs[i].name) & p->cert_mask;
+
+		while (slots[h] != 0)
+			h = (h + 1) & p->cert_mask;
+		slots[h] = i + 1;
+	}
+	return 0;
+}
+
 static struct kst_cert_conf *cert_add(struct config_parser *p,
 				      const char *name, int line)
 {
 	struct kst_config *c = p->conf;
 	struct kst_cert_conf *arr, *cc;
 	char *copy = strdup(name); /* first: no entry without a name */
+	size_t h;
 
-	arr = copy ? grow(c->certs, &c->n_certs, sizeof(*arr)) : NULL;
+	arr = copy && cert_index_reserve(p) == 0
+		      ? grow(c->certs, &c->n_certs, sizeof(*arr))
+		      : NULL;
 	if (arr == NULL) {
 		free(copy);
 		return NULL;
 	}
 	c->certs = arr;
 	cc = &arr[c->n_certs - 1];
+	for (h = cert_hash(name) & p->cert_mask; p->cert_slots[h] != 0;
+	     h = (h + 1) & p->cert_mask)
+		;
+	p->cert_slots[h] = c->n_certs;
 	opt_defaults(p, SEC_CERT, cc);
 	cc->name = copy;
 	cc->line = line;
 	return cc;
 }
 
-static struct kst_cert_conf *cert_find(struct kst_config *c, const char *name,
-				       size_t *idx)
+static struct kst_cert_conf *cert_find(struct config_parser *p,
+				       const char *name, size_t *idx)
 {
-	for (size_t i = 0; i < c->n_certs; i++) {
+	struct kst_config *c = p->conf;
+
+	for (size_t h = cert_hash(name) & p->cert_mask;
+	     p->cert_slots != NULL && p->cert_slots[h] != 0;
+	     h = (h + 1) & p->cert_mask) {
+		size_t i = p->cert_slots[h] - 1;
+
 		if (strcmp(c->certs[i].name, name) == 0) {
 			if (idx != NULL)
 				*idx = i;
@@ -557,10 +719,7 @@ static int section_begin(struct config_parser *p, const char *hdr, int line)
 		return 0;
 	}
 	if (colon == NULL || *name == '\0' || strpbrk(name, " \t/") != NULL) {
-		kst_diag_error(p->diag, p->path, line,
-			       "unknown section [%s] (expected [global], "
-			       "[ocsp], [listener:NAME] or [cert:NAME])",
-			       hdr);
+		section_unknown(p->diag, p->path, line, hdr);
 		return -EINVAL;
 	}
 	if (kind == 8 && strncmp(hdr, "listener", 8) == 0) {
@@ -593,7 +752,7 @@ static int section_begin(struct config_parser *p, const char *hdr, int line)
 		return 0;
 	}
 	if (kind == 4 && strncmp(hdr, "cert", 4) == 0) {
-		struct kst_cert_conf *cc = cert_find(c, name, NULL);
+		struct kst_cert_conf *cc = cert_find(p, name, NULL);
 
 		if (cc != NULL) {
 			kst_diag_error(p->diag, p->path, line,
@@ -608,10 +767,7 @@ static int section_begin(struct config_parser *p, const char *hdr, int line)
 		p->obj = cc;
 		return 0;
 	}
-	kst_diag_error(p->diag, p->path, line,
-		       "unknown section [%s] (expected [global], [ocsp], "
-		       "[listener:NAME] or [cert:NAME])",
-		       hdr);
+	section_unknown(p->diag, p->path, line, hdr);
 	return -EINVAL;
 }
 
@@ -687,7 +843,7 @@ static int listener_cert(struct config_parser *p, struct kst_listener_conf *lc,
 
 		if (path == NULL)
 			return -ENOMEM;
-		cc = cert_find(p->conf, path, &idx);
+		cc = cert_find(p, path, &idx);
 		if (cc == NULL) {
 			cc = cert_add(p, path, line);
 			if (cc == NULL) {
@@ -909,9 +1065,7 @@ static void config_line(struct config_parser *p, char *raw, int line)
 	}
 	o = opt_find(p->sec, key);
 	if (o == NULL) {
-		kst_diag_error(p->diag, p->path, line,
-			       "unknown option '%s' in [%s]", key,
-			       config_section_names[p->sec]);
+		opt_unknown(p->diag, p->path, line, p->sec, key);
 		return;
 	}
 	if (!(o->flags & OPT_REPEAT)) {
@@ -932,6 +1086,10 @@ static void config_line(struct config_parser *p, char *raw, int line)
 		p->conf->global.user_line = line; /* for -t */
 	if (p->sec == SEC_GLOBAL && o->off == G(group))
 		p->conf->global.group_line = line;
+	if (p->sec == SEC_GLOBAL && o->off == G(ticket_keys))
+		p->conf->global.ticket_keys_line = line;
+	if (p->sec == SEC_LISTENER && o->off == L(ticket_keys))
+		((struct kst_listener_conf *)p->obj)->ticket_keys_line = line;
 }
 
 /* ------------------------------------------------------------ checks */
@@ -944,7 +1102,7 @@ static void config_resolve_refs(struct config_parser *p)
 		struct kst_cert_ref *ref = &lc->certs[p->pending[i].ref];
 		size_t idx;
 
-		if (cert_find(p->conf, p->pending[i].name, &idx) != NULL &&
+		if (cert_find(p, p->pending[i].name, &idx) != NULL &&
 		    !p->conf->certs[idx].inline_cert)
 			ref->cert = idx;
 		else
@@ -1068,6 +1226,7 @@ static struct kst_config *config_parse_text(const char *path,
 	for (size_t i = 0; i < p.n_pending; i++)
 		free(p.pending[i].name);
 	free(p.pending);
+	free(p.cert_slots);
 	free(p.set_lines);
 	free(p.dir);
 	if (diag->errors > errors && !keep) {
@@ -1090,6 +1249,13 @@ struct kst_config *kst_config_parse_buf(const char *path, const void *buf,
 	return config_parse_text(path, buf, len, diag, false);
 }
 
+static bool config_is_dir(FILE *f)
+{
+	struct stat st;
+
+	return fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static struct kst_config *config_parse_file(const char *path,
 					    struct kst_diag *diag, bool keep)
 {
@@ -1106,6 +1272,15 @@ static struct kst_config *config_parse_file(const char *path,
 
 		kst_diag_error(diag, path, 0, "cannot open: %s", strerror(e));
 		errno = e;
+		return NULL;
+	}
+	if (config_is_dir(f)) {
+		kst_diag_error(diag, path, 0,
+			       "is a directory: give the configuration file "
+			       "(e.g. %s/kstapled.conf)",
+			       path);
+		fclose(f);
+		errno = EISDIR;
 		return NULL;
 	}
 	mem = open_memstream(&text, &len);
@@ -1157,6 +1332,7 @@ void kst_config_free(struct kst_config *c)
 		free(lc->groups);
 		free(lc->alpn_wire);
 		free(lc->alpn_text);
+		free(lc->ticket_keys);
 		free(lc->certs);
 	}
 	free(c->listeners);
@@ -1177,9 +1353,22 @@ void kst_config_free(struct kst_config *c)
 	free(c->global.user);
 	free(c->global.group);
 	free(c->global.nic_offload);
+	free(c->global.ticket_keys);
 	free(c->ocsp.http_proxy);
 	free(c->path);
 	free(c);
+}
+
+const char *kst_config_listener_ticket_keys(const struct kst_config *conf,
+					    const struct kst_listener_conf *lc,
+					    int *line)
+{
+	if (lc->ticket_keys != NULL) {
+		*line = lc->ticket_keys_line;
+		return lc->ticket_keys;
+	}
+	*line = conf->global.ticket_keys_line;
+	return conf->global.ticket_keys ? conf->global.ticket_keys : "";
 }
 
 int kst_config_cert_policy(const struct kst_config *conf,

@@ -61,7 +61,11 @@ struct kst_global_conf {
 	unsigned max_connections;
 	unsigned max_handshakes; /* 0 = auto: max_connections / 4 */
 	unsigned backlog;
+	unsigned keyupdate_limit; /* client KeyUpdates per kTLS conn/min */
 	char *nic_offload; /* interfaces to switch TLS offload on for */
+	char *ticket_keys; /* session-ticket key file; "": OpenSSL's own */
+	int ticket_keys_line;       /* where set; 0: not set */
+	int64_t ticket_lifetime_ms; /* with ticket_keys: oldest ticket used */
 };
 
 struct kst_ocsp_conf {
@@ -113,6 +117,8 @@ struct kst_listener_conf {
 	char *alpn_text;
 	int ktls; /* enum kst_ktls_mode, or KST_KTLS_MODE_INHERIT */
 	unsigned session_tickets;
+	char *ticket_keys;    /* NULL: [global]'s; "": OpenSSL's own keys */
+	int ticket_keys_line; /* where set; 0: not set here */
 	struct kst_cert_ref *certs;
 	size_t n_certs;
 	int last_cert_line; /* for a positional `key =` */
@@ -158,6 +164,11 @@ bool kst_config_cert_fetch(const struct kst_config *conf,
 			   const struct kst_cert_conf *cc);
 int kst_config_listener_ktls(const struct kst_config *conf,
 			     const struct kst_listener_conf *lc);
+/* The listener's session-ticket key file ("" for none) and the config
+ * line that names it (0: not named). */
+const char *kst_config_listener_ticket_keys(const struct kst_config *conf,
+					    const struct kst_listener_conf *lc,
+					    int *line);
 
 /* `kstapled -T`: the effective configuration, every option with its value. */
 void kst_config_dump(const struct kst_config *conf, FILE *out);

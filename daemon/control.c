@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "daemon/gen.h"
 #include "daemon/log.h"
 #include "daemon/stapling.h"
+#include "daemon/ticket.h"
 #include "daemon/tls.h"
 #include "daemon/util.h"
 #include "daemon/worker.h"
@@ -36,6 +38,13 @@
 #include "ktls/probe.h"
 
 
+
+/* Every staple directory is watched (inotify): the periodic scan is only
+ * a safety net then. Control thread only. */
+static bool control_watching;
+/* The last "max-connections lowered" notice (kst_control_rlimit), so
+ * that a reload repeats it only when it changed. Control thread only. */
+static unsigned control_lowered_said, control_lowered_from;
 
 static int control_setup(struct kst_daemon *d);
 static void control_loop(struct kst_daemon *d);
@@ -82,13 +91,20 @@ unsigned kst_control_rlimit(const struct kst_gen *g, unsigned nworkers)
 		fit = 1;
 	if (fit >= (rlim_t)max_connections)
 		return max_connections;
-	kst_notice("max-connections %u lowered to %llu: the open files limit "
-		   "is %llu (%u per connection%s, %llu for the daemon and its "
-		   "workers)",
-		   max_connections, (unsigned long long)fit,
-		   (unsigned long long)rl.rlim_cur, per,
-		   per == KST_CONN_FDS_SPLICE ? " with kTLS splice pipes" : "",
-		   (unsigned long long)reserve);
+	/* said once: a reload that lowers it the same way is not news */
+	kst_log(control_lowered_said == (unsigned)fit &&
+				control_lowered_from == max_connections
+			? KST_LOG_DEBUG
+			: KST_LOG_NOTICE,
+		"max-connections %u lowered to %llu: the open files limit "
+		"is %llu (%u per connection%s, %llu for the daemon and its "
+		"workers)",
+		max_connections, (unsigned long long)fit,
+		(unsigned long long)rl.rlim_cur, per,
+		per == KST_CONN_FDS_SPLICE ? " with kTLS splice pipes" : "",
+		(unsigned long long)reserve);
+	control_lowered_said = (unsigned)fit;
+	control_lowered_from = max_connections;
 	return (unsigned)fit;
 }
 
@@ -139,8 +155,10 @@ static int control_add(struct kst_daemon *d, int fd, uint64_t tag)
 /* Watch the directories holding staple files. */
 void kst_control_watch(struct kst_daemon *d)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], last[PATH_MAX] = "";
+	bool ok = true;
 
+	control_watching = false;
 	if (d->inofd < 0)
 		return;
 	for (size_t i = 0; i < d->gen->n_certs; i++) {
@@ -152,13 +170,22 @@ void kst_control_watch(struct kst_daemon *d)
 		if (slash == NULL)
 			continue;
 		*slash = '\0';
-		inotify_add_watch(d->inofd, path[0] ? path : "/",
-				  IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
-					  IN_DELETE | IN_MOVED_FROM |
-					  IN_ATTRIB);
+		/* certificates of one directory come in runs: a watch per
+		 * directory, not a system call per certificate */
+		if (strcmp(path, last) == 0)
+			continue;
+		memcpy(last, path, sizeof(last));
+		if (inotify_add_watch(d->inofd, path[0] ? path : "/",
+				      IN_CLOSE_WRITE | IN_MOVED_TO |
+					      IN_CREATE | IN_DELETE |
+					      IN_MOVED_FROM | IN_ATTRIB) < 0)
+			ok = false;
 	}
-	inotify_add_watch(d->inofd, d->gen->conf->global.state_dir,
-			  IN_CLOSE_WRITE | IN_MOVED_TO);
+	if (inotify_add_watch(d->inofd, d->gen->conf->global.state_dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
+		ok = false;
+	control_watching = ok;
+	kst_ticket_watch(d->inofd);
 }
 
 static int control_setup(struct kst_daemon *d)
@@ -229,7 +256,7 @@ static void control_retire(struct kst_daemon *d, struct kst_gen *g)
 
 static void control_free_retired(struct kst_daemon *d)
 {
-	size_t k = 0;
+	size_t k = 0, n = d->n_retired;
 
 	for (size_t i = 0; i < d->n_retired; i++) {
 		if (kst_gen_unused(d->retired[i])) {
@@ -240,6 +267,10 @@ static void control_free_retired(struct kst_daemon *d)
 		}
 	}
 	d->n_retired = k;
+	/* what a generation held goes back to the system, not only to the
+	 * allocator (issue 13: RSS stayed at its peak after a reload) */
+	if (k < n)
+		malloc_trim(0);
 }
 
 /* Every worker's message is allocated before any is sent: out of memory,
@@ -323,8 +354,10 @@ static void control_reload(struct kst_daemon *d)
 	kst_control_flush(d);
 	kst_control_summary(d, d->status, sizeof(d->status));
 	kst_sd_ready(d->status);
-	kst_notice("reloaded: generation %u, %zu listeners, %zu certs", g->id,
-		   g->n_listeners, g->n_certs);
+	kst_notice("reloaded: generation %u, %zu listener%s, %zu cert%s (%zu "
+		   "unchanged, reused)",
+		   g->id, g->n_listeners, g->n_listeners == 1 ? "" : "s",
+		   g->n_certs, g->n_certs == 1 ? "" : "s", g->n_reused);
 }
 
 /* SIGHUP's work, callable without a signal (the allocation-failure
@@ -374,10 +407,25 @@ static void control_status(struct kst_daemon *d)
 
 void kst_control_summary(struct kst_daemon *d, char *buf, size_t len)
 {
+	/* counted again only when a slot changed or a staple may have
+	 * expired (see kst_stapling_expire): not a walk every second */
+	static struct {
+		const struct kst_gen *g;
+		unsigned gen_id;
+		unsigned long epoch;
+		size_t stapling, fresh;
+	} last;
 	struct kst_gen *g = d->gen;
 	time_t now = kst_now();
 	size_t stapling = 0, fresh = 0;
 
+	if (last.g == g && last.gen_id == g->id &&
+	    last.epoch == kst_certstate_epoch() && g->expire_walked &&
+	    now < g->expire_next) {
+		stapling = last.stapling;
+		fresh = last.fresh;
+		goto out;
+	}
 	for (size_t i = 0; i < g->n_certs; i++) {
 		struct kst_cert *c = g->certs[i];
 
@@ -387,8 +435,15 @@ void kst_control_summary(struct kst_daemon *d, char *buf, size_t len)
 		if (c->state->cur != NULL && c->state->cur->next_update > now)
 			fresh++;
 	}
-	snprintf(buf, len, "%zu listeners, %zu certs, staples %zu/%zu valid%s",
-		 g->n_listeners, g->n_certs, fresh, stapling,
+	last.g = g;
+	last.gen_id = g->id;
+	last.epoch = kst_certstate_epoch();
+	last.stapling = stapling;
+	last.fresh = fresh;
+out:
+	snprintf(buf, len, "%zu listener%s, %zu cert%s, staples %zu/%zu valid%s",
+		 g->n_listeners, g->n_listeners == 1 ? "" : "s", g->n_certs,
+		 g->n_certs == 1 ? "" : "s", fresh, stapling,
 		 d->ktls_available ? ", kTLS" : "");
 }
 
@@ -415,8 +470,14 @@ static void control_tick(struct kst_daemon *d)
 		return;
 	d->ticks++;
 	kst_stapling_expire(d->gen, now);
-	if (d->ticks % 5 == 0)
+	kst_ticket_rescan(); /* the safety net of the inotify watch */
+	/* every staple file stat()ed: each 5 s without inotify, each
+	 * minute with (issue 13: 2N stats every 5 s were most of an idle
+	 * daemon's CPU); failed writes are tried again each 5 s either way */
+	if (d->ticks % (control_watching ? 60 : 5) == 0)
 		kst_stapling_scan(d->gen, now, false);
+	else if (d->ticks % 5 == 0)
+		kst_stapling_retry(d->gen);
 	kst_fetchctl_tick(d, now);
 	for (size_t i = 0; i < d->gen->n_listeners; i++) /* listener.h */
 		for (size_t j = 0; j < d->gen->listeners[i].conf->n_binds; j++)
@@ -427,13 +488,35 @@ static void control_tick(struct kst_daemon *d)
 	control_status(d);
 }
 
+/*
+ * Staple files changed: only the certificates an event's file name
+ * concerns are looked at (issue 13: a full scan per batch of fetched
+ * files re-stat()ed 2N paths each time). An overflowed queue, or an event
+ * without a name, means anything may have changed: one full scan.
+ */
 static void control_inotify(struct kst_daemon *d)
 {
 	char buf[4096] __attribute__((aligned(8)));
+	time_t now = kst_now();
+	bool full = false;
+	ssize_t n;
 
-	while (read(d->inofd, buf, sizeof(buf)) > 0)
-		;
-	kst_stapling_scan(d->gen, kst_now(), false);
+	while ((n = read(d->inofd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			p += sizeof(*ev) + ev->len;
+			if ((ev->mask & IN_Q_OVERFLOW) || ev->len == 0)
+				full = true;
+			else if (!full &&
+				 kst_stapling_scan_name(d->gen, ev->name,
+							now) < 0)
+				full = true;
+		}
+	}
+	if (full)
+		kst_stapling_scan(d->gen, now, false);
+	kst_ticket_rescan();
 	kst_control_flush(d);
 }
 

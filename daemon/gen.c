@@ -3,10 +3,14 @@
 #include "daemon/gen.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/stapling.h"
 
 static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
 		     struct kst_diag *d);
@@ -15,33 +19,197 @@ static int gen_listener(struct kst_gen *g, size_t i,
 
 static unsigned gen_next_id = 1;
 
+/*
+ * The previous generation's certificates by PEM path, for a reload to
+ * find what it may reuse: open addressing, a power of two at least twice
+ * the count, so a lookup is a probe or two.
+ */
+struct gen_prev_index {
+	const struct kst_cert **slots;
+	size_t mask;
+};
+
+static size_t gen_hash(const char *s)
+{
+	size_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static int gen_prev_index(struct gen_prev_index *x, const struct kst_gen *prev)
+{
+	size_t cap = 16;
+
+	memset(x, 0, sizeof(*x));
+	if (prev == NULL || prev->n_certs == 0)
+		return 0;
+	while (cap < prev->n_certs * 2)
+		cap *= 2;
+	x->slots = calloc(cap, sizeof(*x->slots));
+	if (x->slots == NULL)
+		return -ENOMEM;
+	x->mask = cap - 1;
+	for (size_t i = 0; i < prev->n_certs; i++) {
+		const struct kst_cert *c = prev->certs[i];
+		size_t h;
+
+		if (c == NULL)
+			continue;
+		for (h = gen_hash(c->pem_path) & x->mask; x->slots[h] != NULL;
+		     h = (h + 1) & x->mask)
+			if (strcmp(x->slots[h]->pem_path, c->pem_path) == 0)
+				break;
+		if (x->slots[h] == NULL)
+			x->slots[h] = c; /* the first of a path wins */
+	}
+	return 0;
+}
+
+static const struct kst_cert *gen_prev_find(const struct gen_prev_index *x,
+					    const char *pem)
+{
+	if (x->slots == NULL)
+		return NULL;
+	for (size_t h = gen_hash(pem) & x->mask; x->slots[h] != NULL;
+	     h = (h + 1) & x->mask)
+		if (strcmp(x->slots[h]->pem_path, pem) == 0)
+			return x->slots[h];
+	return NULL;
+}
+
+/*
+ * Loading certificates on every core (issue 13): parsing and verifying a
+ * certificate is independent of the others, so threads take the next
+ * index from a counter, each with its own loader and a diag nobody reads.
+ * A certificate that fails is loaded again afterwards, in order, on the
+ * caller's diag: the messages are the same (the files are), in
+ * configuration order, and only a broken configuration pays twice.
+ * Registry states are taken afterwards, on the calling (control) thread.
+ */
+#define GEN_PARALLEL_MIN 256 /* fewer: one thread (and a deterministic
+				allocation order for tests/allocfail) */
+#define GEN_THREADS_MAX 16
+
+struct gen_load {
+	struct kst_gen *g;
+	const struct gen_prev_index *prev;
+	atomic_size_t next;
+};
+
+static const struct kst_cert *gen_prev_of(const struct gen_prev_index *x,
+					  const struct kst_cert_conf *cc)
+{
+	return cc->pem ? gen_prev_find(x, cc->pem) : NULL;
+}
+
+static void *gen_load_thread(void *arg)
+{
+	struct gen_load *job = arg;
+	struct kst_gen *g = job->g;
+	struct kst_cert_loader loader = {0};
+	struct kst_diag quiet;
+	size_t i;
+
+	kst_diag_init(&quiet);
+	while ((i = atomic_fetch_add(&job->next, 1)) < g->n_certs) {
+		const struct kst_cert_conf *cc = &g->conf->certs[i];
+
+		if (kst_cert_load_reuse(g->conf, cc, gen_prev_of(job->prev, cc),
+					&loader, &quiet, &g->certs[i]) < 0)
+			g->certs[i] = NULL;
+	}
+	kst_cert_loader_fini(&loader);
+	kst_diag_free(&quiet);
+	return NULL;
+}
+
+static void gen_load_parallel(struct gen_load *job)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = ncpu > 1 ? (size_t)ncpu : 1, started = 0;
+	pthread_t th[GEN_THREADS_MAX];
+
+	if (job->g->n_certs < GEN_PARALLEL_MIN)
+		n = 1;
+	n = n > GEN_THREADS_MAX ? GEN_THREADS_MAX : n;
+	/* the caller is one of the n; a thread that cannot start leaves
+	 * its share to the others */
+	for (; started + 1 < n; started++)
+		if (pthread_create(&th[started], NULL, gen_load_thread, job) !=
+		    0)
+			break;
+	gen_load_thread(job);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+}
+
 static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
 		     struct kst_diag *d)
 {
 	const struct kst_config *conf = g->conf;
+	struct kst_cert_loader loader = {0};
+	struct gen_prev_index prev;
+	struct gen_load job;
 	int rc = 0;
 
 	g->certs = calloc(conf->n_certs ? conf->n_certs : 1,
 			  sizeof(*g->certs));
-	if (g->certs == NULL)
+	if (g->certs == NULL || gen_prev_index(&prev, env->prev) < 0)
 		return -ENOMEM;
 	g->n_certs = conf->n_certs;
+	job.g = g;
+	job.prev = &prev;
+	atomic_init(&job.next, 0);
+	gen_load_parallel(&job);
 	for (size_t i = 0; i < conf->n_certs; i++) {
-		struct kst_cert *c;
+		const struct kst_cert_conf *cc = &conf->certs[i];
+		const struct kst_cert *p = gen_prev_of(&prev, cc);
+		struct kst_cert *c = g->certs[i];
 
-		if (kst_cert_load(conf, &conf->certs[i], d, &c) < 0) {
+		/* again, in order, to report what failed (or fail again:
+		 * out of memory) */
+		if (c == NULL &&
+		    kst_cert_load_reuse(conf, cc, p, &loader, d, &c) < 0) {
 			rc = -EINVAL;
 			continue;
 		}
-		c->state = kst_registry_get1(env->reg, c->leaf, c->issuer,
-					     c->sha256, c->name);
-		if (c->state == NULL) {
-			kst_cert_free(c);
-			return -ENOMEM;
-		}
 		g->certs[i] = c;
+		if (c->reused) { /* the same leaf: the same state */
+			c->state = p->state;
+			kst_certstate_get(c->state);
+		} else {
+			c->state = kst_registry_get1(env->reg, c->leaf,
+						     c->issuer, c->sha256,
+						     c->name);
+		}
+		if (c->state == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (c->reused)
+			g->n_reused++;
 	}
+	free(prev.slots);
+	kst_cert_loader_fini(&loader);
 	return rc;
+}
+
+/* Must a reload read every staple file again? When what ingest checks
+ * or where fetched staples live changed. */
+static bool gen_staples_recheck(const struct kst_config *conf,
+				const struct kst_gen *prev)
+{
+	struct kst_ocsp_params a, b;
+
+	if (prev == NULL)
+		return true;
+	kst_stapling_params(conf, &a);
+	kst_stapling_params(prev->conf, &b);
+	return a.max_size != b.max_size || a.skew != b.skew ||
+	       a.max_age != b.max_age ||
+	       strcmp(conf->global.state_dir, prev->conf->global.state_dir) != 0;
 }
 
 /* A socket for this bind: kept from the previous generation, passed by
@@ -141,6 +309,7 @@ int kst_gen_build(struct kst_config *conf, const struct kst_gen_env *env,
 		return -ENOMEM;
 	}
 	g->n_listeners = conf->n_listeners;
+	g->staples_recheck = gen_staples_recheck(conf, env->prev);
 	rc = gen_certs(g, env, d);
 	for (size_t i = 0; i < conf->n_listeners; i++) {
 		int e = gen_listener(g, i, env, d);
@@ -232,6 +401,7 @@ void kst_gen_destroy(struct kst_gen *g, struct kst_registry *reg)
 		kst_cert_free(g->certs[i]);
 	}
 	free(g->certs);
+	kst_stapling_index_free(g->staple_index);
 	if (g->owns_conf)
 		kst_config_free(g->conf);
 	free(g);

@@ -38,9 +38,19 @@ struct kst_gen {
 	bool owns_conf;          /* false until the build succeeded */
 	struct kst_cert **certs; /* [n_certs] */
 	size_t n_certs;
+	size_t n_reused; /* certificates shared with the previous one */
 	struct kst_listener *listeners;
 	size_t n_listeners;
 	bool socks_released; /* control thread: kst_gen_release_sockets ran */
+	/* start, or the OCSP settings changed: every staple file is read
+	 * again, also those of reused certificates */
+	bool staples_recheck;
+	struct kst_stapling_index *staple_index; /* stapling.c, lazily */
+	/* kst_stapling_expire: no walk before expire_next unless a slot
+	 * changed (kst_certstate_epoch) */
+	time_t expire_next;
+	unsigned long expire_epoch;
+	bool expire_walked;
 };
 
 /* A socket systemd passed (socket activation). */

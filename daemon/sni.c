@@ -235,54 +235,78 @@ static struct kst_sni_entry *table_find(const struct kst_sni_table *t,
 	return bsearch(&key, t->entries, t->n, sizeof(key), entry_cmp);
 }
 
-static int table_add(struct kst_sni_table *t, const char *name, size_t cert)
-{
-	struct kst_sni_entry *e = NULL;
-	size_t *arr;
+/* One (name, certificate) pair; sorted by name, then configuration order. */
+struct sni_pair {
+	const char *name;
+	size_t cert;
+};
 
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->entries[i].name, name) == 0)
-			e = &t->entries[i];
-	if (e == NULL) {
-		e = realloc(t->entries, (t->n + 1) * sizeof(*e));
-		if (e == NULL)
+static int pair_cmp(const void *a, const void *b)
+{
+	const struct sni_pair *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->cert < y->cert ? -1 : x->cert > y->cert;
+}
+
+/* Entries from sorted pairs: one per name, its certificates in order,
+ * a certificate listed once. */
+static int table_fill(struct kst_sni_table *t, const struct sni_pair *p,
+		      size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		struct kst_sni_entry *e = &t->entries[t->n];
+		size_t j = i;
+
+		while (j < n && strcmp(p[j].name, p[i].name) == 0)
+			j++;
+		e->name = strdup(p[i].name);
+		e->certs = malloc((j - i) * sizeof(*e->certs));
+		t->n++;
+		if (e->name == NULL || e->certs == NULL)
 			return -ENOMEM;
-		t->entries = e;
-		e = &t->entries[t->n++];
-		memset(e, 0, sizeof(*e));
-		e->name = strdup(name);
-		if (e->name == NULL)
-			return -ENOMEM;
+		for (size_t k = i; k < j; k++)
+			if (e->n == 0 || e->certs[e->n - 1] != p[k].cert)
+				e->certs[e->n++] = p[k].cert;
+		i = j;
 	}
-	for (size_t i = 0; i < e->n; i++)
-		if (e->certs[i] == cert)
-			return 0;
-	arr = realloc(e->certs, (e->n + 1) * sizeof(*arr));
-	if (arr == NULL)
-		return -ENOMEM;
-	e->certs = arr;
-	arr[e->n++] = cert;
 	return 0;
 }
 
+/* O(n log n) in the number of names, whatever their count. */
 int kst_sni_table_build(struct kst_sni_table *t, char *const *const *names,
 			const size_t *n_names, size_t n_certs)
 {
 	struct kst_sni_entry *def;
+	struct sni_pair *pairs;
+	size_t n = 0, k = 0;
+	int rc = -ENOMEM;
 
 	memset(t, 0, sizeof(*t));
+	t->default_entry = SIZE_MAX;
+	for (size_t c = 0; c < n_certs; c++)
+		n += n_names[c];
+	pairs = malloc((n ? n : 1) * sizeof(*pairs));
+	t->entries = calloc(n ? n : 1, sizeof(*t->entries));
+	if (pairs == NULL || t->entries == NULL)
+		goto out;
 	for (size_t c = 0; c < n_certs; c++)
 		for (size_t j = 0; j < n_names[c]; j++)
-			if (table_add(t, names[c][j], c) < 0)
-				return -ENOMEM;
-	qsort(t->entries, t->n, sizeof(*t->entries), entry_cmp);
-	t->default_entry = SIZE_MAX;
+			pairs[k++] = (struct sni_pair){names[c][j], c};
+	qsort(pairs, n, sizeof(*pairs), pair_cmp);
+	if (table_fill(t, pairs, n) < 0)
+		goto out;
 	if (n_certs > 0 && n_names[0] > 0) {
 		def = table_find(t, names[0][0]);
 		t->default_entry = (size_t)(def - t->entries);
 	}
 	t->fallback[0] = 0;
-	return 0;
+	rc = 0;
+out:
+	free(pairs);
+	return rc;
 }
 
 void kst_sni_table_free(struct kst_sni_table *t)

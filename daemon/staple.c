@@ -97,10 +97,19 @@ bool kst_certstate_servable(struct kst_certstate *cs, int policy, time_t now)
 	}
 }
 
+/* control thread only, as every slot write */
+static unsigned long certstate_epoch;
+
+unsigned long kst_certstate_epoch(void)
+{
+	return certstate_epoch;
+}
+
 void kst_certstate_staple_set0(struct kst_certstate *cs, struct kst_staple *s)
 {
 	struct kst_staple *old;
 
+	certstate_epoch++;
 	pthread_mutex_lock(&cs->lock);
 	old = cs->cur;
 	cs->cur = s;
@@ -157,8 +166,10 @@ static void certstate_log_verdict(struct kst_certstate *cs,
 	}
 	if (v->err == cs->ocsp.logged_err)
 		return;
-	kst_warn("cert %s: %s rejected (%s): %s; %s", cs->name,
-		 source_name(src), kst_ocsp_err_name(v->err), v->detail,
+	kst_warn("cert %s: %s%s%s rejected (%s): %s; %s", cs->name,
+		 source_name(src), cs->ocsp.ingest_path ? " " : "",
+		 cs->ocsp.ingest_path ? cs->ocsp.ingest_path : "",
+		 kst_ocsp_err_name(v->err), v->detail,
 		 cs->cur ? "keeping the current staple" : "no staple");
 	cs->ocsp.logged_err = v->err;
 }
@@ -346,6 +357,13 @@ void kst_certstate_counters(struct kst_certstate *cs,
 
 /* ------------------------------------------------------------ registry */
 
+static struct kst_certstate **registry_bucket(struct kst_registry *r,
+					      const unsigned char sha256[32])
+{
+	return &r->buckets[((size_t)sha256[0] << 8 | sha256[1]) %
+			   KST_REGISTRY_BUCKETS];
+}
+
 void kst_registry_init(struct kst_registry *r, unsigned nworkers)
 {
 	memset(r, 0, sizeof(*r));
@@ -398,7 +416,7 @@ struct kst_certstate *kst_registry_get1(struct kst_registry *r, X509 *leaf,
 					const unsigned char sha256[32],
 					const char *name)
 {
-	struct kst_certstate **head = &r->buckets[sha256[0]], *cs;
+	struct kst_certstate **head = registry_bucket(r, sha256), *cs;
 
 	for (cs = *head; cs != NULL; cs = cs->hnext) {
 		if (memcmp(cs->sha256, sha256, 32) == 0) {
@@ -426,7 +444,7 @@ void kst_registry_put(struct kst_registry *r, struct kst_certstate *cs)
 
 	if (cs == NULL || atomic_fetch_sub(&cs->refs, 1) != 1)
 		return;
-	for (pp = &r->buckets[cs->sha256[0]]; *pp != NULL;
+	for (pp = registry_bucket(r, cs->sha256); *pp != NULL;
 	     pp = &(*pp)->hnext) {
 		if (*pp == cs) {
 			*pp = cs->hnext;

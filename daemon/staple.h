@@ -72,6 +72,7 @@ struct kst_cert_ocsp {
 	char *state_path;     /* NULL: not persisted (-t, tests) */
 	bool state_dirty;     /* the staple served is not on disk yet */
 	int state_logged_err; /* last write error logged (log once) */
+	const char *ingest_path; /* file being ingested, for its log line */
 	bool ever_had;
 	time_t last_this_update, last_next_update; /* of the last staple */
 	time_t last_produced_at, last_loaded_at;
@@ -165,6 +166,9 @@ void kst_certstate_forget_revocation(struct kst_certstate *cs);
  * 0 or -errno (logged).
  */
 int kst_certstate_save_revocation(struct kst_certstate *cs);
+/* Counts every change of any slot (control thread): what was computed
+ * from the slots holds while it stays the same. */
+unsigned long kst_certstate_epoch(void);
 /* Drop the staple if its nextUpdate has passed; true if it did. */
 bool kst_certstate_expire(struct kst_certstate *cs, time_t now);
 /* Sum of the workers' counters. */
@@ -172,8 +176,10 @@ void kst_certstate_counters(struct kst_certstate *cs,
 			    struct kst_conn_counters *sum);
 
 /* ---- the registry of certstates, by leaf SHA-256 (control thread) */
+/* 4,096 chains: a few states each at 100,000 certificates */
+#define KST_REGISTRY_BUCKETS 4096
 struct kst_registry {
-	struct kst_certstate *buckets[256];
+	struct kst_certstate *buckets[KST_REGISTRY_BUCKETS];
 	unsigned nworkers;
 	size_t count;
 };

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "daemon/log.h"
@@ -240,7 +242,9 @@ void kst_stapling_load(struct kst_certstate *cs, const char *path,
 		}
 		return;
 	}
+	cs->ocsp.ingest_path = path; /* named in a rejection */
 	kst_certstate_ingest(cs, der, len, src, now, p, &v);
+	cs->ocsp.ingest_path = NULL;
 	free(der);
 }
 
@@ -321,36 +325,155 @@ int kst_stapling_persist(struct kst_certstate *cs)
 	return 0;
 }
 
+static void stapling_scan_one(struct kst_gen *g, struct kst_cert *c,
+			      const struct kst_ocsp_params *p, time_t now,
+			      bool force)
+{
+	char path[4096];
+
+	if (c == NULL || !c->stapling)
+		return;
+	/* the revocation held first: it decides what may follow; read on
+	 * every start and reload (force), reused certificate or not */
+	if (kst_stapling_revocation_path(g->conf, c, path, sizeof(path)) == 0 &&
+	    (force || c->state->ocsp.rev_path == NULL))
+		stapling_revocation_sync(c->state, path, now);
+	else if (c->state->ocsp.rev_dirty)
+		kst_certstate_save_revocation(c->state);
+	/* a certificate a reload reused keeps its staple: its files are
+	 * read again only if they changed (unless the OCSP settings did, or
+	 * it has none: say the revocation held was just forgotten) */
+	if (c->reused && !g->staples_recheck && c->state->cur != NULL)
+		force = false;
+	kst_stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE, p, now,
+			  force);
+	if (kst_stapling_state_path(g->conf, c, path, sizeof(path)) != 0)
+		return;
+	stapling_state_path_set(c->state, path);
+	/* a write that failed before: again (before the load, which then
+	 * sees the file as written) */
+	kst_stapling_persist(c->state);
+	kst_stapling_load(c->state, path, KST_STAPLE_SRC_FETCHED, p, now,
+			  force);
+}
+
 void kst_stapling_scan(struct kst_gen *g, time_t now, bool force)
 {
 	struct kst_ocsp_params p;
-	char path[4096];
 
 	kst_stapling_params(g->conf, &p);
+	for (size_t i = 0; i < g->n_certs; i++)
+		stapling_scan_one(g, g->certs[i], &p, now, force);
+}
+
+/* ------------------------------------------- staple files by name */
+
+/*
+ * Which certificates a file name in a watched directory may concern: the
+ * base name of its staple file, or its fingerprint (the state-dir's
+ * "<sha256>.ocsp" and ".revoked"). Open addressing over (key, cert)
+ * pairs, a key listed once per certificate; built at the first inotify
+ * event of a generation.
+ */
+struct kst_stapling_index {
+	struct {
+		const char *key;
+		size_t cert;
+	} *slots;
+	size_t mask;
+};
+
+static size_t stapling_hash(const char *s, size_t len)
+{
+	size_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+static void stapling_index_add(struct kst_stapling_index *x, const char *key,
+			       size_t cert)
+{
+	size_t h = stapling_hash(key, strlen(key)) & x->mask;
+
+	while (x->slots[h].key != NULL)
+		h = (h + 1) & x->mask;
+	x->slots[h].key = key;
+	x->slots[h].cert = cert;
+}
+
+static struct kst_stapling_index *stapling_index(struct kst_gen *g)
+{
+	struct kst_stapling_index *x;
+	size_t cap = 16;
+
+	if (g->staple_index != NULL)
+		return g->staple_index;
+	while (cap < g->n_certs * 4)
+		cap *= 2;
+	x = calloc(1, sizeof(*x));
+	if (x == NULL || (x->slots = calloc(cap, sizeof(*x->slots))) == NULL) {
+		free(x);
+		return NULL;
+	}
+	x->mask = cap - 1;
 	for (size_t i = 0; i < g->n_certs; i++) {
-		struct kst_cert *c = g->certs[i];
+		const struct kst_cert *c = g->certs[i];
+		const char *base;
 
 		if (c == NULL || !c->stapling)
 			continue;
-		/* the revocation held first: it decides what may follow */
-		if (kst_stapling_revocation_path(g->conf, c, path,
-						 sizeof(path)) == 0 &&
-		    (force || c->state->ocsp.rev_path == NULL))
-			stapling_revocation_sync(c->state, path, now);
-		else if (c->state->ocsp.rev_dirty)
-			kst_certstate_save_revocation(c->state);
-		kst_stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE,
-				  &p, now, force);
-		if (kst_stapling_state_path(g->conf, c, path, sizeof(path)) !=
-		    0)
-			continue;
-		stapling_state_path_set(c->state, path);
-		/* a write that failed before: again (before the load, which
-		 * then sees the file as written) */
-		kst_stapling_persist(c->state);
-		kst_stapling_load(c->state, path, KST_STAPLE_SRC_FETCHED, &p,
-				  now, force);
+		base = strrchr(c->staple_path, '/');
+		stapling_index_add(x, base ? base + 1 : c->staple_path, i);
+		stapling_index_add(x, c->fingerprint, i);
 	}
+	g->staple_index = x;
+	return x;
+}
+
+void kst_stapling_index_free(struct kst_stapling_index *x)
+{
+	if (x == NULL)
+		return;
+	free(x->slots);
+	free(x);
+}
+
+/* Scan the certificates key (len bytes) names; false: none. */
+static bool stapling_scan_key(struct kst_gen *g, struct kst_stapling_index *x,
+			      const char *key, size_t len,
+			      const struct kst_ocsp_params *p, time_t now)
+{
+	bool found = false;
+
+	for (size_t h = stapling_hash(key, len) & x->mask;
+	     x->slots[h].key != NULL; h = (h + 1) & x->mask) {
+		if (strlen(x->slots[h].key) != len ||
+		    memcmp(x->slots[h].key, key, len) != 0)
+			continue;
+		stapling_scan_one(g, g->certs[x->slots[h].cert], p, now, false);
+		found = true;
+	}
+	return found;
+}
+
+int kst_stapling_scan_name(struct kst_gen *g, const char *name, time_t now)
+{
+	struct kst_stapling_index *x = stapling_index(g);
+	struct kst_ocsp_params p;
+	const char *dot = strrchr(name, '.');
+	size_t len = strlen(name);
+
+	if (x == NULL)
+		return -ENOMEM;
+	kst_stapling_params(g->conf, &p);
+	stapling_scan_key(g, x, name, len, &p, now);
+	/* "<fingerprint>.ocsp" or ".revoked" in state-dir */
+	if (dot != NULL && dot - name == 64 &&
+	    (strcmp(dot, ".ocsp") == 0 || strcmp(dot, ".revoked") == 0))
+		stapling_scan_key(g, x, name, 64, &p, now);
+	return 0;
 }
 
 /* Why a missing dir cannot be created: its parent is not a directory
@@ -418,8 +541,17 @@ int kst_stapling_check_state_dir(const char *dir, const struct kst_privs *pv,
 		snprintf(why, len, "is not a directory");
 		return -ENOTDIR;
 	}
-	/* as root, only a read-only file system says no here */
-	if (access(dir, W_OK | X_OK) < 0) {
+	/* Dropping privileges, the user writes it, not root: root's own
+	 * access() says nothing (under a unit's bounding set without
+	 * CAP_DAC_OVERRIDE it fails on the user's 0750 directory). */
+	if (pv->drop && geteuid() == 0) {
+		struct statvfs vfs;
+
+		if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+			snprintf(why, len, "is on a read-only file system");
+			return -EROFS;
+		}
+	} else if (access(dir, W_OK | X_OK) < 0) {
 		err = -errno;
 		snprintf(why, len, "is not writable: %s", strerror(-err));
 		return err;
@@ -433,13 +565,47 @@ int kst_stapling_check_state_dir(const char *dir, const struct kst_privs *pv,
 	return 0;
 }
 
+/*
+ * Once a second: a walk over every certificate only when a staple may
+ * have expired, that is when the earliest nextUpdate seen by the last
+ * walk has come or a slot changed since (issue 13: an idle daemon with
+ * 100,000 certificates walked them all every second).
+ */
 unsigned kst_stapling_expire(struct kst_gen *g, time_t now)
 {
+	time_t next = (time_t)LLONG_MAX;
 	unsigned n = 0;
 
-	for (size_t i = 0; i < g->n_certs; i++)
-		if (g->certs[i] != NULL &&
-		    kst_certstate_expire(g->certs[i]->state, now))
+	if (g->expire_walked && g->expire_epoch == kst_certstate_epoch() &&
+	    now < g->expire_next)
+		return 0;
+	for (size_t i = 0; i < g->n_certs; i++) {
+		struct kst_certstate *cs =
+			g->certs[i] ? g->certs[i]->state : NULL;
+
+		if (cs == NULL)
+			continue;
+		if (kst_certstate_expire(cs, now))
 			n++;
+		else if (cs->cur != NULL && cs->cur->next_update < next)
+			next = cs->cur->next_update;
+	}
+	g->expire_next = next;
+	g->expire_epoch = kst_certstate_epoch();
+	g->expire_walked = true;
 	return n;
+}
+
+void kst_stapling_retry(struct kst_gen *g)
+{
+	for (size_t i = 0; i < g->n_certs; i++) {
+		struct kst_cert *c = g->certs[i];
+
+		if (c == NULL || !c->stapling)
+			continue;
+		if (c->state->ocsp.rev_dirty && c->state->ocsp.rev_path != NULL)
+			kst_certstate_save_revocation(c->state);
+		if (c->state->ocsp.state_dirty)
+			kst_stapling_persist(c->state);
+	}
 }

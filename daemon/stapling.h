@@ -36,8 +36,19 @@ void kst_stapling_params(const struct kst_config *conf,
 int kst_stapling_state_path(const struct kst_config *conf,
 			    const struct kst_cert *c, char *buf, size_t len);
 /* (Re)load the changed staple files of every certificate of g; force reads
- * them even when unchanged (start, reload). */
+ * them even when unchanged (start, reload: but not those of a certificate
+ * the reload reused, unless the OCSP settings changed). */
 void kst_stapling_scan(struct kst_gen *g, time_t now, bool force);
+/*
+ * The same for only the certificates a file name (a base name, as inotify
+ * reports it) may concern: a staple file's, or a state-dir file's
+ * ("<fingerprint>.ocsp", ".revoked"). O(1) in the number of certificates
+ * after the first call of a generation (which indexes them). 0 or -ENOMEM
+ * (then scan them all).
+ */
+int kst_stapling_scan_name(struct kst_gen *g, const char *name, time_t now);
+struct kst_stapling_index;
+void kst_stapling_index_free(struct kst_stapling_index *x);
 /*
  * Every staple and state file is opened here: without following a final
  * symlink, non-blocking (a FIFO must not stall the control thread), and
@@ -95,7 +106,11 @@ int kst_stapling_persist(struct kst_certstate *cs);
 struct kst_privs;
 int kst_stapling_check_state_dir(const char *dir, const struct kst_privs *pv,
 				 char *why, size_t len);
-/* Drop staples past nextUpdate; the number dropped. */
+/* Drop staples past nextUpdate; the number dropped. Walks the
+ * certificates only when one may have expired. */
 unsigned kst_stapling_expire(struct kst_gen *g, time_t now);
+/* Writes that failed (state-dir copy, revocation record), again: no
+ * system call for a certificate with nothing to write. */
+void kst_stapling_retry(struct kst_gen *g);
 
 #endif

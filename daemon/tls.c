@@ -15,6 +15,7 @@
 
 #include "daemon/log.h"
 #include "daemon/staple.h"
+#include "daemon/ticket.h"
 #include "ktls/ktls.h"
 
 static int tls_hello_cb(SSL *ssl, int *al, void *arg);
@@ -126,6 +127,13 @@ static int tls_hello_sni(struct kst_tls_listener *tl, struct kst_tls_sess *ts,
 	return -EINVAL;
 }
 
+/* The certificate, its key and chain for this connection (override). */
+static int tls_use_cert(SSL *ssl, const struct kst_cert *c)
+{
+	return SSL_use_cert_and_key(ssl, c->leaf, c->key,
+				    c->self_issued ? NULL : c->chain, 1);
+}
+
 static int tls_hello_cb(SSL *ssl, int *al, void *arg)
 {
 	struct kst_tls_listener *tl = arg;
@@ -167,26 +175,33 @@ static int tls_hello_cb(SSL *ssl, int *al, void *arg)
 	if (best >= 0)
 		pick = best;
 	ts->chosen = &tl->certs[idx[pick]];
-	/* connections start on the first certificate's context: switching
-	 * (which copies the certificate set) is only for the others */
-	if (SSL_get_SSL_CTX(ssl) != ts->chosen->ctx &&
-	    SSL_set_SSL_CTX(ssl, ts->chosen->ctx) == NULL) {
+	/* one context per listener: the chosen certificate goes on this
+	 * connection only (references, no copy; checked at load by
+	 * tls_cert_check, so it fails here only out of memory) */
+	if (tls_use_cert(ssl, ts->chosen->cert) != 1) {
+		ERR_clear_error();
 		*al = SSL_AD_INTERNAL_ERROR;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
-/* Called only when the client sent status_request. */
+/* Called only when the client sent status_request, after the
+ * ClientHello callback chose the certificate. */
 static int tls_status_cb(SSL *ssl, void *arg)
 {
-	struct kst_tls_cert *tc = arg;
 	struct kst_tls_sess *ts = SSL_get_app_data(ssl);
-	struct kst_cert *c = tc->cert;
-	struct kst_conn_counters *cnt = &c->state->counters[ts->worker].c;
+	struct kst_tls_cert *tc = ts->chosen;
+	struct kst_cert *c;
+	struct kst_conn_counters *cnt;
 	struct kst_staple *s = NULL;
 	unsigned char *copy = NULL;
 
+	(void)arg;
+	if (tc == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	c = tc->cert;
+	cnt = &c->state->counters[ts->worker].c;
 	if (c->stapling)
 		s = kst_certstate_staple_get1(c->state, kst_now());
 	if (s != NULL)
@@ -235,7 +250,7 @@ static int tls_ctx_error(struct kst_diag *d, const char *file, int line,
 	return -EINVAL;
 }
 
-/* The settings every context of a listener shares. */
+/* The listener's context: the one place an SSL_CTX is made. */
 static SSL_CTX *tls_ctx_new(struct kst_tls_listener *tl,
 			    const struct kst_config *conf,
 			    const struct kst_listener_conf *lc,
@@ -271,6 +286,11 @@ static SSL_CTX *tls_ctx_new(struct kst_tls_listener *tl,
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"kstapled",
 				       8);
+	/* every context the daemon makes passes here: ticket keys */
+	if (kst_ticket_ctx_init(ctx, conf, lc, d) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 				      SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
@@ -283,25 +303,26 @@ static SSL_CTX *tls_ctx_new(struct kst_tls_listener *tl,
 	return ctx;
 }
 
-static int tls_cert_ctx(struct kst_tls_listener *tl, struct kst_tls_cert *tc,
-			const struct kst_config *conf,
-			const struct kst_listener_conf *lc, struct kst_diag *d)
+/*
+ * What the handshake will do with this certificate, done once at load on
+ * a scratch connection: OpenSSL's checks (key matches, security level of
+ * key and chain) refuse it here rather than at a client's handshake.
+ */
+static int tls_cert_check(struct kst_tls_listener *tl, SSL *scratch,
+			  struct kst_tls_cert *tc)
 {
 	struct kst_cert *c = tc->cert;
 
 	tc->tl = tl;
-	tc->ctx = tls_ctx_new(tl, conf, lc, d);
-	if (tc->ctx == NULL)
-		return -ENOMEM;
-	if (SSL_CTX_use_certificate(tc->ctx, c->leaf) != 1 ||
-	    SSL_CTX_use_PrivateKey(tc->ctx, c->key) != 1 ||
-	    (!c->self_issued && SSL_CTX_set1_chain(tc->ctx, c->chain) != 1)) {
+	/* a reload's reused certificate passed this with the same leaf,
+	 * key and chain objects: nothing in them changed */
+	if (c->reused)
+		return 0;
+	if (tls_use_cert(scratch, c) != 1) {
 		kst_log_ssl(KST_LOG_ERR, "listener %s: cert %s", tl->name,
 			    c->name);
 		return -EINVAL;
 	}
-	SSL_CTX_set_tlsext_status_cb(tc->ctx, tls_status_cb);
-	SSL_CTX_set_tlsext_status_arg(tc->ctx, tc);
 	return 0;
 }
 
@@ -331,6 +352,8 @@ int kst_tls_listener_init(struct kst_tls_listener *tl,
 			  struct kst_diag *d)
 {
 	size_t errors = d->errors;
+	SSL *scratch;
+	int rc = 0;
 
 	memset(tl, 0, sizeof(*tl));
 	tl->name = lc->name;
@@ -342,16 +365,23 @@ int kst_tls_listener_init(struct kst_tls_listener *tl,
 	tl->certs = calloc(lc->n_certs, sizeof(*tl->certs));
 	if (tl->certs == NULL || lc->n_certs == 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < lc->n_certs; i++) {
+	/* one context for every certificate: the ClientHello callback puts
+	 * the chosen one on the connection (issue 13: a context per
+	 * certificate cost ~20 KB and most of the load time each) */
+	tl->base = tls_ctx_new(tl, conf, lc, d);
+	scratch = tl->base ? SSL_new(tl->base) : NULL;
+	if (scratch == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < lc->n_certs && rc == 0; i++) {
 		tl->certs[i].cert = certs[i];
-		if (tls_cert_ctx(tl, &tl->certs[i], conf, lc, d) < 0)
-			return -EINVAL;
+		rc = tls_cert_check(tl, scratch, &tl->certs[i]);
 	}
-	/* the first certificate's context is where every connection starts
-	 * (its ClientHello callback then picks, and switches if needed) */
-	tl->base = tl->certs[0].ctx;
-	SSL_CTX_up_ref(tl->base);
+	SSL_free(scratch);
+	if (rc < 0)
+		return rc;
 	SSL_CTX_set_client_hello_cb(tl->base, tls_hello_cb, tl);
+	SSL_CTX_set_tlsext_status_cb(tl->base, tls_status_cb);
+	SSL_CTX_set_tlsext_status_arg(tl->base, tl);
 	if (tls_sni_table(tl) < 0)
 		return -ENOMEM;
 	return d->errors > errors ? -EINVAL : 0;
@@ -359,8 +389,6 @@ int kst_tls_listener_init(struct kst_tls_listener *tl,
 
 void kst_tls_listener_fini(struct kst_tls_listener *tl)
 {
-	for (size_t i = 0; tl->certs != NULL && i < tl->n_certs; i++)
-		SSL_CTX_free(tl->certs[i].ctx);
 	free(tl->certs);
 	SSL_CTX_free(tl->base);
 	kst_sni_table_free(&tl->sni);

@@ -2,13 +2,14 @@
 /*
  * TLS contexts of a listener and the callbacks that run inside handshakes.
  *
- * A listener has one SSL_CTX per certificate, all with the same settings.
- * Every connection starts on the first certificate's context (the base);
- * the ClientHello callback picks the certificate (SNI, what the client can
- * verify, what the staple policy allows: see sni.h) and switches the
- * connection to that certificate's context when it is another one. The status
- * callback then staples that certificate's own response, so an ECDSA and
- * an RSA certificate for one name each staple theirs.
+ * A listener has one SSL_CTX (base), made by tls_ctx_new, the one place
+ * an SSL_CTX is created, and holding no certificate. The ClientHello
+ * callback picks the certificate (SNI, what the client can verify, what
+ * the staple policy allows: see sni.h) and puts its leaf, key and chain
+ * on the connection (SSL_use_cert_and_key: references, no copy). The
+ * status callback then staples that certificate's own response, so an
+ * ECDSA and an RSA certificate for one name each staple theirs. So a
+ * certificate costs its parsed leaf, key and chain, not a context.
  *
  * Both callbacks are O(1) in the number of staples, do no I/O and allocate
  * nothing but the copy OpenSSL takes ownership of (OPENSSL_malloc).
@@ -33,7 +34,6 @@ struct kst_tls_listener;
 /* A certificate as served on one listener. */
 struct kst_tls_cert {
 	struct kst_cert *cert; /* borrowed from the generation */
-	SSL_CTX *ctx;
 	struct kst_tls_listener *tl;
 };
 

@@ -293,3 +293,43 @@ Test(sni, table_matches_exact_then_one_label_wildcards_then_default)
 	cr_assert_eq(idx[0], 0);
 	kst_sni_table_free(&t);
 }
+
+/* Built by sorting (name, cert) pairs (issue 13): a name shared by many
+ * certificates lists each once, in configuration order, and every other
+ * name finds its own. */
+Test(sni, table_of_many_certs_lists_each_once_in_configuration_order)
+{
+	enum { N = 3000 };
+	static char own[N][32];
+	static char *lists[N][3];
+	static char *const *names[N];
+	static size_t counts[N];
+	struct kst_sni_table t;
+	const size_t *idx;
+	size_t n;
+
+	for (size_t i = 0; i < N; i++) {
+		snprintf(own[i], sizeof(own[i]), "c%zu.many.test", i);
+		lists[i][0] = own[i];
+		counts[i] = 1;
+		if (i % 3 == 0) { /* every third also has "shared", twice */
+			lists[i][1] = "shared.test";
+			lists[i][2] = "shared.test";
+			counts[i] = 3;
+		}
+		names[i] = lists[i];
+	}
+	cr_assert_eq(kst_sni_table_build(&t, names, counts, N), 0);
+	idx = kst_sni_lookup(&t, "shared.test", &n);
+	cr_assert_eq(n, N / 3);
+	for (size_t k = 0; k < n; k++)
+		cr_assert_eq(idx[k], 3 * k, "candidate %zu", k);
+	for (size_t i = 0; i < N; i += 7) {
+		idx = kst_sni_lookup(&t, own[i], &n);
+		cr_assert_eq(n, 1);
+		cr_assert_eq(idx[0], i);
+	}
+	idx = kst_sni_lookup(&t, "nomatch.test", &n);
+	cr_assert(n == 1 && idx[0] == 0, "default: the first cert's name");
+	kst_sni_table_free(&t);
+}
