@@ -129,6 +129,7 @@ struct kst_load_result {
 /* CPU and memory of the processes under test, sampled around a run. */
 struct kst_load_usage {
 	uint64_t server_cpu_ns;
+	uint64_t server_sys_ns; /* the kernel's part of server_cpu_ns */
 	uint64_t aux_cpu_ns;
 	uint64_t self_cpu_ns;
 	uint64_t wall_ns;

@@ -118,6 +118,7 @@ static void load_print_usage(struct load_json *j,
 	jnum(j, "machine_busy_s", (double)u->machine_busy_ns / 1e9);
 	jnum(j, "foreign_cpu_share", load_foreign_share(u));
 	jnum(j, "server_cpu_s", (double)u->server_cpu_ns / 1e9);
+	jnum(j, "server_sys_s", (double)u->server_sys_ns / 1e9);
 	ju64(j, "server_procs", u->server_procs);
 	jnum(j, "client_cpu_s", (double)u->self_cpu_ns / 1e9);
 	jnum(j, "aux_cpu_s", (double)u->aux_cpu_ns / 1e9);
@@ -152,6 +153,10 @@ static void load_print_rate(struct load_json *j, const struct kst_load_opts *o,
 	jnum(j, "start_lag_p99_ms", kst_load_lat_pct_ms(&res->lag, 99));
 	jnum(j, "server_cpu_us_per_hs",
 	     jdiv((double)u->server_cpu_ns / 1e3, hs));
+	jnum(j, "server_user_us_per_hs",
+	     jdiv((double)(u->server_cpu_ns - u->server_sys_ns) / 1e3, hs));
+	jnum(j, "server_sys_us_per_hs",
+	     jdiv((double)u->server_sys_ns / 1e3, hs));
 	jnum(j, "client_cpu_us_per_hs", jdiv((double)u->self_cpu_ns / 1e3, hs));
 }
 

@@ -6,10 +6,12 @@
  * also finds workers it forks. CPU is utime+stime of /proc/PID/stat, which
  * for a process covers all its threads; memory is VmRSS of
  * /proc/PID/status, counted once per process. The load generator's own
- * CPU comes from CLOCK_PROCESS_CPUTIME_ID. The machine's busy time (all
- * CPUs, /proc/stat) is sampled too: what neither the server, the client nor
- * the backend used was spent by something else on the machine, and a run
- * that shared its CPUs with a foreign load is not a measurement.
+ * CPU comes from CLOCK_PROCESS_CPUTIME_ID. The server's system time (stime)
+ * is also kept apart, to split its CPU between userspace and the kernel. The
+ * machine's busy time (all CPUs, /proc/stat) is sampled too: what neither the
+ * server, the client nor the backend used was spent by something else on the
+ * machine, and a run that shared its CPUs with a foreign load is not a
+ * measurement.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -24,10 +26,16 @@
 struct load_proc_stat {
 	pid_t session;
 	uint64_t cpu_ticks;
+	uint64_t sys_ticks;
+};
+
+/* CPU of a session: all of it, and the kernel's part */
+struct load_cpu {
+	uint64_t ns, sys_ns;
 };
 
 static int load_proc_read_stat(pid_t pid, struct load_proc_stat *st);
-static uint64_t load_session_cpu_ns(pid_t sid, unsigned *nprocs);
+static struct load_cpu load_session_cpu(pid_t sid, unsigned *nprocs);
 static uint64_t load_pid_cpu_ns(pid_t pid);
 static uint64_t load_ticks_to_ns(uint64_t ticks);
 static uint64_t load_self_cpu_ns(void);
@@ -57,6 +65,7 @@ static int load_proc_read_stat(pid_t pid, struct load_proc_stat *st)
 		return -1;
 	st->session = session;
 	st->cpu_ticks = (uint64_t)utime + stime;
+	st->sys_ticks = stime;
 	return 0;
 }
 
@@ -94,15 +103,21 @@ static unsigned load_for_session(pid_t sid, void (*fn)(pid_t, void *),
 
 static void load_add_cpu(pid_t pid, void *arg)
 {
-	*(uint64_t *)arg += load_pid_cpu_ns(pid);
+	struct load_cpu *cpu = arg;
+	struct load_proc_stat st;
+
+	if (load_proc_read_stat(pid, &st) < 0)
+		return;
+	cpu->ns += load_ticks_to_ns(st.cpu_ticks);
+	cpu->sys_ns += load_ticks_to_ns(st.sys_ticks);
 }
 
-static uint64_t load_session_cpu_ns(pid_t sid, unsigned *nprocs)
+static struct load_cpu load_session_cpu(pid_t sid, unsigned *nprocs)
 {
-	uint64_t ns = 0;
+	struct load_cpu cpu = {0, 0};
 
-	*nprocs = load_for_session(sid, load_add_cpu, &ns);
-	return ns;
+	*nprocs = load_for_session(sid, load_add_cpu, &cpu);
+	return cpu;
 }
 
 static uint64_t load_pid_cpu_ns(pid_t pid)
@@ -162,9 +177,13 @@ void kst_load_usage_begin(const struct kst_load_opts *o,
 			  struct kst_load_usage *u)
 {
 	memset(u, 0, sizeof(*u));
-	if (o->server_sid > 0)
-		u->server_cpu_ns =
-			load_session_cpu_ns(o->server_sid, &u->server_procs);
+	if (o->server_sid > 0) {
+		struct load_cpu cpu =
+			load_session_cpu(o->server_sid, &u->server_procs);
+
+		u->server_cpu_ns = cpu.ns;
+		u->server_sys_ns = cpu.sys_ns;
+	}
 	u->aux_cpu_ns = load_aux_cpu_ns(o);
 	u->self_cpu_ns = load_self_cpu_ns();
 	u->machine_busy_ns = load_machine_busy_ns(&u->ncpus);
@@ -174,12 +193,15 @@ void kst_load_usage_begin(const struct kst_load_opts *o,
 void kst_load_usage_end(const struct kst_load_opts *o, struct kst_load_usage *u)
 {
 	unsigned nprocs = 0;
-	uint64_t server = 0;
+	struct load_cpu server = {0, 0};
 
 	if (o->server_sid > 0)
-		server = load_session_cpu_ns(o->server_sid, &nprocs);
+		server = load_session_cpu(o->server_sid, &nprocs);
 	u->server_cpu_ns =
-		server > u->server_cpu_ns ? server - u->server_cpu_ns : 0;
+		server.ns > u->server_cpu_ns ? server.ns - u->server_cpu_ns : 0;
+	u->server_sys_ns = server.sys_ns > u->server_sys_ns
+				   ? server.sys_ns - u->server_sys_ns
+				   : 0;
 	if (nprocs > u->server_procs)
 		u->server_procs = nprocs;
 	u->aux_cpu_ns = load_aux_cpu_ns(o) - u->aux_cpu_ns;

@@ -11,10 +11,14 @@
 #                [--rate-ecdsa R] [--rate-rsa R] [--bulk-bytes N]
 #                [--idle-conns K] [--tickets N] [--workers N]
 #                [--client-cpu N] [--server-cpu N] [--no-pin] [--keep]
-#                [--wait-idle SECS]
+#                [--wait-idle SECS] [--alt-kstapled BIN] [--mixed-bytes N]
 #
 #   --peers    comma list of hitch,haproxy,nginx,kstapled (default: all)
-#   --measure  comma list of speed,idle,rate,bulk (default: all)
+#   --measure  comma list of speed,idle,rate,bulk,mixed (default: all
+#              but mixed; mixed = TLS 1.3 ECDSA handshakes at the fixed
+#              rate while a bulk download runs through the same server)
+#   --alt-kstapled  a second kstapled binary, run as peer kstapled-alt
+#              with the same configuration (before/after a change)
 #   --quick    smoke of the whole pipeline in seconds (tiny counts, 1 rep)
 #   --wait-idle  wait up to SECS for the machine to be idle before starting
 #
@@ -57,6 +61,8 @@ PIN=1
 KEEP=0
 WAIT_IDLE=0
 SPEED_SECS=2
+ALT_KSTAPLED=
+MIXED_BYTES=64G
 
 CIPHERS12=ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305
 CIPHERS13=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
@@ -92,6 +98,8 @@ parse_args() {
 		--no-pin) PIN=0 ;;
 		--keep) KEEP=1 ;;
 		--wait-idle) WAIT_IDLE=$2; shift ;;
+		--alt-kstapled) ALT_KSTAPLED=$2; shift ;;
+		--mixed-bytes) MIXED_BYTES=$2; shift ;;
 		-h | --help) usage ;;
 		*) say "unknown option: $1"; usage ;;
 		esac
@@ -108,6 +116,10 @@ parse_args() {
 		SPEED_SECS=1
 	fi
 	[ -n "$OUT" ] || OUT=$SRC/bench/results
+	if [ -n "$ALT_KSTAPLED" ]; then
+		case $ALT_KSTAPLED in /*) ;; *) ALT_KSTAPLED=$PWD/$ALT_KSTAPLED ;; esac
+		[[ ",$PEERS," == *",kstapled-alt,"* ]] || PEERS=$PEERS,kstapled-alt
+	fi
 	case $BUILD in /*) ;; *) BUILD=$SRC/$BUILD ;; esac
 }
 
@@ -245,10 +257,12 @@ peer_setup() {
 		subst "$SRC/bench/peers/nginx.conf.in" "$DIR/nginx.conf"
 		PEER_CMD=(nginx -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/error.log")
 		PEER_PORTS=("$PORT_ECDSA" "$PORT_RSA") ;;
-	kstapled)
+	kstapled | kstapled-alt)
+		local bin=$KSTAPLED
+		[ "$peer" = kstapled-alt ] && bin=$ALT_KSTAPLED
 		mkdir -p "$DIR/state"
 		subst "$SRC/bench/peers/kstapled.conf.in" "$DIR/kstapled.conf"
-		PEER_CMD=("$KSTAPLED" -c "$DIR/kstapled.conf")
+		PEER_CMD=("$bin" -c "$DIR/kstapled.conf")
 		PEER_PORTS=("$PORT" "$PORT") ;;
 	esac
 }
@@ -370,6 +384,29 @@ measure_rate() {
 	done
 }
 
+# Handshakes at the fixed rate (TLS 1.3, ECDSA) while one bulk download
+# runs through the same server: the handshakes' latency next to the same
+# test alone (measure_rate) says how well the server keeps a busy
+# connection from delaying new ones. The download runs on the client CPU
+# at a lower priority (the rate client's timing comes first) and is
+# stopped by PID once the handshakes are done.
+measure_mixed() {
+	local peer=$1 rep=$2 bpid cmd
+	cmd=(nice -n 10 "$KST_LOAD" bulk -c "127.0.0.1:$(port_for ecdsa)" --key ecdsa
+		--down "$MIXED_BYTES" --timeout 600 --label "$peer/mixed-bulk/$rep")
+	[ "$PIN" = 1 ] && cmd=(taskset -c "$CLIENT_CPU" "${cmd[@]}")
+	"${cmd[@]}" >/dev/null 2>>"$DIR/load.log" &
+	bpid=$!
+	sleep 1 # the transfer is under way
+	kload "$peer" "$rep" "mixed-tls13-ecdsa" rate \
+		-c "127.0.0.1:$(port_for ecdsa)" --tls 1.3 --key ecdsa \
+		--rate "$RATE_ECDSA" --duration "$DURATION" \
+		--expect-staple "$(staple_for ecdsa)" || true
+	kill -TERM "$bpid" 2>/dev/null || true
+	wait "$bpid" 2>/dev/null || true
+	sleep 1
+}
+
 measure_bulk() {
 	local peer=$1 rep=$2 dir
 	for dir in down up; do
@@ -394,6 +431,7 @@ run_session() {
 		wants idle && measure_idle "$peer" "$rep"
 		wants rate && measure_rate "$peer" "$rep"
 		wants bulk && measure_bulk "$peer" "$rep"
+		wants mixed && measure_mixed "$peer" "$rep"
 	fi
 	stop_session "$PEER_PID" || ok=0
 	PEER_PID=
@@ -453,6 +491,7 @@ version_of() {
 	haproxy) haproxy -v 2>&1 | head -n 1 | cut -d' ' -f1-3 ;;
 	nginx) nginx -v 2>&1 | head -n 1 | sed 's/^nginx version: //' ;;
 	kstapled) echo "kstapled $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo '?')" ;;
+	kstapled-alt) echo "kstapled $ALT_KSTAPLED" ;;
 	esac
 }
 
@@ -482,6 +521,8 @@ select_peers() {
 			command -v "$peer" >/dev/null || { avail=false; reason="$peer not installed"; } ;;
 		kstapled)
 			kstapled_available || { avail=false; reason=$KST_REASON; } ;;
+		kstapled-alt)
+			[ -x "$ALT_KSTAPLED" ] || { avail=false; reason="--alt-kstapled not given or not executable"; } ;;
 		*) die "unknown peer: $peer" ;;
 		esac
 		record_peer "$peer" "$avail" "$reason" "$(version_of "$peer")"

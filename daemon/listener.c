@@ -189,6 +189,8 @@ static int lsock_one(const struct kst_addr *a, unsigned backlog)
 	 * (a silent client is accepted after about a second anyway, and then
 	 * has handshake-timeout) */
 	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+	/* accepted sockets inherit it: no setsockopt per connection */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
 	    listen(fd, (int)backlog) < 0)
 		goto error;
@@ -267,6 +269,8 @@ int kst_lsock_adopt(int fd, const struct kst_addr *a, unsigned nworkers,
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	/* inherited by accepted sockets, as for our own (kst_lsock_open) */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	ls->fds[0] = fd;
 	for (unsigned i = 1; i < nworkers; i++) {
 		ls->fds[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3);

@@ -43,9 +43,14 @@ static void relay_trim(struct kst_conn *c, struct kst_buf **b)
 	}
 }
 
-/* Bytes relayed by the userspace path, per worker and per cert. */
-static void relay_count(struct kst_conn *c, uint64_t n)
+/* Bytes relayed by the userspace path, per worker and per cert (and per
+ * connection and direction, for its close line). */
+static void relay_count(struct kst_conn *c, uint64_t n, bool up)
 {
+	if (up)
+		c->bytes_up += n;
+	else
+		c->bytes_dn += n;
 	KST_COUNT_ADD(c->w->pc.bytes_userspace, n);
 	if (c->ts.chosen != NULL)
 		KST_COUNT_ADD(c->ts.chosen->cert->state->counters[c->w->id]
@@ -130,7 +135,7 @@ static bool relay_up_write(struct kst_conn *c, bool *fail)
 
 		if (n > 0) {
 			b->head += (uint32_t)n;
-			relay_count(c, (uint64_t)n);
+			relay_count(c, (uint64_t)n, true);
 			moved = true;
 			continue;
 		}
@@ -231,7 +236,7 @@ static bool relay_down_write(struct kst_conn *c, bool *fail)
 				 &n);
 		if (r == 1) {
 			b->head += (uint32_t)n;
-			relay_count(c, n);
+			relay_count(c, n, false);
 			moved = true;
 			c->flags &= ~KST_DN_WANTS_R;
 			need = KST_C_WR;

@@ -138,6 +138,16 @@ Test(kst_load, counts_every_handshake_stapled_with_the_expected_response,
 	cr_expect(load_has(json, "\"version\":\"TLSv1.3\""), "%s", json);
 	cr_expect(load_has(json, "\"sigalg\":\"ECDSA\""), "%s", json);
 	cr_expect(load_num(json, "hs_p99_ms") > 0, "%s", json);
+	/* the server's CPU per handshake, split into user and system time */
+	cr_expect(load_num(json, "server_user_us_per_hs") >= 0, "%s", json);
+	cr_expect(load_num(json, "server_sys_us_per_hs") >= 0, "%s", json);
+	double split = load_num(json, "server_user_us_per_hs") +
+		       load_num(json, "server_sys_us_per_hs"),
+	       total = load_num(json, "server_cpu_us_per_hs");
+	/* printed with 6 significant digits each */
+	cr_expect(split - total < 1e-4 * total + 0.01 &&
+			  total - split < 1e-4 * total + 0.01,
+		  "%s", json);
 	free(json);
 	free(staple);
 }
