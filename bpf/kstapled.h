@@ -32,6 +32,7 @@
 /* Pin names under bpf-pin-dir (bpffs refuses names with a dot). */
 #define KST_BPF_CERTS_MAP  "kst_certs_v2"
 #define KST_BPF_GLOBAL_MAP "kst_global_v2"
+#define KST_BPF_LISTENERS_MAP "kst_listeners_v2"
 /* Pins of earlier layouts, removed from bpf-pin-dir at start. */
 #define KST_BPF_OLD_PINS   "kst_certs_v1", "kst_global_v1"
 #define KST_BPF_PIN_DIR	   "/sys/fs/bpf/kstapled"
@@ -44,6 +45,9 @@
  * do not depend on it, and the daemon replaces a pin of another capacity.
  */
 #define KST_BPF_CERTS_MAX   131072
+/* Listener names one daemon exports (kst_listeners_v2; past it a
+ * listener counts only in kst_global_v2). */
+#define KST_BPF_LISTENERS_MAX 1024
 #define KST_BPF_NAME_LEN    64
 #define KST_BPF_ERRNAME_LEN 16
 /* "ab:cd:...": 32 bytes as lower-case hex pairs joined by ':', NUL */
@@ -207,7 +211,37 @@ struct kst_global_val {
 	__u64 bytes_userspace;
 	__u64 reloads_ok;
 	__u64 reloads_failed;
+	/*
+	 * Handshakes completed and session tickets, over every listener and
+	 * certificate for the life of the process (the per-certificate sums
+	 * drop certificates a reload removed; these do not).
+	 */
+	__u64 handshakes;
+	__u64 hs_resumed; /* of those, resumed (full = handshakes - this) */
+	__u64 tickets_issued;
+	__u64 tickets_refused_unknown; /* key not (or no longer) listed */
+	__u64 tickets_refused_expired; /* older than ticket-lifetime */
 	struct kst_tls_stat_snap tls_stat;
+};
+
+/* kst_listeners_v2 key: the listener's name, NUL-padded. */
+struct kst_listener_key {
+	char name[KST_BPF_NAME_LEN];
+};
+
+/*
+ * kst_listeners_v2 value: one [listener:NAME] for the life of the process
+ * (a reload that keeps the name keeps counting; one that drops it leaves
+ * its last counts), as of the last flush.
+ */
+struct kst_listener_val {
+	char name[KST_BPF_NAME_LEN]; /* the key again, as a string */
+	__s64 flushed_at;
+	__u64 handshakes;
+	__u64 hs_resumed; /* of those, resumed (full = handshakes - this) */
+	__u64 tickets_issued;
+	__u64 tickets_refused_unknown; /* key not (or no longer) listed */
+	__u64 tickets_refused_expired; /* older than ticket-lifetime */
 };
 
 #define KST_BPF_ASSERT_OFF(type, field, off)                     \
@@ -229,10 +263,17 @@ KST_BPF_ASSERT_OFF(struct kst_cert_val, fetch_successes, 336);
 KST_BPF_ASSERT_OFF(struct kst_cert_val, bytes_userspace, 488);
 KST_BPF_ASSERT_OFF(struct kst_cert_val, ktls_fallback, 496);
 _Static_assert(sizeof(struct kst_tls_stat_snap) == 136, "tls_stat size");
-_Static_assert(sizeof(struct kst_global_val) == 256, "kst_global_val size");
+_Static_assert(sizeof(struct kst_global_val) == 296, "kst_global_val size");
 KST_BPF_ASSERT_OFF(struct kst_global_val, pid, 16);
 KST_BPF_ASSERT_OFF(struct kst_global_val, conns_accepted, 32);
 KST_BPF_ASSERT_OFF(struct kst_global_val, reloads_failed, 112);
-KST_BPF_ASSERT_OFF(struct kst_global_val, tls_stat, 120);
+KST_BPF_ASSERT_OFF(struct kst_global_val, handshakes, 120);
+KST_BPF_ASSERT_OFF(struct kst_global_val, tickets_refused_expired, 152);
+KST_BPF_ASSERT_OFF(struct kst_global_val, tls_stat, 160);
+_Static_assert(sizeof(struct kst_listener_key) == KST_BPF_NAME_LEN,
+	       "listener key is the name");
+_Static_assert(sizeof(struct kst_listener_val) == 112, "kst_listener_val size");
+KST_BPF_ASSERT_OFF(struct kst_listener_val, flushed_at, 64);
+KST_BPF_ASSERT_OFF(struct kst_listener_val, tickets_refused_expired, 104);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/lstats.h"
 #include "daemon/metrics_state.h"
 #include "ktls/probe.h"
 
@@ -366,8 +367,19 @@ static void export_flush(struct kst_export *e, struct kst_gen *g,
 		e->last_full = now;
 		e->full_pending = false;
 	}
-	if (e->m != NULL)
+	if (e->m != NULL) {
+		int rc = 0;
+
 		export_global(e, g, workers, nworkers, stopped, now);
+		if (moved) /* listeners count only where the workers' do */
+			rc = kst_lstats_flush(e->m, now, NULL, NULL);
+		if (rc < 0 && !e->warned_listeners) {
+			kst_warn("metrics: not every listener exported to "
+				 "%s: %s",
+				 KST_BPF_LISTENERS_MAP, strerror(-rc));
+			e->warned_listeners = true;
+		}
+	}
 }
 
 void kst_export_free(struct kst_export *e)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/lstats.h"
 #include "daemon/stapling.h"
 
 static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
@@ -327,6 +328,11 @@ int kst_gen_build(struct kst_config *conf, const struct kst_gen_env *env,
 		kst_gen_destroy(g, env->reg); /* the caller keeps conf */
 		return -EINVAL;
 	}
+	/* per-listener counters: only a generation that serves gets a slot
+	 * (not `-t`, not a refused reload) */
+	for (size_t i = 0; env->open_sockets && i < g->n_listeners; i++)
+		g->listeners[i].hs = kst_lstats_get(g->listeners[i].conf->name,
+						    env->nworkers);
 	g->owns_conf = true;
 	g->id = gen_next_id++;
 	*out = g;

@@ -29,6 +29,9 @@ struct kst_listener {
 	struct kst_tls_listener tls;
 	struct kst_lsock **socks; /* [conf->n_binds]; NULL entries when -t */
 	int ktls_mode;            /* enum kst_ktls_mode */
+	/* [nworkers] counter blocks of the name (daemon/lstats.h); NULL:
+	 * not counted per listener */
+	struct kst_hs_counters *hs;
 };
 
 struct kst_gen {

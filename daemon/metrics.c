@@ -34,10 +34,13 @@ struct kst_metrics {
 	struct kstapled_bpf *skel;
 	int certs_fd;  /* borrowed from skel */
 	int global_fd; /* borrowed from skel */
+	int listeners_fd; /* borrowed from skel */
 	bool reused;
 };
 
-/* One of the two maps while opening: where it is pinned, how it got there. */
+#define METRICS_PINS 3
+
+/* One of the maps while opening: where it is pinned, how it got there. */
 struct metrics_pin {
 	struct bpf_map *map;
 	char path[PATH_MAX];
@@ -55,7 +58,7 @@ static bool metrics_compatible(int fd, const struct bpf_map *map, char *why,
 static int metrics_adopt(struct metrics_pin *p);
 static int metrics_pin(struct metrics_pin *p, gid_t gid);
 static int metrics_open_pins(struct kstapled_bpf *skel, const char *pin_dir,
-			     gid_t gid, struct metrics_pin pins[2]);
+			     gid_t gid, struct metrics_pin pins[METRICS_PINS]);
 static int metrics_collect_doomed(struct kst_metrics *m,
 				  const struct kst_cert_key *sorted, size_t n,
 				  struct kst_cert_key **doomed, size_t *count);
@@ -215,13 +218,14 @@ static int metrics_pin(struct metrics_pin *p, gid_t gid)
 }
 
 static int metrics_open_pins(struct kstapled_bpf *skel, const char *pin_dir,
-			     gid_t gid, struct metrics_pin pins[2])
+			     gid_t gid, struct metrics_pin pins[METRICS_PINS])
 {
 	int err = 0;
 
 	pins[0].map = skel->maps.kst_certs_v2;
 	pins[1].map = skel->maps.kst_global_v2;
-	for (int i = 0; i < 2 && err == 0; i++) {
+	pins[2].map = skel->maps.kst_listeners_v2;
+	for (int i = 0; i < METRICS_PINS && err == 0; i++) {
 		if (snprintf(pins[i].path, sizeof(pins[i].path), "%s/%s",
 			     pin_dir, bpf_map__name(pins[i].map)) >=
 		    (int)sizeof(pins[i].path))
@@ -230,14 +234,25 @@ static int metrics_open_pins(struct kstapled_bpf *skel, const char *pin_dir,
 	}
 	if (err == 0)
 		err = kstapled_bpf__load(skel);
-	for (int i = 0; i < 2 && err == 0; i++)
+	for (int i = 0; i < METRICS_PINS && err == 0; i++)
 		err = metrics_pin(&pins[i], gid);
 	return err;
 }
 
+/* Empty the listener map (bounded: at most its capacity deletes). */
+static void metrics_clear_listeners(int fd)
+{
+	struct kst_listener_key k;
+
+	for (unsigned i = 0; i <= KST_BPF_LISTENERS_MAX; i++)
+		if (bpf_map_get_next_key(fd, NULL, &k) != 0 ||
+		    bpf_map_delete_elem(fd, &k) != 0)
+			break;
+}
+
 int kst_metrics_open(const char *pin_dir, gid_t gid, struct kst_metrics **out)
 {
-	struct metrics_pin pins[2] = {0};
+	struct metrics_pin pins[METRICS_PINS] = {0};
 	struct kst_metrics *m = NULL;
 	int err;
 
@@ -262,12 +277,15 @@ int kst_metrics_open(const char *pin_dir, gid_t gid, struct kst_metrics **out)
 		goto error;
 	m->certs_fd = bpf_map__fd(m->skel->maps.kst_certs_v2);
 	m->global_fd = bpf_map__fd(m->skel->maps.kst_global_v2);
-	m->reused = pins[0].reused && pins[1].reused;
+	m->listeners_fd = bpf_map__fd(m->skel->maps.kst_listeners_v2);
+	m->reused = pins[0].reused && pins[1].reused && pins[2].reused;
+	if (pins[2].reused) /* a previous run's listeners: not this one's */
+		metrics_clear_listeners(m->listeners_fd);
 	*out = m;
 	return 0;
 error:
-	/* leave no half-made pair of pins behind */
-	for (int i = 0; i < 2; i++)
+	/* leave no half-made set of pins behind */
+	for (int i = 0; i < METRICS_PINS; i++)
 		if (pins[i].created)
 			unlink(pins[i].path);
 	kstapled_bpf__destroy(m->skel);
@@ -354,6 +372,13 @@ int kst_metrics_global_put(struct kst_metrics *m,
 	__u32 zero = 0;
 
 	return bpf_map_update_elem(m->global_fd, &zero, v, BPF_ANY);
+}
+
+int kst_metrics_listener_put(struct kst_metrics *m,
+			     const struct kst_listener_key *k,
+			     const struct kst_listener_val *v)
+{
+	return bpf_map_update_elem(m->listeners_fd, k, v, BPF_ANY);
 }
 
 int kst_metrics_probe_write(struct kst_metrics *m)

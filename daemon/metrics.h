@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The pinned metrics maps (ABI: bpf/kstapled.h): loading the BPF object,
- * pinning or re-using its two maps under bpf-pin-dir, and writing entries.
+ * pinning or re-using its maps under bpf-pin-dir, and writing entries.
  * The only user of the generated skeleton. Control thread only: nothing
  * here is thread-safe, and nothing needs to be (workers count in their own
  * memory, the control thread sums with metrics_state.h and writes here).
@@ -25,7 +25,7 @@
 struct kst_metrics;
 
 /*
- * Load the object and pin (or re-use the existing compatible pins of) both
+ * Load the object and pin (or re-use the existing compatible pins of) all
  * maps under pin_dir, which is created 0750 (group gid) when missing; its
  * parent must be on a bpf filesystem. Pins are set to mode 0640, group gid:
  * root and the daemon's group can read them, and only the daemon writes,
@@ -49,7 +49,11 @@ int kst_metrics_cert_prune(struct kst_metrics *m,
 			   const struct kst_cert_key *keep, size_t n);
 int kst_metrics_global_put(struct kst_metrics *m,
 			   const struct kst_global_val *v);
-/* Both maps were re-used from existing pins (not created by this open). */
+/* Insert or replace one listener's entry; -E2BIG when the map is full. */
+int kst_metrics_listener_put(struct kst_metrics *m,
+			     const struct kst_listener_key *k,
+			     const struct kst_listener_val *v);
+/* All maps were re-used from existing pins (not created by this open). */
 bool kst_metrics_reused(const struct kst_metrics *m);
 /* Close the maps; the pins stay. NULL is a no-op. */
 /* Read the global entry and write it back: whether this process can still

@@ -143,6 +143,21 @@ void kst_metrics_sum_proc(struct kst_proc_counters *dst,
 		  &src->backend_connect_failures);
 	state_add(&dst->bytes_ktls, &src->bytes_ktls);
 	state_add(&dst->bytes_userspace, &src->bytes_userspace);
+	state_add(&dst->handshakes, &src->handshakes);
+	state_add(&dst->hs_resumed, &src->hs_resumed);
+	state_add(&dst->tickets_issued, &src->tickets_issued);
+	state_add(&dst->tickets_refused_unknown, &src->tickets_refused_unknown);
+	state_add(&dst->tickets_refused_expired, &src->tickets_refused_expired);
+}
+
+void kst_metrics_sum_hs(struct kst_hs_counters *dst,
+			const struct kst_hs_counters *src)
+{
+	state_add(&dst->handshakes, &src->handshakes);
+	state_add(&dst->hs_resumed, &src->hs_resumed);
+	state_add(&dst->tickets_issued, &src->tickets_issued);
+	state_add(&dst->tickets_refused_unknown, &src->tickets_refused_unknown);
+	state_add(&dst->tickets_refused_expired, &src->tickets_refused_expired);
 }
 
 /* Truncated, NUL-padded, printable ASCII only (see the header). */
@@ -244,9 +259,30 @@ void kst_metrics_global_build(struct kst_global_val *out,
 	out->backend_connect_failures = c->backend_connect_failures;
 	out->bytes_ktls = c->bytes_ktls;
 	out->bytes_userspace = c->bytes_userspace;
+	out->handshakes = c->handshakes;
+	out->hs_resumed = c->hs_resumed;
+	out->tickets_issued = c->tickets_issued;
+	out->tickets_refused_unknown = c->tickets_refused_unknown;
+	out->tickets_refused_expired = c->tickets_refused_expired;
 	out->tls_stat_present = f->tls_stat_present;
 	if (f->tls_stat_present)
 		out->tls_stat = f->tls_stat;
+}
+
+void kst_metrics_listener_build(struct kst_listener_key *k,
+				struct kst_listener_val *out, const char *name,
+				const struct kst_hs_counters *c, time_t now)
+{
+	memset(k, 0, sizeof(*k));
+	memset(out, 0, sizeof(*out));
+	state_copy_name(out->name, sizeof(out->name), name);
+	memcpy(k->name, out->name, sizeof(k->name));
+	out->flushed_at = now;
+	out->handshakes = c->handshakes;
+	out->hs_resumed = c->hs_resumed;
+	out->tickets_issued = c->tickets_issued;
+	out->tickets_refused_unknown = c->tickets_refused_unknown;
+	out->tickets_refused_expired = c->tickets_refused_expired;
 }
 
 const char *kst_metrics_state_name(enum kst_staple_state s)

@@ -105,7 +105,34 @@ struct kst_proc_counters {
 	uint64_t backend_connect_failures;
 	uint64_t bytes_ktls;
 	uint64_t bytes_userspace;
+	/* completed handshakes and tickets, whatever the certificate */
+	uint64_t handshakes;
+	uint64_t hs_resumed;
+	uint64_t tickets_issued;
+	uint64_t tickets_refused_unknown;
+	uint64_t tickets_refused_expired;
 };
+
+/*
+ * What a worker counts for one listener (daemon/lstats.h), same rules as
+ * above; one cache line, so that workers' blocks side by side do not share
+ * one.
+ */
+struct kst_hs_counters {
+	uint64_t handshakes;
+	uint64_t hs_resumed;
+	uint64_t tickets_issued;
+	uint64_t tickets_refused_unknown;
+	uint64_t tickets_refused_expired;
+} __attribute__((aligned(64)));
+
+void kst_metrics_sum_hs(struct kst_hs_counters *dst,
+			const struct kst_hs_counters *src);
+/* The kst_listeners_v2 key and value of listener name (same string rules
+ * as kst_metrics_cert_build). */
+void kst_metrics_listener_build(struct kst_listener_key *k,
+				struct kst_listener_val *out, const char *name,
+				const struct kst_hs_counters *c, time_t now);
 
 void kst_metrics_sum(struct kst_conn_counters *dst,
 		     const struct kst_conn_counters *src);

@@ -55,6 +55,10 @@ static const struct status_map status_global = {
 	KST_BPF_GLOBAL_MAP, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
 	sizeof(struct kst_global_val)};
 
+static const struct status_map status_listeners = {
+	KST_BPF_LISTENERS_MAP, BPF_MAP_TYPE_HASH,
+	sizeof(struct kst_listener_key), sizeof(struct kst_listener_val)};
+
 static void status_usage(FILE *f)
 {
 	fprintf(f,
@@ -378,6 +382,58 @@ out:
 	return err;
 }
 
+static int status_listener_cmp(const void *a, const void *b)
+{
+	const struct kst_listener_val *x = a, *y = b;
+
+	return strncmp(x->name, y->name, sizeof(x->name));
+}
+
+int kst_status_read_listeners(const char *pin_dir,
+			      struct kst_listener_val **out, size_t *n,
+			      char *why, size_t why_size)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct kst_listener_key *keys = NULL;
+	__u32 count = KST_BPF_LISTENERS_MAX;
+	__u64 token = 0;
+	int fd, err;
+
+	*out = NULL;
+	*n = 0;
+	fd = status_open_map(pin_dir, &status_listeners, why, why_size);
+	if (fd == -ENOENT)
+		return 0; /* a daemon that counts no listener */
+	if (fd < 0)
+		return fd;
+	keys = calloc(KST_BPF_LISTENERS_MAX, sizeof(*keys));
+	*out = calloc(KST_BPF_LISTENERS_MAX, sizeof(**out));
+	if (keys == NULL || *out == NULL) {
+		err = -ENOMEM;
+	} else {
+		/* the whole map in one call (see status_read_certs) */
+		err = bpf_map_lookup_batch(fd, NULL, &token, keys, *out, &count,
+					   &opts);
+		if (err == -ENOENT)
+			err = 0;
+	}
+	if (err == 0) {
+		*n = count;
+		for (size_t i = 0; i < *n; i++) /* the key is the name */
+			memcpy((*out)[i].name, keys[i].name,
+			       sizeof(keys[i].name) - 1);
+		qsort(*out, *n, sizeof(**out), status_listener_cmp);
+	} else {
+		snprintf(why, why_size, "reading %s under %s: %s",
+			 KST_BPF_LISTENERS_MAP, pin_dir, strerror(-err));
+		free(*out);
+		*out = NULL;
+	}
+	free(keys);
+	close(fd);
+	return err;
+}
+
 /* Write the textfile atomically: a scrape sees the old file or the new. */
 static int status_write_prom_file(const char *path,
 				  const struct kst_status_view *v)
@@ -534,10 +590,11 @@ int kst_status_main(int argc, char **argv)
 	struct status_opts o = {0};
 	char conf_pins[PATH_MAX];
 	struct kst_status_cert *certs = NULL;
+	struct kst_listener_val *listeners = NULL;
 	struct kst_global_val global = {0};
 	struct kst_status_view view = {0};
 	char why[PATH_MAX + 256];
-	size_t n = 0;
+	size_t n = 0, n_listeners = 0;
 	int rc = 0;
 
 	if (!status_parse(argc, argv, &o, &rc))
@@ -555,12 +612,21 @@ int kst_status_main(int argc, char **argv)
 		fprintf(stderr, "kstapled status: %s\n", why);
 		return KST_STATUS_EXIT_UNREADABLE;
 	}
+	if (kst_status_read_listeners(o.pin_dir, &listeners, &n_listeners, why,
+				      sizeof(why)) != 0) {
+		fprintf(stderr, "kstapled status: %s\n", why);
+		free(certs);
+		return KST_STATUS_EXIT_UNREADABLE;
+	}
+	view.listeners = listeners;
+	view.n_listeners = n_listeners;
 	view.certs = certs;
 	view.n_certs = n;
 	view.global = &global;
 	view.now = o.have_now ? o.now : time(NULL);
 	view.wide = o.wide;
 	rc = status_output(&o, &view);
+	free(listeners);
 	free(certs);
 	return rc;
 }

@@ -63,6 +63,14 @@ int kst_status_read(const char *pin_dir, struct kst_status_cert **certs,
 		    size_t *n, struct kst_global_val *global, char *why,
 		    size_t why_size);
 /*
+ * Every listener of kst_listeners_v2 under pin_dir, sorted by name (*out
+ * malloc'd; NULL and 0 when the map is absent: a daemon that counts no
+ * listener). Returns 0 or -errno, with a sentence in why.
+ */
+int kst_status_read_listeners(const char *pin_dir,
+			      struct kst_listener_val **out, size_t *n,
+			      char *why, size_t why_size);
+/*
  * The daemon writes a certificate's entry only when it changed (and every
  * KST_EXPORT_FULL_SECS), having checked every entry at each flush: an
  * entry flushed before g->flushed_at is as of g->flushed_at, so its

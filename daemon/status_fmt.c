@@ -138,7 +138,24 @@ static const struct fmt_field fmt_global_fields[] = {
 	FMT_GLOBAL(bytes_userspace, FMT_U64),
 	FMT_GLOBAL(reloads_ok, FMT_U64),
 	FMT_GLOBAL(reloads_failed, FMT_U64),
+	FMT_GLOBAL(handshakes, FMT_U64),
+	FMT_GLOBAL(hs_resumed, FMT_U64),
+	FMT_GLOBAL(tickets_issued, FMT_U64),
+	FMT_GLOBAL(tickets_refused_unknown, FMT_U64),
+	FMT_GLOBAL(tickets_refused_expired, FMT_U64),
 	FMT_GLOBAL(tls_stat, FMT_TLS_STAT),
+};
+
+#define FMT_LISTENER(field, kind) \
+	FMT_FIELD(struct kst_listener_val, field, kind)
+static const struct fmt_field fmt_listener_fields[] = {
+	FMT_LISTENER(name, FMT_STR),
+	FMT_LISTENER(flushed_at, FMT_TIME),
+	FMT_LISTENER(handshakes, FMT_U64),
+	FMT_LISTENER(hs_resumed, FMT_U64),
+	FMT_LISTENER(tickets_issued, FMT_U64),
+	FMT_LISTENER(tickets_refused_unknown, FMT_U64),
+	FMT_LISTENER(tickets_refused_expired, FMT_U64),
 };
 
 /* In /proc/net/tls_stat order, with the kernel's names for Prometheus. */
@@ -694,11 +711,6 @@ static void fmt_cert_totals(const struct kst_status_view *v,
 	for (size_t i = 0; i < v->n_certs; i++) {
 		const struct kst_cert_val *c = &v->certs[i].val;
 
-		t->handshakes += c->handshakes;
-		t->hs_resumed += c->hs_resumed;
-		t->tickets_issued += c->tickets_issued;
-		t->tickets_refused_unknown += c->tickets_refused_unknown;
-		t->tickets_refused_expired += c->tickets_refused_expired;
 		t->keyupdate_closes += c->keyupdate_closes;
 		t->keyupdate_rekeys_rx += c->keyupdate_rekeys_rx;
 		t->keyupdate_rekeys_tx += c->keyupdate_rekeys_tx;
@@ -727,13 +739,24 @@ static void fmt_table_global(FILE *f, const struct kst_status_view *v)
 	fprintf(f,
 		"handshakes: %llu, %llu resumed; failed: %llu timeout, "
 		"%llu protocol, %llu no-cert, %llu other\n",
-		t.handshakes, t.hs_resumed, g->hs_fail_timeout,
+		g->handshakes, g->hs_resumed, g->hs_fail_timeout,
 		g->hs_fail_protocol, g->hs_fail_no_cert, g->hs_fail_other);
 	fprintf(f,
 		"tickets: %llu issued, %llu refused (unknown key), %llu "
 		"refused (expired)\n",
-		t.tickets_issued, t.tickets_refused_unknown,
-		t.tickets_refused_expired);
+		g->tickets_issued, g->tickets_refused_unknown,
+		g->tickets_refused_expired);
+	for (size_t i = 0; i < v->n_listeners; i++) {
+		const struct kst_listener_val *l = &v->listeners[i];
+
+		fprintf(f,
+			"  listener %.*s: handshakes %llu, %llu resumed; "
+			"tickets %llu issued, %llu refused (unknown key), "
+			"%llu refused (expired)\n",
+			(int)sizeof(l->name), l->name, l->handshakes,
+			l->hs_resumed, l->tickets_issued,
+			l->tickets_refused_unknown, l->tickets_refused_expired);
+	}
 	fprintf(f,
 		"key updates: %llu rx, %llu tx rekeyed; closed: %llu (kernel "
 		"cannot rekey), %llu (flood)\n",
@@ -973,7 +996,15 @@ void kst_status_render_json(FILE *f, const struct kst_status_view *v)
 	fputs("\n],\"global\":{", f);
 	fmt_json_fields(f, v->global, fmt_global_fields,
 			KST_ARRAY_SIZE(fmt_global_fields));
-	fprintf(f, "},\"daemon\":\"%s\",\"exit\":%d}\n",
+	fputs("},\"listeners\":[", f);
+	for (size_t i = 0; i < v->n_listeners; i++) {
+		fputs(i ? ",\n{" : "\n{", f);
+		fmt_json_fields(f, &v->listeners[i], fmt_listener_fields,
+				KST_ARRAY_SIZE(fmt_listener_fields));
+		fputc('}', f);
+	}
+	fprintf(f, "%s],\"daemon\":\"%s\",\"exit\":%d}\n",
+		v->n_listeners ? "\n" : "",
 		kst_status_daemon_name(kst_status_daemon(v->global, v->now)),
 		kst_status_exit_code(v));
 }
@@ -1199,6 +1230,7 @@ static void fmt_prom_global(FILE *f, const struct kst_global_val *g)
 	const char *hs = "kstapled_handshake_failures_total";
 	const char *by = "kstapled_relayed_bytes_total";
 	const char *rl = "kstapled_reloads_total";
+	const char *tr = "kstapled_session_tickets_refused_total";
 
 	fmt_prom_scalar(f, "kstapled_start_time_seconds", "gauge",
 			"When the daemon started (unix seconds).", NULL,
@@ -1225,6 +1257,23 @@ static void fmt_prom_global(FILE *f, const struct kst_global_val *g)
 			(long long)g->hs_fail_no_cert);
 	fmt_prom_scalar(f, hs, NULL, NULL, "class=\"other\"",
 			(long long)g->hs_fail_other);
+	fmt_prom_scalar(f, "kstapled_handshakes_total", "counter",
+			"Handshakes completed, every listener and certificate.",
+			NULL, (long long)g->handshakes);
+	fmt_prom_scalar(f, "kstapled_handshakes_resumed_total", "counter",
+			"Of those, handshakes that resumed a session.", NULL,
+			(long long)g->hs_resumed);
+	fmt_prom_scalar(f, "kstapled_session_tickets_issued_total", "counter",
+			"Session tickets issued, every listener and "
+			"certificate.",
+			NULL, (long long)g->tickets_issued);
+	fmt_prom_scalar(f, tr, "counter",
+			"Session tickets refused, every listener and "
+			"certificate, by reason.",
+			"reason=\"unknown\"",
+			(long long)g->tickets_refused_unknown);
+	fmt_prom_scalar(f, tr, NULL, NULL, "reason=\"expired\"",
+			(long long)g->tickets_refused_expired);
 	fmt_prom_scalar(f, "kstapled_backend_connect_failures_total", "counter",
 			"Failed connections to a backend.", NULL,
 			(long long)g->backend_connect_failures);
@@ -1236,6 +1285,46 @@ static void fmt_prom_global(FILE *f, const struct kst_global_val *g)
 			"result=\"ok\"", (long long)g->reloads_ok);
 	fmt_prom_scalar(f, rl, NULL, NULL, "result=\"failed\"",
 			(long long)g->reloads_failed);
+}
+
+/* The listeners' counters, labelled listener="NAME". */
+static void fmt_prom_listeners(FILE *f, const struct kst_status_view *v)
+{
+	static const struct {
+		const char *name, *help, *reason;
+		size_t off;
+	} m[] = {
+		{"kstapled_listener_handshakes_total",
+		 "Handshakes completed on the listener.", NULL,
+		 offsetof(struct kst_listener_val, handshakes)},
+		{"kstapled_listener_handshakes_resumed_total",
+		 "Of those, handshakes that resumed a session.", NULL,
+		 offsetof(struct kst_listener_val, hs_resumed)},
+		{"kstapled_listener_tickets_issued_total",
+		 "Session tickets the listener issued.", NULL,
+		 offsetof(struct kst_listener_val, tickets_issued)},
+		{"kstapled_listener_tickets_refused_total",
+		 "Session tickets the listener refused, by reason.", "unknown",
+		 offsetof(struct kst_listener_val, tickets_refused_unknown)},
+		{"kstapled_listener_tickets_refused_total", NULL, "expired",
+		 offsetof(struct kst_listener_val, tickets_refused_expired)},
+	};
+
+	if (v->n_listeners == 0)
+		return;
+	for (size_t k = 0; k < KST_ARRAY_SIZE(m); k++) {
+		if (m[k].help != NULL)
+			fmt_prom_head(f, m[k].name, "counter", m[k].help);
+		for (size_t i = 0; i < v->n_listeners; i++) {
+			const struct kst_listener_val *l = &v->listeners[i];
+
+			fprintf(f, "%s{listener=\"", m[k].name);
+			fmt_prom_label(f, l->name, sizeof(l->name));
+			if (m[k].reason != NULL)
+				fprintf(f, "\",reason=\"%s", m[k].reason);
+			fprintf(f, "\"} %llu\n", fmt_u64(l, m[k].off));
+		}
+	}
 }
 
 /* /proc/net/tls_stat: gauges for the Curr* fields, counters for the rest. */
@@ -1276,5 +1365,6 @@ void kst_status_render_prometheus(FILE *f, const struct kst_status_view *v)
 	fmt_prom_paths(f, v);
 	fmt_prom_fallbacks(f, v);
 	fmt_prom_global(f, v->global);
+	fmt_prom_listeners(f, v);
 	fmt_prom_kernel(f, v->global);
 }

@@ -59,6 +59,8 @@ struct kst_status_view {
 	const struct kst_global_val *global;
 	time_t now;
 	bool wide; /* the table: every column, whatever its width */
+	const struct kst_listener_val *listeners; /* sorted by name */
+	size_t n_listeners;
 };
 
 /* The table fits this many columns (a certificate name is cut with '~'

@@ -417,6 +417,22 @@ static struct kst_conn_counters *ticket_counters(SSL *s)
 	return &ts->chosen->cert->state->counters[ts->worker].c;
 }
 
+/* The worker's process-wide counters, or NULL. */
+static struct kst_proc_counters *ticket_proc(SSL *s)
+{
+	struct kst_tls_sess *ts = SSL_get_app_data(s);
+
+	return ts != NULL ? ts->pc : NULL;
+}
+
+/* The listener's counters of the worker, or NULL. */
+static struct kst_hs_counters *ticket_listener(SSL *s)
+{
+	struct kst_tls_sess *ts = SSL_get_app_data(s);
+
+	return ts != NULL ? ts->lc : NULL;
+}
+
 static int ticket_mac_init(EVP_MAC_CTX *hctx, const struct kst_ticket_key *k)
 {
 	OSSL_PARAM params[3];
@@ -477,10 +493,16 @@ static int ticket_key_cb(SSL *s, unsigned char *name, unsigned char *iv,
 static int ticket_gen_cb(SSL *s, void *arg)
 {
 	struct kst_conn_counters *cnt = ticket_counters(s);
+	struct kst_proc_counters *pc = ticket_proc(s);
+	struct kst_hs_counters *lc = ticket_listener(s);
 
 	(void)arg;
 	if (cnt != NULL)
 		KST_COUNT(cnt->tickets_issued);
+	if (pc != NULL)
+		KST_COUNT(pc->tickets_issued);
+	if (lc != NULL)
+		KST_COUNT(lc->tickets_issued);
 	return 1;
 }
 
@@ -503,6 +525,8 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *s, SSL_SESSION *ss,
 			? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), ticket_idx)
 			: NULL;
 	struct kst_conn_counters *cnt = ticket_counters(s);
+	struct kst_proc_counters *pc = ticket_proc(s);
+	struct kst_hs_counters *lc = ticket_listener(s);
 	long age;
 
 	(void)keyname;
@@ -512,6 +536,10 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *s, SSL_SESSION *ss,
 	case SSL_TICKET_NO_DECRYPT:
 		if (cnt != NULL)
 			KST_COUNT(cnt->tickets_refused_unknown);
+		if (pc != NULL)
+			KST_COUNT(pc->tickets_refused_unknown);
+		if (lc != NULL)
+			KST_COUNT(lc->tickets_refused_unknown);
 		return SSL_TICKET_RETURN_IGNORE_RENEW;
 	case SSL_TICKET_SUCCESS:
 	case SSL_TICKET_SUCCESS_RENEW:
@@ -523,6 +551,10 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *s, SSL_SESSION *ss,
 	if (tc != NULL && (age < -TICKET_MAX_SKEW || age >= tc->lifetime_s)) {
 		if (cnt != NULL)
 			KST_COUNT(cnt->tickets_refused_expired);
+		if (pc != NULL)
+			KST_COUNT(pc->tickets_refused_expired);
+		if (lc != NULL)
+			KST_COUNT(lc->tickets_refused_expired);
 		return SSL_TICKET_RETURN_IGNORE_RENEW;
 	}
 	return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE

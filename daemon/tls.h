@@ -50,11 +50,18 @@ struct kst_tls_listener {
 	atomic_llong refused_logged_at; /* rate limit of policy refusals */
 };
 
+struct kst_proc_counters;
+struct kst_hs_counters;
+
 /* Per connection, reachable from the SSL (app data). */
 struct kst_tls_sess {
 	struct kst_tls_cert *chosen;
 	const char *peer; /* "1.2.3.4:5678", for logs */
 	unsigned worker;  /* index of the worker's counters */
+	/* the worker's process-wide counters (handshakes, tickets); NULL
+	 * on an SSL no worker serves */
+	struct kst_proc_counters *pc;
+	struct kst_hs_counters *lc; /* the listener's, or NULL */
 	bool stapled;
 	bool refused; /* no certificate could be served (policy) */
 };

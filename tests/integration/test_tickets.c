@@ -570,6 +570,26 @@ static long long status_num(const char *json, const char *key)
 	return n;
 }
 
+/* A process-wide counter (the "global" object) of `status --json`. */
+static long long status_global_num(const char *json, const char *key)
+{
+	const char *g = json ? strstr(json, "\"global\":{") : NULL;
+
+	cr_assert_not_null(g, "no global object in status --json:\n%s", json);
+	return status_num(g, key);
+}
+
+/* Whether `kstapled status --prometheus -` printed the line. */
+static bool prom_has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; p && (p = strstr(p, line)) != NULL; p++)
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return true;
+	return false;
+}
+
 Test(tickets, status_counts_resumed_handshakes_and_refused_tickets,
      .timeout = 120)
 {
@@ -607,7 +627,132 @@ Test(tickets, status_counts_resumed_handshakes_and_refused_tickets,
 	cr_expect_eq(status_num(json, "tickets_issued"), 6);
 	cr_expect_eq(status_num(json, "tickets_refused_unknown"), 2);
 	cr_expect_eq(status_num(json, "tickets_refused_expired"), 0);
+	/* the same, process-wide */
+	cr_expect_eq(status_global_num(json, "handshakes"), 6);
+	cr_expect_eq(status_global_num(json, "hs_resumed"), 2);
+	cr_expect_eq(status_global_num(json, "tickets_issued"), 6);
+	cr_expect_eq(status_global_num(json, "tickets_refused_unknown"), 2);
+	cr_expect_eq(status_global_num(json, "tickets_refused_expired"), 0);
 	free(json);
+	{
+		char *argv[] = {(char *)kst_h_kstapled(), "status",
+				"--pin-dir", pins, "--prometheus", "-", NULL};
+		static const char *const want[] = {
+			"kstapled_handshakes_total 6",
+			"kstapled_handshakes_resumed_total 2",
+			"kstapled_session_tickets_issued_total 6",
+			"kstapled_session_tickets_refused_total"
+			"{reason=\"unknown\"} 2",
+			"kstapled_session_tickets_refused_total"
+			"{reason=\"expired\"} 0",
+		};
+		char *prom = NULL;
+
+		kst_h_run(argv, NULL, 0, &prom, 10000);
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			cr_expect(prom_has_line(prom, want[i]),
+				  "no '%s' in status --prometheus:\n%s",
+				  want[i], prom);
+		free(prom);
+	}
+	fleet_stop();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pins);
+	kst_h_sh(cmd, NULL, 5000);
+}
+
+/* A counter of listener name in `kstapled status --json` output. */
+static long long status_listener_num(const char *json, const char *name,
+				     const char *key)
+{
+	const char *l = json ? strstr(json, "\"listeners\":[") : NULL;
+	char *v;
+	long long n;
+
+	cr_assert_not_null(l, "no listeners array in status --json:\n%s", json);
+	v = kst_h_json_get(l, name, key);
+	cr_assert_not_null(v, "%s of listener %s in status --json:\n%s", key,
+			   name, json);
+	n = strtoll(v, NULL, 10);
+	free(v);
+	return n;
+}
+
+Test(tickets, status_counts_handshakes_and_tickets_per_listener,
+     .timeout = 120)
+{
+	char a[128], pins[128], extra[1200], cmd[200];
+	char t[2][600], u[600];
+	struct srv api;
+	char *json, *prom = NULL;
+	char *argv[] = {(char *)kst_h_kstapled(), "status", "--pin-dir", pins,
+			"--prometheus", "-", NULL};
+	static const char *const want[] = {
+		"kstapled_listener_handshakes_total{listener=\"api\"} 2",
+		"kstapled_listener_handshakes_total{listener=\"web\"} 5",
+		"kstapled_listener_handshakes_resumed_total{listener=\"api\"} 0",
+		"kstapled_listener_handshakes_resumed_total{listener=\"web\"} 2",
+		"kstapled_listener_tickets_issued_total{listener=\"api\"} 3",
+		"kstapled_listener_tickets_issued_total{listener=\"web\"} 4",
+		"kstapled_handshakes_total 7",
+		"kstapled_handshakes_resumed_total 2",
+		"kstapled_session_tickets_issued_total 7",
+	};
+
+	kst_test_require(access("/sys/fs/bpf", W_OK) == 0 && geteuid() == 0,
+			 "needs root and bpffs at /sys/fs/bpf for the maps");
+	snprintf(pins, sizeof(pins), "/sys/fs/bpf/kst-tickets-l-%d", getpid());
+	snprintf(t[0], sizeof(t[0]), "%s", kst_h_path("t12.pem"));
+	snprintf(t[1], sizeof(t[1]), "%s", kst_h_path("t13.pem"));
+	snprintf(u, sizeof(u), "%s", kst_h_path("u.pem"));
+	api.port = kst_h_free_port();
+	/* one host (fleet()'s first) with a second listener, "api" */
+	snprintf(keys, sizeof(keys), "%s", kst_h_path("tickets.keys"));
+	key_new(a, sizeof(a));
+	snprintf(extra, sizeof(extra), "%s\n", a);
+	keys_write(extra, 0600);
+	cr_assert_eq(kst_h_backend_start(&be, "echo", false), 0);
+	snprintf(extra, sizeof(extra),
+		 "bpf-pin-dir = %s\n[listener:api]\nbind = 127.0.0.1:%d\n"
+		 "backend = 127.0.0.1:%d\ncert = %s\n",
+		 pins, api.port, be.port, kst_h_leaf("localhost-ecdsa"));
+	srv_start(&s1, "host1", kst_h_free_port(), extra);
+	/* web: 2 full handshakes (1 + 2 tickets), 2 resumed (no ticket) */
+	for (size_t i = 0; i < 2; i++)
+		cr_assert_not(handshake(&s1, versions[i], NULL, t[i]));
+	for (size_t i = 0; i < 2; i++)
+		cr_assert(handshake(&s1, versions[i], t[i], u));
+	/* api: 2 full handshakes (1 + 2 tickets), none resumed */
+	for (size_t i = 0; i < 2; i++)
+		cr_assert_not(handshake(&api, versions[i], NULL, t[i]));
+	json = kst_h_status_json(pins);
+	cr_expect_eq(status_listener_num(json, "web", "handshakes"), 4);
+	cr_expect_eq(status_listener_num(json, "web", "hs_resumed"), 2);
+	cr_expect_eq(status_listener_num(json, "web", "tickets_issued"), 3);
+	cr_expect_eq(status_listener_num(json, "api", "handshakes"), 2);
+	cr_expect_eq(status_listener_num(json, "api", "hs_resumed"), 0);
+	cr_expect_eq(status_listener_num(json, "api", "tickets_issued"), 3);
+	cr_expect_eq(status_listener_num(json, "api",
+					 "tickets_refused_unknown"),
+		     0);
+	cr_expect_eq(status_global_num(json, "handshakes"), 6);
+	cr_expect_eq(status_global_num(json, "hs_resumed"), 2);
+	cr_expect_eq(status_global_num(json, "tickets_issued"), 6);
+	free(json);
+	/* a reload keeps the listener's counts: one more on web */
+	kill(s1.pid, SIGHUP);
+	cr_assert_eq(kst_h_wait_log(s1.log, "reloaded: generation", 10000), 0,
+		     "%s", kst_h_read(s1.log));
+	cr_assert_not(handshake(&s1, "1.2", NULL, t[0]));
+	json = kst_h_status_json(pins);
+	cr_expect_eq(status_listener_num(json, "web", "handshakes"), 5);
+	cr_expect_eq(status_listener_num(json, "api", "handshakes"), 2);
+	cr_expect_eq(status_global_num(json, "handshakes"), 7);
+	free(json);
+	kst_h_run(argv, NULL, 0, &prom, 10000);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect(prom_has_line(prom, want[i]),
+			  "no '%s' in status --prometheus:\n%s", want[i], prom);
+	free(prom);
 	fleet_stop();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pins);
 	kst_h_sh(cmd, NULL, 5000);

@@ -344,6 +344,11 @@ Test(metrics_state, builds_global_value_and_keeps_tls_stat_only_when_read)
 		.backend_connect_failures = 5,
 		.bytes_ktls = 6,
 		.bytes_userspace = 7,
+		.handshakes = 40,
+		.hs_resumed = 41,
+		.tickets_issued = 42,
+		.tickets_refused_unknown = 43,
+		.tickets_refused_expired = 44,
 	};
 	struct kst_global_facts f = {
 		.started_at = T0,
@@ -374,6 +379,11 @@ Test(metrics_state, builds_global_value_and_keeps_tls_stat_only_when_read)
 	cr_assert_eq(g.bytes_userspace, 7);
 	cr_assert_eq(g.reloads_ok, 8);
 	cr_assert_eq(g.reloads_failed, 9);
+	cr_assert_eq(g.handshakes, 40);
+	cr_assert_eq(g.hs_resumed, 41);
+	cr_assert_eq(g.tickets_issued, 42);
+	cr_assert_eq(g.tickets_refused_unknown, 43);
+	cr_assert_eq(g.tickets_refused_expired, 44);
 	cr_assert_eq(g.tls_stat_present, 0);
 	cr_assert_eq(g.tls_stat.curr_tx_sw, 0, "not read: all zero");
 	f.tls_stat_present = true;
@@ -439,6 +449,56 @@ Test(metrics_state, sums_every_process_counter_of_every_worker)
 	}
 	for (size_t i = 0; i < WORDS(sum); i++)
 		cr_assert_eq(s[i], 10000 + 4 * i, "word %zu", i);
+}
+
+Test(metrics_state, sums_every_listener_counter_of_every_worker)
+{
+	struct kst_hs_counters w[3], sum = {0};
+
+	for (size_t k = 0; k < 3; k++) {
+		memset(&w[k], 0, sizeof(w[k]));
+		w[k].handshakes = 10 * (k + 1);
+		w[k].hs_resumed = k + 1;
+		w[k].tickets_issued = 100 * (k + 1);
+		w[k].tickets_refused_unknown = 2;
+		w[k].tickets_refused_expired = 1;
+		kst_metrics_sum_hs(&sum, &w[k]);
+	}
+	cr_assert_eq(sum.handshakes, 60);
+	cr_assert_eq(sum.hs_resumed, 6);
+	cr_assert_eq(sum.tickets_issued, 600);
+	cr_assert_eq(sum.tickets_refused_unknown, 6);
+	cr_assert_eq(sum.tickets_refused_expired, 3);
+}
+
+Test(metrics_state, builds_listener_key_and_value_with_a_clean_name)
+{
+	struct kst_hs_counters c = {.handshakes = 5,
+				    .hs_resumed = 4,
+				    .tickets_issued = 3,
+				    .tickets_refused_unknown = 2,
+				    .tickets_refused_expired = 1};
+	char longname[100];
+	struct kst_listener_key k;
+	struct kst_listener_val v;
+
+	memset(&k, 0xa5, sizeof(k));
+	memset(&v, 0xa5, sizeof(v));
+	kst_metrics_listener_build(&k, &v, "we\tb", &c, T0);
+	cr_assert_str_eq(v.name, "we?b");
+	cr_assert_eq(memcmp(k.name, v.name, sizeof(k.name)), 0,
+		     "the key is the name, NUL-padded");
+	cr_assert_eq(k.name[sizeof(k.name) - 1], 0);
+	cr_assert_eq(v.flushed_at, T0);
+	cr_assert_eq(v.handshakes, 5);
+	cr_assert_eq(v.hs_resumed, 4);
+	cr_assert_eq(v.tickets_issued, 3);
+	cr_assert_eq(v.tickets_refused_unknown, 2);
+	cr_assert_eq(v.tickets_refused_expired, 1);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	kst_metrics_listener_build(&k, &v, longname, &c, T0);
+	cr_assert_eq(strlen(v.name), KST_BPF_NAME_LEN - 1, "truncated");
 }
 
 Test(metrics_state, counts_unknown_fallback_reasons_in_the_last_slot)

@@ -126,6 +126,13 @@ static void fixture_global(struct kst_global_val *g)
 	g->bytes_ktls = 5u << 20;
 	g->bytes_userspace = 2048;
 	g->reloads_ok = 1;
+	/* process-wide: more than the certificates' sums (a reload removed
+	 * a certificate that had counted), so the summary shows these */
+	g->handshakes = 150;
+	g->hs_resumed = 41;
+	g->tickets_issued = 81;
+	g->tickets_refused_unknown = 10;
+	g->tickets_refused_expired = 7;
 }
 
 static struct kst_status_cert certs[3];
@@ -217,9 +224,9 @@ static const char table_golden[] =
 	"         0          0           -\n"
 	"\n"
 	"connections: 140 accepted, 5 active; backend connect failures: 0\n"
-	"handshakes: 133, 40 resumed; failed: 1 timeout, 2 protocol, 0 no-c"
+	"handshakes: 150, 41 resumed; failed: 1 timeout, 2 protocol, 0 no-c"
 	"ert, 0 other\n"
-	"tickets: 80 issued, 9 refused (unknown key), 8 refused (expired)\n"
+	"tickets: 81 issued, 10 refused (unknown key), 7 refused (expired)\n"
 	"key updates: 12 rx, 11 tx rekeyed; closed: 2 (kernel cannot rekey)"
 	", 1 (flood)\n"
 	"relayed: 5.0 MiB ktls, 2.0 KiB userspace; userspace connections: 3"
@@ -474,12 +481,15 @@ static const char json_golden[] =
 	":1,\"hs_fail_protocol\":2,\"hs_fail_no_cert\":0,\"hs_fail_othe"
 	"r\":0,\"backend_connect_failures\":0,\"bytes_ktls\":5242880,\""
 	"bytes_userspace\":2048,\"reloads_ok\":1,\"reloads_failed\":0,\""
+	"handshakes\":150,\"hs_resumed\":41,\"tickets_issued\":81,\"tic"
+	"kets_refused_unknown\":10,\"tickets_refused_expired\":7,\""
 	"tls_stat\":{\"curr_tx_sw\":0,\"curr_rx_sw\":0,\"curr_tx_device"
 	"\":0,\"curr_rx_device\":0,\"tx_sw\":0,\"rx_sw\":0,\"tx_device\""
 	":0,\"rx_device\":0,\"decrypt_error\":0,\"rx_device_resync\":0,"
 	"\"decrypt_retry\":0,\"rx_no_pad_violation\":0,\"rx_rekey_ok\":"
 	"0,\"rx_rekey_error\":0,\"tx_rekey_ok\":0,\"tx_rekey_error\":0,"
-	"\"rx_rekey_received\":0}},\"daemon\":\"running\",\"exit\":1}\n";
+	"\"rx_rekey_received\":0}},\"listeners\":[],\"daemon\":\"running\""
+	",\"exit\":1}\n";
 
 Test(status, renders_json_with_the_btf_field_names_and_json_types)
 {
@@ -591,6 +601,84 @@ static bool has_line(const char *text, const char *line)
 	"1111111111111111111111111111111111111111111111111111111111111111"
 #define SHA_STALE \
 	"fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0efeeedecebeae9e8e7e6e5e4e3e2e1e0"
+
+Test(status, prometheus_has_process_wide_handshake_and_ticket_totals)
+{
+	struct kst_status_view v = fixture();
+	char *out = render(kst_status_render_prometheus, &v);
+	static const char *const want[] = {
+		"# TYPE kstapled_handshakes_total counter",
+		"kstapled_handshakes_total 150",
+		"kstapled_handshakes_resumed_total 41",
+		"kstapled_session_tickets_issued_total 81",
+		"kstapled_session_tickets_refused_total{reason=\"unknown\"} 10",
+		"kstapled_session_tickets_refused_total{reason=\"expired\"} 7",
+	};
+
+	for (size_t i = 0; i < KST_ARRAY_SIZE(want); i++)
+		cr_expect(has_line(out, want[i]), "no line '%s' in:\n%s",
+			  want[i], out);
+	free(out);
+}
+
+/* Two listeners, as `status` reads them back (sorted by name). */
+static const struct kst_listener_val listeners[2] = {
+	{.name = "api",
+	 .flushed_at = NOW - 1,
+	 .handshakes = 7,
+	 .hs_resumed = 3,
+	 .tickets_issued = 9,
+	 .tickets_refused_unknown = 2,
+	 .tickets_refused_expired = 1},
+	{.name = "we\"b", .flushed_at = NOW - 1, .handshakes = 5},
+};
+
+Test(status, table_json_and_prometheus_show_each_listener)
+{
+	struct kst_status_view v = fixture();
+	char *out;
+	static const char *const want_prom[] = {
+		"# TYPE kstapled_listener_handshakes_total counter",
+		"kstapled_listener_handshakes_total{listener=\"api\"} 7",
+		"kstapled_listener_handshakes_total{listener=\"we\\\"b\"} 5",
+		"kstapled_listener_handshakes_resumed_total{listener=\"api\"} 3",
+		"kstapled_listener_tickets_issued_total{listener=\"api\"} 9",
+		"kstapled_listener_tickets_refused_total{listener=\"api\","
+		"reason=\"unknown\"} 2",
+		"kstapled_listener_tickets_refused_total{listener=\"api\","
+		"reason=\"expired\"} 1",
+	};
+
+	v.listeners = listeners;
+	v.n_listeners = 2;
+	out = render(kst_status_render_table, &v);
+	cr_expect_not_null(
+		strstr(out, "\n  listener api: handshakes 7, 3 resumed; tickets "
+			    "9 issued, 2 refused (unknown key), 1 refused "
+			    "(expired)\n"),
+		"%s", out);
+	cr_expect_not_null(strstr(out, "\n  listener we\"b: handshakes 5,"),
+			   "%s", out);
+	free(out);
+	out = render(kst_status_render_json, &v);
+	cr_expect_not_null(
+		strstr(out, "\"listeners\":[\n{\"name\":\"api\",\"flushed_at\":"
+			    "1763719999,\"flushed_at_rfc3339\":\"2025-11-21T10"
+			    ":13:19Z\",\"handshakes\":7,\"hs_resumed\":3,\"tic"
+			    "kets_issued\":9,\"tickets_refused_unknown\":2,\"t"
+			    "ickets_refused_expired\":1},\n{\"name\":\"we\\\"b"
+			    "\","),
+		"%s", out);
+	free(out);
+	out = render(kst_status_render_prometheus, &v);
+	check_prometheus_grammar(out); /* cuts out into lines */
+	free(out);
+	out = render(kst_status_render_prometheus, &v);
+	for (size_t i = 0; i < KST_ARRAY_SIZE(want_prom); i++)
+		cr_expect(has_line(out, want_prom[i]), "no line '%s' in:\n%s",
+			  want_prom[i], out);
+	free(out);
+}
 
 Test(status, prometheus_labels_each_cert_by_name_and_sha256)
 {
