@@ -26,8 +26,12 @@
  * (64 KiB less its header), the pipe (64 KiB) and multiples of the relay's
  * per-wakeup budget (64 rounds of one buffer).
  *
- * --chaos picks which of reloads, swaps and flaps happen (to tell a
- * reload bug from a relay bug).
+ * --chaos picks which of reloads, swaps, flaps and ticket-key rotations
+ * happen (to tell a reload bug from a relay bug). The daemon shares
+ * session-ticket keys from a file (ticket-keys); clients offer the last
+ * ticket they got for the same protocol and cipher on every third
+ * handshake, so resumed sessions carry traffic while the key file
+ * rotates under them.
  *
  * Pass: every transfer that was not reset on purpose moved exactly its
  * bytes; no sanitizer report in the daemon's log; the daemon's fd count
@@ -60,6 +64,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "daemon/util.h"
@@ -89,7 +94,7 @@ struct sk_opts {
 	unsigned int seconds, threads;
 	uint64_t seed, max_size;
 	const char
-		*chaos; /* "all", "none", or a comma list: reload,swap,flap */
+		*chaos; /* "all", "none", or a list: reload,swap,flap,rotate */
 };
 
 /* One transfer, all from its index and the run's seed. */
@@ -139,6 +144,7 @@ struct sk_stats {
 	atomic_ullong burst_conns, staples_seen, no_notify;
 	atomic_ullong reloads, reload_pairs, reload_failed, swaps, flaps;
 	atomic_ullong flap_kills;
+	atomic_ullong resumed, resume_offers, rotations;
 };
 
 struct sk {
@@ -148,6 +154,8 @@ struct sk {
 	int be_echo_port, be_http_port, rst_port, ocspd_port;
 	pid_t daemon, be_echo, be_http, ocspd;
 	char conf[512], log[512], ocspd_mode[512], ocspd_log[512];
+	char tkeys[512]; /* the ticket-keys file */
+	char tkey_lines[3][128]; /* its keys, newest first */
 	char staple[512], ec_pem[512], rsa_pem[512], other_pem[512];
 	unsigned int conf_gen; /* reloads so far: which EC leaf */
 	int rst_lfd;
@@ -398,6 +406,46 @@ static int sk_status_cb(SSL *ssl, void *arg)
 	return 1;
 }
 
+/* The last ticket per (TLS 1.3, cipher): index 2*cipher + tls13. */
+#define SK_SESS_SLOTS 16
+static SSL_SESSION *sk_sess[SK_SESS_SLOTS];
+static pthread_mutex_t sk_sess_mu = PTHREAD_MUTEX_INITIALIZER;
+static int sk_sess_idx = -1; /* SSL ex_data: slot + 1 */
+
+static int sk_sess_new(SSL *ssl, SSL_SESSION *sess)
+{
+	intptr_t slot = (intptr_t)SSL_get_ex_data(ssl, sk_sess_idx) - 1;
+	SSL_SESSION *old;
+
+	if (slot < 0 || slot >= SK_SESS_SLOTS)
+		return 0;
+	pthread_mutex_lock(&sk_sess_mu);
+	old = sk_sess[slot];
+	sk_sess[slot] = sess;
+	pthread_mutex_unlock(&sk_sess_mu);
+	SSL_SESSION_free(old);
+	return 1; /* the reference is ours */
+}
+
+/* Offer the slot's ticket, on every third handshake of a thread. */
+static void sk_sess_offer(SSL *ssl, const struct sk_xfer *x)
+{
+	static _Thread_local unsigned n;
+	intptr_t slot = 2 * (intptr_t)x->cipher + (x->tls13 ? 1 : 0);
+
+	if (slot >= SK_SESS_SLOTS)
+		return;
+	SSL_set_ex_data(ssl, sk_sess_idx, (void *)(slot + 1));
+	if (++n % 3 != 0)
+		return;
+	pthread_mutex_lock(&sk_sess_mu);
+	if (sk_sess[slot] != NULL) {
+		SSL_set_session(ssl, sk_sess[slot]);
+		atomic_fetch_add(&sk.st.resume_offers, 1);
+	}
+	pthread_mutex_unlock(&sk_sess_mu);
+}
+
 /* A blocking handshake bounded by SO_RCVTIMEO/SO_SNDTIMEO; the fd is
  * non-blocking afterwards. NULL on failure (why filled). */
 static SSL *sk_handshake(int fd, const struct sk_xfer *x, char *why,
@@ -423,6 +471,7 @@ static SSL *sk_handshake(int fd, const struct sk_xfer *x, char *why,
 		SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
 		SSL_set_cipher_list(ssl, sk_ciphers12[x->cipher]);
 	}
+	sk_sess_offer(ssl, x);
 	ERR_clear_error();
 	r = SSL_connect(ssl);
 	if (r != 1) {
@@ -435,6 +484,8 @@ static SSL *sk_handshake(int fd, const struct sk_xfer *x, char *why,
 		SSL_free(ssl);
 		return NULL;
 	}
+	if (SSL_session_reused(ssl))
+		atomic_fetch_add(&sk.st.resumed, 1);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return ssl;
 }
@@ -1147,7 +1198,8 @@ static int sk_write_conf(void)
 		"# kst-soak, seed %llu\n"
 		"[global]\nstate-dir = %s\nbpf-pin-dir =\nallow-root = on\n"
 		"log-level = info\nworkers = %d\ndrain-timeout = 2s\n"
-		"handshake-timeout = 20s\n"
+		"handshake-timeout = 20s\nticket-keys = %s\n"
+		"ticket-lifetime = 1h\n"
 		"[ocsp]\nrefresh-at = 10\nrefresh-margin = 0s\n"
 		"retry-min = 1s\nretry-max = 3s\nconnect-timeout = 1s\n"
 		"response-timeout = 3s\nstartup-wait = 5s\n"
@@ -1159,7 +1211,8 @@ static int sk_write_conf(void)
 		"127.0.0.1:%d\ncert = ec\n"
 		"[cert:ec]\npem = %s\nocsp-url = http://127.0.0.1:%d/\n"
 		"[cert:rsa]\npem = %s\nstaple-file = %s\nfetch = off\n",
-		(unsigned long long)sk.o.seed, state, SK_WORKERS, sk.port_echo,
+		(unsigned long long)sk.o.seed, state, SK_WORKERS, sk.tkeys,
+		sk.port_echo,
 		sk.be_echo_port, sk.port_http, sk.be_http_port, sk.port_rst,
 		sk.rst_port, sk.conf_gen % 2 ? sk.other_pem : sk.ec_pem,
 		sk.ocspd_port, sk.rsa_pem, sk.staple);
@@ -1316,6 +1369,27 @@ static void sk_flap(struct sk_rng *r)
 	sk_set_mode("ok");
 }
 
+/* A new ticket key on top of the file, the oldest of three dropped:
+ * the rotation a fleet does (the file is replaced by a rename). */
+static int sk_rotate_tickets(void)
+{
+	unsigned char raw[80];
+	char tmp[600], text[400];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
+	memmove(sk.tkey_lines[1], sk.tkey_lines[0], 2 * sizeof(sk.tkey_lines[0]));
+	EVP_EncodeBlock((unsigned char *)sk.tkey_lines[0], raw, sizeof(raw));
+	OPENSSL_cleanse(raw, sizeof(raw));
+	snprintf(text, sizeof(text), "%s\n%s%s%s%s", sk.tkey_lines[0],
+		 sk.tkey_lines[1], sk.tkey_lines[1][0] ? "\n" : "",
+		 sk.tkey_lines[2], sk.tkey_lines[2][0] ? "\n" : "");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", sk.tkeys);
+	if (kst_h_write(tmp, text, 0600) < 0 || rename(tmp, sk.tkeys) < 0)
+		return -1;
+	return 0;
+}
+
 /* Whether --chaos lets this kind of event happen. */
 static bool sk_chaos_on(const char *what)
 {
@@ -1340,13 +1414,19 @@ static void *sk_chaos(void *arg)
 		unsigned int what = (unsigned int)sk_below(&r, 100);
 
 		sk_sleep_ms(200 + (unsigned int)sk_below(&r, 1500));
-		if (!sk_chaos_on(what < 55   ? "reload"
-				 : what < 80 ? "swap"
-					     : "flap"))
+		if (!sk_chaos_on(what < 50   ? "reload"
+				 : what < 70 ? "swap"
+				 : what < 85 ? "flap"
+					     : "rotate"))
 			continue;
-		if (what < 55) {
+		if (what >= 85) {
+			if (sk_rotate_tickets() == 0)
+				atomic_fetch_add(&sk.st.rotations, 1);
+			else
+				sk_fail(NULL, "could not rotate the ticket keys");
+		} else if (what < 50) {
 			sk_reload(sk_chance(&r, 25));
-		} else if (what < 80) {
+		} else if (what < 70) {
 			if (sk_swap_staple() == 0)
 				atomic_fetch_add(&sk.st.swaps, 1);
 			else
@@ -1413,6 +1493,11 @@ static int sk_setup(void)
 		 sk.o.pki);
 	if (kst_h_copy(staple_src, sk.other_pem, 0600) < 0)
 		return -1;
+	sk_path(sk.tkeys, sizeof(sk.tkeys), "tickets.keys");
+	if (sk_rotate_tickets() < 0 || sk_rotate_tickets() < 0) {
+		fprintf(stderr, "soak: cannot write %s\n", sk.tkeys);
+		return -1;
+	}
 	sk_set_mode("ok");
 	if (sk_swap_staple() < 0) {
 		fprintf(stderr, "soak: cannot mint a staple from %s\n",
@@ -1467,7 +1552,10 @@ static SSL_CTX *sk_ctx(void)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_tlsext_status_cb(ctx, sk_status_cb);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+						    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, sk_sess_new);
+	sk_sess_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	return ctx;
 }
 
@@ -1478,7 +1566,7 @@ static void sk_usage(FILE *f)
 		"[--tools DIR]\n"
 		"                [--seconds N] [--seed S] [--threads N] "
 		"[--max-size SIZE]\n"
-		"                [--chaos all|none|reload,swap,flap]\n"
+		"                [--chaos all|none|reload,swap,flap,rotate]\n"
 		"  --kstapled  the daemon to soak (a SAN=1 build)\n"
 		"  --tools     where kst-backend and kst-ocspd are "
 		"($KST_BUILD/tools)\n"
@@ -1491,7 +1579,8 @@ static void sk_usage(FILE *f)
 		"  --max-size  largest transfer (default 16M)\n"
 		"  --chaos     what happens beside the traffic: reloads, "
 		"staple swaps,\n"
-		"              responder flaps (default all)\n");
+		"              responder flaps, ticket-key rotations "
+		"(default all)\n");
 }
 
 static int sk_options(int argc, char **argv)
@@ -1582,7 +1671,8 @@ static void sk_report(int baseline, int after, int pipes, int san, bool alive,
 {
 	struct sk_stats *s = &sk.st;
 	unsigned long long passed = s->passed, failed = s->failed;
-	unsigned int checks = 4; /* fds, answering, exit, sanitizers */
+	/* fds, answering, exit, sanitizers, resumption */
+	unsigned int checks = 5;
 
 	printf("soak: seed %llu (rerun: SOAK_SEED=%llu), %llu s of traffic, "
 	       "%u clients\n",
@@ -1622,6 +1712,11 @@ static void sk_report(int baseline, int after, int pipes, int san, bool alive,
 	       (unsigned long long)s->reload_pairs,
 	       (unsigned long long)s->swaps, (unsigned long long)s->flaps,
 	       (unsigned long long)s->flap_kills);
+	printf("soak: ticket-key rotations %llu, resumptions %llu of %llu "
+	       "tickets offered\n",
+	       (unsigned long long)s->rotations,
+	       (unsigned long long)s->resumed,
+	       (unsigned long long)s->resume_offers);
 	printf("soak: daemon: %d sanitizer reports, fds %d at baseline, %d "
 	       "after the load (pipes apart; %d pooled pipe fds), %s, exit %d "
 	       "on SIGTERM (log: %s)\n",
@@ -1735,6 +1830,12 @@ int main(int argc, char **argv)
 	status = kst_h_stop(sk.daemon, SIGTERM, 30000);
 	if (status != 0) {
 		sk_fail(NULL, "kstapled exited %d on SIGTERM", status);
+		checks_failed++;
+	}
+	/* tickets offered under keys the file still lists must resume */
+	if (sk.st.resume_offers >= 10 && sk.st.resumed == 0) {
+		sk_fail(NULL, "none of %llu offered tickets resumed",
+			(unsigned long long)sk.st.resume_offers);
 		checks_failed++;
 	}
 	san = sk_san_reports();
