@@ -31,6 +31,22 @@ static int fixture_conf(const char *name, const char *text)
 	return af_write_file(af_path(name), text);
 }
 
+/* Session-ticket keys (two, as after a rotation); a key file must be
+ * private to be read. */
+static int fixture_ticket_keys(void)
+{
+	static const char keys[] =
+		"# allocfail fixture keys, newest first\n"
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKiss"
+		"LS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk8=\n"
+		"UFFSU1RVVldYWVpbXF1eX2BhYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8"
+		"fX5/gIGCg4SFhoeIiYqLjI2Oj5CRkpOUlZaXmJmam5ydnp8=\n";
+
+	if (af_write_file(af_path("tickets.keys"), keys) < 0)
+		return -1;
+	return chmod(af_path("tickets.keys"), 0600);
+}
+
 int af_fixture(unsigned short backend_port, const char *fetch_url)
 {
 	const char *pki = af_pki();
@@ -76,16 +92,19 @@ int af_fixture(unsigned short backend_port, const char *fetch_url)
 			 "[cert:ec]\npem = %s/localhost-ecdsa.pem\n"
 			 "staple-file = %s\n",
 			 pki, af_path("ec.ocsp"));
+	if (fixture_ticket_keys() < 0)
+		return -1;
 	snprintf(text, sizeof(text),
 		 "[global]\nstate-dir = %s\nbpf-pin-dir =\nallow-root = on\n"
-		 "workers = 1\nlog-level = notice\n"
+		 "workers = 1\nlog-level = notice\nticket-keys = %s\n"
 		 "%s"
 		 "[listener:a]\nbind = 127.0.0.1:0\nbackend = 127.0.0.1:%u\n"
 		 "alpn = h2, http/1.1\ncert = ec\ncert = rsa\n"
 		 "[cert:rsa]\npem = %s/localhost-rsa.pem\nstaple-file = %s\n"
 		 "%s",
-		 af_path("state"), fetch, (unsigned)backend_port, pki,
-		 af_path("rsa.ocsp"), fetch_url ? "fetch = off\n" : "");
+		 af_path("state"), af_path("tickets.keys"), fetch,
+		 (unsigned)backend_port, pki, af_path("rsa.ocsp"),
+		 fetch_url ? "fetch = off\n" : "");
 	if (fixture_conf("a.conf", text) < 0)
 		return -1;
 	snprintf(text, sizeof(text),
@@ -95,10 +114,10 @@ int af_fixture(unsigned short backend_port, const char *fetch_url)
 		 "[listener:a]\nbind = 127.0.0.1:0\nbackend = 127.0.0.1:%u\n"
 		 "cert = ec\n"
 		 "[listener:b]\nbind = 127.0.0.1:0\nbackend = 127.0.0.1:%u\n"
-		 "proxy-protocol = v2\ncert = other\n"
+		 "proxy-protocol = v2\ncert = other\nticket-keys = %s\n"
 		 "[cert:other]\npem = %s/other-ecdsa.pem\n",
 		 af_path("state"), fetch, (unsigned)backend_port,
-		 (unsigned)backend_port, pki);
+		 (unsigned)backend_port, af_path("tickets.keys"), pki);
 	return fixture_conf("b.conf", text);
 }
 
