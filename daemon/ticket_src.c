@@ -515,6 +515,17 @@ static int ticket_gen_cb(SSL *s, void *arg)
  * key, another fleet's, or a forged ticket (its HMAC fails). The other
  * answers are OpenSSL's defaults.
  */
+/* When the session began (OpenSSL 3.3 added the time_t form and 3.4
+ * deprecated the long one). */
+static time_t ticket_session_time(const SSL_SESSION *ss)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30300000L
+	return SSL_SESSION_get_time_ex(ss);
+#else
+	return (time_t)SSL_SESSION_get_time(ss);
+#endif
+}
+
 static SSL_TICKET_RETURN ticket_dec_cb(SSL *s, SSL_SESSION *ss,
 				       const unsigned char *keyname,
 				       size_t keyname_len,
@@ -547,7 +558,7 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *s, SSL_SESSION *ss,
 	default:
 		return SSL_TICKET_RETURN_IGNORE_RENEW;
 	}
-	age = (long)time(NULL) - (long)SSL_SESSION_get_time(ss);
+	age = (long)time(NULL) - (long)ticket_session_time(ss);
 	if (tc != NULL && (age < -TICKET_MAX_SKEW || age >= tc->lifetime_s)) {
 		if (cnt != NULL)
 			KST_COUNT(cnt->tickets_refused_expired);
