@@ -15,6 +15,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <linux/tls.h>
+
 #include <openssl/err.h>
 
 #include "daemon/log.h"
@@ -23,6 +25,7 @@
 #include "daemon/staple.h"
 #include "daemon/util.h"
 #include "ktls/ktls.h"
+#include "ktls/probe.h"
 #include "ktls/sockdiag.h"
 
 static void conn_handshake(struct kst_conn *c);
@@ -197,7 +200,6 @@ void kst_conn_accept(struct kst_worker *w, struct kst_wls *wls, int fd,
 		     const struct sockaddr *sa, socklen_t salen)
 {
 	struct kst_conn *c = calloc(1, sizeof(*c));
-	int one = 1;
 
 	if (c == NULL) {
 		close(fd);
@@ -218,8 +220,11 @@ void kst_conn_accept(struct kst_worker *w, struct kst_wls *wls, int fd,
 	kst_addr_format(sa, c->peerstr, sizeof(c->peerstr));
 	c->ts.peer = c->peerstr;
 	c->ts.worker = w->id;
+	c->ts.pc = &w->pc;
+	c->ts.lc = c->l->hs ? &c->l->hs[w->id] : NULL;
+	c->born_ms = w->now_ms;
 	kst_timer_init(&c->timer);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* TCP_NODELAY: inherited from the listening socket (listener.c) */
 	/* read-ahead saves syscalls, but the kernel cannot take over bytes
 	 * OpenSSL has read ahead */
 	c->ssl = kst_tls_new(&c->l->tls, fd, &c->ts, !c->l->tls.ktls);
@@ -311,7 +316,11 @@ static bool conn_handoff(struct kst_conn *c)
 	struct kst_ktls_result r = {.tx_why = KST_KTLS_WHY_DISABLED,
 				    .rx_why = KST_KTLS_WHY_DISABLED};
 
-	if (c->l->tls.ktls)
+	if (c->l->tls.ktls && SSL_version(c->ssl) == TLS1_3_VERSION &&
+	    kst_ktls_rekey_probe(NULL))
+		/* the secrets stay with the connection: the kernel rekeys */
+		kst_ktls_handoff_keep(c->ssl, c->cfd, true, &r, &c->keys);
+	else if (c->l->tls.ktls)
 		kst_ktls_handoff(c->ssl, c->cfd, true, &r);
 	else if (c->l->ktls_mode != KST_KTLS_MODE_OFF)
 		r.tx_why = r.rx_why = KST_KTLS_WHY_NO_KERNEL;
@@ -319,6 +328,10 @@ static bool conn_handoff(struct kst_conn *c)
 	c->path = r.tx && r.rx ? KST_PATH_KTLS_BOTH
 		  : r.tx       ? KST_PATH_KTLS_TX
 			       : KST_PATH_USERSPACE;
+	if (c->path != KST_PATH_KTLS_BOTH) {
+		kst_ktls_keys_free(c->keys); /* only both ways rekey */
+		c->keys = NULL;
+	}
 	if (c->path == KST_PATH_KTLS_TX &&
 	    SSL_version(c->ssl) == TLS1_3_VERSION) {
 		SSL_set_msg_callback(c->ssl, conn_msg_cb);
@@ -339,13 +352,50 @@ static bool conn_handoff(struct kst_conn *c)
 	return false;
 }
 
+/* The SNI for the close line, printable ASCII only (the SSL may be gone
+ * by then: kTLS both ways frees it). */
+static void conn_note_sni(struct kst_conn *c)
+{
+	const char *sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+	size_t i = 0;
+
+	for (; sni != NULL && sni[i] != '\0' && i < sizeof(c->sni) - 1; i++)
+		c->sni[i] = sni[i] > 0x20 && sni[i] < 0x7f ? sni[i] : '?';
+	c->sni[i] = '\0';
+}
+
+/* One debug line per connection, at its close. */
+static void conn_log_close(struct kst_conn *c)
+{
+	uint64_t ms = c->w->now_ms - c->born_ms;
+
+	kst_debug("listener %s: peer %s: connection closed: sni %s, "
+		  "%llu bytes from the client, %llu to it, %llu.%03llus",
+		  c->l->conf->name, c->peerstr, c->sni[0] ? c->sni : "-",
+		  (unsigned long long)c->bytes_up,
+		  (unsigned long long)c->bytes_dn,
+		  (unsigned long long)(ms / 1000),
+		  (unsigned long long)(ms % 1000));
+}
+
 static void conn_handshake_done(struct kst_conn *c)
 {
 	struct kst_tls_cert *tc = c->ts.chosen;
 
 	conn_hs_leave(c);
+	conn_note_sni(c);
 	if (tc != NULL)
 		KST_COUNT(tc->cert->state->counters[c->w->id].c.handshakes);
+	if (tc != NULL && SSL_session_reused(c->ssl)) /* a ticket resumed */
+		KST_COUNT(tc->cert->state->counters[c->w->id].c.hs_resumed);
+	KST_COUNT(c->w->pc.handshakes);
+	if (c->ts.lc != NULL)
+		KST_COUNT(c->ts.lc->handshakes);
+	if (SSL_session_reused(c->ssl)) {
+		KST_COUNT(c->w->pc.hs_resumed);
+		if (c->ts.lc != NULL)
+			KST_COUNT(c->ts.lc->hs_resumed);
+	}
 	kst_debug("listener %s: peer %s: %s %s, cert %s%s",
 		  c->l->conf->name, c->peerstr, SSL_get_version(c->ssl),
 		  SSL_get_cipher_name(c->ssl), tc ? tc->cert->name : "?",
@@ -379,6 +429,111 @@ void kst_conn_keyupdate_close(struct kst_conn *c)
 	c->flags |= KST_GOODBYE; /* the pump's caller lingers */
 }
 
+/* Out of kept keys: goodbye, counted as a flood or as a close. */
+static bool conn_keyupdate_refuse(struct kst_conn *c, bool flood)
+{
+	struct kst_conn_counters *cc =
+		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
+			     : NULL;
+
+	if (!flood) {
+		kst_conn_keyupdate_close(c);
+		return false;
+	}
+	if (cc != NULL)
+		KST_COUNT(cc->keyupdate_flood_closes);
+	if (conn_warn_ok())
+		kst_notice("listener %s: peer %s: more than %u TLS 1.3 "
+			   "KeyUpdates in a minute (keyupdate-limit): closing",
+			   c->l->conf->name, c->peerstr,
+			   conn_conf(c)->keyupdate_limit);
+	c->flags |= KST_GOODBYE;
+	return false;
+}
+
+bool kst_conn_keyupdate(struct kst_conn *c, bool update_requested)
+{
+	struct kst_conn_counters *cc =
+		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
+			     : NULL;
+	uint64_t now = c->w->now_ms;
+	int err;
+
+	if (c->keys == NULL)
+		return conn_keyupdate_refuse(c, false);
+	if (c->ku_count == 0 || now - c->ku_window_ms >= 60000) {
+		c->ku_window_ms = now;
+		c->ku_count = 0;
+	}
+	/* the answer to our own request (near the record limit) is ours */
+	if (!(c->flags & KST_KU_ASKED) &&
+	    ++c->ku_count > conn_conf(c)->keyupdate_limit)
+		return conn_keyupdate_refuse(c, true);
+	err = kst_ktls_rekey(c->keys, c->cfd, TLS_RX);
+	if (err < 0) {
+		kst_notice("listener %s: peer %s: TLS 1.3 KeyUpdate: the "
+			   "kernel refused the next RX key (%s): closing",
+			   c->l->conf->name, c->peerstr, strerror(-err));
+		return conn_keyupdate_refuse(c, false);
+	}
+	if (cc != NULL)
+		KST_COUNT(cc->keyupdate_rekeys_rx);
+	c->up_records = 0;
+	c->flags &= ~KST_KU_ASKED;
+	if (update_requested)
+		c->flags |= KST_KU_SEND;
+	kst_debug("listener %s: peer %s: TLS 1.3 KeyUpdate%s: RX rekeyed",
+		  c->l->conf->name, c->peerstr,
+		  update_requested ? " (update requested)" : "");
+	return true;
+}
+
+bool kst_conn_keyupdate_send(struct kst_conn *c, bool *fail)
+{
+	struct kst_conn_counters *cc =
+		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
+			     : NULL;
+	bool ask = c->flags & KST_KU_ASK;
+	int err;
+
+	if (!(c->flags & KST_KU_SEND))
+		return true;
+	if (c->keys == NULL || (c->flags & KST_DOWN_SHUT)) {
+		/* our close_notify is out: nothing more is sent */
+		c->flags &= ~(KST_KU_SEND | KST_KU_ASK);
+		return true;
+	}
+	if (!(c->flags & KST_C_WR))
+		return false;
+	err = kst_ktls_send_key_update(c->cfd, ask);
+	if (err == -EAGAIN) {
+		c->flags &= ~KST_C_WR;
+		return false;
+	}
+	if (err == 0)
+		err = kst_ktls_rekey(c->keys, c->cfd, TLS_TX);
+	if (err < 0) {
+		/* our KeyUpdate may be out with no key to follow it: no
+		 * clean goodbye is left */
+		kst_notice("listener %s: peer %s: our TLS 1.3 KeyUpdate: %s: "
+			   "closing",
+			   c->l->conf->name, c->peerstr, strerror(-err));
+		*fail = true;
+		return false;
+	}
+	c->flags &= ~(KST_KU_SEND | KST_KU_ASK);
+	if (ask)
+		c->flags |= KST_KU_ASKED;
+	c->dn_records = 0;
+	if (cc != NULL)
+		KST_COUNT(cc->keyupdate_rekeys_tx);
+	kst_debug("listener %s: peer %s: sent our TLS 1.3 KeyUpdate%s: TX "
+		  "rekeyed",
+		  c->l->conf->name, c->peerstr,
+		  ask ? " (update requested)" : "");
+	return true;
+}
+
 #define CONN_LINGER_MS 2000
 
 void kst_conn_linger(struct kst_conn *c)
@@ -389,6 +544,8 @@ void kst_conn_linger(struct kst_conn *c)
 		return;
 	if (!(c->flags & KST_DOWN_SHUT))
 		kst_conn_close_notify(c);
+	kst_ktls_keys_free(c->keys); /* no rekey after goodbye */
+	c->keys = NULL;
 	shutdown(c->cfd, SHUT_WR);
 	if (c->bfd >= 0)
 		close(c->bfd);
@@ -589,19 +746,25 @@ void kst_conn_event(struct kst_worker *w, struct kst_ev *ev, uint32_t events)
 {
 	struct kst_conn *c;
 	bool client = ev->type == KST_EV_CLIENT;
+	uint32_t before;
 
 	(void)w;
 	c = client ? kst_container_of(ev, struct kst_conn, cev)
 		   : kst_container_of(ev, struct kst_conn, bev);
 	if (c->state == KST_CONN_CLOSED)
 		return;
+	before = c->flags;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
 		c->flags |= client ? KST_C_RD : KST_B_RD;
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		c->flags |= client ? KST_C_WR : KST_B_WR;
 	switch (c->state) {
 	case KST_CONN_HANDSHAKE:
-		if (client)
+		/* only for what OpenSSL waits for (conn_handshake cleared
+		 * it): the first EPOLLOUT of an edge-triggered socket, or
+		 * data while our flight waits for room, would only cost an
+		 * SSL_do_handshake and a read that says EAGAIN */
+		if (client && (c->flags & ~before & (KST_C_RD | KST_C_WR)))
 			conn_handshake(c);
 		break;
 	case KST_CONN_CONNECTING:
@@ -678,6 +841,8 @@ static void conn_close(struct kst_conn *c)
 
 	if (c->state == KST_CONN_CLOSED)
 		return;
+	if (kst_log_enabled(KST_LOG_DEBUG))
+		conn_log_close(c);
 	c->state = KST_CONN_CLOSED;
 	conn_again_unlink(c); /* freed at the end of this iteration */
 	conn_hs_leave(c);
@@ -685,6 +850,8 @@ static void conn_close(struct kst_conn *c)
 	kst_relay_release(c);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
+	kst_ktls_keys_free(c->keys);
+	c->keys = NULL;
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->bfd >= 0)

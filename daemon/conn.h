@@ -68,12 +68,17 @@ enum kst_conn_state {
 #define KST_IN_HS       0x4000u /* on a handshake queue of the worker */
 #define KST_HS_HELLO    0x8000u /* ... the one after the ClientHello */
 #define KST_DN_FLUSH   0x10000u /* close_notify waits for TCP room (kTLS) */
+#define KST_KU_SEND    0x20000u /* our KeyUpdate waits to go out (kTLS) */
+#define KST_KU_ASK     0x40000u /* ... with update_requested */
+#define KST_KU_ASKED   0x80000u /* we asked for the client's KeyUpdate */
 
 enum kst_relay_path {
 	KST_PATH_USERSPACE,
 	KST_PATH_KTLS_TX,   /* kernel encrypts; reads go through OpenSSL */
 	KST_PATH_KTLS_BOTH, /* kernel both ways; splice both ways */
 };
+
+struct kst_ktls_keys;
 
 struct kst_conn {
 	struct kst_ev cev, bev;
@@ -91,10 +96,17 @@ struct kst_conn {
 	struct kst_buf *up, *down; /* client->backend, backend->client */
 	struct kst_pipe *pup, *pdn; /* the same, through the kernel */
 	uint64_t up_records, dn_records; /* kTLS record estimate */
+	struct kst_ktls_keys *keys; /* TLS 1.3 secrets where the kernel rekeys */
+	uint64_t ku_window_ms;	    /* start of the KeyUpdate minute */
+	uint32_t ku_count;	    /* client KeyUpdates in it */
 	struct kst_conn *next_closed;
 	struct kst_conn *next_again, **again_pprev; /* w->again, KST_AGAIN */
 	struct kst_conn *hs_prev, *hs_next; /* w->hs_idle/busy, KST_IN_HS */
 	uint64_t hs_since;                  /* accepted, or ClientHello */
+	/* for the debug line at close: when accepted, bytes relayed each
+	 * way (client->backend, backend->client), the SNI asked for */
+	uint64_t born_ms, bytes_up, bytes_dn;
+	char sni[64];
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in;
@@ -126,6 +138,17 @@ void kst_conn_close_notify(struct kst_conn *c);
 /* A TLS 1.3 KeyUpdate arrived on a kTLS connection: count it and say
  * goodbye cleanly (our TX keys still work); the caller closes. */
 void kst_conn_keyupdate_close(struct kst_conn *c);
+/* A client KeyUpdate arrived with RX in the kernel. Where the kernel
+ * rekeys (c->keys): install the client's next key, and when it asks for
+ * ours queue our KeyUpdate (KST_KU_SEND); true: go on reading. Else, or
+ * past keyupdate-limit per minute (the answer to our own request does not
+ * count), or when the rekey fails: counted,
+ * goodbye as kst_conn_keyupdate_close; false: the caller closes. */
+bool kst_conn_keyupdate(struct kst_conn *c, bool update_requested);
+/* Our queued KeyUpdate (KST_KU_SEND), then our next TX key, before more
+ * data goes out. true: done or nothing queued; false: not yet (TCP full,
+ * *fail false) or the connection cannot go on (*fail true). */
+bool kst_conn_keyupdate_send(struct kst_conn *c, bool *fail);
 /* Goodbye without closing on the client yet (see LINGER): close_notify
  * if not sent, FIN, then wait for the client's FIN, at most 2 s. */
 void kst_conn_linger(struct kst_conn *c);
@@ -141,7 +164,11 @@ void kst_relay_release(struct kst_conn *c);
 bool kst_splice_up(struct kst_conn *c, bool *fail);
 bool kst_splice_up_drain(struct kst_conn *c, bool *fail);
 bool kst_splice_down(struct kst_conn *c, bool *fail);
-bool kst_splice_over_limit(const struct kst_conn *c);
+/* A direction's records near the AEAD limit: true, close. Where the
+ * kernel rekeys (c->keys), our KeyUpdate is queued instead (asking for the
+ * client's when its direction is near it) and false comes back, unless
+ * the client ignored that request for as many records again. */
+bool kst_splice_over_limit(struct kst_conn *c);
 void kst_splice_release(struct kst_conn *c);
 /* Under kTLS TX, before the close_notify and the FIN: true when TCP can
  * take whatever the kernel's TLS layer still holds (then the close_notify

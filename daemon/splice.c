@@ -15,8 +15,17 @@
  * Backend -> client (kTLS TX): the kernel encrypts what we splice in; the
  * end is a close_notify alert sent through the kernel.
  *
- * TLS 1.3 keys are never updated under kTLS, so a connection is closed
- * before its records approach the AEAD limits (RFC 8446 5.5).
+ * A KeyUpdate from the client, where the kernel can rekey (Linux 6.14+,
+ * c->keys kept at the handoff), puts the client's next key in and reading
+ * goes on (kst_conn_keyupdate); one that asks for ours queues our
+ * KeyUpdate, which goes out ahead of any more data (kst_splice_down).
+ *
+ * Before a direction's records approach the AEAD limits (RFC 8446 5.5), a
+ * connection that can rekey sends a KeyUpdate: for our direction, and
+ * asking for the client's when its direction is the one near the limit;
+ * one that cannot, or whose client ignores the request for another
+ * SPLICE_MAX_RECORDS records, is closed. The limit is SPLICE_MAX_RECORDS;
+ * tests lower it with KST_TEST_RECORD_LIMIT in the daemon's environment.
  *
  * The kernel takes what is spliced (or sent) into a kTLS socket before TCP
  * has room for all of it: the encrypted rest of the last record waits in
@@ -35,6 +44,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <linux/sock_diag.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -92,10 +102,13 @@ static void splice_count(struct kst_conn *c, uint64_t n, bool up)
 	KST_COUNT_ADD(c->w->pc.bytes_ktls, n);
 	if (cc != NULL)
 		KST_COUNT_ADD(cc->bytes_ktls, n);
-	if (up)
+	if (up) {
 		c->up_records += 1 + n / 16384;
-	else
+		c->bytes_up += n;
+	} else {
 		c->dn_records += 1 + n / 16384;
+		c->bytes_dn += n;
+	}
 }
 
 /* A non-data record (or the end) is next on the kTLS RX socket. false:
@@ -134,7 +147,9 @@ static bool splice_control_record(struct kst_conn *c, bool *fail)
 		c->flags |= KST_UP_EOF;
 		return true;
 	case KST_KTLS_REC_KEY_UPDATE:
-		kst_conn_keyupdate_close(c);
+		/* where the kernel rekeys, its next key goes in now */
+		if (kst_conn_keyupdate(c, rec.update_requested))
+			return true;
 		*fail = true;
 		return false;
 	default:
@@ -197,7 +212,10 @@ static bool splice_up_copy(struct kst_conn *c, bool *fail)
 			moved = true;
 			break;
 		case KST_KTLS_REC_KEY_UPDATE:
-			kst_conn_keyupdate_close(c);
+			if (kst_conn_keyupdate(c, rec.update_requested)) {
+				moved = true;
+				continue;
+			}
 			*fail = true;
 			break;
 		default:
@@ -364,6 +382,12 @@ bool kst_splice_down(struct kst_conn *c, bool *fail)
 	bool moved = false;
 	struct kst_pipe *p;
 
+	/* our KeyUpdate goes out, and our next key in, before more data */
+	if (c->flags & KST_KU_SEND) {
+		if (!kst_conn_keyupdate_send(c, fail))
+			return false;
+		moved = true;
+	}
 	/* a copy without a pipe goes on until its buffer is empty */
 	if (c->down != NULL) {
 		moved |= splice_down_copy(c, fail);
@@ -434,10 +458,48 @@ bool kst_splice_tx_flushable(struct kst_conn *c)
 	return false;
 }
 
-bool kst_splice_over_limit(const struct kst_conn *c)
+/* SPLICE_MAX_RECORDS, or the test hook's (at least 2) */
+static uint64_t splice_record_limit(void)
 {
-	return c->up_records > SPLICE_MAX_RECORDS ||
-	       c->dn_records > SPLICE_MAX_RECORDS;
+	static uint64_t limit;
+	const char *e = NULL;
+	uint64_t v;
+
+	if (__atomic_load_n(&limit, __ATOMIC_RELAXED) != 0)
+		return __atomic_load_n(&limit, __ATOMIC_RELAXED);
+	v = SPLICE_MAX_RECORDS;
+	e = getenv("KST_TEST_RECORD_LIMIT");
+	if (e != NULL && e[0] >= '0' && e[0] <= '9') {
+		unsigned long long t = strtoull(e, NULL, 10);
+
+		if (t >= 2 && t < SPLICE_MAX_RECORDS)
+			v = t;
+	}
+	/* the same value from every thread */
+	__atomic_store_n(&limit, v, __ATOMIC_RELAXED);
+	return v;
+}
+
+bool kst_splice_over_limit(struct kst_conn *c)
+{
+	uint64_t lim = splice_record_limit();
+
+	if (c->keys == NULL)
+		return c->up_records > lim || c->dn_records > lim;
+	/* the kernel rekeys: our KeyUpdate instead of a close; a client
+	 * that was asked and still sends under its old key is closed at
+	 * 2^24 records (well within AES-GCM's 2^24.5) */
+	if (c->up_records > lim + SPLICE_MAX_RECORDS)
+		return true;
+	if (c->flags & KST_DOWN_SHUT)
+		return false; /* our direction is over: nothing more to send */
+	if (c->dn_records > lim && !(c->flags & KST_KU_SEND))
+		c->flags |= KST_KU_SEND;
+	if (c->up_records > lim && !(c->flags & KST_KU_ASKED))
+		c->flags |= KST_KU_SEND | KST_KU_ASK;
+	if ((c->flags & KST_KU_SEND) && (c->flags & KST_C_WR))
+		kst_conn_again(c); /* out on the next round (else at EPOLLOUT) */
+	return false;
 }
 
 void kst_splice_release(struct kst_conn *c)

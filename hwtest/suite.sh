@@ -19,7 +19,7 @@
 # Makefile sets them); KST_HWTEST_TESTS, criterion binaries (names in
 # $KST_BUILD/tests/unit or /integration, or paths) for the kTLS boot,
 # default every test_ktls* there; KST_HWTEST_TIMEOUT, seconds per boot
-# (default 600); KST_HWTEST_BOOTS, the boots to run (default "ktls
+# (default 900); KST_HWTEST_BOOTS, the boots to run (default "ktls
 # notls"); KST_HWTEST_DIR, images and console logs (default
 # $KST_BUILD/hwtest); and what hwtest/vm.sh reads (KST_VM_SUITE: the
 # Debian suite whose kernel boots; hwtest/matrix.sh runs this script once
@@ -29,7 +29,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 build=$(cd "${KST_BUILD:-$repo/build}" && pwd)
-timeout=${KST_HWTEST_TIMEOUT:-600}
+timeout=${KST_HWTEST_TIMEOUT:-900}
 strict=${KST_TEST_STRICT:-0}
 
 failed() {

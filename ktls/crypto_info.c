@@ -215,6 +215,22 @@ int kst_ktls_tls13_derive(const struct kst_ktls_suite *s,
 	return err;
 }
 
+int kst_ktls_tls13_next_secret(const struct kst_ktls_suite *s,
+			       const unsigned char *secret, size_t secret_len,
+			       unsigned char *next)
+{
+	int err;
+
+	if (s == NULL || s->version != TLS1_3_VERSION || secret == NULL ||
+	    secret_len != s->secret_len || next == NULL)
+		return -EINVAL;
+	err = ktls_expand_label(s->digest, secret, secret_len, "traffic upd",
+				next, secret_len);
+	if (err != 0)
+		OPENSSL_cleanse(next, secret_len);
+	return err;
+}
+
 /*
  * Offsets of the shared field order (asserted above): the nonce prefix
  * (salt) comes from the front of the 12-byte iv and the rest goes in the iv

@@ -79,6 +79,16 @@ int kst_ktls_tls13_derive(const struct kst_ktls_suite *s,
 			  unsigned char *key, unsigned char *iv);
 
 /*
+ * The next TLS 1.3 application traffic secret (RFC 8446 7.2): next =
+ * HKDF-Expand-Label(secret, "traffic upd", "", Hash.length), with the
+ * suite's hash; secret_len must be the suite's, next has room for it. 0,
+ * -EINVAL or -EIO; next is wiped on failure.
+ */
+int kst_ktls_tls13_next_secret(const struct kst_ktls_suite *s,
+			       const unsigned char *secret, size_t secret_len,
+			       unsigned char *next);
+
+/*
  * The crypto_info for one direction: version and cipher from the suite,
  * key (s->cipher->key_len bytes), the 12-byte iv split as the kernel wants
  * it (GCM/CCM: salt = iv[0..3], iv field = iv[4..11]; ChaCha: iv field =

@@ -25,10 +25,20 @@
 
 #include <openssl/crypto.h>
 
-/* A captured CLIENT_TRAFFIC_SECRET_0; key material. */
+/* The captured CLIENT_ and SERVER_TRAFFIC_SECRET_0; key material. */
 struct ktls_secret {
-	unsigned char secret[KST_KTLS_MAX_SECRET_LEN];
+	unsigned char secret[KST_KTLS_MAX_SECRET_LEN]; /* the client's */
 	size_t len;
+	unsigned char server[KST_KTLS_MAX_SECRET_LEN];
+	size_t server_len;
+};
+
+/* The current application traffic secrets of a connection whose two
+ * directions are in the kernel, kept for rekeying (kst_ktls_rekey). */
+struct kst_ktls_keys {
+	const struct kst_ktls_suite *suite;
+	unsigned char client[KST_KTLS_MAX_SECRET_LEN];
+	unsigned char server[KST_KTLS_MAX_SECRET_LEN];
 };
 
 static void ktls_init_once(void);
@@ -63,6 +73,7 @@ static const char *const kst_ktls_why_names[KST_KTLS_WHY__MAX] = {
 };
 
 #define KTLS_KEYLOG_LABEL  "CLIENT_TRAFFIC_SECRET_0 "
+#define KTLS_KEYLOG_SERVER "SERVER_TRAFFIC_SECRET_0 "
 #define KTLS_REC_ALERT	   21
 #define KTLS_REC_HS	   22
 #define KTLS_REC_DATA	   23
@@ -129,9 +140,10 @@ static int ktls_unhex(const char *hex, size_t hex_len, unsigned char *out)
 }
 
 /*
- * "CLIENT_TRAFFIC_SECRET_0 <64 hex client_random> <hex secret>". OpenSSL
- * passes a const SSL, but the SSL is this connection's own and ex_data is
- * the place for per-connection state, hence the cast.
+ * "CLIENT_TRAFFIC_SECRET_0 <64 hex client_random> <hex secret>", and the
+ * same for SERVER_TRAFFIC_SECRET_0 (kept only for a rekey). OpenSSL passes
+ * a const SSL, but the SSL is this connection's own and ex_data is the
+ * place for per-connection state, hence the cast.
  */
 void kst_ktls_keylog_cb(const SSL *ssl, const char *line)
 {
@@ -140,8 +152,17 @@ void kst_ktls_keylog_cb(const SSL *ssl, const char *line)
 	struct ktls_secret *sec = NULL;
 	const char *hex = NULL;
 	size_t hex_len = 0;
+	bool server;
 
-	if (ktls_ex_idx < 0 || strncmp(line, KTLS_KEYLOG_LABEL, lab) != 0)
+	_Static_assert(sizeof(KTLS_KEYLOG_SERVER) == sizeof(KTLS_KEYLOG_LABEL),
+		       "labels of one length");
+	if (ktls_ex_idx < 0)
+		return;
+	if (strncmp(line, KTLS_KEYLOG_LABEL, lab) == 0)
+		server = false;
+	else if (strncmp(line, KTLS_KEYLOG_SERVER, lab) == 0)
+		server = true;
+	else
 		return;
 	hex = line + lab + 2 * SSL3_RANDOM_SIZE + 1;
 	if (strnlen(line + lab, 2 * SSL3_RANDOM_SIZE + 1) !=
@@ -154,22 +175,37 @@ void kst_ktls_keylog_cb(const SSL *ssl, const char *line)
 	    SSL_get_client_random(ssl, mine, sizeof(mine)) != sizeof(mine) ||
 	    CRYPTO_memcmp(cr, mine, sizeof(cr)) != 0)
 		return;
-	ktls_secret_drop((SSL *)ssl);
-	sec = OPENSSL_secure_zalloc(sizeof(*sec));
-	if (sec == NULL)
-		sec = OPENSSL_zalloc(sizeof(*sec));
-	if (sec == NULL)
-		return;
-	sec->len = hex_len / 2;
-	if (ktls_unhex(hex, hex_len, sec->secret) != 0 ||
-	    SSL_set_ex_data((SSL *)ssl, ktls_ex_idx, sec) != 1)
-		OPENSSL_secure_clear_free(sec, sizeof(*sec));
+	sec = SSL_get_ex_data(ssl, ktls_ex_idx);
+	if (sec == NULL) {
+		sec = OPENSSL_secure_zalloc(sizeof(*sec));
+		if (sec == NULL)
+			sec = OPENSSL_zalloc(sizeof(*sec));
+		if (sec == NULL)
+			return;
+		if (SSL_set_ex_data((SSL *)ssl, ktls_ex_idx, sec) != 1) {
+			OPENSSL_secure_clear_free(sec, sizeof(*sec));
+			return;
+		}
+	}
+	if (server) {
+		sec->server_len = 0;
+		if (ktls_unhex(hex, hex_len, sec->server) == 0)
+			sec->server_len = hex_len / 2;
+	} else {
+		sec->len = 0;
+		if (ktls_unhex(hex, hex_len, sec->secret) == 0)
+			sec->len = hex_len / 2;
+	}
 }
 
 bool kst_ktls_has_secret(const SSL *ssl)
 {
-	return ktls_ex_idx >= 0 && ssl != NULL &&
-	       SSL_get_ex_data(ssl, ktls_ex_idx) != NULL;
+	const struct ktls_secret *sec =
+		ktls_ex_idx >= 0 && ssl != NULL
+			? SSL_get_ex_data(ssl, ktls_ex_idx)
+			: NULL;
+
+	return sec != NULL && sec->len > 0;
 }
 
 static bool ktls_ulp_is_tls(int fd)
@@ -305,8 +341,33 @@ static void ktls_verify(int fd, int dir, bool claimed, enum kst_ktls_why why,
 	}
 }
 
-int kst_ktls_handoff(SSL *ssl, int fd, bool want_rx13,
-		     struct kst_ktls_result *res)
+/* Both secrets of a TLS 1.3 connection whose two directions the kernel
+ * has with the suite's cipher, moved out of the SSL; NULL otherwise. */
+static struct kst_ktls_keys *ktls_keys_take(SSL *ssl,
+					    const struct kst_ktls_suite *s,
+					    const struct kst_ktls_result *res)
+{
+	struct ktls_secret *sec = SSL_get_ex_data(ssl, ktls_ex_idx);
+	struct kst_ktls_keys *k = NULL;
+
+	if (sec == NULL || s == NULL || s->version != TLS1_3_VERSION ||
+	    !res->tx || !res->rx || res->cipher_type != s->cipher->type ||
+	    sec->len != s->secret_len || sec->server_len != s->secret_len)
+		return NULL;
+	k = OPENSSL_secure_zalloc(sizeof(*k));
+	if (k == NULL)
+		k = OPENSSL_zalloc(sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	k->suite = s;
+	memcpy(k->client, sec->secret, sec->len);
+	memcpy(k->server, sec->server, sec->server_len);
+	return k;
+}
+
+static int ktls_handoff(SSL *ssl, int fd, bool want_rx13,
+			struct kst_ktls_result *res,
+			struct kst_ktls_keys **keys)
 {
 	const SSL_CIPHER *c = ssl != NULL ? SSL_get_current_cipher(ssl) : NULL;
 	const struct kst_ktls_suite *s = NULL;
@@ -337,13 +398,72 @@ int kst_ktls_handoff(SSL *ssl, int fd, bool want_rx13,
 		rx_why = ktls_rx13_install(ssl, fd, s);
 	rx_claim = rx_claim || (res->version == TLS1_3_VERSION && want_rx13 &&
 				rx_why == KST_KTLS_WHY_OK);
-	ktls_secret_drop(ssl);
 	ktls_verify(fd, TLS_TX, tx_claim, tx_why, res);
 	ktls_verify(fd, TLS_RX, rx_claim, rx_why, res);
+	if (keys != NULL)
+		*keys = ktls_keys_take(ssl, s, res);
+	ktls_secret_drop(ssl);
 	kst_debug("ktls: fd %d: TLS %#x tx %s rx %s", fd, res->version,
 		  kst_ktls_why_name(res->tx_why),
 		  kst_ktls_why_name(res->rx_why));
 	return 0;
+}
+
+int kst_ktls_handoff(SSL *ssl, int fd, bool want_rx13,
+		     struct kst_ktls_result *res)
+{
+	return ktls_handoff(ssl, fd, want_rx13, res, NULL);
+}
+
+int kst_ktls_handoff_keep(SSL *ssl, int fd, bool want_rx13,
+			  struct kst_ktls_result *res,
+			  struct kst_ktls_keys **keys)
+{
+	if (keys == NULL)
+		return -EINVAL;
+	*keys = NULL;
+	return ktls_handoff(ssl, fd, want_rx13, res, keys);
+}
+
+void kst_ktls_keys_free(struct kst_ktls_keys *k)
+{
+	if (k != NULL)
+		OPENSSL_secure_clear_free(k, sizeof(*k));
+}
+
+int kst_ktls_rekey(struct kst_ktls_keys *k, int fd, int dir)
+{
+	unsigned char next[KST_KTLS_MAX_SECRET_LEN];
+	unsigned char key[KST_KTLS_MAX_KEY_LEN], iv[KST_KTLS_IV_LEN];
+	union kst_ktls_crypto_info ci;
+	socklen_t len = 0;
+	unsigned char *cur = NULL;
+	int err;
+
+	if (k == NULL)
+		return -ENOKEY;
+	if (dir != TLS_TX && dir != TLS_RX)
+		return -EINVAL;
+	cur = dir == TLS_RX ? k->client : k->server;
+	memset(&ci, 0, sizeof(ci));
+	err = kst_ktls_tls13_next_secret(k->suite, cur, k->suite->secret_len,
+					 next);
+	if (err == 0)
+		err = kst_ktls_tls13_derive(k->suite, next,
+					    k->suite->secret_len, key, iv);
+	/* a new key starts at record 0 (RFC 8446 5.3) */
+	if (err == 0)
+		err = kst_ktls_crypto_info_build(k->suite, key, iv, 0, &ci,
+						 &len);
+	if (err == 0 && setsockopt(fd, SOL_TLS, dir, &ci, len) < 0)
+		err = -errno;
+	if (err == 0)
+		memcpy(cur, next, k->suite->secret_len);
+	OPENSSL_cleanse(next, sizeof(next));
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(iv, sizeof(iv));
+	OPENSSL_cleanse(&ci, sizeof(ci));
+	return err;
 }
 
 int kst_ktls_get_info(int fd, int dir, struct kst_ktls_info *out)
@@ -417,50 +537,83 @@ enum kst_ktls_rec kst_ktls_record_classify(uint8_t record_type, const void *buf,
 	} else if (record_type == KTLS_REC_HS && len >= 4) {
 		r.hs_type = p[0];
 		r.kind = KST_KTLS_REC_HANDSHAKE;
-		if (p[0] == KTLS_HS_KEY_UPDATE) {
-			/* u24 length 1, then request_update 0 or 1 */
-			bool ok = len >= 5 && p[1] == 0 && p[2] == 0 &&
-				  p[3] == 1 && p[4] <= 1;
-
-			r.kind = ok ? KST_KTLS_REC_KEY_UPDATE
-				    : KST_KTLS_REC_INVALID;
-			r.update_requested = ok && p[4] == 1;
-		}
+		if (p[0] == KTLS_HS_KEY_UPDATE)
+			r.kind = kst_ktls_key_update_parse(buf, len,
+							   &r.update_requested) == 0
+					 ? KST_KTLS_REC_KEY_UPDATE
+					 : KST_KTLS_REC_INVALID;
 	}
 	if (out != NULL)
 		*out = r;
 	return r.kind;
 }
 
-int kst_ktls_send_alert(int fd, uint8_t level, uint8_t desc)
+/* One record of type through kernel TX (TLS_SET_RECORD_TYPE); only when
+ * TX is in the kernel: on a plain socket the bytes would go out in clear. */
+static int ktls_send_record(int fd, uint8_t type, const void *buf, size_t len)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(unsigned char))];
 		struct cmsghdr align;
 	} control;
-	unsigned char alert[2] = {level, desc};
-	struct iovec iov = {.iov_base = alert, .iov_len = sizeof(alert)};
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	struct msghdr msg = {.msg_iov = &iov,
 			     .msg_iovlen = 1,
 			     .msg_control = control.buf,
 			     .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 	struct tls_crypto_info info;
-	socklen_t len = sizeof(info);
+	socklen_t ilen = sizeof(info);
 	ssize_t n;
 
 	/* header only: the full read-back would copy the key out */
-	if (getsockopt(fd, SOL_TLS, TLS_TX, &info, &len) < 0)
+	if (getsockopt(fd, SOL_TLS, TLS_TX, &info, &ilen) < 0)
 		return -EOPNOTSUPP;
 	memset(&control, 0, sizeof(control));
 	cm->cmsg_level = SOL_TLS;
 	cm->cmsg_type = TLS_SET_RECORD_TYPE;
 	cm->cmsg_len = CMSG_LEN(sizeof(unsigned char));
-	*(unsigned char *)CMSG_DATA(cm) = KTLS_REC_ALERT;
+	*(unsigned char *)CMSG_DATA(cm) = type;
 	n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	if (n < 0)
 		return -errno;
-	return n == (ssize_t)sizeof(alert) ? 0 : -EIO;
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+int kst_ktls_send_alert(int fd, uint8_t level, uint8_t desc)
+{
+	unsigned char alert[2] = {level, desc};
+
+	return ktls_send_record(fd, KTLS_REC_ALERT, alert, sizeof(alert));
+}
+
+int kst_ktls_send_key_update(int fd, bool update_requested)
+{
+	/* HandshakeType key_update(24), u24 length 1, KeyUpdateRequest */
+	unsigned char ku[5] = {KTLS_HS_KEY_UPDATE, 0, 0, 1,
+			       update_requested ? 1 : 0};
+
+	return ktls_send_record(fd, KTLS_REC_HS, ku, sizeof(ku));
+}
+
+int kst_ktls_key_update_parse(const void *buf, size_t len,
+			      bool *update_requested)
+{
+	const unsigned char *p = buf;
+	bool req = false;
+
+	/* exactly one message, and the record ends with it: a key change
+	 * must fall on a record boundary (RFC 8446 5.1) */
+	if (p == NULL || len != 5 || p[0] != KTLS_HS_KEY_UPDATE ||
+	    p[1] != 0 || p[2] != 0 || p[3] != 1)
+		return -EBADMSG;
+	if (p[4] == 1)
+		req = true;
+	else if (p[4] != 0)
+		return -EBADMSG; /* neither update_not_requested nor _requested */
+	if (update_requested != NULL)
+		*update_requested = req;
+	return 0;
 }
 
 int kst_ktls_set_rx_no_pad(int fd, bool on)

@@ -40,12 +40,19 @@
  *   kernel's key is the one the peer reads, and kst_ktls_send_alert(fd,
  *   1, 0) closes cleanly.
  * - With RX in the kernel, a peer's KeyUpdate arrives through
- *   kst_ktls_recv as a handshake record (KST_KTLS_REC_KEY_UPDATE): on 6.1
- *   the only correct answer is to close the connection, since every later
- *   record fails to decrypt (EBADMSG, sticky). Our TX keys are unaffected,
- *   so a close_notify still goes out cleanly first.
- * - Long-lived TLS 1.3 connections are never rekeyed by anyone: cap them
- *   below the AEAD record limits.
+ *   kst_ktls_recv as a handshake record (KST_KTLS_REC_KEY_UPDATE). A
+ *   kernel that can rekey (kst_ktls_rekey_probe, Linux 6.14+) then holds
+ *   every later record (reads fail with EKEYEXPIRED) until the next client
+ *   key is installed: kst_ktls_rekey(keys, fd, TLS_RX), with the secrets
+ *   kst_ktls_handoff_keep kept. When the peer asks for ours
+ *   (update_requested), kst_ktls_send_key_update(fd, false) goes out under
+ *   the current key, then kst_ktls_rekey(keys, fd, TLS_TX). On older
+ *   kernels (6.1, 6.12) the only correct answer is to close the
+ *   connection, since every later record fails to decrypt (EBADMSG,
+ *   sticky). Our TX keys are unaffected, so a close_notify still goes out
+ *   cleanly first.
+ * - Without a rekey, long-lived TLS 1.3 connections must be capped below
+ *   the AEAD record limits; with one, send a KeyUpdate before them.
  */
 #ifndef KST_KTLS_KTLS_H
 #define KST_KTLS_KTLS_H
@@ -122,6 +129,54 @@ bool kst_ktls_has_secret(const SSL *ssl);
  */
 int kst_ktls_handoff(SSL *ssl, int fd, bool want_rx13,
 		     struct kst_ktls_result *res);
+
+/* A connection's current TLS 1.3 application traffic secrets (both
+ * directions) and suite, kept after the handoff for rekeying; key
+ * material, in OpenSSL's secure heap when there is one. */
+struct kst_ktls_keys;
+
+/*
+ * kst_ktls_handoff, and when the kernel took both directions of a TLS 1.3
+ * connection with a suite of ours and both traffic secrets were captured,
+ * those secrets move to *keys (free with kst_ktls_keys_free); else *keys
+ * is NULL and they are wiped, as by kst_ktls_handoff. Ask for them only
+ * where the kernel can rekey: they are the connection's keys for as long
+ * as it lives. 0 or -EINVAL.
+ */
+int kst_ktls_handoff_keep(SSL *ssl, int fd, bool want_rx13,
+			  struct kst_ktls_result *res,
+			  struct kst_ktls_keys **keys);
+/* Wipe and free (NULL is fine). */
+void kst_ktls_keys_free(struct kst_ktls_keys *k);
+
+/*
+ * Move one direction to its next key generation: secret_{N+1} =
+ * HKDF-Expand-Label(secret_N, "traffic upd", "", Hash.length) (RFC 8446
+ * 7.2), key and iv from it, installed with setsockopt(SOL_TLS, dir) and
+ * rec_seq 0. TLS_RX: the client's secret (after its KeyUpdate); TLS_TX:
+ * ours (after our KeyUpdate went out). The kept secret advances only when
+ * the kernel took the key. 0; -ENOKEY (k NULL), -EINVAL, -EIO (OpenSSL),
+ * or setsockopt's -errno (EBUSY on a kernel that cannot rekey).
+ */
+int kst_ktls_rekey(struct kst_ktls_keys *k, int fd, int dir);
+
+/*
+ * Our KeyUpdate through kernel TX: a handshake record (TLS_SET_RECORD_TYPE
+ * 22) holding one KeyUpdate message. It goes out under the current key;
+ * install the next one (kst_ktls_rekey TLS_TX) right after. 0, -EAGAIN
+ * (socket full: nothing sent), -EOPNOTSUPP (TX not in the kernel), -errno.
+ */
+int kst_ktls_send_key_update(int fd, bool update_requested);
+
+/*
+ * Parse a handshake record that holds a KeyUpdate, as the kernel hands it
+ * over (outside input; pure): exactly one message, type 24, length 1,
+ * request_update 0 or 1, and nothing after it in the record (a key change
+ * ends its record, RFC 8446 5.1). 0 (*update_requested set when not NULL)
+ * or -EBADMSG.
+ */
+int kst_ktls_key_update_parse(const void *buf, size_t len,
+			      bool *update_requested);
 
 /* One direction as the kernel reports it. */
 struct kst_ktls_info {

@@ -29,14 +29,18 @@
 #define KTLS_STAT_PATH "/proc/net/tls_stat"
 
 static int probe_pair(int *client, int *server);
-static int probe_tls_tx(int fd);
+static int probe_tls_tx(int fd, unsigned char fill);
 static void probe_once(void);
+static void rekey_probe_once(void);
 static int tls_stat_line(const char *line, size_t len,
 			 struct kst_tls_stat *out);
 
 static pthread_once_t probe_once_ctl = PTHREAD_ONCE_INIT;
 static int probe_result;
 static char probe_reason[160];
+static pthread_once_t rekey_once_ctl = PTHREAD_ONCE_INIT;
+static int rekey_result;
+static char rekey_reason[160];
 
 /* One established loopback TCP connection; 0 or -errno. */
 static int probe_pair(int *client, int *server)
@@ -70,16 +74,21 @@ error:
 	return err;
 }
 
-/* A zero AES-128-GCM TLS 1.3 TX key: proves the AEAD loads. */
-static int probe_tls_tx(int fd)
+/* A dummy AES-128-GCM TLS 1.3 TX key (every byte fill): proves the AEAD
+ * loads. */
+static int probe_tls_tx(int fd, unsigned char fill)
 {
 	const struct kst_ktls_suite *s =
 		kst_ktls_suite_find(TLS1_3_VERSION, 0x1301);
-	unsigned char key[KST_KTLS_MAX_KEY_LEN] = {0};
-	unsigned char iv[KST_KTLS_IV_LEN] = {0};
+	unsigned char key[KST_KTLS_MAX_KEY_LEN];
+	unsigned char iv[KST_KTLS_IV_LEN];
 	union kst_ktls_crypto_info ci;
 	socklen_t len = 0;
-	int err = kst_ktls_crypto_info_build(s, key, iv, 0, &ci, &len);
+	int err;
+
+	memset(key, fill, sizeof(key));
+	memset(iv, fill, sizeof(iv));
+	err = kst_ktls_crypto_info_build(s, key, iv, 0, &ci, &len);
 
 	if (err == 0 && setsockopt(fd, SOL_TLS, TLS_TX, &ci, len) < 0)
 		err = -errno;
@@ -108,7 +117,7 @@ int kst_ktls_probe_run(char *reason, size_t reason_len)
 		snprintf(reason, reason_len,
 			 "kernel has no tls ULP (TCP_ULP \"tls\": %s)",
 			 strerror(-err));
-	} else if ((err = probe_tls_tx(c)) != 0) {
+	} else if ((err = probe_tls_tx(c, 0)) != 0) {
 		snprintf(reason, reason_len,
 			 "tls ULP attached but the kernel refused an "
 			 "aes-gcm-128 TX key (TLS_TX: %s)",
@@ -134,6 +143,59 @@ bool kst_ktls_probe(const char **reason)
 	if (reason != NULL)
 		*reason = probe_reason;
 	return probe_result == 0;
+}
+
+int kst_ktls_rekey_probe_run(char *reason, size_t reason_len)
+{
+	char scratch[8];
+	int c = -1, s = -1;
+	int err = probe_pair(&c, &s);
+
+	if (reason == NULL || reason_len == 0) {
+		reason = scratch;
+		reason_len = sizeof(scratch);
+	}
+	if (err != 0) {
+		snprintf(reason, reason_len,
+			 "no loopback TCP connection to probe with: %s",
+			 strerror(-err));
+		return err;
+	}
+	if (setsockopt(c, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0) {
+		err = -errno;
+		snprintf(reason, reason_len, "no kTLS (TCP_ULP \"tls\": %s)",
+			 strerror(-err));
+	} else if ((err = probe_tls_tx(c, 0)) != 0) {
+		snprintf(reason, reason_len, "no kTLS (TLS_TX: %s)",
+			 strerror(-err));
+	} else if ((err = probe_tls_tx(c, 1)) != 0) {
+		/* 6.1 .. 6.13: a direction takes one key, EBUSY after */
+		snprintf(reason, reason_len,
+			 "the kernel cannot rekey kTLS (a second TLS 1.3 "
+			 "TLS_TX key: %s)",
+			 strerror(-err));
+	} else {
+		snprintf(reason, reason_len,
+			 "the kernel rekeys kTLS (a second TLS 1.3 TLS_TX key "
+			 "accepted)");
+	}
+	close(c);
+	close(s);
+	return err;
+}
+
+static void rekey_probe_once(void)
+{
+	rekey_result =
+		kst_ktls_rekey_probe_run(rekey_reason, sizeof(rekey_reason));
+}
+
+bool kst_ktls_rekey_probe(const char **reason)
+{
+	pthread_once(&rekey_once_ctl, rekey_probe_once);
+	if (reason != NULL)
+		*reason = rekey_reason;
+	return rekey_result == 0;
 }
 
 #define TLS_STAT(n, f)                              \

@@ -29,6 +29,19 @@ bool kst_ktls_probe(const char **reason);
  */
 int kst_ktls_probe_run(char *reason, size_t reason_len);
 
+/*
+ * true when the kernel can rekey a TLS 1.3 kTLS direction (Linux 6.14+),
+ * asked of the kernel, not read from its version: on a probe connection
+ * with a TLS 1.3 TX key installed, a second TLS_TX key is accepted (older
+ * kernels say EBUSY). The first call runs the probe (thread-safe), later
+ * ones return the cached answer; reason as for kst_ktls_probe. The probe
+ * counts once in TlsTxSw and, where it succeeds, in TlsTxRekeyOk.
+ */
+bool kst_ktls_rekey_probe(const char **reason);
+/* The rekey probe without the cache: 0 when the kernel rekeys, else the
+ * -errno of the step that failed (-EBUSY: kTLS without rekey). */
+int kst_ktls_rekey_probe_run(char *reason, size_t reason_len);
+
 /* /proc/net/tls_stat; counters a kernel does not print stay 0. */
 struct kst_tls_stat {
 	uint64_t curr_tx_sw;	      /* TlsCurrTxSw: open sockets, SW TX */

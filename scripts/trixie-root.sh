@@ -54,7 +54,7 @@ in_root() {
 	local -a pass=()
 	local v
 	for v in KST_APT_MIRROR KST_VM_KERNELS KST_VM_ACCEL KST_VM_SUITE \
-		KST_HWTEST_TESTS; do
+		KST_HWTEST_TESTS KST_HWTEST_TIMEOUT; do
 		[ -z "${!v:-}" ] || pass+=("$v=${!v}")
 	done
 	chroot "$root" /usr/bin/env -i PATH="$path" HOME=/root LANG=C.UTF-8 \

@@ -21,6 +21,7 @@
 
 #include "ktls/probe.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/testutil.h"
 
 static struct kst_h_daemon d;
 static struct kst_h_backend b;
@@ -71,6 +72,17 @@ static long long status_num(const char *key)
 	n = strtoll(v, NULL, 10);
 	free(v);
 	free(json);
+	return n;
+}
+
+/* status_num once it says want (the export runs about once a second and
+ * a loaded guest can be late), at most 5 reads; the last value read. */
+static long long status_wait(const char *key, long long want)
+{
+	long long n = status_num(key);
+
+	for (int i = 0; i < 4 && n != want; i++)
+		n = status_num(key);
 	return n;
 }
 
@@ -155,45 +167,293 @@ Test(ktls, payloads_from_1_byte_to_16_mib_arrive_byte_exact, .timeout = 600)
 	stop();
 }
 
+/* On a kTLS kernel that cannot rekey, a client's KeyUpdate ends the
+ * connection with a clean goodbye: what came before is intact, the
+ * close_notify arrives, and the close is counted once. */
+static void expect_keyupdate_close(int rc, const char *out)
+{
+	cr_expect_neq(rc, 0, "the echo stops short: %s", out);
+	cr_expect(strstr(out, "mismatch") == NULL, "no corrupted byte: %s",
+		  out);
+	cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1", "%s", out);
+	cr_expect_eq(status_wait("keyupdate_closes", 1), 1);
+	cr_expect_eq(status_num("keyupdate_rekeys_rx"), 0);
+	cr_expect_eq(status_num("keyupdate_flood_closes"), 0);
+}
+
 /* strings by value: each test runs in a process of its own */
 struct ku_case {
 	char opt[32];
 };
 
-ParameterizedTestParameters(ktls,
-			    a_client_key_update_closes_cleanly_without_corruption)
+ParameterizedTestParameters(ktls, a_client_key_update_rekeys_or_closes_cleanly)
 {
-	/* update_requested or not: with both directions in the kernel
-	 * nothing in userspace answers it, so the close_notify goes out
-	 * under the key the client still expects */
 	static const struct ku_case kinds[] = {{"--key-update"},
 					       {"--key-update-requested"}};
 
 	return cr_make_param_array(struct ku_case, kinds, 2);
 }
 
+/*
+ * A kernel that rekeys kTLS (6.14+, as the daemon's own probe says) takes
+ * the client's next key, and ours when the client asks: the echo is
+ * intact and the daemon's counters agree with the kernel's. One that
+ * cannot (6.1, 6.12) gets a clean goodbye: with both directions in the
+ * kernel nothing in userspace answers the KeyUpdate, so the close_notify
+ * goes out under the key the client still expects. In userspace OpenSSL
+ * rekeys.
+ */
 ParameterizedTest(const struct ku_case *kind, ktls,
-		  a_client_key_update_closes_cleanly_without_corruption,
+		  a_client_key_update_rekeys_or_closes_cleanly,
 		  .timeout = 300)
 {
+	bool requested = strcmp(kind->opt, "--key-update-requested") == 0;
+	struct kst_tls_stat s0, s1;
 	char *out = NULL;
 	int rc;
 
 	start(NULL, NULL);
+	tls_stat(&s0);
 	rc = kst_h_client(&out, 100000, "-c", addr, "--tls", "1.3", "--send",
 			  "1M", kind->opt, "--expect-echo", "--print",
 			  NULL);
-	if (kernel_ktls) {
+	tls_stat(&s1);
+	if (kernel_ktls && kst_ktls_rekey_probe(NULL)) {
+		cr_expect_eq(rc, 0, "rekeyed in the kernel: %s", out);
+		cr_expect_eq(status_wait("keyupdate_rekeys_rx", 1), 1);
+		cr_expect_eq(status_num("keyupdate_closes"), 0);
+		cr_expect_eq(status_num("keyupdate_rekeys_tx"), requested);
+		cr_expect_eq(s1.rx_rekey_ok - s0.rx_rekey_ok, 1);
+		cr_expect_eq(s1.tx_rekey_ok - s0.tx_rekey_ok, requested);
+	} else if (kernel_ktls) {
 		/* the daemon cannot take new RX keys on this kernel: it says
 		 * goodbye; what arrived before is intact */
-		cr_expect_neq(rc, 0, "the echo stops short: %s", out);
-		cr_expect(strstr(out, "mismatch") == NULL,
-			  "no corrupted byte: %s", out);
-		cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1", "%s", out);
-		cr_expect_eq(status_num("keyupdate_closes"), 1);
+		expect_keyupdate_close(rc, out);
+		cr_expect_eq(s1.rx_rekey_ok, s0.rx_rekey_ok);
 	} else {
 		cr_expect_eq(rc, 0, "userspace TLS rekeys: %s", out);
 		cr_expect_eq(status_num("keyupdate_closes"), 0);
+	}
+	free(out);
+	cr_expect(kst_h_alive(d.pid));
+	stop();
+}
+
+struct rekey_case {
+	char suite[48];
+	char opt[32];
+};
+
+ParameterizedTestParameters(ktls, several_key_updates_stay_byte_exact_both_ways)
+{
+	static const struct rekey_case rcases[] = {
+		{"TLS_AES_128_GCM_SHA256", "--key-update"},
+		{"TLS_AES_128_GCM_SHA256", "--key-update-requested"},
+		{"TLS_AES_256_GCM_SHA384", "--key-update"},
+		{"TLS_AES_256_GCM_SHA384", "--key-update-requested"},
+		{"TLS_CHACHA20_POLY1305_SHA256", "--key-update"},
+		{"TLS_CHACHA20_POLY1305_SHA256", "--key-update-requested"},
+	};
+
+	return cr_make_param_array(struct rekey_case, rcases,
+				   sizeof(rcases) / sizeof(rcases[0]));
+}
+
+/* Five KeyUpdates spread through a 1 MiB echo, per suite, with and
+ * without update_requested: every byte back intact, and the daemon's
+ * rekey counters equal the kernel's (tls_stat, in this test's netns).
+ * A kTLS kernel that cannot rekey ends it cleanly at the first. */
+ParameterizedTest(const struct rekey_case *rc, ktls,
+		  several_key_updates_stay_byte_exact_both_ways,
+		  .timeout = 300)
+{
+	bool requested = strcmp(rc->opt, "--key-update-requested") == 0;
+	struct kst_tls_stat s0, s1;
+	char *out = NULL;
+
+	int ret;
+
+	start(NULL, NULL);
+	tls_stat(&s0);
+	ret = kst_h_client(&out, 200000, "-c", addr, "--tls", "1.3",
+			   "--ciphersuites", rc->suite, "--send", "1M",
+			   rc->opt, "--key-updates", "5", "--expect-echo",
+			   "--print", NULL);
+	tls_stat(&s1);
+	cr_expect_str_eq(kst_h_kv(out, "cipher"), rc->suite);
+	if (kernel_ktls && !kst_ktls_rekey_probe(NULL)) {
+		expect_keyupdate_close(ret, out);
+		free(out);
+		stop();
+		return;
+	}
+	cr_expect_eq(ret, 0, "%s", out);
+	cr_expect_str_eq(kst_h_kv(out, "key_updates"), "5", "%s", out);
+	free(out);
+	if (kernel_ktls) {
+		cr_expect_eq(status_wait("keyupdate_rekeys_rx", 5), 5);
+		cr_expect_eq(status_num("conns_ktls_rx"), 1);
+		cr_expect_eq(status_num("keyupdate_rekeys_tx"),
+			     requested ? 5 : 0);
+		cr_expect_eq(s1.rx_rekey_ok - s0.rx_rekey_ok,
+			     (uint64_t)status_num("keyupdate_rekeys_rx"));
+		cr_expect_eq(s1.tx_rekey_ok - s0.tx_rekey_ok,
+			     (uint64_t)status_num("keyupdate_rekeys_tx"));
+		cr_expect_eq(s1.rx_rekey_received - s0.rx_rekey_received, 5);
+		cr_expect_eq(s1.rx_rekey_error, s0.rx_rekey_error);
+		cr_expect_eq(s1.tx_rekey_error, s0.tx_rekey_error);
+	}
+	cr_expect_eq(status_num("keyupdate_closes"), 0);
+	cr_expect_eq(status_num("keyupdate_flood_closes"), 0);
+	cr_expect(kst_h_alive(d.pid));
+	stop();
+}
+
+struct sclient_case {
+	char suite[48];
+};
+
+ParameterizedTestParameters(ktls, openssl_s_client_key_updates_stay_byte_exact)
+{
+	static const struct sclient_case scases[] = {
+		{"TLS_AES_128_GCM_SHA256"},
+		{"TLS_AES_256_GCM_SHA384"},
+		{"TLS_CHACHA20_POLY1305_SHA256"},
+	};
+
+	return cr_make_param_array(struct sclient_case, scases,
+				   sizeof(scases) / sizeof(scases[0]));
+}
+
+/* The real CLI client: `openssl s_client` sends k, K, k, K, k (KeyUpdate
+ * without and with update_requested) between chunks of an echoed
+ * transfer (hwtest/guest/sclient-keyupdate.sh); every byte comes back.
+ * A kTLS kernel that cannot rekey ends it cleanly at the first `k`. */
+ParameterizedTest(const struct sclient_case *sc, ktls,
+		  openssl_s_client_key_updates_stay_byte_exact,
+		  .timeout = 300)
+{
+	struct kst_tls_stat s0, s1;
+	char cmd[512], *out = NULL;
+	int rc;
+
+	start(NULL, NULL);
+	snprintf(cmd, sizeof(cmd),
+		 "sh %s/hwtest/guest/sclient-keyupdate.sh %s %s 'k K k K k'",
+		 kst_test_srcdir(), addr, sc->suite);
+	tls_stat(&s0);
+	rc = kst_h_sh(cmd, &out, 200000);
+	tls_stat(&s1);
+	if (kernel_ktls && !kst_ktls_rekey_probe(NULL)) {
+		/* the echo stops after the first chunk, which is intact */
+		cr_expect_neq(rc, 0, "%s", out);
+		long long n = status_wait("keyupdate_closes", 1);
+
+		cr_expect(strstr(out, "32769 of") != NULL, "%s", out);
+		cr_expect_eq(n, 1,
+			     "keyupdate_closes %lld, the daemon logged %d "
+			     "KeyUpdate closes and %d handshakes with a cert; "
+			     "%s",
+			     n, kst_h_count(d.log, "KeyUpdate under kTLS"),
+			     kst_h_count(d.log, ", cert "), out);
+		cr_expect_eq(s1.rx_rekey_ok, s0.rx_rekey_ok);
+		free(out);
+		stop();
+		return;
+	}
+	cr_expect_eq(rc, 0, "%s", out);
+	free(out);
+	if (kernel_ktls) {
+		cr_expect_eq(status_wait("keyupdate_rekeys_rx", 5), 5);
+		cr_expect_eq(status_num("conns_ktls_rx"), 1);
+		cr_expect_eq(status_num("keyupdate_rekeys_tx"), 2);
+		cr_expect_eq(s1.rx_rekey_ok - s0.rx_rekey_ok, 5);
+		cr_expect_eq(s1.tx_rekey_ok - s0.tx_rekey_ok, 2);
+	}
+	cr_expect_eq(status_num("keyupdate_closes"), 0);
+	stop();
+}
+
+/* keyupdate-limit: one KeyUpdate more than it allows in a minute ends
+ * the connection with a clean goodbye, counted; what came before is
+ * intact. A kTLS kernel that cannot rekey closes at the first (not a
+ * flood); userspace OpenSSL takes them all. */
+Test(ktls, a_key_update_flood_closes_cleanly, .timeout = 300)
+{
+	char *out = NULL;
+	int rc;
+
+	start("keyupdate-limit = 3\n", NULL);
+	rc = kst_h_client(&out, 200000, "-c", addr, "--tls", "1.3", "--send",
+			  "1M", "--key-updates", "8", "--expect-echo",
+			  "--print", NULL);
+	if (!kernel_ktls || !kst_ktls_rekey_probe(NULL)) {
+		if (kernel_ktls)
+			expect_keyupdate_close(rc, out);
+		else
+			cr_expect_eq(rc, 0, "userspace TLS rekeys: %s", out);
+		free(out);
+		stop();
+		return;
+	}
+	cr_expect_neq(rc, 0, "the fourth KeyUpdate ends it: %s", out);
+	cr_expect(strstr(out, "mismatch") == NULL, "no corrupted byte: %s",
+		  out);
+	cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1", "%s", out);
+	free(out);
+	cr_expect_eq(status_wait("keyupdate_flood_closes", 1), 1);
+	cr_expect_eq(status_num("keyupdate_rekeys_rx"), 3);
+	cr_expect_eq(status_num("keyupdate_closes"), 0);
+	cr_expect_eq(kst_h_count(d.log, "(keyupdate-limit): closing"), 1);
+	cr_expect(kst_h_alive(d.pid));
+	stop();
+}
+
+/*
+ * The AEAD record limit, lowered to 16 records by the daemon's test hook
+ * (KST_TEST_RECORD_LIMIT): where the kernel rekeys, the daemon sends its
+ * own KeyUpdates (asking for the client's, whose direction nears the limit
+ * too) and the 2 MiB echo goes through intact; on other kTLS kernels
+ * the connection is closed cleanly at the limit, as before; in userspace
+ * the limit is OpenSSL's business.
+ */
+Test(ktls, the_record_limit_rekeys_instead_of_closing, .timeout = 300)
+{
+	struct kst_tls_stat s0, s1;
+	char *out = NULL;
+	int rc;
+
+	cr_assert_eq(setenv("KST_TEST_RECORD_LIMIT", "16", 1), 0);
+	start(NULL, NULL);
+	tls_stat(&s0);
+	rc = kst_h_client(&out, 200000, "-c", addr, "--tls", "1.3",
+			  "--ciphersuites", "TLS_AES_128_GCM_SHA256", "--send",
+			  "2M", "--expect-echo", "--print", NULL);
+	tls_stat(&s1);
+	cr_expect(strstr(out, "mismatch") == NULL, "no corrupted byte: %s",
+		  out);
+	if (!kernel_ktls) {
+		/* userspace: OpenSSL's own business, no limit of ours */
+		cr_expect_eq(rc, 0, "%s", out);
+		cr_expect_eq(kst_h_count(d.log, "before its keys wear out"),
+			     0);
+	} else if (kst_ktls_rekey_probe(NULL)) {
+		cr_expect_eq(rc, 0, "rekeyed, not closed: %s", out);
+		cr_expect_geq(status_num("keyupdate_rekeys_tx"), 2);
+		cr_expect_geq(status_num("keyupdate_rekeys_rx"), 1,
+			      "the client answered our request");
+		cr_expect_eq(s1.tx_rekey_ok - s0.tx_rekey_ok,
+			     (uint64_t)status_num("keyupdate_rekeys_tx"));
+		cr_expect_eq(s1.rx_rekey_ok - s0.rx_rekey_ok,
+			     (uint64_t)status_num("keyupdate_rekeys_rx"));
+		cr_expect_eq(kst_h_count(d.log, "before its keys wear out"),
+			     0);
+	} else {
+		cr_expect_neq(rc, 0, "closed at the limit: %s", out);
+		cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1", "%s",
+				 out);
+		cr_expect_eq(kst_h_count(d.log, "before its keys wear out"),
+			     1);
 	}
 	free(out);
 	cr_expect(kst_h_alive(d.pid));

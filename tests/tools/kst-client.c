@@ -57,7 +57,7 @@ struct cl_opts {
 	bool status, require_staple, print, expect_echo, recv_all;
 	bool key_update, ku_requested, no_close_notify, half_close;
 	uint64_t send, seed, expect_recv, download;
-	unsigned int conns, parallel;
+	unsigned int conns, parallel, key_updates;
 	int timeout_ms, hold_ms;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -75,6 +75,7 @@ struct cl_conn {
 	uint64_t to_send, sent;
 	char request[256];
 	bool ku_done, shut_sent;
+	unsigned int ku_count; /* KeyUpdates sent */
 	/* receiving */
 	uint64_t want_rx, recvd, mismatch_at;
 	bool rx_close_notify, rx_eof, rx_done;
@@ -314,11 +315,16 @@ static int cl_pump_read(struct cl_conn *c, short *ev)
 		       (unsigned long long)c->recvd);
 }
 
+/* --key-update: one half-way; --key-updates K: K spread evenly. */
 static void cl_maybe_key_update(struct cl_conn *c)
 {
-	if (!c->o->key_update || c->ku_done || c->sent < c->to_send / 2)
+	unsigned int k = c->o->key_updates ? c->o->key_updates : 1;
+
+	if (!c->o->key_update || c->ku_count >= k ||
+	    c->sent < c->to_send / (k + 1) * (c->ku_count + 1))
 		return;
 	c->ku_done = true;
+	c->ku_count++;
 	if (!SSL_key_update(c->ssl, c->o->ku_requested
 					    ? SSL_KEY_UPDATE_REQUESTED
 					    : SSL_KEY_UPDATE_NOT_REQUESTED))
@@ -637,6 +643,8 @@ static void cl_print(struct cl_conn *c)
 			c->rx_close_notify);
 	if (o->print && o->key_update)
 		fprintf(f, "key_update=%d\n", c->ku_done);
+	if (o->print && o->key_updates)
+		fprintf(f, "key_updates=%u\n", c->ku_count);
 	fclose(f);
 	fwrite(buf, 1, len, stdout);
 	free(buf);
@@ -860,6 +868,8 @@ static const struct cl_optdef cl_optdefs[] = {
 	       "TLS 1.3 KeyUpdate half-way through --send"),
 	CL_OPT("key-update-requested", CL_FLAG, ku_requested, NULL,
 	       "... with update_requested"),
+	CL_OPT("key-updates", CL_COUNT, key_updates, "K",
+	       "K KeyUpdates spread through --send"),
 	CL_OPT("hold", CL_SECS, hold_ms, "SECS",
 	       "stay connected after the payload"),
 	CL_OPT("conns", CL_COUNT, conns, "K", "run K connections (1)"),
@@ -922,7 +932,7 @@ static int cl_check(struct cl_opts *o)
 {
 	if (o->require_staple)
 		o->status = true;
-	if (o->ku_requested)
+	if (o->ku_requested || o->key_updates)
 		o->key_update = true;
 	if (o->expect_recv != CL_NONE)
 		o->recv_all = true;

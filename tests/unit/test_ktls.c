@@ -27,8 +27,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
 #include "daemon/util.h"
@@ -1121,5 +1123,360 @@ Test(kernel, an_empty_record_reads_as_zero_from_splice_only)
 	cr_assert_eq(recv_wait(p.sfd, buf, sizeof(buf), &type), 0);
 	close(pfd[0]);
 	close(pfd[1]);
+	tpair_close(&p);
+}
+
+/* ---- TLS 1.3 KeyUpdate: parsing, the next secret, the kernel rekey ---- */
+
+struct ku_parse_case {
+	char name[32];
+	unsigned char buf[12];
+	size_t len;
+	int ret;
+	bool requested;
+};
+
+ParameterizedTestParameters(keyupdate, parse_takes_exactly_one_message)
+{
+	static struct ku_parse_case cases[] = {
+		{"not requested", {24, 0, 0, 1, 0}, 5, 0, false},
+		{"requested", {24, 0, 0, 1, 1}, 5, 0, true},
+		{"request value 2", {24, 0, 0, 1, 2}, 5, -EBADMSG, false},
+		{"request value 255", {24, 0, 0, 1, 255}, 5, -EBADMSG, false},
+		{"empty", {0}, 0, -EBADMSG, false},
+		{"type only", {24}, 1, -EBADMSG, false},
+		{"no body", {24, 0, 0, 1}, 4, -EBADMSG, false},
+		{"length 0", {24, 0, 0, 0}, 4, -EBADMSG, false},
+		{"length 2", {24, 0, 0, 2, 0, 0}, 6, -EBADMSG, false},
+		{"length 2^16 + 1", {24, 1, 0, 1, 0}, 5, -EBADMSG, false},
+		{"two KeyUpdates in one record",
+		 {24, 0, 0, 1, 0, 24, 0, 0, 1, 0},
+		 10,
+		 -EBADMSG,
+		 false},
+		{"trailing byte", {24, 0, 0, 1, 1, 0}, 6, -EBADMSG, false},
+		{"NewSessionTicket", {4, 0, 0, 1, 0}, 5, -EBADMSG, false},
+	};
+	return cr_make_param_array(struct ku_parse_case, cases,
+				   KST_ARRAY_SIZE(cases));
+}
+
+ParameterizedTest(struct ku_parse_case *c, keyupdate,
+		  parse_takes_exactly_one_message)
+{
+	bool req = !c->requested;
+
+	cr_assert_eq(kst_ktls_key_update_parse(c->buf, c->len, &req), c->ret,
+		     "%s", c->name);
+	if (c->ret == 0)
+		cr_assert_eq(req, c->requested, "%s", c->name);
+	else
+		cr_assert_eq(req, !c->requested, "%s: untouched", c->name);
+	/* the record classifier agrees */
+	cr_assert_eq(kst_ktls_record_classify(22, c->buf, c->len, NULL) ==
+			     KST_KTLS_REC_KEY_UPDATE,
+		     c->ret == 0, "%s", c->name);
+}
+
+Test(keyupdate, parse_refuses_null)
+{
+	cr_assert_eq(kst_ktls_key_update_parse(NULL, 5, NULL), -EBADMSG);
+}
+
+/* HKDF-Expand-Label built by hand (RFC 8446 7.1) and fed to plain HKDF:
+ * an independent path to what kst_ktls_tls13_next_secret computes. */
+static void expand_label_by_hand(const char *md, const unsigned char *secret,
+				 size_t len, const char *label,
+				 unsigned char *out)
+{
+	unsigned char info[64];
+	size_t ll = strlen(label), n = 0;
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *k = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[5];
+
+	info[n++] = (unsigned char)(len >> 8);
+	info[n++] = (unsigned char)len;
+	info[n++] = (unsigned char)(6 + ll);
+	memcpy(info + n, "tls13 ", 6);
+	n += 6;
+	memcpy(info + n, label, ll);
+	n += ll;
+	info[n++] = 0; /* empty context */
+	p[0] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+						(char *)md, 0);
+	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						 (void *)secret, len);
+	p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, n);
+	p[4] = OSSL_PARAM_construct_end();
+	cr_assert(k != NULL && EVP_KDF_derive(k, out, len, p) == 1);
+	EVP_KDF_CTX_free(k);
+	EVP_KDF_free(kdf);
+}
+
+Test(keyupdate, next_secret_is_hkdf_expand_label_traffic_upd)
+{
+	static const uint16_t ids[] = {0x1301, 0x1302, 0x1303};
+	unsigned char secret[KST_KTLS_MAX_SECRET_LEN], next[48], want[48];
+
+	for (size_t i = 0; i < KST_ARRAY_SIZE(ids); i++) {
+		const struct kst_ktls_suite *s =
+			kst_ktls_suite_find(TLS1_3_VERSION, ids[i]);
+
+		cr_assert_not_null(s);
+		for (size_t j = 0; j < sizeof(secret); j++)
+			secret[j] = (unsigned char)(i * 64 + j);
+		cr_assert_eq(kst_ktls_tls13_next_secret(s, secret,
+							s->secret_len, next),
+			     0);
+		expand_label_by_hand(s->digest, secret, s->secret_len,
+				     "traffic upd", want);
+		cr_assert_arr_eq(next, want, s->secret_len, "%s", s->name);
+		cr_assert(memcmp(next, secret, s->secret_len) != 0);
+	}
+	cr_assert_eq(kst_ktls_tls13_next_secret(
+			     kst_ktls_suite_find(TLS1_3_VERSION, 0x1301),
+			     secret, 48, next),
+		     -EINVAL, "wrong secret length");
+	cr_assert_eq(kst_ktls_tls13_next_secret(NULL, secret, 32, next),
+		     -EINVAL);
+}
+
+/* Complete TLS records at the front of buf; *third: where the third
+ * starts. */
+static size_t records_in(const unsigned char *buf, size_t have, size_t *third)
+{
+	size_t off = 0, n = 0;
+
+	while (off + 5 <= have &&
+	       off + 5 + ((size_t)buf[off + 3] << 8 | buf[off + 4]) <= have) {
+		if (n == 2)
+			*third = off;
+		off += 5 + ((size_t)buf[off + 3] << 8 | buf[off + 4]);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The client's record after its KeyUpdate opened with the key of the next
+ * secret, without any kernel: OpenSSL's own KeyUpdate is the reference.
+ * The client writes "before", a KeyUpdate and "after"; the server side
+ * reads the raw records off the socket.
+ */
+Test(keyupdate, next_secret_opens_openssls_record_after_its_key_update)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_GCM_SHA256",
+			  .client_keylog = true};
+	const struct kst_ktls_suite *s =
+		kst_ktls_suite_find(TLS1_3_VERSION, 0x1301);
+	unsigned char raw[512], next[32], key[16], iv[12], pt[64];
+	size_t have = 0, off = 0, rec = 0;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	struct tpair p;
+	int n = 0, m = 0;
+
+	tpair_open(&p, &o);
+	cr_assert(SSL_write(p.c, "before", 6) == 6);
+	cr_assert(SSL_key_update(p.c, SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
+	cr_assert(SSL_write(p.c, "after", 5) == 5);
+	/* three records: data, KeyUpdate (both under key 0), data */
+	for (int i = 0; i < 200 && rec < 3; i++) {
+		ssize_t r = recv(p.sfd, raw + have, sizeof(raw) - have, 0);
+
+		if (r > 0)
+			have += (size_t)r;
+		else
+			usleep(5000);
+		rec = records_in(raw, have, &off);
+	}
+	cr_assert_eq(rec, 3, "three records arrived");
+	cr_assert_eq(raw[off], 23);
+	n = (int)((size_t)raw[off + 3] << 8 | raw[off + 4]);
+	cr_assert_eq(n, 5 + 1 + 16, "\"after\", its type, the tag");
+	cr_assert_eq(kst_ktls_tls13_next_secret(s, client_secret,
+						client_secret_len, next),
+		     0);
+	cr_assert_eq(kst_ktls_tls13_derive(s, next, sizeof(next), key, iv), 0);
+	/* record 0 under the new key: the nonce is the iv itself */
+	cr_assert(ctx && EVP_DecryptInit_ex(ctx, EVP_aes_128_gcm(), NULL, key,
+					    iv) &&
+		  EVP_DecryptUpdate(ctx, NULL, &m, raw + off, 5) &&
+		  EVP_DecryptUpdate(ctx, pt, &m, raw + off + 5, n - 16) &&
+		  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16,
+				      raw + off + 5 + n - 16));
+	cr_assert_eq(EVP_DecryptFinal_ex(ctx, pt + m, &m), 1,
+		     "the tag verifies under the next key");
+	cr_assert_arr_eq(pt, "after\x17", 6);
+	EVP_CIPHER_CTX_free(ctx);
+	tpair_close(&p);
+}
+
+Test(keyupdate, rekey_probe_agrees_with_a_real_connection)
+{
+	struct kst_ktls_result res;
+	struct kst_ktls_keys *keys = NULL;
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_GCM_SHA256",
+			  .ktls = true,
+			  .keylog = true};
+	struct tpair p;
+	const char *why = NULL;
+	bool can = kst_ktls_rekey_probe(&why);
+	int err;
+
+	require_ktls();
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff_keep(p.s, p.sfd, true, &res, &keys), 0);
+	cr_assert(res.tx && res.rx);
+	cr_assert_not_null(keys, "both secrets kept");
+	cr_assert_not(kst_ktls_has_secret(p.s), "moved out of the SSL");
+	err = kst_ktls_rekey(keys, p.sfd, TLS_TX);
+	if (can)
+		cr_assert_eq(err, 0, "probe: %s", why);
+	else
+		cr_assert_eq(err, -EBUSY, "probe: %s; rekey: %s", why,
+			     strerror(-err));
+	kst_ktls_keys_free(keys);
+	tpair_close(&p);
+}
+
+Test(keyupdate, nothing_is_kept_where_a_direction_stays_in_userspace)
+{
+	struct kst_ktls_result res;
+	struct kst_ktls_keys *keys = (struct kst_ktls_keys *)&res;
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_GCM_SHA256",
+			  .ktls = false,
+			  .keylog = true};
+	struct tpair p;
+
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff_keep(p.s, p.sfd, true, &res, &keys), 0);
+	cr_assert_null(keys);
+	cr_assert_not(kst_ktls_has_secret(p.s), "wiped");
+	cr_assert_eq(kst_ktls_rekey(NULL, p.sfd, TLS_RX), -ENOKEY);
+	cr_assert_eq(kst_ktls_send_key_update(p.sfd, false), -EOPNOTSUPP,
+		     "never in clear");
+	tpair_close(&p);
+}
+
+struct rekey_case {
+	char suite[48];
+	bool requested;
+};
+
+ParameterizedTestParameters(keyupdate, client_key_updates_are_rekeyed)
+{
+	static struct rekey_case cases[] = {
+		{"TLS_AES_128_GCM_SHA256", false},
+		{"TLS_AES_128_GCM_SHA256", true},
+		{"TLS_AES_256_GCM_SHA384", false},
+		{"TLS_AES_256_GCM_SHA384", true},
+		{"TLS_CHACHA20_POLY1305_SHA256", false},
+		{"TLS_CHACHA20_POLY1305_SHA256", true},
+	};
+	return cr_make_param_array(struct rekey_case, cases,
+				   KST_ARRAY_SIZE(cases));
+}
+
+/*
+ * The daemon's sequence on a kernel that rekeys, three times over: the
+ * KeyUpdate arrives as such, the kernel holds the next record
+ * (EKEYEXPIRED) until the client's next key is in, and when asked our
+ * KeyUpdate goes out before our next key; both directions stay
+ * byte-exact, and tls_stat counts what we did. A kernel that cannot
+ * rekey refuses the client's next key (EBUSY), as the daemon's probe
+ * said it would, and then fails the next record (EBADMSG).
+ */
+ParameterizedTest(struct rekey_case *rc, keyupdate,
+		  client_key_updates_are_rekeyed, .timeout = 120)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .ktls = true,
+			  .keylog = true};
+	struct kst_tls_stat s0, s1;
+	struct kst_ktls_result res;
+	struct kst_ktls_keys *keys = NULL;
+	struct kst_ktls_record r;
+	struct kst_ktls_info info;
+	struct tpair p;
+	char buf[32];
+	uint8_t type = 0;
+	const int rounds = 3;
+	bool can;
+
+	require_ktls();
+	/* before s0: the probe itself rekeys a TX key once */
+	can = kst_ktls_rekey_probe(NULL);
+	snprintf(o.suite, sizeof(o.suite), "%s", rc->suite);
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff_keep(p.s, p.sfd, true, &res, &keys), 0);
+	cr_assert(res.tx && res.rx && keys != NULL);
+	cr_assert_eq(kst_ktls_tls_stat_read(&s0), 0);
+	if (!can) {
+		cr_assert(SSL_write(p.c, "before", 6) == 6);
+		cr_assert(SSL_key_update(p.c, rc->requested
+						      ? SSL_KEY_UPDATE_REQUESTED
+						      : SSL_KEY_UPDATE_NOT_REQUESTED) ==
+			  1);
+		cr_assert(SSL_write(p.c, "after", 5) == 5);
+		ktls_read_all(p.sfd, buf, 6);
+		cr_assert_arr_eq(buf, "before", 6);
+		cr_assert_eq(next_control(p.sfd, &r), KST_KTLS_REC_KEY_UPDATE);
+		cr_assert_eq(kst_ktls_rekey(keys, p.sfd, TLS_RX), -EBUSY);
+		tls_rx_busy = 0; /* that refusal was the point */
+		cr_assert_eq(recv_wait(p.sfd, buf, sizeof(buf), &type),
+			     -EBADMSG, "the next record fails to decrypt");
+		kst_ktls_keys_free(keys);
+		tpair_close(&p);
+		return;
+	}
+	for (int i = 0; i < rounds; i++) {
+		char before[32], after[32], reply[32];
+		int got = 0;
+
+		snprintf(before, sizeof(before), "before %d", i);
+		snprintf(after, sizeof(after), "after %d", i);
+		snprintf(reply, sizeof(reply), "reply %d", i);
+		cr_assert(SSL_write(p.c, before, 8) == 8);
+		cr_assert(SSL_key_update(p.c, rc->requested
+						      ? SSL_KEY_UPDATE_REQUESTED
+						      : SSL_KEY_UPDATE_NOT_REQUESTED) ==
+			  1);
+		cr_assert(SSL_write(p.c, after, 7) == 7);
+		ktls_read_all(p.sfd, buf, 8);
+		cr_assert_arr_eq(buf, before, 8);
+		cr_assert_eq(next_control(p.sfd, &r), KST_KTLS_REC_KEY_UPDATE);
+		cr_assert_eq(r.update_requested, rc->requested);
+		cr_assert_eq(recv_wait(p.sfd, buf, sizeof(buf), &type),
+			     -EKEYEXPIRED, "the kernel holds the new records");
+		cr_assert_eq(kst_ktls_rekey(keys, p.sfd, TLS_RX), 0);
+		cr_assert_eq(kst_ktls_get_info(p.sfd, TLS_RX, &info), 0);
+		cr_assert_eq(info.rec_seq, 0, "a new key starts at record 0");
+		ktls_read_all(p.sfd, buf, 7);
+		cr_assert_arr_eq(buf, after, 7);
+		if (rc->requested) {
+			cr_assert_eq(kst_ktls_send_key_update(p.sfd, false), 0);
+			cr_assert_eq(kst_ktls_rekey(keys, p.sfd, TLS_TX), 0);
+		}
+		cr_assert(write(p.sfd, reply, 7) == 7, "through kernel TX");
+		cr_assert_eq(ssl_read_some(p.c, p.cfd, buf, sizeof(buf), &got),
+			     SSL_ERROR_NONE);
+		cr_assert(got == 7 && memcmp(buf, reply, 7) == 0,
+			  "the client reads our reply");
+	}
+	cr_assert_eq(kst_ktls_tls_stat_read(&s1), 0);
+	cr_assert(s1.has_rekey);
+	cr_assert_eq(s1.rx_rekey_ok - s0.rx_rekey_ok, (uint64_t)rounds);
+	cr_assert_eq(s1.rx_rekey_received - s0.rx_rekey_received,
+		     (uint64_t)rounds);
+	cr_assert_eq(s1.tx_rekey_ok - s0.tx_rekey_ok,
+		     rc->requested ? (uint64_t)rounds : 0);
+	cr_assert_eq(s1.rx_rekey_error, s0.rx_rekey_error);
+	kst_ktls_keys_free(keys);
 	tpair_close(&p);
 }
