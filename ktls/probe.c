@@ -96,40 +96,57 @@ static int probe_tls_tx(int fd, unsigned char fill)
 	return err;
 }
 
-int kst_ktls_probe_run(char *reason, size_t reason_len)
+/*
+ * A loopback pair whose client side has the tls ULP and a TLS 1.3
+ * aes-gcm-128 TX key: 0 (*c, *s open) or -errno with the reason and
+ * nothing open. Both probes start here.
+ */
+static int probe_attach(int *c, int *s, char *reason, size_t reason_len)
 {
-	char scratch[8];
-	int c = -1, s = -1;
-	int err = probe_pair(&c, &s);
+	int err = probe_pair(c, s);
 
-	if (reason == NULL || reason_len == 0) {
-		reason = scratch;
-		reason_len = sizeof(scratch);
-	}
 	if (err != 0) {
 		snprintf(reason, reason_len,
 			 "no loopback TCP connection to probe with: %s",
 			 strerror(-err));
 		return err;
 	}
-	if (setsockopt(c, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0) {
+	if (setsockopt(*c, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0) {
 		err = -errno;
 		snprintf(reason, reason_len,
 			 "kernel has no tls ULP (TCP_ULP \"tls\": %s)",
 			 strerror(-err));
-	} else if ((err = probe_tls_tx(c, 0)) != 0) {
+	} else if ((err = probe_tls_tx(*c, 0)) != 0) {
 		snprintf(reason, reason_len,
 			 "tls ULP attached but the kernel refused an "
 			 "aes-gcm-128 TX key (TLS_TX: %s)",
 			 strerror(-err));
-	} else {
-		snprintf(reason, reason_len,
-			 "kTLS available (tls ULP and aes-gcm-128 TX key "
-			 "accepted)");
 	}
+	if (err != 0) {
+		close(*c);
+		close(*s);
+	}
+	return err;
+}
+
+int kst_ktls_probe_run(char *reason, size_t reason_len)
+{
+	char scratch[8];
+	int c = -1, s = -1;
+	int err;
+
+	if (reason == NULL || reason_len == 0) {
+		reason = scratch;
+		reason_len = sizeof(scratch);
+	}
+	err = probe_attach(&c, &s, reason, reason_len);
+	if (err != 0)
+		return err;
+	snprintf(reason, reason_len,
+		 "kTLS available (tls ULP and aes-gcm-128 TX key accepted)");
 	close(c);
 	close(s);
-	return err;
+	return 0;
 }
 
 static void probe_once(void)
@@ -149,26 +166,16 @@ int kst_ktls_rekey_probe_run(char *reason, size_t reason_len)
 {
 	char scratch[8];
 	int c = -1, s = -1;
-	int err = probe_pair(&c, &s);
+	int err;
 
 	if (reason == NULL || reason_len == 0) {
 		reason = scratch;
 		reason_len = sizeof(scratch);
 	}
-	if (err != 0) {
-		snprintf(reason, reason_len,
-			 "no loopback TCP connection to probe with: %s",
-			 strerror(-err));
+	err = probe_attach(&c, &s, reason, reason_len);
+	if (err != 0)
 		return err;
-	}
-	if (setsockopt(c, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0) {
-		err = -errno;
-		snprintf(reason, reason_len, "no kTLS (TCP_ULP \"tls\": %s)",
-			 strerror(-err));
-	} else if ((err = probe_tls_tx(c, 0)) != 0) {
-		snprintf(reason, reason_len, "no kTLS (TLS_TX: %s)",
-			 strerror(-err));
-	} else if ((err = probe_tls_tx(c, 1)) != 0) {
+	if ((err = probe_tls_tx(c, 1)) != 0) {
 		/* 6.1 .. 6.13: a direction takes one key, EBUSY after */
 		snprintf(reason, reason_len,
 			 "the kernel cannot rekey kTLS (a second TLS 1.3 "
