@@ -75,14 +75,17 @@ static long long status_num(const char *key)
 	return n;
 }
 
-/* status_num once it says want (the export runs about once a second and
- * a loaded guest can be late), at most 5 reads; the last value read. */
+/* status_num once it says want: the export runs about once a second and
+ * a loaded guest can be late, so read every 250 ms for up to 10 s; the
+ * last value read. */
 static long long status_wait(const char *key, long long want)
 {
 	long long n = status_num(key);
 
-	for (int i = 0; i < 4 && n != want; i++)
+	for (int i = 0; i < 40 && n != want; i++) {
+		usleep(250 * 1000);
 		n = status_num(key);
+	}
 	return n;
 }
 
