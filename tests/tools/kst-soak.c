@@ -21,7 +21,11 @@
  *             and RST, TCP connect and close, half a ClientHello
  * Modifiers: half-close (close_notify right after the request/upload,
  * before the answer), slow reader (small reads, sleeps, one stall), client
- * reset (SO_LINGER 0 after a random share of the bytes). Sizes run from 0 B
+ * reset (SO_LINGER 0 after a random share of the bytes), KeyUpdate (a TLS
+ * 1.3 echo or upload sends one, update_requested or not, at a random point
+ * of its body: every byte must still arrive, except on a kTLS kernel that
+ * cannot rekey, /proc/net/tls_stat without TlsRxRekeyOk, where the daemon
+ * may end the transfer early with a close_notify after an exact prefix). Sizes run from 0 B
  * to --max-size, weighted near the TLS record (16 KiB), the relay buffer
  * (64 KiB less its header), the pipe (64 KiB) and multiples of the relay's
  * per-wakeup budget (64 rounds of one buffer).
@@ -109,6 +113,8 @@ struct sk_xfer {
 	bool tls13;
 	int cipher;
 	unsigned int burst; /* burst: connections */
+	uint64_t ku_at;	    /* a KeyUpdate before this body byte, if ku */
+	bool ku, ku_requested;
 };
 
 /* What the client saw. */
@@ -133,6 +139,7 @@ struct sk_io {
 	char reply[160];    /* upload: the backend's answer body */
 	size_t reply_len;
 	bool notify, eof, err, mismatch, reset_done;
+	bool ku_sent, wfail; /* wfail: a write failed after our KeyUpdate */
 	char why[160];
 	EVP_MD_CTX *md;
 };
@@ -145,6 +152,7 @@ struct sk_stats {
 	atomic_ullong reloads, reload_pairs, reload_failed, swaps, flaps;
 	atomic_ullong flap_kills;
 	atomic_ullong resumed, resume_offers, rotations;
+	atomic_ullong key_updates, ku_exact, ku_closes;
 };
 
 struct sk {
@@ -158,6 +166,7 @@ struct sk {
 	char tkey_lines[3][128]; /* its keys, newest first */
 	char staple[512], ec_pem[512], rsa_pem[512], other_pem[512];
 	unsigned int conf_gen; /* reloads so far: which EC leaf */
+	bool ku_may_close; /* kTLS here, and the kernel cannot rekey */
 	int rst_lfd;
 	atomic_ullong next_index;
 	atomic_bool stop, daemon_dead;
@@ -355,6 +364,13 @@ static void sk_plan(uint64_t index, struct sk_xfer *x)
 		x->size = 0;
 		x->half_close = x->slow = false;
 		x->reset_at = 0;
+	}
+	/* drawn last: the fields above stay what earlier seeds gave */
+	if (x->tls13 && (x->kind == SK_ECHO || x->kind == SK_UPLOAD) &&
+	    x->size > 0 && sk_chance(&r, 30)) {
+		x->ku = true;
+		x->ku_at = sk_below(&r, x->size);
+		x->ku_requested = sk_chance(&r, 50);
 	}
 }
 
@@ -560,6 +576,20 @@ static void sk_io_take(struct sk_io *io, const unsigned char *p, size_t n)
 	io->rx_body += n;
 }
 
+static void sk_io_key_update(struct sk_io *io)
+{
+	io->ku_sent = true;
+	if (SSL_key_update(io->ssl, io->x->ku_requested
+					    ? SSL_KEY_UPDATE_REQUESTED
+					    : SSL_KEY_UPDATE_NOT_REQUESTED) == 1)
+		atomic_fetch_add(&sk.st.key_updates, 1);
+	else {
+		sk_io_why(io, "SSL_key_update refused: %s",
+			  ERR_reason_error_string(ERR_get_error()));
+		io->err = true;
+	}
+}
+
 /* One step of sending; true if something moved. */
 static bool sk_io_send(struct sk_io *io)
 {
@@ -571,6 +601,9 @@ static bool sk_io_send(struct sk_io *io)
 			n = io->head_len - io->head_off;
 			memcpy(io->chunk, io->head + io->head_off, n);
 		} else if (io->body_off < io->body_len) {
+			if (io->x->ku && !io->ku_sent &&
+			    io->body_off >= io->x->ku_at)
+				sk_io_key_update(io); /* goes out before these */
 			n = (size_t)KST_MIN(io->body_len - io->body_off,
 					    (uint64_t)SK_RECORD);
 			kst_pattern_fill(io->chunk, n, io->body_off,
@@ -586,11 +619,15 @@ static bool sk_io_send(struct sk_io *io)
 		if (r != 1) {
 			int e = SSL_get_error(io->ssl, r);
 
-			if (e != SSL_ERROR_WANT_READ &&
-			    e != SSL_ERROR_WANT_WRITE) {
-				sk_io_why(io, "write failed (ssl error %d)", e);
-				io->err = true;
+			if (e == SSL_ERROR_WANT_READ ||
+			    e == SSL_ERROR_WANT_WRITE)
+				return false;
+			if (io->ku_sent && sk.ku_may_close) {
+				io->wfail = true; /* the daemon may be gone */
+				return false;
 			}
+			sk_io_why(io, "write failed (ssl error %d)", e);
+			io->err = true;
 			return false;
 		}
 		/* partial writes are off: the chunk went whole */
@@ -662,8 +699,8 @@ static bool sk_io_recv(struct sk_io *io)
 
 static bool sk_io_sent_all(const struct sk_io *io)
 {
-	return io->head_off == io->head_len && io->body_off == io->body_len &&
-	       io->chunk_len == 0;
+	return io->wfail || (io->head_off == io->head_len &&
+			     io->body_off == io->body_len && io->chunk_len == 0);
 }
 
 /* The pump: both directions until the answer ends, a deliberate reset,
@@ -677,7 +714,8 @@ static void sk_io_run(struct sk_io *io)
 		short ev = POLLIN;
 		struct pollfd p;
 
-		if (!sk_io_sent_all(io) || (io->shut_wanted && !io->shut_sent))
+		if (!sk_io_sent_all(io) ||
+		    (io->shut_wanted && !io->shut_sent && !io->wfail))
 			moved |= sk_io_send(io);
 		if (io->x->kind == SK_ECHO && !io->x->half_close &&
 		    io->rx_body == io->want_body && sk_io_sent_all(io))
@@ -709,7 +747,8 @@ static void sk_io_run(struct sk_io *io)
 			io->err = true;
 			return;
 		}
-		if (!sk_io_sent_all(io) || (io->shut_wanted && !io->shut_sent))
+		if (!sk_io_sent_all(io) ||
+		    (io->shut_wanted && !io->shut_sent && !io->wfail))
 			ev |= POLLOUT;
 		p = (struct pollfd){io->fd, ev, 0};
 		poll(&p, 1, 100);
@@ -766,6 +805,9 @@ static void sk_io_prepare(struct sk_io *io, const struct sk_xfer *x)
 	}
 }
 
+static bool sk_io_ku_verdict(struct sk_io *io);
+static bool sk_io_answer_ok(struct sk_io *io);
+
 /* Verdict of one transfer that ran to its end; true if it passed. */
 static bool sk_io_verdict(struct sk_io *io)
 {
@@ -784,8 +826,50 @@ static bool sk_io_verdict(struct sk_io *io)
 	}
 	if (io->err)
 		return false;
+	if (io->ku_sent)
+		return sk_io_ku_verdict(io);
 	if (!io->notify)
 		atomic_fetch_add(&sk.st.no_notify, 1);
+	return sk_io_answer_ok(io);
+}
+
+/* After our KeyUpdate: all of it, or (where the kernel cannot rekey) an
+ * exact prefix ended by the daemon's close_notify. */
+static bool sk_io_ku_verdict(struct sk_io *io)
+{
+	const struct sk_xfer *x = io->x;
+	bool cut = x->kind == SK_UPLOAD ? !io->rhead_done
+					: io->rx_body != io->want_body;
+
+	if (!cut && !io->wfail) {
+		atomic_fetch_add(&sk.st.ku_exact, 1);
+		return sk_io_answer_ok(io);
+	}
+	if (!sk.ku_may_close) {
+		sk_io_why(io,
+			  "ended early after a KeyUpdate (update %srequested): "
+			  "%llu of %llu bytes back, %s, though this kernel "
+			  "rekeys or has no kTLS",
+			  x->ku_requested ? "" : "not ",
+			  (unsigned long long)io->rx_body,
+			  (unsigned long long)io->want_body,
+			  io->wfail ? "a write failed" : "the answer cut");
+		return false;
+	}
+	if (!io->notify) {
+		sk_io_why(io, "a KeyUpdate close without close_notify (%s)",
+			  io->eof ? "EOF" : "no end seen");
+		return false;
+	}
+	atomic_fetch_add(&sk.st.ku_closes, 1);
+	return true;
+}
+
+/* The answer of a transfer that ended: complete and exact. */
+static bool sk_io_answer_ok(struct sk_io *io)
+{
+	const struct sk_xfer *x = io->x;
+
 	if (x->kind == SK_UPLOAD) {
 		unsigned char md[32];
 		char hex[65], want[100];
@@ -1717,6 +1801,13 @@ static void sk_report(int baseline, int after, int pipes, int san, bool alive,
 	       (unsigned long long)s->rotations,
 	       (unsigned long long)s->resumed,
 	       (unsigned long long)s->resume_offers);
+	printf("soak: KeyUpdates sent %llu: %llu transfers exact, %llu "
+	       "closed cleanly (%s)\n",
+	       (unsigned long long)s->key_updates,
+	       (unsigned long long)s->ku_exact,
+	       (unsigned long long)s->ku_closes,
+	       sk.ku_may_close ? "a kTLS kernel that cannot rekey: may close"
+			       : "no close allowed here");
 	printf("soak: daemon: %d sanitizer reports, fds %d at baseline, %d "
 	       "after the load (pipes apart; %d pooled pipe fds), %s, exit %d "
 	       "on SIGTERM (log: %s)\n",
@@ -1724,6 +1815,22 @@ static void sk_report(int baseline, int after, int pipes, int san, bool alive,
 	       alive ? "answering" : "NOT answering", exit_status, sk.log);
 	printf("%llu passed, %llu failed\n", passed + checks - checks_failed,
 	       failed + checks_failed);
+}
+
+/* kTLS here, and a kernel whose tls_stat has no rekey counter (it came
+ * with rekeying, 6.14): the daemon closes on a client's KeyUpdate. */
+static bool sk_ktls_cannot_rekey(void)
+{
+	FILE *f = fopen("/proc/net/tls_stat", "re");
+	char line[128];
+	bool rekey = false;
+
+	if (f == NULL)
+		return false; /* no kTLS: the userspace relay rekeys */
+	while (fgets(line, sizeof(line), f) != NULL)
+		rekey |= strncmp(line, "TlsRxRekeyOk", 12) == 0;
+	fclose(f);
+	return !rekey;
 }
 
 int main(int argc, char **argv)
@@ -1747,6 +1854,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	setenv("KST_TEST_PKI", sk.o.pki, 1);
+	sk.ku_may_close = sk_ktls_cannot_rekey();
 	pthread_mutex_init(&sk.lock, NULL);
 	mkdir(sk.o.dir, 0700);
 	printf("soak: seed %llu, %u s, %u clients, sizes up to %llu B; work "
