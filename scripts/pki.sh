@@ -16,6 +16,8 @@
 #   ocsp-noeku.crt/.key  issued by int, no OCSPSigning EKU (must be refused)
 #   rogue-ca.crt/.key    an unrelated CA, and rogue-signer.crt/.key issued by
 #                        it with the OCSPSigning EKU (must be refused)
+#   int-twin.crt/.key    int's subject name on another key (issued by rogue-ca)
+#   noakid.crt/.key      a leaf issued by int without key identifiers
 #   index.txt            `openssl ocsp -index` database (revoked.* revoked)
 #   serial numbers, subjects and paths of leaves in leaves.txt
 #   for each leaf NAME:  NAME.crt, NAME.key, NAME.chain.pem (leaf + int),
@@ -95,6 +97,11 @@ sign int root "/CN=kstapled test intermediate" "$ext"
 ec_key rogue-ca.key
 selfsign rogue-ca "/CN=kstapled rogue CA"
 
+# int-twin: the intermediate's name on another key (issued by rogue-ca);
+# a chain check by name alone would take it for int
+ec_key int-twin.key
+sign int-twin rogue-ca "/CN=kstapled test intermediate" "$ext"
+
 # --- OCSP signers
 cat >"$ext" <<EOF
 basicConstraints=critical,CA:FALSE
@@ -158,6 +165,20 @@ leaf other-ecdsa ec "DNS:other.test,DNS:*.wild.test"
 leaf must-staple ec "DNS:must-staple.test" "tlsfeature=status_request"
 leaf revoked ec "DNS:revoked.test"
 leaf no-ocsp ec "DNS:no-ocsp.test"
+
+# noakid: issued by int without key identifiers, so only its signature
+# tells int from int-twin (not in leaves.txt: no OCSP for it)
+cat >"$ext" <<EOF
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:noakid.test
+subjectKeyIdentifier=none
+authorityKeyIdentifier=none
+EOF
+ec_key noakid.key
+sign noakid int "/CN=noakid.test" "$ext"
+chmod 600 noakid.key
 
 chmod 644 root.crt int.crt rogue-ca.crt ocsp-signer.crt ocsp-noeku.crt rogue-signer.crt
 

@@ -133,6 +133,51 @@ Test(lifecycle, check_reports_every_broken_file_with_its_line, .timeout = 30)
 	free(out);
 }
 
+/* An issuer is told from a namesake by the key identifiers, or by the
+ * signature when the leaf has none: int-twin has int's name on another
+ * key. */
+Test(lifecycle, check_tells_the_issuer_from_a_namesake, .timeout = 30)
+{
+	static const char *const twin_ids[] = {"localhost-ecdsa.crt",
+					       "int-twin.crt",
+					       "localhost-ecdsa.key", NULL};
+	static const char *const twin_sig[] = {"noakid.crt", "int-twin.crt",
+					       "noakid.key", NULL};
+	static const char *const good_sig[] = {"noakid.crt", "int.crt",
+					       "noakid.key", NULL};
+	char *text = NULL, *out = NULL, want[600];
+
+	cr_assert(asprintf(&text,
+			   "[listener:web]\n"            /* 1 */
+			   "bind = 127.0.0.1:8443\n"     /* 2 */
+			   "backend = 127.0.0.1:8080\n"  /* 3 */
+			   "# the certificates\n"        /* 4 */
+			   "cert = %s\n"                 /* 5 */
+			   "cert = %s\n"                 /* 6 */
+			   "cert = %s\n",                /* 7 */
+			   pem("twin-ids.pem", 0600, twin_ids),
+			   pem("twin-sig.pem", 0600, twin_sig),
+			   pem("good-sig.pem", 0600, good_sig)) > 0);
+	cr_assert_eq(check(text, &out), 1, "%s", out);
+	for (int line = 5; line <= 7; line++) {
+		const char *at;
+
+		snprintf(want, sizeof(want), "%s:%d: ",
+			 kst_h_path("check.conf"), line);
+		at = strstr(out, want);
+		if (line < 7)
+			cr_expect(at != NULL &&
+					  strstr(at, "chain incomplete") != NULL,
+				  "expected \"%schain incomplete\" in:\n%s",
+				  want, out);
+		else
+			cr_expect(at == NULL, "good-sig.pem refused:\n%s",
+				  out);
+	}
+	free(text);
+	free(out);
+}
+
 Test(lifecycle, sigterm_lets_open_connections_finish_and_exits_0,
      .timeout = 60)
 {
