@@ -3,14 +3,13 @@
 #include "daemon/gen.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "daemon/log.h"
 #include "daemon/lstats.h"
+#include "daemon/par.h"
 #include "daemon/stapling.h"
 
 static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
@@ -88,15 +87,12 @@ static const struct kst_cert *gen_prev_find(const struct gen_prev_index *x,
  * caller's diag: the messages are the same (the files are), in
  * configuration order, and only a broken configuration pays twice.
  * Registry states are taken afterwards, on the calling (control) thread.
+ * The threads: par.h.
  */
-#define GEN_PARALLEL_MIN 256 /* fewer: one thread (and a deterministic
-				allocation order for tests/allocfail) */
-#define GEN_THREADS_MAX 16
-
 struct gen_load {
+	struct kst_par par; /* first: the thread gets &par */
 	struct kst_gen *g;
 	const struct gen_prev_index *prev;
-	atomic_size_t next;
 };
 
 static const struct kst_cert *gen_prev_of(const struct gen_prev_index *x,
@@ -105,16 +101,16 @@ static const struct kst_cert *gen_prev_of(const struct gen_prev_index *x,
 	return cc->pem ? gen_prev_find(x, cc->pem) : NULL;
 }
 
-static void *gen_load_thread(void *arg)
+static void gen_load_thread(struct kst_par *par)
 {
-	struct gen_load *job = arg;
+	struct gen_load *job = (struct gen_load *)par;
 	struct kst_gen *g = job->g;
 	struct kst_cert_loader loader = {0};
 	struct kst_diag quiet;
 	size_t i;
 
 	kst_diag_init(&quiet);
-	while ((i = atomic_fetch_add(&job->next, 1)) < g->n_certs) {
+	while ((i = kst_par_next(par)) < g->n_certs) {
 		const struct kst_cert_conf *cc = &g->conf->certs[i];
 
 		if (kst_cert_load_reuse(g->conf, cc, gen_prev_of(job->prev, cc),
@@ -123,27 +119,6 @@ static void *gen_load_thread(void *arg)
 	}
 	kst_cert_loader_fini(&loader);
 	kst_diag_free(&quiet);
-	return NULL;
-}
-
-static void gen_load_parallel(struct gen_load *job)
-{
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t n = ncpu > 1 ? (size_t)ncpu : 1, started = 0;
-	pthread_t th[GEN_THREADS_MAX];
-
-	if (job->g->n_certs < GEN_PARALLEL_MIN)
-		n = 1;
-	n = n > GEN_THREADS_MAX ? GEN_THREADS_MAX : n;
-	/* the caller is one of the n; a thread that cannot start leaves
-	 * its share to the others */
-	for (; started + 1 < n; started++)
-		if (pthread_create(&th[started], NULL, gen_load_thread, job) !=
-		    0)
-			break;
-	gen_load_thread(job);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
 }
 
 static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
@@ -160,10 +135,11 @@ static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
 	if (g->certs == NULL || gen_prev_index(&prev, env->prev) < 0)
 		return -ENOMEM;
 	g->n_certs = conf->n_certs;
+	job.par.n = g->n_certs;
+	job.par.thread = gen_load_thread;
 	job.g = g;
 	job.prev = &prev;
-	atomic_init(&job.next, 0);
-	gen_load_parallel(&job);
+	kst_par_run(&job.par);
 	for (size_t i = 0; i < conf->n_certs; i++) {
 		const struct kst_cert_conf *cc = &conf->certs[i];
 		const struct kst_cert *p = gen_prev_of(&prev, cc);

@@ -283,11 +283,19 @@ enum kst_ocsp_err kst_certstate_ingest(struct kst_certstate *cs,
 				       const struct kst_ocsp_params *p,
 				       struct kst_ocsp_verdict *v)
 {
+	kst_ocsp_ingest(der, len, cs->leaf, cs->issuer, now, p, v);
+	return kst_certstate_apply(cs, der, len, src, now, v);
+}
+
+enum kst_ocsp_err kst_certstate_apply(struct kst_certstate *cs,
+				      const unsigned char *der, size_t len,
+				      enum kst_staple_source src, time_t now,
+				      struct kst_ocsp_verdict *v)
+{
 	struct kst_ocsp_held h;
 	struct kst_staple *s;
 	enum kst_ocsp_action act;
 
-	kst_ocsp_ingest(der, len, cs->leaf, cs->issuer, now, p, v);
 	certstate_held(cs, &h);
 	act = kst_ocsp_choose(&h, v);
 	cs->ocsp.last_err = v->err;

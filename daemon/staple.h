@@ -151,6 +151,16 @@ enum kst_ocsp_err kst_certstate_ingest(struct kst_certstate *cs,
 				       const struct kst_ocsp_params *p,
 				       struct kst_ocsp_verdict *v);
 /*
+ * The same with v already computed by kst_ocsp_ingest(der, len, cs->leaf,
+ * cs->issuer, now, p, v), on any thread (it reads no state): what a
+ * start or reload verifies on every core (stapling.c) and then applies
+ * here, in order, on the control thread.
+ */
+enum kst_ocsp_err kst_certstate_apply(struct kst_certstate *cs,
+				      const unsigned char *der, size_t len,
+				      enum kst_staple_source src, time_t now,
+				      struct kst_ocsp_verdict *v);
+/*
  * Hold a revocation read from the state-dir record at start or reload, if
  * it is newer than the one held (the slot is emptied); src_path names the
  * record in the log.

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/par.h"
 #include "daemon/privs.h"
 
 void kst_stapling_params(const struct kst_config *conf,
@@ -216,9 +217,23 @@ static int stapling_changed(struct kst_certstate *cs, int src,
 	return 1;
 }
 
-void kst_stapling_load(struct kst_certstate *cs, const char *path,
-		       enum kst_staple_source src,
-		       const struct kst_ocsp_params *p, time_t now, bool force)
+/*
+ * A staple file read and verified ahead, on every core, when a start or
+ * reload scans many certificates (kst_stapling_scan): verifying is most of
+ * the cost and reads nothing of the state. It is used only if the file is
+ * still the one stat() saw then; else the file is read again.
+ */
+struct stapling_pre {
+	long long ino, size, mtime_ns;
+	struct kst_ocsp_verdict v;
+	size_t len;
+	unsigned char der[];
+};
+
+static void stapling_load(struct kst_certstate *cs, const char *path,
+			  enum kst_staple_source src,
+			  const struct kst_ocsp_params *p, time_t now,
+			  bool force, struct stapling_pre *pre)
 {
 	struct kst_ocsp_verdict v;
 	unsigned char *der = NULL;
@@ -231,6 +246,14 @@ void kst_stapling_load(struct kst_certstate *cs, const char *path,
 				 : "");
 	if (ch < 0 || (ch == 0 && !force))
 		return;
+	if (pre != NULL && pre->ino == cs->ocsp.seen[src].ino &&
+	    pre->size == cs->ocsp.seen[src].size &&
+	    pre->mtime_ns == cs->ocsp.seen[src].mtime_ns) {
+		cs->ocsp.ingest_path = path;
+		kst_certstate_apply(cs, pre->der, pre->len, src, now, &pre->v);
+		cs->ocsp.ingest_path = NULL;
+		return;
+	}
 	err = kst_stapling_read(path, p->max_size, &der, &len);
 	if (err < 0) {
 		kst_warn("cert %s: cannot read %s: %s", cs->name, path,
@@ -246,6 +269,13 @@ void kst_stapling_load(struct kst_certstate *cs, const char *path,
 	kst_certstate_ingest(cs, der, len, src, now, p, &v);
 	cs->ocsp.ingest_path = NULL;
 	free(der);
+}
+
+void kst_stapling_load(struct kst_certstate *cs, const char *path,
+		       enum kst_staple_source src,
+		       const struct kst_ocsp_params *p, time_t now, bool force)
+{
+	stapling_load(cs, path, src, p, now, force, NULL);
 }
 
 /*
@@ -325,9 +355,10 @@ int kst_stapling_persist(struct kst_certstate *cs)
 	return 0;
 }
 
+/* pre: the file's and the fetched staple's, read ahead, or NULL */
 static void stapling_scan_one(struct kst_gen *g, struct kst_cert *c,
 			      const struct kst_ocsp_params *p, time_t now,
-			      bool force)
+			      bool force, struct stapling_pre *const *pre)
 {
 	char path[4096];
 
@@ -345,25 +376,99 @@ static void stapling_scan_one(struct kst_gen *g, struct kst_cert *c,
 	 * it has none: say the revocation held was just forgotten) */
 	if (c->reused && !g->staples_recheck && c->state->cur != NULL)
 		force = false;
-	kst_stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE, p, now,
-			  force);
+	stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE, p, now,
+		      force, pre ? pre[0] : NULL);
 	if (kst_stapling_state_path(g->conf, c, path, sizeof(path)) != 0)
 		return;
 	stapling_state_path_set(c->state, path);
 	/* a write that failed before: again (before the load, which then
 	 * sees the file as written) */
 	kst_stapling_persist(c->state);
-	kst_stapling_load(c->state, path, KST_STAPLE_SRC_FETCHED, p, now,
-			  force);
+	stapling_load(c->state, path, KST_STAPLE_SRC_FETCHED, p, now, force,
+		      pre ? pre[1] : NULL);
+}
+
+struct stapling_par {
+	struct kst_par par; /* first: the thread gets &par */
+	struct kst_gen *g;
+	const struct kst_ocsp_params *p;
+	time_t now;
+	struct stapling_pre **pre; /* per certificate: file, fetched */
+};
+
+static struct stapling_pre *stapling_pre_read(const char *path,
+					      const struct kst_certstate *cs,
+					      const struct kst_ocsp_params *p,
+					      time_t now)
+{
+	struct stat st;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	struct stapling_pre *x = NULL;
+
+	/* stat first: a file replaced after it is seen as changed later */
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    kst_stapling_read(path, p->max_size, &der, &len) < 0)
+		return NULL;
+	x = malloc(sizeof(*x) + len);
+	if (x != NULL) {
+		x->ino = (long long)st.st_ino;
+		x->size = (long long)st.st_size;
+		x->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL +
+			      st.st_mtim.tv_nsec;
+		x->len = len;
+		memcpy(x->der, der, len);
+		kst_ocsp_ingest(x->der, len, cs->leaf, cs->issuer, now, p,
+				&x->v);
+	}
+	free(der);
+	return x;
+}
+
+static void stapling_pre_thread(struct kst_par *par)
+{
+	struct stapling_par *job = (struct stapling_par *)par;
+	char path[4096];
+	size_t i;
+
+	while ((i = kst_par_next(par)) < par->n) {
+		const struct kst_cert *c = job->g->certs[i];
+
+		/* what stapling_scan_one reads whatever changed */
+		if (c == NULL || !c->stapling ||
+		    (c->reused && !job->g->staples_recheck &&
+		     c->state->cur != NULL))
+			continue;
+		job->pre[2 * i] = stapling_pre_read(c->staple_path, c->state,
+						    job->p, job->now);
+		if (kst_stapling_state_path(job->g->conf, c, path,
+					    sizeof(path)) == 0)
+			job->pre[2 * i + 1] = stapling_pre_read(
+				path, c->state, job->p, job->now);
+	}
 }
 
 void kst_stapling_scan(struct kst_gen *g, time_t now, bool force)
 {
 	struct kst_ocsp_params p;
+	struct stapling_par job = {.g = g, .p = &p, .now = now};
 
 	kst_stapling_params(g->conf, &p);
+	/* many to read and verify (start, reload): on every core first;
+	 * without the memory for it, one by one below */
+	if (force && g->n_certs >= KST_PAR_MIN)
+		job.pre = calloc(2 * g->n_certs, sizeof(*job.pre));
+	if (job.pre != NULL) {
+		job.par.n = g->n_certs;
+		job.par.thread = stapling_pre_thread;
+		kst_par_run(&job.par);
+	}
 	for (size_t i = 0; i < g->n_certs; i++)
-		stapling_scan_one(g, g->certs[i], &p, now, force);
+		stapling_scan_one(g, g->certs[i], &p, now, force,
+				  job.pre ? job.pre + 2 * i : NULL);
+	for (size_t i = 0; job.pre != NULL && i < 2 * g->n_certs; i++)
+		free(job.pre[i]);
+	free(job.pre);
 }
 
 /* ------------------------------------------- staple files by name */
@@ -452,7 +557,8 @@ static bool stapling_scan_key(struct kst_gen *g, struct kst_stapling_index *x,
 		if (strlen(x->slots[h].key) != len ||
 		    memcmp(x->slots[h].key, key, len) != 0)
 			continue;
-		stapling_scan_one(g, g->certs[x->slots[h].cert], p, now, false);
+		stapling_scan_one(g, g->certs[x->slots[h].cert], p, now, false,
+				  NULL);
 		found = true;
 	}
 	return found;
