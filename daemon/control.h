@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The control thread (the process's main thread once serving): the only
- * writer of the generation pointer, the staple store and the metrics maps.
- * It reacts to signals (SIGHUP reload, SIGTERM/SIGINT drain and exit),
- * staple file changes (inotify, and a periodic stat as a safety net), a
- * one-second tick (expiring staples, flushing metrics, freeing retired
- * generations) and the fetcher's results.
+ * The control thread: `kstapled -c` (serve) and `-t` (check).
+ * See doc/threads.md (what it owns, its events, the channels to the workers
+ * and the fetcher pool, what a reload does).
  */
 #ifndef KST_CONTROL_H
 #define KST_CONTROL_H

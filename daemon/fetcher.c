@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The fetcher pool (threading model in fetcher.h). Two eventfds: `done`
+ * The fetcher pool (threading model in doc/threads.md). Two eventfds: `done`
  * counts completions for the control thread's epoll; `cancel` is written
  * once, at stop, and never read, so it stays readable and every wait of
  * every running job (they poll it next to their socket) ends at once.

@@ -7,14 +7,11 @@
  * updater could get stuck for every certificate, hitch fetches one at a
  * time in one process).
  *
- * Threading model: the control thread submits jobs and collects finished
- * ones; fetcher threads take jobs from a FIFO queue, run them and put them
- * on a completion queue, then make an eventfd readable. The control thread
- * polls that fd in its epoll loop; when it is readable it calls
- * kst_fetcher_done() until it returns NULL. Both queues are under one
- * mutex, held only to link or unlink a job. At most `threads` fetches run
- * at once: that is the bound on concurrent connections to responders.
- * Fetcher threads block every signal (the daemon takes them by signalfd).
+ * See doc/threads.md (the completion eventfd, what a reload does). Both
+ * queues (FIFO of jobs, completions) are under one mutex, held only to link
+ * or unlink a job. At most `threads` fetches run at once: that is the bound
+ * on concurrent connections to responders. Fetcher threads block every
+ * signal (the daemon takes them by signalfd).
  *
  * A job passes wholly to the pool at submit and back to the caller at
  * done(); nothing else touches it meanwhile, so the caller reads the

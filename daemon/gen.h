@@ -6,11 +6,9 @@
  * changes. A reload builds a new generation and publishes it; connections
  * keep the generation they started with.
  *
- * References: the control thread holds one on the current generation, each
- * worker one on the generation it accepts with, each connection one on its
- * own. Dropping a reference never frees: only the control thread destroys a
- * generation nobody uses (kst_gen_unused), because destroying it releases
- * certificate states in the registry, which the control thread owns.
+ * References and threads: See doc/threads.md. Dropping a reference
+ * never frees: only the control thread destroys a generation nobody uses
+ * (kst_gen_unused).
  */
 #ifndef KST_GEN_H
 #define KST_GEN_H

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Staples, certificate states and their registry; see staple.h for the
- * threading rules. The policy decisions of RFC-level importance live in
+ * Staples, certificate states and their registry; see doc/threads.md for
+ * the threading rules. The policy decisions of RFC-level importance live in
  * kst_certstate_ingest (what replaces what) and kst_certstate_servable
  * (when a certificate may be served at all).
  */

@@ -9,10 +9,7 @@
  * in the handshake, per-worker counters, and the control thread's record of
  * what happened to it (last verdict, revocation, fetch state).
  *
- * Threads: the control thread is the only writer of slots and flags; a
- * worker takes the slot's mutex once per handshake to take a reference to
- * the current staple (uncontended in practice). Counters are written only
- * by their own worker and summed by the control thread.
+ * Threads: See doc/threads.md (the slot mutex, the counters).
  */
 #ifndef KST_STAPLE_H
 #define KST_STAPLE_H

@@ -19,10 +19,9 @@
  *                 callbacks every SSL_CTX gets (kst_ticket_ctx_init).
  *
  * Sharing with workers: a source's current key set is an immutable,
- * reference-counted object. The control thread (a reread) swaps the
- * pointer under the source's mutex; a worker takes a reference under the
- * same mutex (one uncontended lock per ticket operation), uses the keys,
- * and drops it. The last reference wipes the keys (OPENSSL_cleanse).
+ * reference-counted object, swapped by the control thread and read by
+ * workers through per-worker slots (See doc/threads.md). The last
+ * reference wipes the keys (OPENSSL_cleanse).
  * Keys are never logged nor printed: only fingerprints (a SHA-256 prefix).
  */
 #ifndef KST_TICKET_H

@@ -2,7 +2,7 @@
 /*
  * The worker event loop: accepting, dispatching socket events to
  * connections, timeouts, and the control thread's mailbox. The threading
- * model is written down in worker.h.
+ * model is written down in doc/threads.md.
  */
 #include "daemon/worker.h"
 

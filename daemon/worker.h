@@ -1,14 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Worker threads.
- *
- * Threading model: one worker per CPU (`workers = auto`), each with its own
- * epoll loop, its own SO_REUSEPORT listening sockets, its own connections
- * and its own counters; workers share nothing on the data path and take no
- * lock per byte (one uncontended lock per handshake, reading a staple). The
- * control thread talks to a worker only through its mailbox (a mutex-guarded
- * list plus an eventfd): a new generation to accept with, drain, stop. It
- * reads the workers' counters without locks (single writer, relaxed loads).
+ * Worker threads. See doc/threads.md (what a worker owns, its mailbox, its
+ * counters, what a reload does).
  *
  * All sockets are edge-triggered; the connection keeps its own readiness
  * flags (set by events, cleared by EAGAIN), so no epoll_ctl happens after a

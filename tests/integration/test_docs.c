@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * The README's option table is the code's: `kstapled --options markdown`
- * generates it (scripts/readme-options.sh), and this test fails when the
- * two drift apart.
+ * Documents the code keeps true. The README's option table is the code's:
+ * `kstapled --options markdown` generates it (scripts/readme-options.sh),
+ * and this test fails when the two drift apart. doc/threads.md, the
+ * threading model, is checked against the sources: the headers it replaced
+ * point at it, every function it names exists, and every thread the daemon
+ * starts (each pthread_create in daemon/ and ktls/) is named in it.
  */
 #include <criterion/criterion.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,4 +37,195 @@ Test(docs, readme_option_table_matches_the_option_table, .timeout = 30)
 			 "README.md is stale: run scripts/readme-options.sh");
 	free(readme);
 	free(table);
+}
+
+/* ------------------------------------------------ doc/threads.md */
+
+static char *docs_src(const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", kst_test_srcdir(), rel);
+	return kst_h_read(path);
+}
+
+Test(docs, thread_headers_point_at_doc_threads_md, .timeout = 30)
+{
+	static const char *const hdrs[] = {
+		"daemon/worker.h", "daemon/control.h", "daemon/fetcher.h",
+		"daemon/staple.h", "daemon/gen.h",
+	};
+
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		char *s = docs_src(hdrs[i]);
+
+		cr_assert_not_null(s, "%s", hdrs[i]);
+		cr_expect(strstr(s, "See doc/threads.md") != NULL,
+			  "%s does not point at doc/threads.md", hdrs[i]);
+		free(s);
+	}
+}
+
+/* Whether src defines name: a line at column 0 (kernel style) holding
+ * "name(" and not ending in ';' (a prototype). */
+static bool docs_defines(const char *src, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = src; l != NULL && *l != '\0';) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) : strlen(l);
+
+		if (len > 0 && l[0] != ' ' && l[0] != '\t' && l[0] != '/' &&
+		    l[0] != '#' && l[len - 1] != ';') {
+			for (const char *p = l; p + n < l + len; p++)
+				if (memcmp(p, name, n) == 0 && p[n] == '(' &&
+				    (p == l ||
+				     !(p[-1] == '_' ||
+				       isalnum((unsigned char)p[-1]))))
+					return true;
+		}
+		l = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* The table rows of doc/threads.md name "`FUNCTION` in DIR/FILE.c". */
+static size_t docs_thread_fns(const char *doc, char fns[][64], char files[][64],
+			      size_t max)
+{
+	size_t k = 0;
+
+	for (const char *p = doc; k < max && (p = strstr(p, "` in ")) != NULL;
+	     p++) {
+		const char *b = p, *f = p + 5, *fe = f;
+
+		while (b > doc && b[-1] != '`')
+			b--;
+		while (*fe != '\0' && *fe != ' ' && *fe != '|' && *fe != '\n')
+			fe++;
+		if (b == doc || p - b >= 64 || fe - f >= 64 || fe - f < 3 ||
+		    memcmp(fe - 2, ".c", 2) != 0)
+			continue;
+		snprintf(fns[k], 64, "%.*s", (int)(p - b), b);
+		snprintf(files[k], 64, "%.*s", (int)(fe - f), f);
+		k++;
+	}
+	return k;
+}
+
+Test(docs, thread_functions_in_doc_threads_md_exist, .timeout = 30)
+{
+	char fns[16][64], files[16][64];
+	char *doc = docs_src("doc/threads.md");
+	size_t n;
+
+	cr_assert_not_null(doc, "doc/threads.md");
+	n = docs_thread_fns(doc, fns, files, 16);
+	cr_assert_geq(n, 3,
+		      "doc/threads.md names its thread functions as "
+		      "\"`function` in daemon/file.c\" (found %zu)",
+		      n);
+	for (size_t i = 0; i < n; i++) {
+		char *src = docs_src(files[i]);
+
+		cr_expect_not_null(src, "doc/threads.md names %s, missing",
+				   files[i]);
+		if (src != NULL)
+			cr_expect(docs_defines(src, fns[i]),
+				  "doc/threads.md: %s is not defined in %s",
+				  fns[i], files[i]);
+		free(src);
+	}
+	free(doc);
+}
+
+/* The start routine of each pthread_create call in s (its third argument),
+ * by callback. */
+static void docs_each_start_routine(const char *s,
+				    void (*fn)(const char *name, void *arg),
+				    void *arg)
+{
+	for (const char *p = s; (p = strstr(p, "pthread_create(")) != NULL;) {
+		int depth = 0, commas = 0;
+		const char *a = NULL;
+		char name[64];
+		size_t len = 0;
+
+		for (p += strlen("pthread_create("); *p != '\0'; p++) {
+			if (*p == '(' || *p == '[')
+				depth++;
+			else if ((*p == ')' || *p == ']') && depth-- == 0)
+				break;
+			else if (*p == ',' && depth == 0 && ++commas == 2)
+				a = p + 1;
+		}
+		if (a == NULL)
+			continue;
+		while (*a == ' ' || *a == '\t' || *a == '\n')
+			a++;
+		while (len + 1 < sizeof(name) &&
+		       (a[len] == '_' || isalnum((unsigned char)a[len])))
+			len++;
+		snprintf(name, sizeof(name), "%.*s", (int)len, a);
+		fn(name, arg);
+	}
+}
+
+struct docs_named {
+	const char *doc;
+	const char *file;
+	unsigned seen;
+};
+
+static void docs_expect_named(const char *name, void *arg)
+{
+	struct docs_named *dn = arg;
+	char tick[400];
+
+	dn->seen++;
+	snprintf(tick, sizeof(tick), "`%s` in %s", name, dn->file);
+	cr_expect(strstr(dn->doc, tick) != NULL,
+		  "%s starts threads running %s: doc/threads.md does not "
+		  "name it (as \"%s\")",
+		  dn->file, name, tick);
+}
+
+Test(docs, every_thread_the_daemon_starts_is_in_doc_threads_md, .timeout = 30)
+{
+	static const char *const dirs[] = {"daemon", "ktls"};
+	struct docs_named dn = {0};
+	char *doc = docs_src("doc/threads.md");
+
+	cr_assert_not_null(doc, "doc/threads.md");
+	dn.doc = doc;
+	for (size_t i = 0; i < 2; i++) {
+		char dpath[512];
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(dpath, sizeof(dpath), "%s/%s", kst_test_srcdir(),
+			 dirs[i]);
+		d = opendir(dpath);
+		cr_assert_not_null(d, "%s", dpath);
+		while ((de = readdir(d)) != NULL) {
+			char rel[300];
+			size_t len = strlen(de->d_name);
+			char *s;
+
+			if (len < 3 || strcmp(de->d_name + len - 2, ".c") != 0)
+				continue;
+			snprintf(rel, sizeof(rel), "%s/%s", dirs[i],
+				 de->d_name);
+			s = docs_src(rel);
+			cr_assert_not_null(s, "%s", rel);
+			dn.file = rel;
+			docs_each_start_routine(s, docs_expect_named, &dn);
+			free(s);
+		}
+		closedir(d);
+	}
+	cr_expect_geq(dn.seen, 3, "found only %u pthread_create calls",
+		      dn.seen);
+	free(doc);
 }
