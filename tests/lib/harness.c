@@ -3,6 +3,8 @@
 #include "tests/lib/harness.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <sched.h>
@@ -31,6 +33,8 @@ static char h_dir[256];
 static pid_t h_procs[H_MAX_PROCS];
 static size_t h_nprocs;
 static pid_t h_owner;
+
+static void h_pins_sweep(void);
 
 static long long h_ms(void)
 {
@@ -61,6 +65,7 @@ static void h_cleanup(void)
 			waitpid(h_procs[i], NULL, 0);
 		}
 	}
+	kst_h_pins_remove(getpid()); /* the daemons are gone: no new pins */
 	if (h_dir[0] && getenv("KST_TEST_KEEP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h_dir);
 		if (system(cmd) != 0)
@@ -79,6 +84,7 @@ const char *kst_h_dir(void)
 		chmod(h_dir, 0755);
 		h_owner = getpid();
 		atexit(h_cleanup);
+		h_pins_sweep();
 	}
 	return h_dir;
 }
@@ -511,6 +517,126 @@ int kst_h_private_netns(void)
 		rc = -errno;
 	close(fd);
 	return rc;
+}
+
+/* ------------------------------------------------------------ bpffs pins */
+
+#define H_BPFFS	       "/sys/fs/bpf"
+#define H_PINS_STALE_S 60
+
+/*
+ * Whether name is a test's pin directory, "kst" then TAG then PID, each
+ * after a '-' or '_', with the segment before PID not all digits (so that
+ * bench/certs.sh's kst-certs-PID-RANDOM is none); PID in *pid.
+ */
+static bool h_pins_name(const char *name, pid_t *pid)
+{
+	const char *end = name + strlen(name), *p = end, *seg;
+
+	if (strncmp(name, "kst", 3) != 0 || (name[3] != '-' && name[3] != '_'))
+		return false;
+	while (p > name && isdigit((unsigned char)p[-1]))
+		p--;
+	if (p == end || end - p > 9 || p - name < 6 ||
+	    (p[-1] != '-' && p[-1] != '_'))
+		return false;
+	for (seg = p - 1; seg > name + 4 && seg[-1] != '-' && seg[-1] != '_';)
+		seg--;
+	while (seg < p - 1 && isdigit((unsigned char)*seg))
+		seg++;
+	if (seg == p - 1)
+		return false; /* empty or all digits */
+	*pid = (pid_t)atol(p);
+	return *pid > 0;
+}
+
+/* Calls fn for each test pin directory in bpffs; a missing bpffs has
+ * none. */
+static void h_pins_each(void (*fn)(const char *path, pid_t pid, void *arg),
+			void *arg)
+{
+	DIR *dir = opendir(H_BPFFS);
+	struct dirent *de;
+	char path[300];
+	pid_t pid;
+
+	while (dir != NULL && (de = readdir(dir)) != NULL) {
+		if (!h_pins_name(de->d_name, &pid))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", H_BPFFS, de->d_name);
+		fn(path, pid, arg);
+	}
+	if (dir != NULL)
+		closedir(dir);
+}
+
+static void h_rm_rf(const char *path)
+{
+	char *argv[] = {"rm", "-rf", "--", (char *)path, NULL};
+
+	kst_h_run(argv, NULL, 0, NULL, 10000);
+}
+
+struct h_pins_of {
+	pid_t pid;
+	int n;
+	char *names;
+	size_t len;
+};
+
+static void h_pins_of_one(const char *path, pid_t pid, void *arg)
+{
+	struct h_pins_of *o = arg;
+	size_t used = o->names ? strlen(o->names) : 0;
+
+	if (pid != o->pid)
+		return;
+	o->n++;
+	if (o->names != NULL && used < o->len)
+		snprintf(o->names + used, o->len - used, "%s%s",
+			 used ? ", " : "", path);
+}
+
+int kst_h_pins_of(pid_t pid, char *names, size_t len)
+{
+	struct h_pins_of o = {pid, 0, names, len};
+
+	if (names != NULL && len > 0)
+		names[0] = '\0';
+	h_pins_each(h_pins_of_one, &o);
+	return o.n;
+}
+
+static void h_pins_remove_one(const char *path, pid_t pid, void *arg)
+{
+	if (pid == *(const pid_t *)arg)
+		h_rm_rf(path);
+}
+
+void kst_h_pins_remove(pid_t pid)
+{
+	h_pins_each(h_pins_remove_one, &pid);
+}
+
+/* Those of a test process that is gone and did not remove them (killed
+ * at a criterion timeout: no atexit); not touched for a minute, so a
+ * process that just started is never mistaken for one. */
+static void h_pins_sweep_one(const char *path, pid_t pid, void *arg)
+{
+	struct stat st;
+
+	(void)arg;
+	if (kill(pid, 0) == 0 || errno != ESRCH || stat(path, &st) < 0 ||
+	    st.st_mtime > time(NULL) - H_PINS_STALE_S)
+		return;
+	fprintf(stderr, "harness: removing %s, left by pid %d\n", path,
+		(int)pid);
+	h_rm_rf(path);
+}
+
+static void h_pins_sweep(void)
+{
+	h_pins_each(h_pins_sweep_one, NULL);
 }
 
 char *kst_h_status_json(const char *pins)

@@ -76,6 +76,19 @@ double kst_h_cpu_seconds(pid_t pid);
  * processes it starts afterwards share it. 0, or -errno (not root). */
 int kst_h_private_netns(void);
 
+/*
+ * BPF pin directories of tests: /sys/fs/bpf/kst-TAG-PID (or kst_TAG_PID),
+ * PID the test process's. The daemon leaves its pins when it stops, by
+ * design (monitoring sees the last state), so tests remove theirs; the
+ * harness removes what is left of this process's at exit (a failed
+ * assertion, a skip), and on first use those of test processes that died
+ * without exiting (a criterion timeout) more than a minute ago.
+ */
+/* How many are this pid's; their names in names (", "-separated). */
+int kst_h_pins_of(pid_t pid, char *names, size_t len);
+/* Remove this pid's (rm -rf each). */
+void kst_h_pins_remove(pid_t pid);
+
 /* `kstapled status --json --pin-dir pins`, after the daemon's next flush
  * (it writes the maps once a second); malloc'd, NULL on failure. */
 char *kst_h_status_json(const char *pins);
