@@ -21,15 +21,13 @@
 
 #include "daemon/util.h"
 #include "tests/lib/dnssink.h"
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
 #include "tests/lib/testutil.h"
 
-static struct kst_h_daemon d;
-static struct kst_h_backend b;
 static struct kst_h_ocspd r;
-static char addr[64], pins[128];
-static int port;
+static struct kst_edge edge;
 
 /* A [cert:NAME] for a leaf of the test PKI, fetching from url. */
 static char *cert_section(const char *name, const char *leaf, const char *url)
@@ -41,40 +39,31 @@ static char *cert_section(const char *name, const char *leaf, const char *url)
 	return s;
 }
 
+/* global: [global] lines (or an [ocsp] section of its own, which comes
+ * before the fetch settings); certs_refs: the listener's cert lines;
+ * sections: the [cert:NAME] sections they name. */
 static void start(const char *global, const char *certs_refs,
 		  const char *sections)
 {
-	char *text = NULL;
+	struct kst_edge_conf c = {
+		.global = global,
+		.ocsp = "startup-wait = 5s\nretry-min = 2s\nretry-max = 4s\n"
+			"connect-timeout = 1s\nresponse-timeout = 2s\n",
+		.listener = certs_refs,
+		.sections = sections,
+	};
 
-	port = kst_h_free_port();
-	snprintf(pins, sizeof(pins), "/sys/fs/bpf/kst-fetch-%d", getpid());
-	if (b.pid <= 0)
-		cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
-	cr_assert(asprintf(&text,
-			   "[global]\nbpf-pin-dir = %s\n%s"
-			   "[ocsp]\nstartup-wait = 5s\nretry-min = 2s\n"
-			   "retry-max = 4s\nconnect-timeout = 1s\n"
-			   "response-timeout = 2s\n"
-			   "[listener:web]\nbind = 127.0.0.1:%d\n"
-			   "backend = 127.0.0.1:%d\n%s%s",
-			   pins, global ? global : "", port, b.port, certs_refs,
-			   sections) > 0);
-	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
-	free(text);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	kst_edge_pins(&edge, "fetch");
+	kst_edge_start(&edge, &c);
 }
 
 static void stop_all(void)
 {
-	char cmd[200];
-
-	if (d.pid > 0)
-		cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	kst_edge_stop(&edge);
 	kst_h_ocspd_stop(&r);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pins);
-	kst_h_sh(cmd, NULL, 5000);
 }
+
+TestSuite(fetch, .fini = stop_all);
 
 /* One connection asking for a staple: stapled=0/1 */
 static int stapled(const char *sni, const char *sigalgs)
@@ -82,10 +71,10 @@ static int stapled(const char *sni, const char *sigalgs)
 	char *out = NULL;
 	int v;
 
-	cr_assert_eq(kst_h_client(&out, 20000, "-c", addr, "--status",
+	cr_assert_eq(kst_h_client(&out, 20000, "-c", edge.addr, "--status",
 				  "--print", "--sni", sni ? sni : "localhost",
-				  "--sigalgs", sigalgs ? sigalgs : "ECDSA+SHA256",
-				  NULL),
+				  "--sigalgs",
+				  sigalgs ? sigalgs : "ECDSA+SHA256", NULL),
 		     0, "%s", out);
 	v = atoi(kst_h_kv(out, "stapled"));
 	if (v)
@@ -97,7 +86,7 @@ static int stapled(const char *sni, const char *sigalgs)
 /* A value of one cert in `kstapled status --json`. */
 static char *status_field(const char *cert, const char *key)
 {
-	char *json = kst_h_status_json(pins);
+	char *json = kst_h_status_json(edge.pins);
 	char *v = kst_h_json_get(json, cert, key);
 
 	cr_assert_not_null(v, "%s of %s in:\n%s", key, cert, json);
@@ -135,7 +124,7 @@ Test(fetch, a_fresh_start_staples_the_first_handshake_and_persists,
 	cr_expect_eq(state_files(), 2, "both responses persisted");
 	cr_expect_eq(kst_h_ocspd_requests(&r), 2, "one fetch each");
 	/* restart with the responder down: staples from disk */
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
+	cr_expect_eq(kst_h_daemon_stop(&edge.d), 0);
 	kst_h_ocspd_stop(&r);
 	start(NULL, refs, secs);
 	cr_expect_eq(stapled(NULL, "ECDSA+SHA256"), 1, "from state-dir");
@@ -191,12 +180,13 @@ Test(fetch, responder_down_at_start_serves_then_staples_after_backoff,
 	sec = cert_section("ec", "localhost-ecdsa", r.url);
 	start("[ocsp]\nstartup-wait = 1s\n", "cert = ec\n", sec);
 	cr_expect_eq(stapled(NULL, NULL), 0, "lenient: served without");
-	cr_expect_gt(kst_h_count(d.log, "OCSP fetch from"), 0, "logged why");
+	cr_expect_gt(kst_h_count(edge.d.log, "OCSP fetch from"), 0,
+		     "logged why");
 	kst_h_ocspd_mode(&r, "ok");
 	for (int i = 0; i < 40 && stapled(NULL, NULL) == 0; i++)
 		usleep(250 * 1000);
 	cr_expect_eq(stapled(NULL, NULL), 1, "stapled within the backoff");
-	cr_expect_eq(kst_h_count(d.log, "works again"), 1);
+	cr_expect_eq(kst_h_count(edge.d.log, "works again"), 1);
 	free(sec);
 	stop_all();
 }
@@ -220,7 +210,7 @@ Test(fetch, a_hanging_responder_does_not_delay_other_certs, .timeout = 90)
 	cr_expect_lt(t1.tv_sec - t0.tv_sec, 5,
 		     "start waited for the hang only up to its timeout");
 	free(status_field("hung", "name")); /* present in the map */
-	cr_assert_eq(kst_h_wait_log(d.log, "(timeout)", 8000), 0,
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "(timeout)", 8000), 0,
 		     "the hang hit the response timeout");
 	kst_h_ocspd_stop(&hang);
 	free(s1);
@@ -269,7 +259,7 @@ ParameterizedTest(const struct fault *f, fetch,
 		     0);
 	OPENSSL_free(der);
 	start("[ocsp]\nstartup-wait = 0s\n", "cert = ec\n", sec);
-	cr_assert_eq(kst_h_wait_log(d.log, f->reason, 10000), 0,
+	cr_assert_eq(kst_h_wait_log(edge.d.log, f->reason, 10000), 0,
 		     "%s: the reason %s in the log", f->mode, f->reason);
 	cr_expect_eq(stapled(NULL, NULL), 1, "the old staple is still served");
 	err = status_field("ec", "last_error_name");
@@ -290,7 +280,7 @@ Test(fetch, a_revoked_answer_is_not_stapled_and_is_recorded, .timeout = 90)
 	sec = cert_section("rev", "revoked", r.url);
 	start(NULL, "cert = rev\n", sec);
 	cr_expect_eq(stapled("revoked.test", NULL), 0);
-	cr_expect_eq(kst_h_count(d.log, "crit: cert rev"), 1);
+	cr_expect_eq(kst_h_count(edge.d.log, "crit: cert rev"), 1);
 	state = status_field("rev", "state");
 	cr_expect_str_eq(state, "revoked");
 	free(state);
@@ -316,7 +306,7 @@ Test(fetch, a_staple_expiring_while_the_responder_is_down_stops, .timeout = 90)
 	OPENSSL_free(der);
 	start("[ocsp]\nstartup-wait = 0s\n", "cert = ec\n", sec);
 	cr_expect_eq(stapled(NULL, NULL), 1);
-	cr_assert_eq(kst_h_wait_log(d.log, "staple expired", 10000), 0);
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "staple expired", 10000), 0);
 	cr_expect_eq(stapled(NULL, NULL), 0, "never past nextUpdate");
 	state = status_field("ec", "state");
 	cr_expect_str_eq(state, "expired");
@@ -333,9 +323,10 @@ Test(fetch, a_cert_without_an_ocsp_url_is_quiet, .timeout = 60)
 	start(NULL, refs, "");
 	cr_expect_eq(stapled("no-ocsp.test", NULL), 0);
 	sleep(2); /* a few control ticks: still nothing to fetch */
-	cr_expect_eq(kst_h_count(d.log, "no OCSP URL"), 1, "one info line");
-	cr_expect_eq(kst_h_count(d.log, "warn:"), 0, "no warning");
-	cr_expect_eq(kst_h_count(d.log, "fetching"), 0, "no fetch");
+	cr_expect_eq(kst_h_count(edge.d.log, "no OCSP URL"), 1,
+		     "one info line");
+	cr_expect_eq(kst_h_count(edge.d.log, "warn:"), 0, "no warning");
+	cr_expect_eq(kst_h_count(edge.d.log, "fetching"), 0, "no fetch");
 	state = status_field("no-ocsp.pem", "state");
 	cr_expect_str_eq(state, "disabled");
 	free(state);
@@ -351,44 +342,44 @@ Test(fetch, a_cert_without_an_ocsp_url_is_quiet, .timeout = 60)
  */
 Test(fetch, reload_and_stop_do_not_wait_for_a_silent_resolver, .timeout = 90)
 {
+	struct kst_edge_conf c = {
+		.global = "drain-timeout = 2s\n",
+		.ocsp = "startup-wait = 0s\nconnect-timeout = 60s\n"
+			"response-timeout = 60s\n",
+		.listener = "cert = ec\n",
+	};
 	int sink = kst_h_dns_sink(), asked = 0, rc;
-	char *text = NULL;
+	char *sec = NULL;
 	uint64_t t0, end, ms;
 
 	kst_test_require(sink >= 0, "needs private namespaces (root): %s",
 			 strerror(-sink));
-	port = kst_h_free_port();
-	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
-	cr_assert(asprintf(&text,
-			   "[global]\ndrain-timeout = 2s\n"
-			   "[ocsp]\nstartup-wait = 0s\nconnect-timeout = 60s\n"
-			   "response-timeout = 60s\n"
-			   "[listener:web]\nbind = 127.0.0.1:%d\n"
-			   "backend = 127.0.0.1:%d\ncert = ec\n"
+	cr_assert(asprintf(&sec,
 			   "[cert:ec]\npem = %s\n"
 			   "ocsp-url = http://ocsp.silent.kst.test/\n",
-			   port, b.port, kst_h_leaf("localhost-ecdsa")) > 0);
-	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
-	free(text);
+			   kst_h_leaf("localhost-ecdsa")) > 0);
+	c.sections = sec;
+	kst_edge_start(&edge, &c);
+	free(sec);
 	end = kst_mono_ms() + 10000;
 	while ((asked += kst_h_dns_sink_queries(sink)) < 1 &&
 	       kst_mono_ms() < end)
 		usleep(20000);
 	cr_assert_geq(asked, 1, "the fetch is resolving the name");
 	t0 = kst_mono_ms();
-	cr_expect_eq(kst_h_daemon_reload(&d), 0, "reloaded");
+	cr_expect_eq(kst_h_daemon_reload(&edge.d), 0, "reloaded");
 	ms = kst_mono_ms() - t0;
 	cr_log_info("reload while resolving: %lu ms", (unsigned long)ms);
 	cr_expect_lt(ms, 3000, "the reload took %lu ms", (unsigned long)ms);
 	t0 = kst_mono_ms();
-	rc = kst_h_daemon_stop(&d);
+	rc = kst_h_daemon_stop(&edge.d);
 	ms = kst_mono_ms() - t0;
 	cr_log_info("SIGTERM while resolving: exit %d after %lu ms", rc,
 		    (unsigned long)ms);
 	cr_expect_eq(rc, 0);
 	cr_expect_lt(ms, 2000 + 1500, "stopping took %lu ms",
 		     (unsigned long)ms);
-	kst_h_backend_stop(&b);
+	kst_h_backend_stop(&edge.b);
 	close(sink);
 }
 
@@ -421,7 +412,7 @@ ParameterizedTest(struct sloppy *m, fetch,
 	start(NULL, "cert = ec\n", sec);
 	cr_expect_eq(stapled(NULL, "ECDSA+SHA256"), 1, "%s: stapled", mode);
 	cr_expect_eq(state_files(), 1, "%s: persisted", mode);
-	cr_expect_eq(kst_h_count(d.log, "OCSP fetch from"), 0,
+	cr_expect_eq(kst_h_count(edge.d.log, "OCSP fetch from"), 0,
 		     "%s: no fetch failed", mode);
 	free(sec);
 	stop_all();

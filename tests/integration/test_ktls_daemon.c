@@ -20,18 +20,25 @@
 #include <openssl/crypto.h>
 
 #include "ktls/probe.h"
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/testutil.h"
 
-static struct kst_h_daemon d;
-static struct kst_h_backend b;
-static char addr[64], pins[128];
 static bool kernel_ktls;
+
+static struct kst_edge edge;
+
+static void fini(void)
+{
+	kst_edge_stop(&edge);
+}
+
+TestSuite(ktls, .fini = fini);
 
 static void start(const char *global, const char *listener)
 {
-	char *conf, *text = NULL;
-	int port = kst_h_free_port();
+	struct kst_edge_conf c = {
+		.global = global, .web_certs = true, .listener = listener};
 	const char *why = NULL;
 
 	/* tls_stat counts per network namespace: one of our own, so tests
@@ -39,32 +46,14 @@ static void start(const char *global, const char *listener)
 	cr_assert_eq(kst_h_private_netns(), 0, "a private netns (root)");
 	kernel_ktls = kst_ktls_probe(&why);
 	cr_log_info("kernel kTLS: %s", kernel_ktls ? "yes" : why);
-	snprintf(pins, sizeof(pins), "/sys/fs/bpf/kst-ktls-%d", getpid());
-	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
-	conf = kst_h_conf_web(port, b.port, listener);
-	cr_assert(asprintf(&text,
-			   "[global]\nbpf-pin-dir = %s\n%s%s", pins,
-			   global ? global : "", conf) > 0);
-	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
-	free(conf);
-	free(text);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-}
-
-static void stop(void)
-{
-	char cmd[200];
-
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pins);
-	kst_h_sh(cmd, NULL, 5000);
+	kst_edge_pins(&edge, "ktls");
+	kst_edge_start(&edge, &c);
 }
 
 /* A number from `kstapled status --json` (the one cert, or global). */
 static long long status_num(const char *key)
 {
-	char *json = kst_h_status_json(pins);
+	char *json = kst_h_status_json(edge.pins);
 	char *v = kst_h_json_get(json, NULL, key);
 	long long n;
 
@@ -125,11 +114,11 @@ ParameterizedTest(const struct suite_case *sc, ktls,
 
 	start(NULL, NULL);
 	tls_stat(&s0);
-	cr_assert_eq(kst_h_client(&out, 200000, "-c", addr, "--tls", sc->tls,
-				  v13 ? "--ciphersuites" : "--ciphers",
-				  sc->suite, "--send", "300001",
-				  "--half-close", "--recv-all", "--expect-recv",
-				  "300001", "--conns", "2", "--print", NULL),
+	cr_assert_eq(kst_h_client(&out, 200000, "-c", edge.addr, "--tls",
+				  sc->tls, v13 ? "--ciphersuites" : "--ciphers",
+				  sc->suite, "--send", "300001", "--half-close",
+				  "--recv-all", "--expect-recv", "300001",
+				  "--conns", "2", "--print", NULL),
 		     0, "%s", out);
 	cr_expect_str_eq(kst_h_kv(out, "cipher"), sc->suite);
 	cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1",
@@ -141,14 +130,14 @@ ParameterizedTest(const struct suite_case *sc, ktls,
 		cr_expect_eq(status_num("conns_ktls_rx"), 2);
 		cr_expect_eq(s1.tx_sw - s0.tx_sw, 2, "TlsTxSw +1 a connection");
 		cr_expect_eq(s1.rx_sw - s0.rx_sw, 2, "TlsRxSw +1 a connection");
-		cr_expect_eq(kst_h_count(d.log, "kernel tls tx sw, rx sw"), 2,
-			     "sock_diag reports software kTLS both ways");
+		cr_expect_eq(kst_h_count(edge.d.log, "kernel tls tx sw, rx sw"),
+			     2, "sock_diag reports software kTLS both ways");
 	} else {
 		cr_expect_eq(status_num("conns_userspace"), 2);
 		cr_expect_eq(status_num("conns_ktls_tx"), 0);
 		cr_expect_eq(s1.tx_sw, s0.tx_sw);
 	}
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(ktls, payloads_from_1_byte_to_16_mib_arrive_byte_exact, .timeout = 600)
@@ -158,8 +147,8 @@ Test(ktls, payloads_from_1_byte_to_16_mib_arrive_byte_exact, .timeout = 600)
 
 	start(NULL, NULL);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
-		cr_assert_eq(kst_h_client(&out, 500000, "-c", addr, "--send",
-					  sizes[i], "--expect-echo",
+		cr_assert_eq(kst_h_client(&out, 500000, "-c", edge.addr,
+					  "--send", sizes[i], "--expect-echo",
 					  "--half-close", NULL),
 			     0, "%s: %s", sizes[i], out);
 		free(out);
@@ -167,7 +156,7 @@ Test(ktls, payloads_from_1_byte_to_16_mib_arrive_byte_exact, .timeout = 600)
 	cr_expect_eq(status_num(kernel_ktls ? "conns_ktls_rx"
 					    : "conns_userspace"),
 		     4);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 /* On a kTLS kernel that cannot rekey, a client's KeyUpdate ends the
@@ -217,8 +206,8 @@ ParameterizedTest(const struct ku_case *kind, ktls,
 
 	start(NULL, NULL);
 	tls_stat(&s0);
-	rc = kst_h_client(&out, 100000, "-c", addr, "--tls", "1.3", "--send",
-			  "1M", kind->opt, "--expect-echo", "--print",
+	rc = kst_h_client(&out, 100000, "-c", edge.addr, "--tls", "1.3",
+			  "--send", "1M", kind->opt, "--expect-echo", "--print",
 			  NULL);
 	tls_stat(&s1);
 	if (kernel_ktls && kst_ktls_rekey_probe(NULL)) {
@@ -238,8 +227,8 @@ ParameterizedTest(const struct ku_case *kind, ktls,
 		cr_expect_eq(status_num("keyupdate_closes"), 0);
 	}
 	free(out);
-	cr_expect(kst_h_alive(d.pid));
-	stop();
+	cr_expect(kst_h_alive(edge.d.pid));
+	kst_edge_stop(&edge);
 }
 
 struct rekey_case {
@@ -278,16 +267,16 @@ ParameterizedTest(const struct rekey_case *rc, ktls,
 
 	start(NULL, NULL);
 	tls_stat(&s0);
-	ret = kst_h_client(&out, 200000, "-c", addr, "--tls", "1.3",
-			   "--ciphersuites", rc->suite, "--send", "1M",
-			   rc->opt, "--key-updates", "5", "--expect-echo",
-			   "--print", NULL);
+	ret = kst_h_client(&out, 200000, "-c", edge.addr, "--tls", "1.3",
+			   "--ciphersuites", rc->suite, "--send", "1M", rc->opt,
+			   "--key-updates", "5", "--expect-echo", "--print",
+			   NULL);
 	tls_stat(&s1);
 	cr_expect_str_eq(kst_h_kv(out, "cipher"), rc->suite);
 	if (kernel_ktls && !kst_ktls_rekey_probe(NULL)) {
 		expect_keyupdate_close(ret, out);
 		free(out);
-		stop();
+		kst_edge_stop(&edge);
 		return;
 	}
 	cr_expect_eq(ret, 0, "%s", out);
@@ -308,8 +297,8 @@ ParameterizedTest(const struct rekey_case *rc, ktls,
 	}
 	cr_expect_eq(status_num("keyupdate_closes"), 0);
 	cr_expect_eq(status_num("keyupdate_flood_closes"), 0);
-	cr_expect(kst_h_alive(d.pid));
-	stop();
+	cr_expect(kst_h_alive(edge.d.pid));
+	kst_edge_stop(&edge);
 }
 
 struct sclient_case {
@@ -343,7 +332,7 @@ ParameterizedTest(const struct sclient_case *sc, ktls,
 	start(NULL, NULL);
 	snprintf(cmd, sizeof(cmd),
 		 "sh %s/hwtest/guest/sclient-keyupdate.sh %s %s 'k K k K k'",
-		 kst_test_srcdir(), addr, sc->suite);
+		 kst_test_srcdir(), edge.addr, sc->suite);
 	tls_stat(&s0);
 	rc = kst_h_sh(cmd, &out, 200000);
 	tls_stat(&s1);
@@ -357,11 +346,11 @@ ParameterizedTest(const struct sclient_case *sc, ktls,
 			     "keyupdate_closes %lld, the daemon logged %d "
 			     "KeyUpdate closes and %d handshakes with a cert; "
 			     "%s",
-			     n, kst_h_count(d.log, "KeyUpdate under kTLS"),
-			     kst_h_count(d.log, ", cert "), out);
+			     n, kst_h_count(edge.d.log, "KeyUpdate under kTLS"),
+			     kst_h_count(edge.d.log, ", cert "), out);
 		cr_expect_eq(s1.rx_rekey_ok, s0.rx_rekey_ok);
 		free(out);
-		stop();
+		kst_edge_stop(&edge);
 		return;
 	}
 	cr_expect_eq(rc, 0, "%s", out);
@@ -374,7 +363,7 @@ ParameterizedTest(const struct sclient_case *sc, ktls,
 		cr_expect_eq(s1.tx_rekey_ok - s0.tx_rekey_ok, 2);
 	}
 	cr_expect_eq(status_num("keyupdate_closes"), 0);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 /* keyupdate-limit: one KeyUpdate more than it allows in a minute ends
@@ -387,8 +376,8 @@ Test(ktls, a_key_update_flood_closes_cleanly, .timeout = 300)
 	int rc;
 
 	start("keyupdate-limit = 3\n", NULL);
-	rc = kst_h_client(&out, 200000, "-c", addr, "--tls", "1.3", "--send",
-			  "1M", "--key-updates", "8", "--expect-echo",
+	rc = kst_h_client(&out, 200000, "-c", edge.addr, "--tls", "1.3",
+			  "--send", "1M", "--key-updates", "8", "--expect-echo",
 			  "--print", NULL);
 	if (!kernel_ktls || !kst_ktls_rekey_probe(NULL)) {
 		if (kernel_ktls)
@@ -396,7 +385,7 @@ Test(ktls, a_key_update_flood_closes_cleanly, .timeout = 300)
 		else
 			cr_expect_eq(rc, 0, "userspace TLS rekeys: %s", out);
 		free(out);
-		stop();
+		kst_edge_stop(&edge);
 		return;
 	}
 	cr_expect_neq(rc, 0, "the fourth KeyUpdate ends it: %s", out);
@@ -407,9 +396,9 @@ Test(ktls, a_key_update_flood_closes_cleanly, .timeout = 300)
 	cr_expect_eq(status_wait("keyupdate_flood_closes", 1), 1);
 	cr_expect_eq(status_num("keyupdate_rekeys_rx"), 3);
 	cr_expect_eq(status_num("keyupdate_closes"), 0);
-	cr_expect_eq(kst_h_count(d.log, "(keyupdate-limit): closing"), 1);
-	cr_expect(kst_h_alive(d.pid));
-	stop();
+	cr_expect_eq(kst_h_count(edge.d.log, "(keyupdate-limit): closing"), 1);
+	cr_expect(kst_h_alive(edge.d.pid));
+	kst_edge_stop(&edge);
 }
 
 /*
@@ -429,7 +418,7 @@ Test(ktls, the_record_limit_rekeys_instead_of_closing, .timeout = 300)
 	cr_assert_eq(setenv("KST_TEST_RECORD_LIMIT", "16", 1), 0);
 	start(NULL, NULL);
 	tls_stat(&s0);
-	rc = kst_h_client(&out, 200000, "-c", addr, "--tls", "1.3",
+	rc = kst_h_client(&out, 200000, "-c", edge.addr, "--tls", "1.3",
 			  "--ciphersuites", "TLS_AES_128_GCM_SHA256", "--send",
 			  "2M", "--expect-echo", "--print", NULL);
 	tls_stat(&s1);
@@ -438,8 +427,8 @@ Test(ktls, the_record_limit_rekeys_instead_of_closing, .timeout = 300)
 	if (!kernel_ktls) {
 		/* userspace: OpenSSL's own business, no limit of ours */
 		cr_expect_eq(rc, 0, "%s", out);
-		cr_expect_eq(kst_h_count(d.log, "before its keys wear out"),
-			     0);
+		cr_expect_eq(
+			kst_h_count(edge.d.log, "before its keys wear out"), 0);
 	} else if (kst_ktls_rekey_probe(NULL)) {
 		cr_expect_eq(rc, 0, "rekeyed, not closed: %s", out);
 		cr_expect_geq(status_num("keyupdate_rekeys_tx"), 2);
@@ -449,18 +438,18 @@ Test(ktls, the_record_limit_rekeys_instead_of_closing, .timeout = 300)
 			     (uint64_t)status_num("keyupdate_rekeys_tx"));
 		cr_expect_eq(s1.rx_rekey_ok - s0.rx_rekey_ok,
 			     (uint64_t)status_num("keyupdate_rekeys_rx"));
-		cr_expect_eq(kst_h_count(d.log, "before its keys wear out"),
-			     0);
+		cr_expect_eq(
+			kst_h_count(edge.d.log, "before its keys wear out"), 0);
 	} else {
 		cr_expect_neq(rc, 0, "closed at the limit: %s", out);
 		cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1", "%s",
 				 out);
-		cr_expect_eq(kst_h_count(d.log, "before its keys wear out"),
-			     1);
+		cr_expect_eq(
+			kst_h_count(edge.d.log, "before its keys wear out"), 1);
 	}
 	free(out);
-	cr_expect(kst_h_alive(d.pid));
-	stop();
+	cr_expect(kst_h_alive(edge.d.pid));
+	kst_edge_stop(&edge);
 }
 
 /*
@@ -480,23 +469,24 @@ Test(ktls, require_refuses_what_the_kernel_cannot_take, .timeout = 300)
 	start("ktls = require\n",
 	      "ciphersuites = TLS_AES_128_GCM_SHA256:TLS_AES_128_CCM_SHA256\n");
 	if (!kernel_ktls) {
-		cr_expect_neq(kst_h_client(&out, 30000, "-c", addr, "--send",
-					   "10", "--expect-echo", NULL),
+		cr_expect_neq(kst_h_client(&out, 30000, "-c", edge.addr,
+					   "--send", "10", "--expect-echo",
+					   NULL),
 			      0, "%s", out);
 		free(out);
-		cr_expect_gt(kst_h_count(d.log, "(no-kernel)"), 0,
+		cr_expect_gt(kst_h_count(edge.d.log, "(no-kernel)"), 0,
 			     "the log names the reason");
-		stop();
+		kst_edge_stop(&edge);
 		return;
 	}
-	cr_expect_eq(kst_h_client(&out, 60000, "-c", addr, "--tls", "1.3",
+	cr_expect_eq(kst_h_client(&out, 60000, "-c", edge.addr, "--tls", "1.3",
 				  "--ciphersuites", "TLS_AES_128_GCM_SHA256",
 				  "--send", "10k", "--expect-echo",
 				  "--half-close", NULL),
 		     0, "both directions in the kernel: served: %s", out);
 	free(out);
 	tls_stat(&s0);
-	rc = kst_h_client(&out, 60000, "-c", addr, "--tls", "1.3",
+	rc = kst_h_client(&out, 60000, "-c", edge.addr, "--tls", "1.3",
 			  "--ciphersuites", "TLS_AES_128_CCM_SHA256", "--send",
 			  "10k", "--expect-echo", "--half-close", NULL);
 	tls_stat(&s1);
@@ -506,16 +496,16 @@ Test(ktls, require_refuses_what_the_kernel_cannot_take, .timeout = 300)
 	if (in_kernel) {
 		cr_expect_eq(rc, 0, "in the kernel by OpenSSL: served: %s",
 			     out);
-		cr_expect_eq(kst_h_count(d.log, "refused: ktls = require"),
+		cr_expect_eq(kst_h_count(edge.d.log, "refused: ktls = require"),
 			     0, "not refused");
 	} else {
 		cr_expect_neq(rc, 0, "AES-CCM in userspace: refused: %s", out);
 		cr_expect_eq(s1.rx_sw, s0.rx_sw, "no RX key of kstapled's");
-		cr_expect_gt(kst_h_count(d.log, "(cipher)"), 0,
+		cr_expect_gt(kst_h_count(edge.d.log, "(cipher)"), 0,
 			     "the log says why");
 	}
 	free(out);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(ktls, off_keeps_every_connection_in_userspace, .timeout = 300)
@@ -525,16 +515,16 @@ Test(ktls, off_keeps_every_connection_in_userspace, .timeout = 300)
 
 	start("ktls = off\n", NULL);
 	tls_stat(&s0);
-	cr_assert_eq(kst_h_client(&out, 60000, "-c", addr, "--send", "100k",
-				  "--expect-echo", "--half-close", "--conns",
-				  "3", NULL),
+	cr_assert_eq(kst_h_client(&out, 60000, "-c", edge.addr, "--send",
+				  "100k", "--expect-echo", "--half-close",
+				  "--conns", "3", NULL),
 		     0, "%s", out);
 	free(out);
 	tls_stat(&s1);
 	cr_expect_eq(status_num("conns_userspace"), 3);
 	cr_expect_eq(status_num("conns_ktls_tx"), 0);
 	cr_expect_eq(s1.tx_sw, s0.tx_sw, "the kernel saw no TLS socket");
-	stop();
+	kst_edge_stop(&edge);
 }
 
 /*
@@ -554,11 +544,12 @@ Test(ktls, max_fragment_length_keeps_both_directions_in_userspace,
 	start(NULL, NULL);
 	tls_stat(&s0);
 	for (size_t i = 0; i < 2; i++) {
-		cr_assert_eq(kst_h_client(&out, 100000, "-c", addr, "--tls",
-					  versions[i], "--maxfraglen", "512",
-					  "--send", "300001", "--half-close",
-					  "--recv-all", "--expect-recv",
-					  "300001", "--print", NULL),
+		cr_assert_eq(kst_h_client(&out, 100000, "-c", edge.addr,
+					  "--tls", versions[i], "--maxfraglen",
+					  "512", "--send", "300001",
+					  "--half-close", "--recv-all",
+					  "--expect-recv", "300001", "--print",
+					  NULL),
 			     0, "TLS %s: %s", versions[i], out);
 		cr_expect_str_eq(kst_h_kv(out, "max_fragment_length"), "512",
 				 "%s", out);
@@ -572,9 +563,10 @@ Test(ktls, max_fragment_length_keeps_both_directions_in_userspace,
 	cr_expect_eq(s1.tx_sw, s0.tx_sw);
 	cr_expect_eq(s1.rx_sw, s0.rx_sw, "no RX installed in the kernel");
 	if (kernel_ktls)
-		cr_expect_eq(kst_h_count(d.log, "kTLS tx openssl, rx openssl"),
-			     2, "the log says why, both directions");
-	stop();
+		cr_expect_eq(
+			kst_h_count(edge.d.log, "kTLS tx openssl, rx openssl"),
+			2, "the log says why, both directions");
+	kst_edge_stop(&edge);
 }
 
 struct rec_case {
@@ -606,7 +598,7 @@ ParameterizedTest(const struct rec_case *rc, ktls,
 {
 	char *argv[] = {(char *)kst_h_tool("kst-rawrec"),
 			"-c",
-			addr,
+			edge.addr,
 			"--tls",
 			(char *)rc->tls,
 			"--suite",
@@ -621,12 +613,12 @@ ParameterizedTest(const struct rec_case *rc, ktls,
 	cr_expect_str_eq(kst_h_kv(out, "sent"), "17485", "%s", out);
 	cr_expect_str_eq(kst_h_kv(out, "recv"), "17485", "every byte back");
 	cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1");
-	cr_expect_eq(kst_h_count(d.log, "without close_notify"), 0,
+	cr_expect_eq(kst_h_count(edge.d.log, "without close_notify"), 0,
 		     "no empty record taken for a truncation");
 	if (kernel_ktls)
 		cr_expect_eq(status_num("conns_ktls_rx"), 1);
 	free(out);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 /* Hundreds of them in a row (30 at a time: OpenSSL's userspace record
@@ -637,7 +629,7 @@ Test(ktls, runs_of_empty_records_neither_end_nor_stall, .timeout = 300)
 	char list[1024] = "", *out = NULL;
 	char *argv[] = {(char *)kst_h_tool("kst-rawrec"),
 			"-c",
-			addr,
+			edge.addr,
 			"--tls",
 			"1.3",
 			"--records",
@@ -655,5 +647,5 @@ Test(ktls, runs_of_empty_records_neither_end_nor_stall, .timeout = 300)
 	cr_expect_str_eq(kst_h_kv(out, "recv"), "10", "every byte back");
 	cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1");
 	free(out);
-	stop();
+	kst_edge_stop(&edge);
 }

@@ -29,14 +29,21 @@
 #include <openssl/ssl.h>
 
 #include "ktls/probe.h"
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/testutil.h"
 
 #define ECHO_CHUNK (16 * 1024)
 #define ECHO_BYTES (1024 * 1024)
 
-static struct kst_h_daemon d;
-static struct kst_h_backend b;
+static struct kst_edge edge;
+
+static void fini(void)
+{
+	kst_edge_stop(&edge);
+}
+
+TestSuite(ktls_tickets, .fini = fini);
 
 static void require_ktls(void)
 {
@@ -54,7 +61,10 @@ static void tls_stat(struct kst_tls_stat *s)
 
 static void start(void)
 {
-	char *conf, *text = NULL, line[200], *key = NULL;
+	struct kst_edge_conf c = {.ocsp = "fetch = off\n",
+				  .web_certs = true,
+				  .listener = "ktls = require\n"};
+	char *global = NULL, line[200], *key = NULL;
 	char *argv[] = {(char *)kst_h_kstapled(), "ticket-key", "new", NULL};
 	const char *keys = kst_h_path("tickets.keys");
 	char keypath[512];
@@ -65,19 +75,10 @@ static void start(void)
 	snprintf(line, sizeof(line), "%s", key);
 	free(key);
 	cr_assert_eq(kst_h_write(keypath, line, 0600), 0);
-	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
-	conf = kst_h_conf_web(kst_h_free_port(), b.port, "ktls = require\n");
-	cr_assert(asprintf(&text, "ticket-keys = %s\n[ocsp]\nfetch = off\n%s",
-			   keypath, conf) > 0);
-	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
-	free(conf);
-	free(text);
-}
-
-static void stop(void)
-{
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	cr_assert(asprintf(&global, "ticket-keys = %s\n", keypath) > 0);
+	c.global = global;
+	kst_edge_start(&edge, &c);
+	free(global);
 }
 
 static int tcp_connect(int port)
@@ -126,7 +127,7 @@ static SSL_SESSION *conn(SSL_CTX *ctx, SSL_SESSION *sess, size_t n,
 {
 	SSL *ssl = SSL_new(ctx);
 	SSL_SESSION *next;
-	int fd = tcp_connect(d.port);
+	int fd = tcp_connect(edge.d.port);
 
 	cr_assert_not_null(ssl);
 	SSL_set_fd(ssl, fd);
@@ -191,7 +192,7 @@ ParameterizedTest(struct ver_case *vc, ktls_tickets,
 	SSL_SESSION_free(s1);
 	SSL_SESSION_free(s2);
 	SSL_CTX_free(ctx);
-	cr_expect(kst_h_alive(d.pid));
-	stop();
-	cr_expect_eq(kst_h_count(d.log, "AddressSanitizer"), 0);
+	cr_expect(kst_h_alive(edge.d.pid));
+	kst_edge_stop(&edge);
+	cr_expect_eq(kst_h_count(edge.d.log, "AddressSanitizer"), 0);
 }

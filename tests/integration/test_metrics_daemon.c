@@ -14,42 +14,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
 
-static struct kst_h_daemon d;
-static struct kst_h_backend b;
-static char addr[64], pins[128];
+static struct kst_edge edge;
 
-static void start(const char *global, const char *certs)
+static void fini(void)
 {
-	char *text = NULL;
-	int port = kst_h_free_port();
-
-	snprintf(pins, sizeof(pins), "/sys/fs/bpf/kst-metrics-%d", getpid());
-	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
-	/* the test's own pin directory, unless global names another */
-	cr_assert(asprintf(&text,
-			   "[global]\n%s%s\n%s[ocsp]\nfetch = off\n"
-			   "[listener:web]\nbind = 127.0.0.1:%d\n"
-			   "backend = 127.0.0.1:%d\n%s",
-			   global && strstr(global, "bpf-pin-dir") ? "#"
-								   : "bpf-pin-dir = ",
-			   pins, global ? global : "", port, b.port,
-			   certs) > 0);
-	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
-	free(text);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	kst_edge_stop(&edge);
 }
 
-static void stop(void)
-{
-	char cmd[200];
+TestSuite(metrics, .fini = fini);
 
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pins);
-	kst_h_sh(cmd, NULL, 5000);
+/* The test's own pin directory, unless global names another. */
+static void start(const char *global, const char *certs)
+{
+	struct kst_edge_conf c = {
+		.global = global, .ocsp = "fetch = off\n", .listener = certs};
+
+	kst_edge_pins(&edge, "metrics");
+	kst_edge_start(&edge, &c);
 }
 
 /* `bpftool -j map dump pinned <pins>/kst_certs_v2`, after a flush */
@@ -60,7 +45,7 @@ static char *dump(void)
 	char *out = NULL;
 
 	usleep(1300 * 1000);
-	snprintf(map, sizeof(map), "%s/kst_certs_v2", pins);
+	snprintf(map, sizeof(map), "%s/kst_certs_v2", edge.pins);
 	cr_assert_eq(kst_h_run(argv, NULL, 0, &out, 10000), 0, "%s", out);
 	return out;
 }
@@ -121,7 +106,7 @@ static int stapled_handshakes(int n)
 	int rc;
 
 	snprintf(num, sizeof(num), "%d", n);
-	rc = kst_h_client(&out, 30000, "-c", addr, "--status",
+	rc = kst_h_client(&out, 30000, "-c", edge.addr, "--status",
 			  "--require-staple", "--conns", num, "--parallel", "2",
 			  NULL);
 	free(out);
@@ -186,7 +171,7 @@ Test(metrics, the_map_shows_each_cert_with_its_staples_times_and_counts,
 	free(dumpt);
 	free(text);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(metrics, state_changes_show_within_the_flush_interval, .timeout = 90)
@@ -216,7 +201,7 @@ Test(metrics, state_changes_show_within_the_flush_interval, .timeout = 90)
 	cr_expect_str_eq(st, "KST_STAPLE_REVOKED");
 	free(st);
 	free(dumpt);
-	cr_assert_eq(kst_h_wait_log(d.log, "staple expired", 8000), 0);
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "staple expired", 8000), 0);
 	dumpt = dump(); /* within one flush of the drop */
 	st = field(dumpt, "localhost-ecdsa.pem", "state");
 	cr_expect_str_eq(st, "KST_STAPLE_EXPIRED", "%s", dumpt);
@@ -226,17 +211,21 @@ Test(metrics, state_changes_show_within_the_flush_interval, .timeout = 90)
 	free(st);
 	free(dumpt);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(metrics, status_and_json_agree_with_the_map_and_a_reload_prunes,
      .timeout = 90)
 {
 	char *certs = NULL, *dumpt, *out = NULL, *json = NULL;
-	char *table[] = {(char *)kst_h_kstapled(), "status", "--pin-dir", pins,
-			 NULL};
-	char *js[] = {(char *)kst_h_kstapled(), "status", "--json",
-		      "--pin-dir", pins, NULL};
+	char *table[] = {(char *)kst_h_kstapled(), "status", "--pin-dir",
+			 edge.pins, NULL};
+	char *js[] = {(char *)kst_h_kstapled(),
+		      "status",
+		      "--json",
+		      "--pin-dir",
+		      edge.pins,
+		      NULL};
 
 	staple_cli("localhost-ecdsa");
 	staple_cli("other-ecdsa");
@@ -261,27 +250,28 @@ Test(metrics, status_and_json_agree_with_the_map_and_a_reload_prunes,
 	free(dumpt);
 	/* a reload that removes a cert removes its entry */
 	{
-		char *conf = kst_h_read(d.conf), *p = strstr(conf, "cert = ");
+		char *conf = kst_h_read(edge.d.conf),
+		     *p = strstr(conf, "cert = ");
 
 		p = strstr(p + 1, "cert = ");
 		*p = '\0';
-		kst_h_write(d.conf, conf, 0644);
+		kst_h_write(edge.d.conf, conf, 0644);
 		free(conf);
 	}
-	cr_assert_eq(kst_h_daemon_reload(&d), 0);
+	cr_assert_eq(kst_h_daemon_reload(&edge.d), 0);
 	dumpt = dump();
 	cr_expect_eq(entries(dumpt), 1, "%s", dumpt);
 	cr_expect_null(field(dumpt, "other-ecdsa.pem", "name"));
 	free(dumpt);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(metrics, a_cert_in_a_bad_state_makes_status_exit_1, .timeout = 90)
 {
 	char *certs = NULL, *out = NULL;
-	char *table[] = {(char *)kst_h_kstapled(), "status", "--pin-dir", pins,
-			 NULL};
+	char *table[] = {(char *)kst_h_kstapled(), "status", "--pin-dir",
+			 edge.pins, NULL};
 
 	/* must-staple without a staple: the monitoring check fails */
 	cr_assert(asprintf(&certs, "cert = %s\n", kst_h_leaf("must-staple")) >
@@ -291,7 +281,7 @@ Test(metrics, a_cert_in_a_bad_state_makes_status_exit_1, .timeout = 90)
 	cr_expect_eq(kst_h_run(table, NULL, 0, &out, 10000), 1, "%s", out);
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(metrics, the_daemon_serves_without_bpf, .timeout = 90)
@@ -303,22 +293,23 @@ Test(metrics, the_daemon_serves_without_bpf, .timeout = 90)
 			   kst_h_leaf("localhost-ecdsa")) > 0);
 	/* bpf-pin-dir on a file system that is not bpffs */
 	start("bpf-pin-dir = /tmp\n", certs);
-	cr_expect_eq(kst_h_count(d.log, "notice: metrics: no BPF export"), 1,
-		     "one clear notice");
-	cr_assert_eq(kst_h_client(&out, 20000, "-c", addr, "--status",
+	cr_expect_eq(kst_h_count(edge.d.log, "notice: metrics: no BPF export"),
+		     1, "one clear notice");
+	cr_assert_eq(kst_h_client(&out, 20000, "-c", edge.addr, "--status",
 				  "--require-staple", "--send", "1k",
 				  "--expect-echo", NULL),
 		     0, "%s", out);
 	free(out);
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	cr_expect_eq(kst_h_daemon_stop(&edge.d), 0);
+	kst_h_backend_stop(&edge.b);
 	/* and with it empty */
 	start("bpf-pin-dir =\n", certs);
-	cr_expect_eq(kst_h_count(d.log, "no BPF export"), 2, "one line each run");
-	cr_assert_eq(kst_h_client(&out, 20000, "-c", addr, "--status",
+	cr_expect_eq(kst_h_count(edge.d.log, "no BPF export"), 2,
+		     "one line each run");
+	cr_assert_eq(kst_h_client(&out, 20000, "-c", edge.addr, "--status",
 				  "--require-staple", NULL),
 		     0, "%s", out);
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }

@@ -16,34 +16,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 
-struct fixture {
-	struct kst_h_daemon d;
-	struct kst_h_backend b;
-	char addr[64];
-};
+static struct kst_edge edge;
 
-static void start(struct fixture *f, const char *mode, const char *extra)
+static void fini(void)
 {
-	char *conf;
-	int port = kst_h_free_port();
-
-	cr_assert_eq(kst_h_backend_start(&f->b, mode, false), 0,
-		     "backend %s did not start", mode);
-	conf = kst_h_conf_web(port, f->b.port, extra);
-	cr_assert_eq(kst_h_daemon_start(&f->d, conf), 0);
-	free(conf);
-	snprintf(f->addr, sizeof(f->addr), "127.0.0.1:%d", port);
+	kst_edge_stop(&edge);
 }
 
-static void stop(struct fixture *f)
+TestSuite(relay, .fini = fini);
+
+/* The backend in mode, the localhost certs, extra listener lines. */
+static void start(const char *mode, const char *extra)
 {
-	cr_expect_eq(kst_h_daemon_stop(&f->d), 0, "daemon exit status");
-	kst_h_backend_stop(&f->b);
+	struct kst_edge_conf c = {.web_certs = true, .listener = extra};
+
+	kst_edge_backend(&edge, mode, false);
+	kst_edge_start(&edge, &c);
 }
 
-static void echo(struct fixture *f, const char *size, const char *conns,
+static void echo(struct kst_edge *f, const char *size, const char *conns,
 		 const char *par)
 {
 	char *out = NULL;
@@ -58,43 +52,39 @@ static void echo(struct fixture *f, const char *size, const char *conns,
 
 Test(relay, echoes_every_size_byte_exact, .timeout = 180)
 {
-	static const char *const sizes[] = {"0",     "1",     "100",
-					    "16383", "16384", "16385",
+	static const char *const sizes[] = {"0",     "1",      "100",
+					    "16383", "16384",  "16385",
 					    "65536", "300001", "4M"};
-	struct fixture f;
 
-	start(&f, "echo", NULL);
+	start("echo", NULL);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++)
-		echo(&f, sizes[i], "2", "2");
-	stop(&f);
+		echo(&edge, sizes[i], "2", "2");
+	kst_edge_stop(&edge);
 }
 
 Test(relay, echoes_64_mib_both_ways, .timeout = 240)
 {
-	struct fixture f;
 
-	start(&f, "echo", NULL);
-	echo(&f, "64M", "1", "1");
-	stop(&f);
+	start("echo", NULL);
+	echo(&edge, "64M", "1", "1");
+	kst_edge_stop(&edge);
 }
 
 Test(relay, serves_many_concurrent_connections, .timeout = 180)
 {
-	struct fixture f;
 
-	start(&f, "echo", NULL);
-	echo(&f, "256k", "200", "50");
-	stop(&f);
+	start("echo", NULL);
+	echo(&edge, "256k", "200", "50");
+	kst_edge_stop(&edge);
 }
 
 Test(relay, downloads_byte_exact_and_ends_with_close_notify, .timeout = 120)
 {
-	struct fixture f;
 	char *out = NULL;
 
 	/* the backend sends 8 MiB + 1, then closes its side */
-	start(&f, "source:8388609", NULL);
-	cr_assert_eq(kst_h_client(&out, 60000, "-c", f.addr, "--recv-all",
+	start("source:8388609", NULL);
+	cr_assert_eq(kst_h_client(&out, 60000, "-c", edge.addr, "--recv-all",
 				  "--expect-recv", "8388609", "--conns", "4",
 				  "--parallel", "4", NULL),
 		     0, "%s", out);
@@ -102,20 +92,19 @@ Test(relay, downloads_byte_exact_and_ends_with_close_notify, .timeout = 120)
 	cr_assert_str_eq(kst_h_kv(out, "close_notify"), "1",
 			 "backend EOF becomes close_notify");
 	free(out);
-	stop(&f);
+	kst_edge_stop(&edge);
 }
 
 Test(relay, client_half_close_reaches_the_backend_and_replies_come_back,
      .timeout = 60)
 {
-	struct fixture f;
 	char *out = NULL;
 
 	/* the sink answers "<bytes> <sha256>" only after it sees EOF: the
 	 * reply proves close_notify became a TCP half-close, and that the
 	 * backend->client direction stayed open after it */
-	start(&f, "sink", NULL);
-	cr_assert_eq(kst_h_client(&out, 30000, "-c", f.addr, "--send", "1M",
+	start("sink", NULL);
+	cr_assert_eq(kst_h_client(&out, 30000, "-c", edge.addr, "--send", "1M",
 				  "--half-close", "--recv-all", "--print",
 				  NULL),
 		     0, "%s", out);
@@ -123,19 +112,18 @@ Test(relay, client_half_close_reaches_the_backend_and_replies_come_back,
 	cr_assert_gt(atoi(kst_h_kv(out, "recv")), 64,
 		     "the sink's line came back: %s", out);
 	free(out);
-	stop(&f);
+	kst_edge_stop(&edge);
 }
 
 Test(relay, works_with_tls12_and_tls13, .timeout = 60)
 {
 	static const char *const versions[] = {"1.2", "1.3"};
-	struct fixture f;
 
-	start(&f, "echo", NULL);
+	start("echo", NULL);
 	for (int i = 0; i < 2; i++) {
 		char *out = NULL;
 
-		cr_assert_eq(kst_h_client(&out, 30000, "-c", f.addr, "--tls",
+		cr_assert_eq(kst_h_client(&out, 30000, "-c", edge.addr, "--tls",
 					  versions[i], "--send", "1M",
 					  "--expect-echo", "--half-close",
 					  "--print", NULL),
@@ -144,7 +132,7 @@ Test(relay, works_with_tls12_and_tls13, .timeout = 60)
 			  "negotiated %s", kst_h_kv(out, "version"));
 		free(out);
 	}
-	stop(&f);
+	kst_edge_stop(&edge);
 }
 
 Test(relay, relays_to_a_unix_socket_backend, .timeout = 60)
@@ -186,23 +174,21 @@ Test(relay, relays_to_a_unix_socket_backend, .timeout = 60)
 Test(relay, the_client_keeps_sending_after_the_backend_half_closes,
      .timeout = 60)
 {
-	struct fixture f;
 	char *out = NULL, *log;
 
 	/* the backend sends 100 kB, shuts its write side, reads to EOF:
 	 * the client gets close_notify early and still sends all of its
 	 * 4 MiB, which must reach the backend */
-	start(&f, "source:100000", NULL);
-	cr_assert_eq(kst_h_client(&out, 60000, "-c", f.addr, "--send", "4M",
+	start("source:100000", NULL);
+	cr_assert_eq(kst_h_client(&out, 60000, "-c", edge.addr, "--send", "4M",
 				  "--half-close", "--recv-all", "--expect-recv",
 				  "100000", "--print", NULL),
 		     0, "%s", out);
 	cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1");
 	cr_expect_str_eq(kst_h_kv(out, "sent"), "4194304");
 	free(out);
-	cr_expect_eq(kst_h_daemon_stop(&f.d), 0);
-	kst_h_backend_stop(&f.b);
-	log = kst_h_read(f.b.log);
+	kst_edge_stop(&edge);
+	log = kst_h_read(edge.b.log);
 	cr_expect(log && strstr(log, "bytes_in=4194304"),
 		  "every byte the client sent reached the backend: %s", log);
 	free(log);

@@ -24,16 +24,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
 #include "tests/lib/testutil.h"
 
 #define LEAF "localhost-ecdsa"
 
-static struct kst_h_daemon d;
-static struct kst_h_backend b;
 static struct kst_h_ocspd r;
-static char addr[64], pins[128];
+static struct kst_edge edge;
 
 /* Mint one response for LEAF into the test directory. */
 static void mint(const char *file, int status, time_t this_update,
@@ -78,48 +77,38 @@ static void operator_file(const char *file)
 		     0);
 }
 
+/* LEAF fetching from r; extra: sections or lines after its [cert:ec] */
 static void start(const char *extra)
 {
-	char *text = NULL;
-	int port = kst_h_free_port();
+	struct kst_edge_conf c = {
+		.ocsp = "startup-wait = 5s\nretry-min = 1s\nretry-max = 2s\n"
+			"connect-timeout = 1s\nresponse-timeout = 2s\n",
+		.listener = "cert = ec\n",
+	};
+	char *sections = NULL;
 
-	snprintf(pins, sizeof(pins), "/sys/fs/bpf/kst-rev-%d", getpid());
-	if (b.pid <= 0)
-		cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
-	cr_assert(asprintf(&text,
-			   "[global]\nbpf-pin-dir = %s\n"
-			   "[ocsp]\nstartup-wait = 5s\nretry-min = 1s\n"
-			   "retry-max = 2s\nconnect-timeout = 1s\n"
-			   "response-timeout = 2s\n"
-			   "[listener:web]\nbind = 127.0.0.1:%d\n"
-			   "backend = 127.0.0.1:%d\ncert = ec\n"
-			   "[cert:ec]\npem = %s\nocsp-url = %s\n%s",
-			   pins, port, b.port, kst_h_leaf(LEAF), r.url,
-			   extra ? extra : "") > 0);
-	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
-	free(text);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	cr_assert(asprintf(&sections, "[cert:ec]\npem = %s\nocsp-url = %s\n%s",
+			   kst_h_leaf(LEAF), r.url, extra ? extra : "") > 0);
+	c.sections = sections;
+	kst_edge_pins(&edge, "rev");
+	kst_edge_start(&edge, &c);
+	free(sections);
 }
 
 static void stop_all(void)
 {
-	char cmd[200];
-
-	if (d.pid > 0)
-		cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	d.pid = 0;
-	kst_h_backend_stop(&b);
+	kst_edge_stop(&edge);
 	kst_h_ocspd_stop(&r);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pins);
-	kst_h_sh(cmd, NULL, 5000);
 }
+
+TestSuite(revocation, .fini = stop_all);
 
 /* One handshake asking for a staple: 1 stapled, 0 not, -1 refused. */
 static int stapled(void)
 {
 	char *out = NULL;
-	int rc = kst_h_client(&out, 20000, "-c", addr, "--status", "--print",
-			      "--sni", "localhost", "--sigalgs",
+	int rc = kst_h_client(&out, 20000, "-c", edge.addr, "--status",
+			      "--print", "--sni", "localhost", "--sigalgs",
 			      "ECDSA+SHA256", NULL);
 	int v = rc == 0 ? atoi(kst_h_kv(out, "stapled")) : -1;
 
@@ -130,12 +119,12 @@ static int stapled(void)
 /* Whether this daemon exports its maps (bpffs mounted, root). */
 static bool exporting(void)
 {
-	return kst_h_count(d.log, "no BPF export") == 0;
+	return kst_h_count(edge.d.log, "no BPF export") == 0;
 }
 
 static char *state_of_ec(void)
 {
-	char *json = kst_h_status_json(pins);
+	char *json = kst_h_status_json(edge.pins);
 	char *v = kst_h_json_get(json, "ec", "state");
 
 	cr_assert_not_null(v, "no state in:\n%s", json);
@@ -193,11 +182,11 @@ static void revoked_with_old_good_files(const char *extra)
 	start(extra);
 	cr_assert_eq(stapled(), 1, "good_old fetched and stapled");
 	cr_assert_eq(state_files(".ocsp"), 1, "good_old is in state-dir");
-	cr_assert_eq(kst_h_daemon_stop(&d), 0);
+	cr_assert_eq(kst_h_daemon_stop(&edge.d), 0);
 	operator_file("good_old.der");
 	serve("revoked.der");
 	start(extra);
-	cr_assert_eq(kst_h_wait_log(d.log, "says REVOKED", 15000), 0,
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "says REVOKED", 15000), 0,
 		     "the revocation was fetched");
 }
 
@@ -207,11 +196,11 @@ Test(revocation, a_reload_does_not_restaple_the_old_good_files, .timeout = 90)
 	cr_expect_eq(stapled(), 0, "revoked: not stapled");
 	/* the responder is silent now: only the files could come back */
 	kst_h_ocspd_mode(&r, "http500");
-	cr_assert_eq(kst_h_daemon_reload(&d), 0);
+	cr_assert_eq(kst_h_daemon_reload(&edge.d), 0);
 	cr_expect_eq(stapled(), 0,
 		     "the state-dir and operator files from before the "
 		     "revocation are not stapled after SIGHUP");
-	cr_expect_gt(kst_h_count(d.log, "still revoked"), 0,
+	cr_expect_gt(kst_h_count(edge.d.log, "still revoked"), 0,
 		     "the log says why the files were refused");
 	stop_all();
 }
@@ -219,7 +208,8 @@ Test(revocation, a_reload_does_not_restaple_the_old_good_files, .timeout = 90)
 Test(revocation, a_restart_keeps_the_revocation_and_strict_unserved,
      .timeout = 90)
 {
-	char *check[] = {(char *)kst_h_kstapled(), "-t", "-c", d.conf, NULL};
+	char *check[] = {(char *)kst_h_kstapled(), "-t", "-c", edge.d.conf,
+			 NULL};
 	char *out = NULL;
 	int before;
 
@@ -227,7 +217,7 @@ Test(revocation, a_restart_keeps_the_revocation_and_strict_unserved,
 	cr_expect_eq(stapled(), -1, "strict: a revoked cert is not served");
 	cr_expect_eq(state_files(".revoked"), 1,
 		     "the revocation is recorded in state-dir");
-	cr_assert_eq(kst_h_daemon_stop(&d), 0);
+	cr_assert_eq(kst_h_daemon_stop(&edge.d), 0);
 	/* kstapled -t reads the record too (and writes nothing) */
 	cr_expect_eq(kst_h_run(check, NULL, 0, &out, 20000), 0, "%s", out);
 	cr_expect(strstr(out, "is held revoked by") != NULL &&
@@ -235,13 +225,13 @@ Test(revocation, a_restart_keeps_the_revocation_and_strict_unserved,
 		  "-t says the old staple file is refused and why: %s", out);
 	free(out);
 	kst_h_ocspd_mode(&r, "http500");
-	before = kst_h_count(d.log, "stapling staple file");
+	before = kst_h_count(edge.d.log, "stapling staple file");
 	start("policy = strict\n");
 	cr_expect_eq(stapled(), -1,
 		     "after a restart, still unserved under strict");
-	cr_expect_eq(kst_h_count(d.log, "stapling staple file"), before,
+	cr_expect_eq(kst_h_count(edge.d.log, "stapling staple file"), before,
 		     "the old operator file was not stapled at start");
-	cr_expect_gt(kst_h_count(d.log, "held REVOKED by"), 0,
+	cr_expect_gt(kst_h_count(edge.d.log, "held REVOKED by"), 0,
 		     "the record in state-dir was read");
 	stop_all();
 }
@@ -254,19 +244,20 @@ Test(revocation, a_replayed_older_good_response_is_refused, .timeout = 90)
 	cr_assert_eq(kst_h_ocspd_start(&r, NULL, "ok", 1), 0);
 	serve("revoked.der");
 	start(NULL);
-	cr_assert_eq(kst_h_wait_log(d.log, "says REVOKED", 15000), 0);
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "says REVOKED", 15000), 0);
 	/* the next fetch (a retry, seconds away) gets the replay */
 	before = kst_h_ocspd_requests(&r);
 	serve("good_old.der");
 	wait_requests(before + 1, 15000);
 	/* then the daemon takes it one way or the other */
-	for (int i = 0; i < 50 && kst_h_count(d.log, "still revoked") +
-					   kst_h_count(d.log, "stapling") ==
-				   0;
+	for (int i = 0;
+	     i < 50 && kst_h_count(edge.d.log, "still revoked") +
+				       kst_h_count(edge.d.log, "stapling") ==
+			       0;
 	     i++)
 		usleep(100 * 1000);
 	cr_expect_eq(stapled(), 0, "the replayed good response is refused");
-	cr_expect_gt(kst_h_count(d.log, "still revoked"), 0,
+	cr_expect_gt(kst_h_count(edge.d.log, "still revoked"), 0,
 		     "the refusal is logged");
 	stop_all();
 }
@@ -277,15 +268,15 @@ Test(revocation, a_newer_good_response_unrevokes, .timeout = 90)
 	cr_assert_eq(kst_h_ocspd_start(&r, NULL, "ok", 1), 0);
 	serve("revoked.der");
 	start(NULL);
-	cr_assert_eq(kst_h_wait_log(d.log, "says REVOKED", 15000), 0);
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "says REVOKED", 15000), 0);
 	cr_expect_eq(state_files(".revoked"), 1);
 	serve("good_new.der");
-	cr_assert_eq(kst_h_wait_log(d.log, "no longer revoked", 15000), 0,
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "no longer revoked", 15000), 0,
 		     "a good response newer than the revocation lifts it");
 	cr_expect_eq(stapled(), 1, "stapled again");
 	cr_expect_eq(state_files(".revoked"), 0, "the record is removed");
 	/* and it stays lifted across a restart */
-	cr_assert_eq(kst_h_daemon_stop(&d), 0);
+	cr_assert_eq(kst_h_daemon_stop(&edge.d), 0);
 	kst_h_ocspd_mode(&r, "http500");
 	start(NULL);
 	cr_expect_eq(stapled(), 1, "stapled after a restart");
@@ -301,8 +292,9 @@ Test(revocation, deleting_the_record_by_hand_is_the_override, .timeout = 90)
 	cr_assert_eq(state_files(".revoked"), 1);
 	snprintf(cmd, sizeof(cmd), "rm -f %s/*.revoked", kst_h_path("state"));
 	cr_assert_eq(kst_h_sh(cmd, NULL, 5000), 0);
-	cr_assert_eq(kst_h_daemon_reload(&d), 0);
-	cr_expect_gt(kst_h_count(d.log, "was removed"), 0, "the log says so");
+	cr_assert_eq(kst_h_daemon_reload(&edge.d), 0);
+	cr_expect_gt(kst_h_count(edge.d.log, "was removed"), 0,
+		     "the log says so");
 	cr_expect_eq(stapled(), 1,
 		     "the operator's override: the files are stapled again");
 	stop_all();
@@ -319,13 +311,13 @@ Test(revocation, status_says_revoked_through_reload_and_restart,
 	}
 	kst_h_ocspd_mode(&r, "http500");
 	expect_state("revoked", "status says revoked");
-	cr_assert_eq(kst_h_daemon_reload(&d), 0);
+	cr_assert_eq(kst_h_daemon_reload(&edge.d), 0);
 	expect_state("revoked", "status still says revoked after SIGHUP");
-	cr_assert_eq(kst_h_daemon_stop(&d), 0);
+	cr_assert_eq(kst_h_daemon_stop(&edge.d), 0);
 	start(NULL);
 	expect_state("revoked", "status says revoked after a restart");
 	serve("good_new.der");
-	cr_assert_eq(kst_h_wait_log(d.log, "no longer revoked", 15000), 0);
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "no longer revoked", 15000), 0);
 	expect_state("fresh", "status no longer says revoked");
 	stop_all();
 }
@@ -362,14 +354,14 @@ Test(revocation, an_unreadable_record_fails_closed_and_is_rewritten,
 	serve("good_old.der");
 	start(NULL);
 	cr_assert_eq(stapled(), 1);
-	cr_assert_eq(kst_h_daemon_stop(&d), 0);
+	cr_assert_eq(kst_h_daemon_stop(&edge.d), 0);
 	rec = state_sibling(".revoked");
 	cr_assert_eq(kst_h_write(rec, "kstapled-revocation 1\ngarbage\n", 0644),
 		     0);
 	kst_h_ocspd_mode(&r, "http500");
 	start(NULL);
 	cr_expect_eq(stapled(), 0, "a record that does not parse holds");
-	cr_expect_gt(kst_h_count(d.log, "not a revocation record"), 0,
+	cr_expect_gt(kst_h_count(edge.d.log, "not a revocation record"), 0,
 		     "the log says what is wrong with it");
 	text = kst_h_read(rec);
 	cr_expect(text != NULL && strstr(text, "this-update ") != NULL,
@@ -384,7 +376,7 @@ static long long stapled_this_update(void)
 	char *out = NULL;
 	long long t = 0;
 
-	cr_assert_eq(kst_h_client(&out, 20000, "-c", addr, "--status",
+	cr_assert_eq(kst_h_client(&out, 20000, "-c", edge.addr, "--status",
 				  "--print", "--sni", "localhost", "--sigalgs",
 				  "ECDSA+SHA256", NULL),
 		     0, "%s", out);
@@ -431,22 +423,23 @@ Test(revocation, a_replayed_older_good_response_leaves_the_state_file_alone,
 	cr_assert_eq(stapled_this_update(), (long long)(now - 3 * 3600),
 		     "the newer response is stapled");
 	cr_assert(state_file_is("newer.der"), "and persisted");
-	cr_assert_eq(kst_h_daemon_stop(&d), 0);
+	cr_assert_eq(kst_h_daemon_stop(&edge.d), 0);
 	/* the second start loads the newer one from disk, then fetches the
 	 * replay; the fetch job logs its outcome before the control thread
 	 * takes it */
 	snprintf(fetched, sizeof(fetched), "ocsp fetch %s: ok:", r.url);
-	cr_assert_eq(kst_h_count(d.log, fetched), 1);
+	cr_assert_eq(kst_h_count(edge.d.log, fetched), 1);
 	serve("older.der");
 	start(NULL);
-	for (int i = 0; i < 150 && kst_h_count(d.log, fetched) < 2; i++)
+	for (int i = 0; i < 150 && kst_h_count(edge.d.log, fetched) < 2; i++)
 		usleep(100 * 1000);
-	cr_assert_eq(kst_h_count(d.log, fetched), 2, "the replay was fetched");
+	cr_assert_eq(kst_h_count(edge.d.log, fetched), 2,
+		     "the replay was fetched");
 	cr_expect_eq(stapled_this_update(), (long long)(now - 3 * 3600),
 		     "the replay is not stapled");
 	cr_expect(state_file_is("newer.der"),
 		  "the state file still holds the newer response");
-	cr_assert_eq(kst_h_daemon_stop(&d), 0);
+	cr_assert_eq(kst_h_daemon_stop(&edge.d), 0);
 	/* a restart with the responder silent staples what is on disk */
 	kst_h_ocspd_mode(&r, "http500");
 	start(NULL);

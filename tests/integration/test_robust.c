@@ -17,27 +17,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 
-static struct kst_h_daemon d;
-static struct kst_h_backend b;
-static char addr[64];
-static int port;
+static struct kst_edge edge;
+
+static void fini(void)
+{
+	kst_edge_stop(&edge);
+}
+
+TestSuite(robust, .fini = fini);
 
 /* global_lines: [global] options for this test */
 static void start(const char *global_lines)
 {
-	char *conf, *text = NULL;
+	struct kst_edge_conf c = {.global = global_lines, .web_certs = true};
 
-	port = kst_h_free_port();
-	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
-	conf = kst_h_conf_web(port, b.port, NULL);
-	cr_assert(asprintf(&text, "[global]\n%s%s",
-			   global_lines ? global_lines : "", conf) > 0);
-	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
-	free(conf);
-	free(text);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	kst_edge_start(&edge, &c);
 }
 
 static int tcp_connect(int p)
@@ -84,11 +81,12 @@ static void a_good_client_still_works(void)
 {
 	char *out = NULL;
 
-	cr_assert_eq(kst_h_client(&out, 20000, "-c", addr, "--send", "100k",
-				  "--expect-echo", "--half-close", NULL),
+	cr_assert_eq(kst_h_client(&out, 20000, "-c", edge.addr, "--send",
+				  "100k", "--expect-echo", "--half-close",
+				  NULL),
 		     0, "%s", out);
 	free(out);
-	cr_assert(kst_h_alive(d.pid), "the daemon survived");
+	cr_assert(kst_h_alive(edge.d.pid), "the daemon survived");
 }
 
 Test(robust, garbage_costs_only_its_own_connection, .timeout = 60)
@@ -97,14 +95,13 @@ Test(robust, garbage_costs_only_its_own_connection, .timeout = 60)
 	int fd;
 
 	start(NULL);
-	fd = tcp_connect(port);
+	fd = tcp_connect(edge.port);
 	cr_assert_eq(write(fd, garbage, sizeof(garbage) - 1),
 		     (ssize_t)sizeof(garbage) - 1);
 	cr_expect_geq(closed_within(fd, 5000), 0, "garbage is disconnected");
 	close(fd);
 	a_good_client_still_works();
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	kst_edge_stop(&edge);
 }
 
 Test(robust, a_truncated_client_hello_costs_only_its_own_connection,
@@ -117,9 +114,9 @@ Test(robust, a_truncated_client_hello_costs_only_its_own_connection,
 	int fd, held;
 
 	start("handshake-timeout = 1s\n");
-	fd = tcp_connect(port);
+	fd = tcp_connect(edge.port);
 	cr_assert_eq(write(fd, hello, sizeof(hello)), (ssize_t)sizeof(hello));
-	held = tcp_connect(port); /* and one that closes half-way */
+	held = tcp_connect(edge.port); /* and one that closes half-way */
 	cr_assert_eq(write(held, hello, 10), 10);
 	close(held);
 	a_good_client_still_works();
@@ -127,8 +124,7 @@ Test(robust, a_truncated_client_hello_costs_only_its_own_connection,
 		      "the stalled handshake is closed at its timeout");
 	close(fd);
 	a_good_client_still_works();
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	kst_edge_stop(&edge);
 }
 
 Test(robust, a_client_idle_past_the_handshake_timeout_is_closed,
@@ -138,7 +134,7 @@ Test(robust, a_client_idle_past_the_handshake_timeout_is_closed,
 	int fd;
 
 	start("handshake-timeout = 1s\n");
-	fd = tcp_connect(port);
+	fd = tcp_connect(edge.port);
 	ms = closed_within(fd, 6000);
 	cr_expect_geq(ms, 900, "not before the timeout (%ld ms)", ms);
 	/* the kernel holds a silent connection about a second before it is
@@ -146,8 +142,7 @@ Test(robust, a_client_idle_past_the_handshake_timeout_is_closed,
 	cr_expect_leq(ms, 4500, "soon after it (%ld ms)", ms);
 	close(fd);
 	a_good_client_still_works();
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	kst_edge_stop(&edge);
 }
 
 Test(robust, a_refusing_backend_closes_that_client_and_serving_goes_on,
@@ -156,13 +151,13 @@ Test(robust, a_refusing_backend_closes_that_client_and_serving_goes_on,
 	char *out = NULL;
 
 	start(NULL);
-	kst_h_backend_stop(&b); /* nothing listens on its port now */
-	cr_assert_neq(kst_h_client(&out, 20000, "-c", addr, "--send", "10",
+	kst_h_backend_stop(&edge.b); /* nothing listens on its port now */
+	cr_assert_neq(kst_h_client(&out, 20000, "-c", edge.addr, "--send", "10",
 				   "--expect-echo", NULL),
 		      0, "no backend, no echo");
 	free(out);
-	cr_assert(kst_h_alive(d.pid));
-	cr_expect_gt(kst_h_count(d.log, "Connection refused"), 0,
+	cr_assert(kst_h_alive(edge.d.pid));
+	cr_expect_gt(kst_h_count(edge.d.log, "Connection refused"), 0,
 		     "the log says why");
 	/* the backend comes back on the same port: service resumes */
 	{
@@ -170,15 +165,15 @@ Test(robust, a_refusing_backend_closes_that_client_and_serving_goes_on,
 					    "-m", "echo", "-l", NULL, NULL};
 		char l[64];
 
-		snprintf(port_s, sizeof(port_s), "%d", b.port);
+		snprintf(port_s, sizeof(port_s), "%d", edge.b.port);
 		snprintf(l, sizeof(l), "127.0.0.1:%s", port_s);
 		argv[4] = l;
-		b.pid = kst_h_spawn(argv, kst_h_path("backend2.log"));
-		cr_assert_eq(kst_h_wait_port("127.0.0.1", b.port, 5000), 0);
+		edge.b.pid = kst_h_spawn(argv, kst_h_path("backend2.log"));
+		cr_assert_eq(kst_h_wait_port("127.0.0.1", edge.b.port, 5000),
+			     0);
 	}
 	a_good_client_still_works();
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	kst_edge_stop(&edge);
 }
 
 Test(robust, out_of_file_descriptors_pauses_accepting_without_spinning,
@@ -192,25 +187,24 @@ Test(robust, out_of_file_descriptors_pauses_accepting_without_spinning,
 	start("workers = 1\n");
 	/* lower the running daemon's limit below what its connection cap
 	 * assumed: accept meets EMFILE after a few dozen connections */
-	cr_assert_eq(prlimit(d.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	cr_assert_eq(prlimit(edge.d.pid, RLIMIT_NOFILE, &rl, NULL), 0);
 	for (int i = 0; i < 80; i++)
-		fds[i] = tcp_connect(port); /* the kernel queues them */
-	cr_assert_eq(kst_h_wait_log(d.log, "Too many open files", 10000), 0,
-		     "the daemon ran out of descriptors");
-	cpu0 = kst_h_cpu_seconds(d.pid);
+		fds[i] = tcp_connect(edge.port); /* the kernel queues them */
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "Too many open files", 10000),
+		     0, "the daemon ran out of descriptors");
+	cpu0 = kst_h_cpu_seconds(edge.d.pid);
 	cr_assert_geq(cpu0, 0, "CPU time read from /proc");
 	sleep(2);
-	cpu1 = kst_h_cpu_seconds(d.pid);
+	cpu1 = kst_h_cpu_seconds(edge.d.pid);
 	cr_expect_lt(cpu1 - cpu0, 0.5, "no busy loop: %.2f s of CPU in 2 s",
 		     cpu1 - cpu0);
 	for (int i = 0; i < 80; i++)
 		close(fds[i]);
-	cr_assert_eq(kst_h_client(&out, 30000, "-c", addr, "--send", "10",
+	cr_assert_eq(kst_h_client(&out, 30000, "-c", edge.addr, "--send", "10",
 				  "--expect-echo", "--half-close", NULL),
 		     0, "serving again once descriptors are free: %s", out);
 	free(out);
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	kst_edge_stop(&edge);
 }
 
 Test(robust, max_connections_holds_the_rest_in_the_queue, .timeout = 60)
@@ -220,19 +214,18 @@ Test(robust, max_connections_holds_the_rest_in_the_queue, .timeout = 60)
 
 	start("max-connections = 3\nhandshake-timeout = 3s\n");
 	for (int i = 0; i < 3; i++)
-		fds[i] = tcp_connect(port); /* three handshakes pending */
+		fds[i] = tcp_connect(edge.port); /* three handshakes pending */
 	usleep(300 * 1000);
 	/* a fourth client waits in the accept queue, then is served once
 	 * the idle three time out */
-	cr_assert_eq(kst_h_client(&out, 30000, "-c", addr, "--send", "10",
+	cr_assert_eq(kst_h_client(&out, 30000, "-c", edge.addr, "--send", "10",
 				  "--expect-echo", "--half-close", "--timeout",
 				  "20", NULL),
 		     0, "%s", out);
 	free(out);
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	kst_edge_stop(&edge);
 }
 
 Test(robust, a_relayed_connection_idle_past_idle_timeout_is_closed,
@@ -245,7 +238,7 @@ Test(robust, a_relayed_connection_idle_past_idle_timeout_is_closed,
 	start("idle-timeout = 1s\n");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* would hold 20 s; the server closes it after 1 s of silence */
-	cr_assert_eq(kst_h_client(&out, 30000, "-c", addr, "--send", "10",
+	cr_assert_eq(kst_h_client(&out, 30000, "-c", edge.addr, "--send", "10",
 				  "--expect-echo", "--hold", "20", NULL),
 		     0, "%s", out);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -253,19 +246,31 @@ Test(robust, a_relayed_connection_idle_past_idle_timeout_is_closed,
 	     (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	cr_expect_geq(ms, 900, "%ld ms", ms);
 	cr_expect_lt(ms, 5000, "%ld ms", ms);
-	cr_expect_eq(kst_h_count(d.log, "idle timeout"), 1);
+	cr_expect_eq(kst_h_count(edge.d.log, "idle timeout"), 1);
 	free(out);
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	kst_edge_stop(&edge);
 }
 
 Test(robust, thousands_of_open_tls13_connections_leave_room_for_more,
      .timeout = 120)
 {
-	char *hold[] = {(char *)kst_h_tool("kst-client"), "-c", addr, "--tls",
-			"1.3", "--send", "1", "--expect-echo", "--hold", "30",
-			"--conns", "2500", "--parallel", "2500", "--timeout",
-			"60", NULL};
+	char *hold[] = {(char *)kst_h_tool("kst-client"),
+			"-c",
+			edge.addr,
+			"--tls",
+			"1.3",
+			"--send",
+			"1",
+			"--expect-echo",
+			"--hold",
+			"30",
+			"--conns",
+			"2500",
+			"--parallel",
+			"2500",
+			"--timeout",
+			"60",
+			NULL};
 	char *out = NULL, active[32];
 	pid_t held;
 
@@ -273,20 +278,20 @@ Test(robust, thousands_of_open_tls13_connections_leave_room_for_more,
 	held = kst_h_spawn(hold, kst_h_path("hold.log"));
 	/* the map is off here: count the established ones from the log */
 	for (int i = 0; i < 600; i++) {
-		if (kst_h_count(d.log, "TLSv1.3") >= 2500)
+		if (kst_h_count(edge.d.log, "TLSv1.3") >= 2500)
 			break;
 		usleep(100 * 1000);
 	}
-	snprintf(active, sizeof(active), "%d", kst_h_count(d.log, "TLSv1.3"));
+	snprintf(active, sizeof(active), "%d",
+		 kst_h_count(edge.d.log, "TLSv1.3"));
 	cr_expect_eq(atoi(active), 2500, "all held: %s", active);
 	/* the next handshakes still succeed (each held one keeps key
 	 * material; nothing may run out at a few thousand) */
-	cr_expect_eq(kst_h_client(&out, 30000, "-c", addr, "--tls", "1.3",
+	cr_expect_eq(kst_h_client(&out, 30000, "-c", edge.addr, "--tls", "1.3",
 				  "--send", "1k", "--expect-echo",
 				  "--half-close", "--conns", "20", NULL),
 		     0, "%s", out);
 	free(out);
 	kst_h_stop(held, SIGTERM, 10000);
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	kst_edge_stop(&edge);
 }

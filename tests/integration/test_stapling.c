@@ -15,13 +15,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
 
-static struct kst_h_daemon d;
-static struct kst_h_backend b;
-static char addr[64];
-static int port;
+static struct kst_edge edge;
+
+static void fini(void)
+{
+	kst_edge_stop(&edge);
+}
+
+TestSuite(stapling, .fini = fini);
 
 /* A staple file beside the test's copy of leaf: the CLI-made response
  * (good for 10 years), or minted with the given times. */
@@ -52,24 +57,10 @@ static void staple_minted(const char *leaf, int status, time_t this_update,
 /* certs: the listener's cert lines */
 static void start(const char *global, const char *certs)
 {
-	char *text = NULL;
+	struct kst_edge_conf c = {
+		.global = global, .ocsp = "fetch = off\n", .listener = certs};
 
-	port = kst_h_free_port();
-	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
-	cr_assert(asprintf(&text,
-			   "[global]\n%s[ocsp]\nfetch = off\n"
-			   "[listener:web]\nbind = 127.0.0.1:%d\n"
-			   "backend = 127.0.0.1:%d\n%s",
-			   global ? global : "", port, b.port, certs) > 0);
-	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
-	free(text);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-}
-
-static void stop(void)
-{
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	kst_edge_start(&edge, &c);
 }
 
 static char *certs_line(const char *a, const char *b2)
@@ -86,11 +77,10 @@ static char *certs_line(const char *a, const char *b2)
 static char *status_print(const char *sigalgs, const char *sni, bool ok)
 {
 	char *out = NULL;
-	int rc = kst_h_client(&out, 20000, "-c", addr, "--status", "--print",
-			      "--ca", kst_h_pki("root.crt"), "--sni",
+	int rc = kst_h_client(&out, 20000, "-c", edge.addr, "--status",
+			      "--print", "--ca", kst_h_pki("root.crt"), "--sni",
 			      sni ? sni : "localhost", "--sigalgs",
-			      sigalgs ? sigalgs
-				      : "ECDSA+SHA256:RSA-PSS+SHA256",
+			      sigalgs ? sigalgs : "ECDSA+SHA256:RSA-PSS+SHA256",
 			      NULL);
 
 	if (ok)
@@ -104,8 +94,8 @@ Test(stapling, openssl_s_client_sees_a_successful_response_for_its_serial,
      .timeout = 60)
 {
 	char *certs, *out = NULL, *serial, want[128];
-	char *argv[] = {"openssl", "s_client", "-connect", addr, "-status",
-			"-servername", "localhost", NULL};
+	char *argv[] = {"openssl", "s_client",	  "-connect",  edge.addr,
+			"-status", "-servername", "localhost", NULL};
 
 	staple_cli("localhost-ecdsa");
 	certs = certs_line("localhost-ecdsa", NULL);
@@ -122,7 +112,7 @@ Test(stapling, openssl_s_client_sees_a_successful_response_for_its_serial,
 	free(serial);
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, curl_cert_status_passes_with_a_staple_and_fails_without,
@@ -142,7 +132,7 @@ Test(stapling, curl_cert_status_passes_with_a_staple_and_fails_without,
 	staple_cli("localhost-ecdsa");
 	certs = certs_line("localhost-ecdsa", "localhost-rsa");
 	start(NULL, certs);
-	snprintf(url, sizeof(url), "https://localhost:%d/", port);
+	snprintf(url, sizeof(url), "https://localhost:%d/", edge.port);
 	kst_h_run(ec, NULL, 0, &out, 20000);
 	cr_expect(strstr(out, "OCSP") == NULL, "ECDSA: staple accepted: %s",
 		  out);
@@ -152,7 +142,7 @@ Test(stapling, curl_cert_status_passes_with_a_staple_and_fails_without,
 		  "RSA: no staple, curl refuses: %s", out);
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, gnutls_cli_verifies_the_staple, .timeout = 60)
@@ -165,7 +155,7 @@ Test(stapling, gnutls_cli_verifies_the_staple, .timeout = 60)
 	staple_cli("localhost-ecdsa");
 	certs = certs_line("localhost-ecdsa", NULL);
 	start(NULL, certs);
-	snprintf(p, sizeof(p), "%d", port);
+	snprintf(p, sizeof(p), "%d", edge.port);
 	kst_h_run(argv, "", 0, &out, 20000);
 	cr_expect(strstr(out, "OCSP status request") != NULL, "%s", out);
 	cr_expect(strstr(out, "The certificate is trusted") != NULL, "%s",
@@ -174,7 +164,7 @@ Test(stapling, gnutls_cli_verifies_the_staple, .timeout = 60)
 		  "it had no need to ask the responder: %s", out);
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, ecdsa_and_rsa_clients_each_get_their_certs_own_staple,
@@ -200,7 +190,7 @@ Test(stapling, ecdsa_and_rsa_clients_each_get_their_certs_own_staple,
 	cr_expect_str_eq(kst_h_kv(out, "staple_matches_cert"), "1", "%s", out);
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, a_client_that_does_not_ask_gets_no_staple, .timeout = 60)
@@ -210,12 +200,13 @@ Test(stapling, a_client_that_does_not_ask_gets_no_staple, .timeout = 60)
 	staple_cli("localhost-ecdsa");
 	certs = certs_line("localhost-ecdsa", NULL);
 	start(NULL, certs);
-	cr_assert_eq(kst_h_client(&out, 20000, "-c", addr, "--print", NULL), 0,
-		     "%s", out);
+	cr_assert_eq(
+		kst_h_client(&out, 20000, "-c", edge.addr, "--print", NULL), 0,
+		"%s", out);
 	cr_expect_str_eq(kst_h_kv(out, "stapled"), "0");
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, an_expired_staple_file_is_not_stapled, .timeout = 60)
@@ -229,11 +220,11 @@ Test(stapling, an_expired_staple_file_is_not_stapled, .timeout = 60)
 	start(NULL, certs);
 	out = status_print(NULL, NULL, true);
 	cr_expect_str_eq(kst_h_kv(out, "stapled"), "0");
-	cr_expect_eq(kst_h_count(d.log, "rejected (expired)"), 1,
+	cr_expect_eq(kst_h_count(edge.d.log, "rejected (expired)"), 1,
 		     "the reason is logged once");
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, a_staple_stops_being_stapled_when_its_next_update_passes,
@@ -249,23 +240,33 @@ Test(stapling, a_staple_stops_being_stapled_when_its_next_update_passes,
 	out = status_print(NULL, NULL, true);
 	cr_expect_str_eq(kst_h_kv(out, "stapled"), "1");
 	free(out);
-	cr_assert_eq(kst_h_wait_log(d.log, "staple expired", 8000), 0);
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "staple expired", 8000), 0);
 	out = status_print(NULL, NULL, true);
 	cr_expect_str_eq(kst_h_kv(out, "stapled"), "0",
 			 "nothing past nextUpdate is stapled");
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, replacing_the_file_under_load_switches_without_failures,
      .timeout = 120)
 {
 	char *certs, *out = NULL, *first, *second;
-	char *argv[] = {(char *)kst_h_tool("kst-client"), "-c", addr,
-			"--status", "--require-staple", "--send", "2k",
-			"--expect-echo", "--half-close", "--conns", "600",
-			"--parallel", "6", NULL};
+	char *argv[] = {(char *)kst_h_tool("kst-client"),
+			"-c",
+			edge.addr,
+			"--status",
+			"--require-staple",
+			"--send",
+			"2k",
+			"--expect-echo",
+			"--half-close",
+			"--conns",
+			"600",
+			"--parallel",
+			"6",
+			NULL};
 	time_t now = time(NULL);
 	pid_t load;
 	int rc;
@@ -288,17 +289,17 @@ Test(stapling, replacing_the_file_under_load_switches_without_failures,
 	cr_expect_eq(rc, 0, "no connection failed during the swaps: %s", out);
 	cr_expect(strstr(out, "failed=0") != NULL, "%s", out);
 	free(out);
-	cr_assert_eq(kst_h_wait_log(d.log, "good until", 5000), 0);
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "good until", 5000), 0);
 	usleep(300 * 1000);
 	out = status_print(NULL, NULL, true);
 	second = strdup(kst_h_kv(out, "staple_sha256"));
 	cr_expect_str_neq(first, second, "the new file is stapled");
-	cr_expect_geq(kst_h_count(d.log, "stapling staple file"), 2);
+	cr_expect_geq(kst_h_count(edge.d.log, "stapling staple file"), 2);
 	free(out);
 	free(first);
 	free(second);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, a_must_staple_cert_is_never_served_without_a_staple,
@@ -310,18 +311,19 @@ Test(stapling, a_must_staple_cert_is_never_served_without_a_staple,
 	start(NULL, certs);
 	out = status_print(NULL, "must-staple.test", false);
 	free(out);
-	cr_expect_gt(kst_h_count(d.log, "must-staple without a valid staple"),
-		     0, "the log says why");
+	cr_expect_gt(
+		kst_h_count(edge.d.log, "must-staple without a valid staple"),
+		0, "the log says why");
 	/* the staple arrives: served and stapled, without a reload */
 	staple_cli("must-staple");
-	cr_assert_eq(kst_h_wait_log(d.log, "cert must-staple.pem: stapling",
-				    8000),
+	cr_assert_eq(kst_h_wait_log(edge.d.log,
+				    "cert must-staple.pem: stapling", 8000),
 		     0);
 	out = status_print(NULL, "must-staple.test", true);
 	cr_expect_str_eq(kst_h_kv(out, "stapled"), "1");
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, strict_policy_falls_back_to_another_cert_when_a_staple_expires,
@@ -342,7 +344,7 @@ Test(stapling, strict_policy_falls_back_to_another_cert_when_a_staple_expires,
 	out = status_print(NULL, NULL, true);
 	cr_expect_str_eq(kst_h_kv(out, "peer_key"), "EC");
 	free(out);
-	cr_assert_eq(kst_h_wait_log(d.log, "staple expired", 8000), 0);
+	cr_assert_eq(kst_h_wait_log(edge.d.log, "staple expired", 8000), 0);
 	out = status_print(NULL, NULL, true);
 	cr_expect_str_eq(kst_h_kv(out, "peer_key"), "RSA",
 			 "the strict ECDSA cert is no longer served");
@@ -351,7 +353,7 @@ Test(stapling, strict_policy_falls_back_to_another_cert_when_a_staple_expires,
 	out = status_print("ECDSA+SHA256", NULL, false); /* nothing left */
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, a_revoked_response_is_not_stapled_and_logged_critical,
@@ -365,11 +367,11 @@ Test(stapling, a_revoked_response_is_not_stapled_and_logged_critical,
 	out = status_print(NULL, "revoked.test", true);
 	cr_expect_str_eq(kst_h_kv(out, "stapled"), "0");
 	free(out);
-	cr_expect_eq(kst_h_count(d.log, "crit: cert revoked.pem"), 1);
-	cr_expect_gt(kst_h_count(d.log, "keyCompromise"), 0,
+	cr_expect_eq(kst_h_count(edge.d.log, "crit: cert revoked.pem"), 1);
+	cr_expect_gt(kst_h_count(edge.d.log, "keyCompromise"), 0,
 		     "the reason is in the log");
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(stapling, sighup_reloads_staples_and_keeps_serving, .timeout = 60)
@@ -382,12 +384,12 @@ Test(stapling, sighup_reloads_staples_and_keeps_serving, .timeout = 60)
 	cr_expect_str_eq(kst_h_kv(out, "stapled"), "0");
 	free(out);
 	staple_cli("localhost-ecdsa");
-	cr_assert_eq(kst_h_daemon_reload(&d), 0);
+	cr_assert_eq(kst_h_daemon_reload(&edge.d), 0);
 	out = status_print(NULL, NULL, true);
 	cr_expect_str_eq(kst_h_kv(out, "stapled"), "1");
 	free(out);
 	free(certs);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 /* The number of the first line of file starting with prefix; 0: none. */
@@ -416,23 +418,24 @@ Test(stapling, a_fifo_as_staple_file_is_refused_without_hanging,
 {
 	char *certs, *text = NULL, *out = NULL, want[700];
 	const char *fifo = kst_h_path("localhost-ecdsa.pem.ocsp");
-	char *check[] = {(char *)kst_h_kstapled(), "-t", "-c", d.conf, NULL};
+	char *check[] = {(char *)kst_h_kstapled(), "-t", "-c", edge.d.conf,
+			 NULL};
 	int started, rc;
 
 	cr_assert_eq(mkfifo(fifo, 0644), 0);
 	certs = certs_line("localhost-ecdsa", NULL);
-	port = kst_h_free_port();
-	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
+	edge.port = kst_h_free_port();
+	cr_assert_eq(kst_h_backend_start(&edge.b, "echo", false), 0);
 	cr_assert(asprintf(&text,
 			   "[ocsp]\nfetch = off\n[listener:web]\n"
 			   "bind = 127.0.0.1:%d\nbackend = 127.0.0.1:%d\n%s",
-			   port, b.port, certs) > 0);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+			   edge.port, edge.b.port, certs) > 0);
+	snprintf(edge.addr, sizeof(edge.addr), "127.0.0.1:%d", edge.port);
 	/* the harness waits at most 10 s for "started" */
-	started = kst_h_daemon_start(&d, text);
+	started = kst_h_daemon_start(&edge.d, text);
 	cr_expect_eq(started, 0, "starts within bounded time");
 	snprintf(want, sizeof(want), "%s: not a regular file", fifo);
-	cr_expect_eq(kst_h_count(d.log, want), 1,
+	cr_expect_eq(kst_h_count(edge.d.log, want), 1,
 		     "the log names the path and why, once");
 	if (started == 0) {
 		out = status_print(NULL, NULL, true); /* still serves */
@@ -442,16 +445,17 @@ Test(stapling, a_fifo_as_staple_file_is_refused_without_hanging,
 	rc = kst_h_run(check, NULL, 0, &out, 10000);
 	cr_expect_eq(rc, 1, "kstapled -t fails (%d): %s", rc, out);
 	/* an error (warnings say "warning:") at the cert's FILE:LINE */
-	snprintf(want, sizeof(want), "%s:%d: cert localhost-ecdsa.pem: "
-		 "staple file %s: not a regular file", d.conf,
-		 line_of(d.conf, "cert = "), fifo);
+	snprintf(want, sizeof(want),
+		 "%s:%d: cert localhost-ecdsa.pem: "
+		 "staple file %s: not a regular file",
+		 edge.d.conf, line_of(edge.d.conf, "cert = "), fifo);
 	cr_expect(out != NULL && strstr(out, want) != NULL,
 		  "a FILE:LINE error naming the FIFO: %s", out);
 	free(out);
-	rc = kst_h_stop(d.pid, SIGTERM, 5000);
+	rc = kst_h_stop(edge.d.pid, SIGTERM, 5000);
 	cr_expect_eq(rc, 0, "SIGTERM stops it (exit status %d)", rc);
-	d.pid = 0;
-	kst_h_backend_stop(&b);
+	edge.d.pid = 0;
+	kst_h_backend_stop(&edge.b);
 	free(text);
 	free(certs);
 }

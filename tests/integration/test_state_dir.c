@@ -16,52 +16,48 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/testutil.h"
 
-static struct kst_h_daemon d;
-static struct kst_h_backend b;
 static struct kst_h_ocspd r;
-static char addr[64];
+
+static struct kst_edge edge;
+
+static void stop_all(void)
+{
+	kst_edge_stop(&edge);
+	kst_h_ocspd_stop(&r);
+}
+
+TestSuite(state_dir, .fini = stop_all);
 
 /* Serve localhost-ecdsa fetching from the index responder, with global
  * lines (state-dir) in a [global] of their own. */
 static void start(const char *global)
 {
-	char *text = NULL;
-	int port = kst_h_free_port();
+	struct kst_edge_conf c = {
+		.global = global,
+		.ocsp = "startup-wait = 5s\nconnect-timeout = 1s\n"
+			"response-timeout = 2s\n",
+		.listener = "cert = ec\n",
+	};
+	char *sections = NULL;
 
-	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
 	cr_assert_eq(kst_h_ocspd_start(&r, NULL, "ok", 1), 0);
-	cr_assert(asprintf(&text,
-			   "[global]\n%s"
-			   "[ocsp]\nstartup-wait = 5s\nconnect-timeout = 1s\n"
-			   "response-timeout = 2s\n"
-			   "[listener:web]\nbind = 127.0.0.1:%d\n"
-			   "backend = 127.0.0.1:%d\ncert = ec\n"
-			   "[cert:ec]\npem = %s\nocsp-url = %s\n",
-			   global, port, b.port, kst_h_leaf("localhost-ecdsa"),
-			   r.url) > 0);
-	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
-	free(text);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-}
-
-static void stop_all(void)
-{
-	if (d.pid > 0)
-		cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	d.pid = 0;
-	kst_h_backend_stop(&b);
-	kst_h_ocspd_stop(&r);
+	cr_assert(asprintf(&sections, "[cert:ec]\npem = %s\nocsp-url = %s\n",
+			   kst_h_leaf("localhost-ecdsa"), r.url) > 0);
+	c.sections = sections;
+	kst_edge_start(&edge, &c);
+	free(sections);
 }
 
 /* What `openssl s_client -status` prints of the staple. */
 static char *s_client_status(void)
 {
 	char *out = NULL;
-	char *argv[] = {"openssl", "s_client", "-connect", addr, "-status",
-			"-servername", "localhost", NULL};
+	char *argv[] = {"openssl", "s_client",	  "-connect",  edge.addr,
+			"-status", "-servername", "localhost", NULL};
 
 	cr_assert_eq(kst_h_run(argv, "Q\n", 2, &out, 20000), 0, "%s", out);
 	return out;
@@ -100,17 +96,18 @@ Test(state_dir, a_fetched_response_is_stapled_when_it_cannot_be_persisted,
 			  strstr(out, "Cert Status: good") != NULL,
 		  "the response the responder gave is stapled:\n%s", out);
 	free(out);
-	cr_expect_eq(kst_h_count(d.log, "failed (write)"), 0, "%s", d.log);
-	cr_expect_gt(kst_h_count(d.log, "cannot write"), 0,
+	cr_expect_eq(kst_h_count(edge.d.log, "failed (write)"), 0, "%s",
+		     edge.d.log);
+	cr_expect_gt(kst_h_count(edge.d.log, "cannot write"), 0,
 		     "the log says the response is not persisted");
 	/* a scan (every 5 s) tries the write again, and says nothing new */
 	sleep(6);
-	cr_expect_eq(kst_h_count(d.log, "cannot write"), 1,
+	cr_expect_eq(kst_h_count(edge.d.log, "cannot write"), 1,
 		     "warned once, not at every retry");
 	/* the operator fixes it: the next retry writes the staple served */
 	snprintf(cmd, sizeof(cmd), "rm -f %s && mkdir -p %s", file, state);
 	cr_assert_eq(kst_h_sh(cmd, NULL, 5000), 0);
-	cr_expect_eq(kst_h_wait_log(d.log, "written to", 15000), 0,
+	cr_expect_eq(kst_h_wait_log(edge.d.log, "written to", 15000), 0,
 		     "the write was tried again");
 	cr_expect_eq(ocsp_files(state), 1, "persisted once it could be");
 	stop_all();

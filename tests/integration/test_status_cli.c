@@ -11,50 +11,36 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 
-static struct kst_h_daemon d;
-static struct kst_h_backend b;
-static char pins[128];
+static struct kst_edge edge;
 
+static void fini(void)
+{
+	kst_edge_stop(&edge);
+}
+
+TestSuite(status_cli, .fini = fini);
+
+/* the localhost ECDSA (a staple file beside it) and RSA certs */
 static void start(void)
 {
-	char *text = NULL;
-	int port = kst_h_free_port();
+	struct kst_edge_conf c = {.ocsp = "fetch = off\n", .web_certs = true};
 
-	snprintf(pins, sizeof(pins), "/sys/fs/bpf/kst-status-cli-%d", getpid());
-	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
 	cr_assert_eq(kst_h_copy(kst_h_pki("ocsp/localhost-ecdsa.der"),
 				kst_h_path("localhost-ecdsa.pem.ocsp"), 0644),
 		     0);
-	cr_assert(asprintf(&text,
-			   "[global]\nbpf-pin-dir = %s\n[ocsp]\nfetch = off\n"
-			   "[listener:web]\nbind = 127.0.0.1:%d\n"
-			   "backend = 127.0.0.1:%d\ncert = %s\ncert = %s\n",
-			   pins, port, b.port, kst_h_leaf("localhost-ecdsa"),
-			   kst_h_leaf("localhost-rsa")) > 0);
-	cr_assert_eq(kst_h_daemon_start(&d, text), 0);
-	free(text);
-	d.port = port;
-}
-
-static void stop(void)
-{
-	char cmd[200];
-
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pins);
-	kst_h_sh(cmd, NULL, 5000);
+	kst_edge_pins(&edge, "status-cli");
+	kst_edge_start(&edge, &c);
 }
 
 static void handshakes(int n)
 {
-	char *out = NULL, addr[64], num[16];
+	char *out = NULL, num[16];
 
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", d.port);
 	snprintf(num, sizeof(num), "%d", n);
-	cr_assert_eq(kst_h_client(&out, 30000, "-c", addr, "--status",
+	cr_assert_eq(kst_h_client(&out, 30000, "-c", edge.addr, "--status",
 				  "--conns", num, NULL),
 		     0, "%s", out);
 	free(out);
@@ -75,7 +61,7 @@ static const char *status_json(void)
 	int rc;
 
 	cr_assert(asprintf(&cmd, "'%s' status --json -c '%s' > '%s'",
-			   kst_h_kstapled(), d.conf, path) > 0);
+			   kst_h_kstapled(), edge.d.conf, path) > 0);
 	rc = kst_h_sh(cmd, NULL, 10000);
 	free(cmd);
 	text = kst_h_read(path);
@@ -134,5 +120,5 @@ Test(status_cli, json_has_json_types_and_rfc3339_times, .timeout = 90)
 	expect_jq(json, ".certs[] | select(.name == \"localhost-rsa.pem\") | "
 			".next_update == 0 and .next_update_rfc3339 == null");
 	expect_jq(json, ".daemon == \"running\" and .exit == 0");
-	stop();
+	kst_edge_stop(&edge);
 }

@@ -9,31 +9,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 
-static struct kst_h_daemon d;
-static struct kst_h_backend b;
-static char addr[64];
+static struct kst_edge edge;
 
-static void start(bool proxy, const char *extra)
+static void fini(void)
 {
-	char *conf, *lines = NULL;
-	int port = kst_h_free_port();
-
-	cr_assert_eq(kst_h_backend_start(&b, "echo", proxy), 0);
-	cr_assert(asprintf(&lines, "cert = %s\n%s",
-			   kst_h_leaf("other-ecdsa"), extra ? extra : "") > 0);
-	conf = kst_h_conf_web(port, b.port, lines);
-	cr_assert_eq(kst_h_daemon_start(&d, conf), 0);
-	free(conf);
-	free(lines);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	kst_edge_stop(&edge);
 }
 
-static void stop(void)
+TestSuite(tls, .fini = fini);
+
+/* The localhost ECDSA and RSA certs, then other-ecdsa; proxy: the backend
+ * expects a PROXY header. */
+static void start(bool proxy, const char *extra)
 {
-	cr_expect_eq(kst_h_daemon_stop(&d), 0);
-	kst_h_backend_stop(&b);
+	struct kst_edge_conf c = {.web_certs = true};
+	char *lines = NULL;
+
+	cr_assert(asprintf(&lines, "cert = %s\n%s",
+			   kst_h_leaf("other-ecdsa"), extra ? extra : "") > 0);
+	c.listener = lines;
+	kst_edge_backend(&edge, "echo", proxy);
+	kst_edge_start(&edge, &c);
+	free(lines);
 }
 
 /* Connect with the client arguments given; the output, asserted ok. */
@@ -45,7 +45,7 @@ static char *connect_print_v(const char *sni, const char *sigalgs,
 	int argc = 0, rc;
 
 	argv[argc++] = "-c";
-	argv[argc++] = addr;
+	argv[argc++] = edge.addr;
 	argv[argc++] = "--print";
 	argv[argc++] = "--ca";
 	argv[argc++] = (char *)kst_h_pki("root.crt");
@@ -101,16 +101,18 @@ Test(tls, gives_each_client_the_key_type_it_supports, .timeout = 60)
 				 "chain verifies to the root");
 		free(out);
 	}
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(tls, openssl_s_client_agrees_on_the_key_type, .timeout = 60)
 {
 	char *out = NULL;
-	char *ec[] = {"openssl", "s_client", "-connect", addr, "-servername",
-		      "localhost", "-sigalgs", "ECDSA+SHA256", NULL};
-	char *rsa[] = {"openssl", "s_client", "-connect", addr, "-servername",
-		       "localhost", "-sigalgs", "RSA-PSS+SHA256", NULL};
+	char *ec[] = {"openssl",  "s_client",	  "-connect",
+		      edge.addr,  "-servername",  "localhost",
+		      "-sigalgs", "ECDSA+SHA256", NULL};
+	char *rsa[] = {"openssl",  "s_client",	     "-connect",
+		       edge.addr,  "-servername",    "localhost",
+		       "-sigalgs", "RSA-PSS+SHA256", NULL};
 
 	start(false, NULL);
 	cr_assert_eq(kst_h_run(ec, "Q\n", 2, &out, 20000), 0, "%s", out);
@@ -121,7 +123,7 @@ Test(tls, openssl_s_client_agrees_on_the_key_type, .timeout = 60)
 	cr_expect(strstr(out, "Server public key is 2048 bit") != NULL, "%s",
 		  out);
 	free(out);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(tls, selects_the_certificate_by_sni_with_wildcards, .timeout = 60)
@@ -141,7 +143,7 @@ Test(tls, selects_the_certificate_by_sni_with_wildcards, .timeout = 60)
 	cr_expect_str_eq(kst_h_kv(out, "peer_subject"), "CN=localhost",
 			 "no match: the listener's first certificate");
 	free(out);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(tls, negotiates_alpn_from_the_configured_list, .timeout = 60)
@@ -149,17 +151,17 @@ Test(tls, negotiates_alpn_from_the_configured_list, .timeout = 60)
 	char *out = NULL;
 
 	start(false, "alpn = h2,http/1.1\n");
-	cr_assert_eq(kst_h_client(&out, 20000, "-c", addr, "--print", "--alpn",
-				  "http/1.1,h2", NULL),
+	cr_assert_eq(kst_h_client(&out, 20000, "-c", edge.addr, "--print",
+				  "--alpn", "http/1.1,h2", NULL),
 		     0, "%s", out);
 	cr_expect_str_eq(kst_h_kv(out, "alpn"), "h2", "server preference");
 	free(out);
-	cr_assert_eq(kst_h_client(&out, 20000, "-c", addr, "--print", "--alpn",
-				  "spdy/3", NULL),
+	cr_assert_eq(kst_h_client(&out, 20000, "-c", edge.addr, "--print",
+				  "--alpn", "spdy/3", NULL),
 		     0, "no overlap: no ALPN, handshake goes on: %s", out);
 	cr_expect_str_eq(kst_h_kv(out, "alpn"), "");
 	free(out);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(tls, honours_the_minimum_version_and_cipher_lists, .timeout = 60)
@@ -168,7 +170,7 @@ Test(tls, honours_the_minimum_version_and_cipher_lists, .timeout = 60)
 
 	start(false, "tls-min-version = 1.3\n"
 		     "ciphersuites = TLS_CHACHA20_POLY1305_SHA256\n");
-	cr_assert_neq(kst_h_client(&out, 20000, "-c", addr, "--tls", "1.2",
+	cr_assert_neq(kst_h_client(&out, 20000, "-c", edge.addr, "--tls", "1.2",
 				   NULL),
 		      0, "TLS 1.2 refused: %s", out);
 	free(out);
@@ -176,20 +178,20 @@ Test(tls, honours_the_minimum_version_and_cipher_lists, .timeout = 60)
 	cr_expect_str_eq(kst_h_kv(out, "cipher"),
 			 "TLS_CHACHA20_POLY1305_SHA256");
 	free(out);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 static char *proxy_header_seen(const char *alpn)
 {
 	char *out = NULL, *rec;
 
-	cr_assert_eq(kst_h_client(&out, 20000, "-c", addr, "--sni", "localhost",
-				  "--alpn", alpn, "--send", "1000",
+	cr_assert_eq(kst_h_client(&out, 20000, "-c", edge.addr, "--sni",
+				  "localhost", "--alpn", alpn, "--send", "1000",
 				  "--expect-echo", "--half-close", NULL),
 		     0, "%s", out);
 	free(out);
-	cr_assert_eq(kst_h_wait_log(b.record, "version", 5000), 0);
-	rec = kst_h_read(b.record);
+	cr_assert_eq(kst_h_wait_log(edge.b.record, "version", 5000), 0);
+	rec = kst_h_read(edge.b.record);
 	cr_assert_not_null(rec);
 	return rec;
 }
@@ -202,7 +204,8 @@ Test(tls, sends_proxy_v2_with_alpn_sni_version_and_cipher, .timeout = 60)
 	rec = proxy_header_seen("h2");
 	cr_expect(strstr(rec, "\"version\":2") != NULL, "%s", rec);
 	cr_expect(strstr(rec, "\"src\":\"127.0.0.1:") != NULL, "%s", rec);
-	cr_expect(strstr(rec, addr) != NULL, "dst is our listener: %s", rec);
+	cr_expect(strstr(rec, edge.addr) != NULL, "dst is our listener: %s",
+		  rec);
 	cr_expect(strstr(rec, "\"alpn\":\"h2\"") != NULL, "%s", rec);
 	cr_expect(strstr(rec, "\"authority\":\"localhost\"") != NULL, "%s",
 		  rec);
@@ -210,7 +213,7 @@ Test(tls, sends_proxy_v2_with_alpn_sni_version_and_cipher, .timeout = 60)
 		  rec);
 	cr_expect(strstr(rec, "\"ssl_cipher\":\"TLS_") != NULL, "%s", rec);
 	free(rec);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 Test(tls, sends_proxy_v1, .timeout = 60)
@@ -222,7 +225,7 @@ Test(tls, sends_proxy_v1, .timeout = 60)
 	cr_expect(strstr(rec, "\"version\":1") != NULL, "%s", rec);
 	cr_expect(strstr(rec, "\"src\":\"127.0.0.1:") != NULL, "%s", rec);
 	free(rec);
-	stop();
+	kst_edge_stop(&edge);
 }
 
 /* Bytes of the log that are neither printable ASCII nor a line end. */
@@ -249,15 +252,15 @@ Test(tls, refuses_a_server_name_that_is_not_a_host_name, .timeout = 90)
 					  "a\x01.test", "localhost.",
 					  "under_score.test"};
 	char ctl[] = "ctl\x01\x1b[2J.test";
-	char *sc[] = {"openssl",     "s_client", "-connect", addr,
+	char *sc[] = {"openssl",     "s_client", "-connect", edge.addr,
 		      "-servername", ctl,	 NULL};
 	char *out = NULL, *log;
 	int rc;
 
 	start(false, NULL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		rc = kst_h_client(&out, 20000, "-c", addr, "--print", "--sni",
-				  bad[i], NULL);
+		rc = kst_h_client(&out, 20000, "-c", edge.addr, "--print",
+				  "--sni", bad[i], NULL);
 		cr_expect_neq(rc, 0, "server name #%zu was accepted:\n%s", i,
 			      out);
 		free(out);
@@ -275,8 +278,8 @@ Test(tls, refuses_a_server_name_that_is_not_a_host_name, .timeout = 90)
 	out = connect_print("other.test", NULL, NULL);
 	cr_expect_str_eq(kst_h_kv(out, "peer_subject"), "CN=other.test");
 	free(out);
-	stop();
-	log = kst_h_read(d.log);
+	kst_edge_stop(&edge);
+	log = kst_h_read(edge.d.log);
 	cr_assert_not_null(log);
 	cr_expect_eq(log_control_bytes(log), 0,
 		     "raw control bytes in the daemon's log");

@@ -22,6 +22,7 @@
 #include "daemon/fetcher.h"
 #include "daemon/util.h"
 #include "tests/lib/dnssink.h"
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/toolproc.h"
@@ -42,17 +43,6 @@ static void pool_fini(void)
 }
 
 TestSuite(fetcher, .fini = pool_fini);
-
-/* kst-ocspd number i in mode on 127.0.0.1:0; returns its port. */
-static int ocspd_start(int i, const char *mode)
-{
-	kst_test_require(kst_tool_built("kst-ocspd"),
-			 "kst-ocspd is not built in $KST_BUILD/tools "
-			 "(make all)");
-	cr_assert_eq(kst_h_ocspd_start(&env.ocspd[i], NULL, mode, 0), 0,
-		     "kst-ocspd did not start (%s)", env.ocspd[i].out);
-	return env.ocspd[i].port;
-}
 
 /* Requests responder i has logged so far (hang logs on arrival). */
 static int ocspd_requests(int i)
@@ -125,7 +115,7 @@ Test(fetcher, refuses_a_pool_without_threads_or_a_null_job)
 
 Test(fetcher, returns_every_job_with_its_cookie_through_the_fd)
 {
-	int port = ocspd_start(0, "ok");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "ok");
 	bool seen[6] = {false};
 
 	cr_assert_eq(kst_fetcher_start(2, &env.pool), 0);
@@ -161,7 +151,7 @@ Test(fetcher, returns_every_job_with_its_cookie_through_the_fd)
 
 Test(fetcher, runs_no_more_fetches_at_once_than_it_has_threads)
 {
-	int port = ocspd_start(0, "hang");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "hang");
 
 	cr_assert_eq(kst_fetcher_start(2, &env.pool), 0);
 	for (uintptr_t i = 1; i <= 3; i++)
@@ -186,7 +176,8 @@ Test(fetcher, runs_no_more_fetches_at_once_than_it_has_threads)
 
 Test(fetcher, a_hanging_responder_does_not_delay_other_jobs)
 {
-	int dead = ocspd_start(0, "hang"), alive = ocspd_start(1, "ok");
+	int dead = kst_edge_ocspd_start(&env.ocspd[0], "hang"),
+	    alive = kst_edge_ocspd_start(&env.ocspd[1], "ok");
 	struct kst_fetch_job *job;
 	uint64_t t0;
 
@@ -206,7 +197,7 @@ Test(fetcher, a_hanging_responder_does_not_delay_other_jobs)
 
 Test(fetcher, stops_in_milliseconds_with_jobs_running_and_queued)
 {
-	int port = ocspd_start(0, "hang");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "hang");
 	uint64_t t0, ms;
 
 	cr_assert_eq(kst_fetcher_start(2, &env.pool), 0);

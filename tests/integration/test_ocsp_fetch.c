@@ -43,6 +43,7 @@
 #include "daemon/ocsp_fetch_http.h"
 #include "daemon/util.h"
 #include "tests/lib/dnssink.h"
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
 #include "tests/lib/testutil.h"
@@ -74,17 +75,6 @@ TestSuite(fetch, .fini = fetch_fini);
 static char *pki(const char *name)
 {
 	return (char *)kst_h_pki(name);
-}
-
-/* kst-ocspd number i (0 or 1) on 127.0.0.1:0 in mode; returns its port. */
-static int ocspd_start(int i, const char *mode)
-{
-	kst_test_require(kst_tool_built("kst-ocspd"),
-			 "kst-ocspd is not built in $KST_BUILD/tools "
-			 "(make all)");
-	cr_assert_eq(kst_h_ocspd_start(&env.ocspd[i], NULL, mode, 0), 0,
-		     "kst-ocspd did not start (%s)", env.ocspd[i].out);
-	return env.ocspd[i].port;
 }
 
 /* Lines kst-ocspd logged (one per request), or those that have word. */
@@ -617,7 +607,7 @@ Test(fetch, error_names_are_stable_short_tokens)
 
 Test(fetch, fetches_a_good_response_by_get_and_writes_nothing)
 {
-	int port = ocspd_start(0, "ok");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "ok");
 	const char *urls[] = {url_of(port, "/")};
 	struct kst_fetch_opts o = quick_opts();
 	struct kst_fetch_job *job = make_job("localhost-ecdsa", urls, 1, &o);
@@ -642,7 +632,7 @@ Test(fetch, fetches_a_good_response_by_get_and_writes_nothing)
 
 Test(fetch, posts_when_the_url_leaves_no_room_for_get)
 {
-	int port = ocspd_start(0, "ok");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "ok");
 	char path[300];
 	const char *urls[1];
 	struct kst_fetch_opts o = quick_opts();
@@ -664,7 +654,7 @@ Test(fetch, posts_when_the_url_leaves_no_room_for_get)
 
 Test(fetch, a_nonce_is_echoed_by_the_openssl_responder)
 {
-	int port = ocspd_start(0, "ok");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "ok");
 	const char *urls[] = {url_of(port, "/")};
 	struct kst_fetch_opts o = quick_opts();
 	struct kst_fetch_job *job;
@@ -719,7 +709,7 @@ ParameterizedTestParameters(fetch, each_responder_fault_gives_its_code)
 ParameterizedTest(struct fault_case *c, fetch,
 		  each_responder_fault_gives_its_code)
 {
-	int port = ocspd_start(0, c->mode);
+	int port = kst_edge_ocspd_start(&env.ocspd[0], c->mode);
 	const char *urls[] = {url_of(port, "/")};
 	struct kst_fetch_opts o = quick_opts();
 	struct kst_fetch_job *job;
@@ -758,7 +748,7 @@ ParameterizedTest(struct fault_case *c, fetch,
 
 Test(fetch, a_revoked_answer_carries_the_revocation)
 {
-	int port = ocspd_start(0, "ok");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "ok");
 	const char *urls[] = {url_of(port, "/")};
 	struct kst_fetch_opts o = quick_opts();
 	struct kst_fetch_job *job = make_job("revoked", urls, 1, &o);
@@ -892,7 +882,8 @@ Test(fetch, an_unresolvable_name_is_a_resolve_error)
 
 Test(fetch, tries_the_next_url_when_one_fails)
 {
-	int bad = ocspd_start(0, "http500"), good = ocspd_start(1, "ok");
+	int bad = kst_edge_ocspd_start(&env.ocspd[0], "http500"),
+	    good = kst_edge_ocspd_start(&env.ocspd[1], "ok");
 	const char *urls[] = {"http://nonexistent.invalid/", url_of(bad, "/"),
 			      url_of(good, "/")};
 	struct kst_fetch_opts o = quick_opts();
@@ -909,7 +900,8 @@ Test(fetch, tries_the_next_url_when_one_fails)
 
 Test(fetch, reports_the_last_url_when_all_fail)
 {
-	int a = ocspd_start(0, "http500"), b = ocspd_start(1, "html");
+	int a = kst_edge_ocspd_start(&env.ocspd[0], "http500"),
+	    b = kst_edge_ocspd_start(&env.ocspd[1], "html");
 	const char *urls[] = {url_of(a, "/"), url_of(b, "/")};
 	struct kst_fetch_opts o = quick_opts();
 	struct kst_fetch_job *job = make_job("localhost-ecdsa", urls, 2, &o);
@@ -924,7 +916,8 @@ Test(fetch, reports_the_last_url_when_all_fail)
 
 Test(fetch, a_revoked_answer_is_final_and_no_mirror_is_asked)
 {
-	int a = ocspd_start(0, "ok"), b = ocspd_start(1, "ok");
+	int a = kst_edge_ocspd_start(&env.ocspd[0], "ok"),
+	    b = kst_edge_ocspd_start(&env.ocspd[1], "ok");
 	const char *urls[] = {url_of(a, "/"), url_of(b, "/")};
 	struct kst_fetch_opts o = quick_opts();
 	struct kst_fetch_job *job = make_job("revoked", urls, 2, &o);
@@ -939,7 +932,7 @@ Test(fetch, a_revoked_answer_is_final_and_no_mirror_is_asked)
 
 Test(fetch, a_response_over_max_size_is_too_large)
 {
-	int port = ocspd_start(0, "ok");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "ok");
 	const char *urls[] = {url_of(port, "/")};
 	struct kst_fetch_opts o = quick_opts();
 	struct kst_fetch_job *job;
@@ -956,7 +949,7 @@ Test(fetch, a_response_over_max_size_is_too_large)
 
 Test(fetch, the_defaults_fetch_and_keep_the_body_only)
 {
-	int port = ocspd_start(0, "ok");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "ok");
 	const char *urls[] = {url_of(port, "/")};
 	X509 *leaf = kst_test_cert("localhost-ecdsa"),
 	     *issuer = kst_test_cert("int");
@@ -1618,7 +1611,7 @@ Test(fetch, an_ip_literal_is_never_looked_up)
 
 static void proxied_fetch(bool post)
 {
-	int port = ocspd_start(0, "ok");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "ok");
 	struct canned *proxy = canned_start("", 0);
 	char path[300], want[128], proxy_url[64];
 	const char *urls[1];
@@ -1735,7 +1728,7 @@ Test(fetch, falls_back_to_ipv4_when_ipv6_refuses)
 	kst_test_require(res->ai_family == AF_INET6 && res->ai_next != NULL,
 			 "the resolver does not put ::1 first here");
 	freeaddrinfo(res);
-	port = ocspd_start(0, "ok"); /* 127.0.0.1 only */
+	port = kst_edge_ocspd_start(&env.ocspd[0], "ok"); /* 127.0.0.1 only */
 	snprintf(url, sizeof(url), "http://dual.kst.test:%d/", port);
 	job = make_job("localhost-ecdsa", urls, 1, &o);
 	kst_fetch_run(job, 0);
@@ -1747,7 +1740,7 @@ Test(fetch, falls_back_to_ipv4_when_ipv6_refuses)
 
 Test(fetch, a_readable_cancel_fd_ends_the_job_at_once)
 {
-	int port = ocspd_start(0, "hang");
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "hang");
 	const char *urls[] = {url_of(port, "/"), url_of(port, "/again")};
 	struct kst_fetch_opts o = quick_opts();
 	struct kst_fetch_job *job = make_job("localhost-ecdsa", urls, 2, &o);
