@@ -300,9 +300,14 @@ static void check_files(const struct kst_config *conf,
 		const struct kst_listener_conf *lc = &conf->listeners[i];
 		char who[300];
 
+		snprintf(who, sizeof(who), "listener %s", lc->name);
+		/* a reload lists each cert-dir again, as the user */
+		for (size_t j = 0; j < lc->n_cert_dirs; j++)
+			check_readable(conf, pv, who, lc->cert_dirs[j].line,
+				       "cert-dir", lc->cert_dirs[j].path, true,
+				       d);
 		if (lc->ticket_keys == NULL)
 			continue;
-		snprintf(who, sizeof(who), "listener %s", lc->name);
 		check_readable(conf, pv, who, lc->ticket_keys_line,
 			       "ticket-keys file", lc->ticket_keys, true, d);
 	}

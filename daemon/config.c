@@ -13,7 +13,9 @@
  * relative paths against the configuration file's directory and checks
  * syntax, bounds and references (a listener's `cert = NAME` must name a
  * [cert:NAME] section). Errors are collected, not fatal, so that `-t`
- * reports all of them.
+ * reports all of them. One exception: a listener's `cert-dir = PATH` is
+ * listed where it stands (names only, daemon/certdir.h), each `*.pem` in
+ * it becoming a `cert = FILE` line.
  */
 #include "daemon/config.h"
 
@@ -29,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "daemon/certdir.h"
 #include "daemon/log.h"
 #include "daemon/parse.h"
 #include "daemon/util.h"
@@ -50,6 +53,7 @@ enum opt_type {
 	OT_BACKEND, /* host:port or unix:/path */
 	OT_CERT,    /* repeatable: a PEM path or a [cert:NAME] */
 	OT_KEY,     /* listener: key of the preceding inline cert */
+	OT_CERTDIR, /* listener, repeatable: a directory of PEM files */
 	OT_URL,     /* repeatable URL */
 };
 
@@ -165,6 +169,11 @@ static const struct kst_option config_options[] = {
 	 G(ticket_lifetime_ms), 0,
 	 "With ticket-keys: how long a session ticket resumes; an older "
 	 "ticket gets a full handshake even while its key is listed."},
+	{SEC_GLOBAL, "cert-dir-watch", OT_BOOL, "off", NULL, NULL, NULL,
+	 G(cert_dir_watch), 0,
+	 "Reload by itself (as on SIGHUP) about a second after a `*.pem` "
+	 "file in a listener's `cert-dir` was written, added or removed "
+	 "(inotify); off: only SIGHUP does."},
 
 	/* [ocsp] */
 	{SEC_OCSP, "fetch", OT_BOOL, "on", NULL, NULL, NULL, O(fetch), 0,
@@ -222,11 +231,17 @@ static const struct kst_option config_options[] = {
 	 L(proxy), 0,
 	 "PROXY protocol header sent to the backend: `off`, `v1`, or `v2` "
 	 "(with ALPN, SNI, TLS version and cipher TLVs)."},
-	{SEC_LISTENER, "cert", OT_CERT, NULL, NULL, NULL, NULL, 0,
-	 OPT_REPEAT | OPT_REQUIRED,
+	{SEC_LISTENER, "cert", OT_CERT, NULL, NULL, NULL, NULL, 0, OPT_REPEAT,
 	 "A PEM file (leaf, chain, then key) or the name of a [cert:NAME] "
-	 "section; repeatable. SNI selects among them; the first is the "
-	 "default."},
+	 "section; repeatable. A listener needs at least one `cert` or "
+	 "`cert-dir`. SNI selects among them; the first is the default."},
+	{SEC_LISTENER, "cert-dir", OT_CERTDIR, NULL, NULL, NULL, NULL, 0,
+	 OPT_REPEAT,
+	 "A directory whose `*.pem` regular files (links followed; "
+	 "dotfiles, other names and subdirectories ignored) are added, in "
+	 "sorted name order, as if each were a `cert = FILE` line here; "
+	 "each PEM holds its own key. Listed again on every reload; "
+	 "repeatable. An empty directory is a warning."},
 	{SEC_LISTENER, "key", OT_KEY, NULL, NULL, NULL, NULL, 0, OPT_REPEAT,
 	 "Private key file of the `cert =` line just above it, when the PEM "
 	 "holds no key."},
@@ -681,6 +696,32 @@ static struct kst_cert_conf *cert_add(struct config_parser *p,
 }
 
 static struct kst_cert_conf *cert_find(struct config_parser *p,
+				       const char *name, size_t *idx);
+
+/* The inline cert of a resolved PEM path (taken over): the one already
+ * named so (a file listed twice is loaded once), else a new one. */
+static int cert_inline(struct config_parser *p, char *path, int line,
+		       size_t *idx)
+{
+	struct kst_cert_conf *cc = cert_find(p, path, idx);
+
+	if (cc != NULL) {
+		free(path);
+		return 0;
+	}
+	cc = cert_add(p, path, line);
+	if (cc == NULL) {
+		free(path);
+		return -ENOMEM;
+	}
+	*idx = p->conf->n_certs - 1;
+	cc->pem = path;
+	cc->pem_line = line;
+	cc->inline_cert = true;
+	return 0;
+}
+
+static struct kst_cert_conf *cert_find(struct config_parser *p,
 				       const char *name, size_t *idx)
 {
 	struct kst_config *c = p->conf;
@@ -839,27 +880,89 @@ static int listener_cert(struct config_parser *p, struct kst_listener_conf *lc,
 		return 0;
 	} else {
 		char *path = config_path(p, v);
-		struct kst_cert_conf *cc;
 
-		if (path == NULL)
+		if (path == NULL || cert_inline(p, path, line, &idx) < 0)
 			return -ENOMEM;
-		cc = cert_find(p, path, &idx);
-		if (cc == NULL) {
-			cc = cert_add(p, path, line);
-			if (cc == NULL) {
-				free(path);
-				return -ENOMEM;
-			}
-			idx = p->conf->n_certs - 1;
-			cc->pem = path;
-			cc->pem_line = line;
-			cc->inline_cert = true;
-			path = NULL;
-		}
-		free(path);
 		arr[lc->n_certs - 1].cert = idx;
 	}
 	return 0;
+}
+
+/* DIR/NAME, without doubling the '/' of DIR = "/". */
+static char *cert_dir_entry(const char *dir, const char *name)
+{
+	size_t n = strlen(dir);
+	char *r = NULL;
+
+	if (asprintf(&r, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/",
+		     name) < 0)
+		return NULL;
+	return r;
+}
+
+/* The scanned names as cert refs of lc, each like a `cert = FILE` line;
+ * cd->n counts those added, even when memory runs out. */
+static int cert_dir_refs(struct config_parser *p, struct kst_listener_conf *lc,
+			 struct kst_cert_dir *cd,
+			 const struct kst_certdir_list *list)
+{
+	struct kst_cert_ref *arr;
+
+	if (list->n == 0)
+		return 0;
+	arr = reallocarray(lc->certs, lc->n_certs + list->n, sizeof(*arr));
+	if (arr == NULL)
+		return -ENOMEM;
+	lc->certs = arr;
+	for (size_t i = 0; i < list->n; i++) {
+		char *path = cert_dir_entry(cd->path, list->names[i]);
+		size_t idx;
+
+		if (path == NULL || cert_inline(p, path, cd->line, &idx) < 0)
+			return -ENOMEM;
+		arr[lc->n_certs].cert = idx;
+		arr[lc->n_certs].line = cd->line;
+		lc->n_certs++;
+		cd->n++;
+	}
+	return 0;
+}
+
+/* `cert-dir = PATH`: its *.pem files, listed now (daemon/certdir.h). */
+static int listener_cert_dir(struct config_parser *p,
+			     struct kst_listener_conf *lc, const char *v,
+			     int line)
+{
+	struct kst_certdir_list list = {0};
+	struct kst_cert_dir *arr, *cd;
+	char *dir;
+	int rc;
+
+	if (*v == '\0') {
+		kst_diag_error(p->diag, p->path, line, "cert-dir needs a value");
+		return -EINVAL;
+	}
+	dir = config_path(p, v);
+	arr = dir ? grow(lc->cert_dirs, &lc->n_cert_dirs, sizeof(*arr)) : NULL;
+	if (arr == NULL) {
+		free(dir);
+		return -ENOMEM;
+	}
+	lc->cert_dirs = arr;
+	cd = &arr[lc->n_cert_dirs - 1];
+	cd->path = dir;
+	cd->line = line;
+	cd->first = lc->n_certs;
+	for (size_t i = 0; i + 1 < lc->n_cert_dirs; i++)
+		if (strcmp(arr[i].path, dir) == 0)
+			kst_diag_warn(p->diag, p->path, line,
+				      "cert-dir %s repeats line %d", dir,
+				      arr[i].line);
+	rc = kst_certdir_scan(dir, p->path, line, p->diag, &list);
+	if (rc == 0)
+		rc = cert_dir_refs(p, lc, cd, &list);
+	kst_certdir_list_free(&list);
+	return rc;
 }
 
 /* `key =` inside a listener: the key of the inline cert just above. */
@@ -874,6 +977,16 @@ static int listener_key(struct config_parser *p, struct kst_listener_conf *lc,
 		kst_diag_error(p->diag, p->path, line,
 			       "key must follow a 'cert = /path' line (for a "
 			       "[cert:NAME] section, set key there)");
+		return -EINVAL;
+	}
+	if (lc->n_cert_dirs > 0 &&
+	    lc->cert_dirs[lc->n_cert_dirs - 1].line >=
+		    lc->certs[lc->n_certs - 1].line) {
+		kst_diag_error(p->diag, p->path, line,
+			       "key must follow a 'cert = /path' line, not "
+			       "cert-dir (line %d): each PEM in a cert-dir "
+			       "holds its own key",
+			       lc->cert_dirs[lc->n_cert_dirs - 1].line);
 		return -EINVAL;
 	}
 	ci = lc->certs[lc->n_certs - 1].cert;
@@ -936,6 +1049,8 @@ static int option_set(struct config_parser *p, const struct kst_option *o,
 		return listener_cert(p, lc, v, line);
 	case OT_KEY:
 		return listener_key(p, lc, v, line);
+	case OT_CERTDIR:
+		return listener_cert_dir(p, lc, v, line);
 	case OT_URL:
 		return cert_url(p, cc, v, line);
 	case OT_BACKEND:
@@ -1334,6 +1449,9 @@ void kst_config_free(struct kst_config *c)
 		free(lc->alpn_text);
 		free(lc->ticket_keys);
 		free(lc->certs);
+		for (size_t j = 0; j < lc->n_cert_dirs; j++)
+			free(lc->cert_dirs[j].path);
+		free(lc->cert_dirs);
 	}
 	free(c->listeners);
 	for (size_t i = 0; i < c->n_certs; i++) {
@@ -1458,7 +1576,7 @@ const char *kst_option_type_name(const struct kst_option *o)
 		[OT_TLSVER] = "version",  [OT_ALPN] = "list",
 		[OT_BIND] = "address",    [OT_BACKEND] = "address",
 		[OT_CERT] = "path|name",  [OT_KEY] = "path",
-		[OT_URL] = "URL",
+		[OT_URL] = "URL",         [OT_CERTDIR] = "path",
 	};
 
 	return names[o->type];

@@ -66,6 +66,7 @@ struct kst_global_conf {
 	char *ticket_keys; /* session-ticket key file; "": OpenSSL's own */
 	int ticket_keys_line;       /* where set; 0: not set */
 	int64_t ticket_lifetime_ms; /* with ticket_keys: oldest ticket used */
+	bool cert_dir_watch; /* a changed cert-dir reloads (certdir.h) */
 };
 
 struct kst_ocsp_conf {
@@ -102,6 +103,15 @@ struct kst_cert_ref {
 	int line;
 };
 
+/* A listener's `cert-dir = PATH` line: the *.pem files found in PATH
+ * when the file was parsed are the listener's certs[first, first + n)
+ * (daemon/certdir.h). */
+struct kst_cert_dir {
+	char *path; /* resolved like every path */
+	int line;
+	size_t first, n;
+};
+
 struct kst_listener_conf {
 	char *name;
 	int line;
@@ -122,6 +132,8 @@ struct kst_listener_conf {
 	struct kst_cert_ref *certs;
 	size_t n_certs;
 	int last_cert_line; /* for a positional `key =` */
+	struct kst_cert_dir *cert_dirs; /* in file order */
+	size_t n_cert_dirs;
 	int ciphers_line, ciphersuites_line, groups_line; /* 0 = default */
 };
 

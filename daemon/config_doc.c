@@ -85,9 +85,18 @@ static void dump_listener(const struct kst_config *c,
 		dump_kv(out, "bind", lc->binds[j].text);
 	dump_kv(out, "backend", lc->backend.text);
 	dump_kv(out, "alpn", lc->alpn_text ? lc->alpn_text : "");
-	for (size_t j = 0; j < lc->n_certs; j++) {
-		const struct kst_cert_conf *cc = &c->certs[lc->certs[j].cert];
+	for (size_t j = 0, k = 0; j < lc->n_certs || k < lc->n_cert_dirs;) {
+		const struct kst_cert_conf *cc;
 
+		/* a cert-dir, where it stood, instead of the files it added */
+		if (k < lc->n_cert_dirs && lc->cert_dirs[k].first <= j) {
+			dump_kv(out, "cert-dir", lc->cert_dirs[k].path);
+			fprintf(out, "# %zu certificates from this cert-dir\n",
+				lc->cert_dirs[k].n);
+			j += lc->cert_dirs[k++].n;
+			continue;
+		}
+		cc = &c->certs[lc->certs[j++].cert];
 		if (!cc->inline_cert) {
 			dump_kv(out, "cert", cc->name);
 			continue;

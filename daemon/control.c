@@ -22,6 +22,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "daemon/certdir.h"
 #include "daemon/daemon.h"
 #include "daemon/export.h"
 #include "daemon/fetchctl.h"
@@ -186,6 +187,7 @@ void kst_control_watch(struct kst_daemon *d)
 		ok = false;
 	control_watching = ok;
 	kst_ticket_watch(d->inofd);
+	kst_certdir_watch(d->gen->conf, d->inofd); /* cert-dir-watch */
 }
 
 static int control_setup(struct kst_daemon *d)
@@ -469,6 +471,10 @@ static void control_tick(struct kst_daemon *d)
 	if (read(d->tickfd, &n, sizeof(n)) < 0)
 		return;
 	d->ticks++;
+	if (kst_certdir_due(kst_mono_ms())) { /* cert-dir-watch */
+		kst_notice("cert-dir changed: reloading");
+		control_reload(d);
+	}
 	kst_stapling_expire(d->gen, now);
 	kst_ticket_rescan(); /* the safety net of the inotify watch */
 	/* every staple file stat()ed: each 5 s without inotify, each
@@ -506,6 +512,7 @@ static void control_inotify(struct kst_daemon *d)
 			const struct inotify_event *ev = (const void *)p;
 
 			p += sizeof(*ev) + ev->len;
+			kst_certdir_event(ev, kst_mono_ms());
 			if ((ev->mask & IN_Q_OVERFLOW) || ev->len == 0)
 				full = true;
 			else if (!full &&

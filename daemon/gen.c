@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/certdir.h"
 #include "daemon/log.h"
 #include "daemon/lstats.h"
 #include "daemon/par.h"
@@ -249,6 +250,8 @@ static int gen_listener(struct kst_gen *g, size_t i,
 					   l->ktls_mode != KST_KTLS_MODE_OFF &&
 						   env->ktls_available,
 					   d);
+	if (rc == 0) /* same name, same key type: said, not refused */
+		kst_certdir_warn_dups(g->conf, lc, &l->tls.sni, certs, d);
 	free(certs);
 	for (size_t j = 0; rc == 0 && env->open_sockets && j < lc->n_binds;
 	     j++) {

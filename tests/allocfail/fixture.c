@@ -47,6 +47,17 @@ static int fixture_ticket_keys(void)
 	return chmod(af_path("tickets.keys"), 0600);
 }
 
+/* A cert-dir (b.conf) with one certificate, a link into the PKI. */
+static int fixture_cert_dir(const char *pki)
+{
+	char target[512];
+
+	snprintf(target, sizeof(target), "%s/no-ocsp.pem", pki);
+	mkdir(af_path("certs"), 0700);
+	unlink(af_path("certs/no-ocsp.pem"));
+	return symlink(target, af_path("certs/no-ocsp.pem"));
+}
+
 int af_fixture(unsigned short backend_port, const char *fetch_url)
 {
 	const char *pki = af_pki();
@@ -92,7 +103,7 @@ int af_fixture(unsigned short backend_port, const char *fetch_url)
 			 "[cert:ec]\npem = %s/localhost-ecdsa.pem\n"
 			 "staple-file = %s\n",
 			 pki, af_path("ec.ocsp"));
-	if (fixture_ticket_keys() < 0)
+	if (fixture_ticket_keys() < 0 || fixture_cert_dir(pki) < 0)
 		return -1;
 	snprintf(text, sizeof(text),
 		 "[global]\nstate-dir = %s\nbpf-pin-dir =\nallow-root = on\n"
@@ -115,9 +126,11 @@ int af_fixture(unsigned short backend_port, const char *fetch_url)
 		 "cert = ec\n"
 		 "[listener:b]\nbind = 127.0.0.1:0\nbackend = 127.0.0.1:%u\n"
 		 "proxy-protocol = v2\ncert = other\nticket-keys = %s\n"
+		 "cert-dir = %s\n"
 		 "[cert:other]\npem = %s/other-ecdsa.pem\n",
 		 af_path("state"), fetch, (unsigned)backend_port,
-		 (unsigned)backend_port, af_path("tickets.keys"), pki);
+		 (unsigned)backend_port, af_path("tickets.keys"),
+		 af_path("certs"), pki);
 	return fixture_conf("b.conf", text);
 }
 

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `cert-dir = PATH`: listing a directory of certificates for the parser,
+ * and the duplicate check of a listener's certificates; see certdir.h.
+ * The scan reads names only (one readdir pass, a stat for a symbolic link
+ * or a file system without d_type, one sort); what a name holds is the
+ * certificate loader's business, which reports against the same line.
+ */
+#include "daemon/certdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/ec.h>
+
+#include "daemon/cert.h"
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/sni.h"
+
+static int certdir_keep(int dfd, const struct dirent *de);
+static int certdir_push(struct kst_certdir_list *l, size_t *cap,
+			const char *name);
+static int certdir_cmp(const void *a, const void *b);
+
+#define CERTDIR_DUP_WARN_MAX 10 /* per listener; then one line of count */
+#define CERTDIR_TYPES_MAX    8	/* key types told apart per name */
+
+bool kst_certdir_wanted(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 4 && strcmp(name + n - 4, ".pem") == 0;
+}
+
+/*
+ * 1: a certificate to load; 0: not one (a directory, a device). A name
+ * that cannot be stat'ed (a dangling link) is kept: the loader then says
+ * why it cannot be read, rather than a certificate silently missing.
+ */
+static int certdir_keep(int dfd, const struct dirent *de)
+{
+	struct stat st;
+
+	if (!kst_certdir_wanted(de->d_name))
+		return 0;
+	if (de->d_type == DT_REG)
+		return 1;
+	if (de->d_type != DT_LNK && de->d_type != DT_UNKNOWN)
+		return 0;
+	if (fstatat(dfd, de->d_name, &st, 0) < 0)
+		return 1;
+	return S_ISREG(st.st_mode) ? 1 : 0;
+}
+
+static int certdir_push(struct kst_certdir_list *l, size_t *cap,
+			const char *name)
+{
+	char *copy;
+
+	if (l->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		char **a = reallocarray(l->names, ncap, sizeof(*a));
+
+		if (a == NULL)
+			return -ENOMEM;
+		l->names = a;
+		*cap = ncap;
+	}
+	copy = strdup(name);
+	if (copy == NULL)
+		return -ENOMEM;
+	l->names[l->n++] = copy;
+	return 0;
+}
+
+static int certdir_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void certdir_open_error(struct kst_diag *d, const char *file, int line,
+			       const char *dir, int e)
+{
+	if (e == ENOTDIR)
+		kst_diag_error(d, file, line, "cert-dir %s is not a directory",
+			       dir);
+	else
+		kst_diag_error(d, file, line, "cert-dir %s: cannot open: %s",
+			       dir, strerror(e));
+}
+
+int kst_certdir_scan(const char *dir, const char *file, int line,
+		     struct kst_diag *d, struct kst_certdir_list *out)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = NULL;
+	struct dirent *de;
+	size_t cap = 0;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (dfd < 0) {
+		certdir_open_error(d, file, line, dir, errno);
+		return -EINVAL;
+	}
+	dp = fdopendir(dfd);
+	if (dp == NULL) {
+		rc = -errno;
+		close(dfd);
+		goto out;
+	}
+	for (errno = 0; (de = readdir(dp)) != NULL; errno = 0) {
+		if (certdir_keep(dirfd(dp), de) &&
+		    (rc = certdir_push(out, &cap, de->d_name)) < 0)
+			goto out;
+	}
+	if (errno != 0) {
+		kst_diag_error(d, file, line, "cert-dir %s: cannot read: %s",
+			       dir, strerror(errno));
+		rc = -EINVAL;
+		goto out;
+	}
+	if (out->n > 1)
+		qsort(out->names, out->n, sizeof(*out->names), certdir_cmp);
+	if (out->n == 0)
+		kst_diag_warn(d, file, line,
+			      "cert-dir %s holds no *.pem file: it adds no "
+			      "certificate",
+			      dir);
+out:
+	if (dp != NULL)
+		closedir(dp);
+	/* -ENOMEM is the caller's to report, as every allocation failure
+	 * of the parser */
+	if (rc < 0 && rc != -EINVAL && rc != -ENOMEM) {
+		kst_diag_error(d, file, line, "cert-dir %s: cannot read: %s",
+			       dir, strerror(-rc));
+		rc = -EINVAL;
+	}
+	if (rc < 0)
+		kst_certdir_list_free(out);
+	return rc;
+}
+
+void kst_certdir_list_free(struct kst_certdir_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l->names);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ------------------------------------------------------ duplicates */
+
+static bool certdir_same_type(const struct kst_cert *a,
+			      const struct kst_cert *b)
+{
+	return a->kind == b->kind &&
+	       (a->kind != KST_KEY_ECDSA || a->curve_nid == b->curve_nid);
+}
+
+static void certdir_type_text(const struct kst_cert *c, char *buf, size_t len)
+{
+	const char *curve = c->kind == KST_KEY_ECDSA
+				    ? EC_curve_nid2nist(c->curve_nid)
+				    : NULL;
+
+	snprintf(buf, len, "%s%s%s", kst_cert_kind_name(c), curve ? " " : "",
+		 curve ? curve : "");
+}
+
+struct certdir_dups {
+	const struct kst_config *conf;
+	const struct kst_listener_conf *lc;
+	struct kst_cert *const *certs;
+	struct kst_diag *d;
+	bool *seen; /* [lc->n_certs]: warned about already */
+	size_t warned, more;
+};
+
+static void certdir_dup(struct certdir_dups *x, const char *name, size_t first,
+			size_t later)
+{
+	const struct kst_cert *a = x->certs[first], *b = x->certs[later];
+	char type[64];
+
+	if (x->seen[later])
+		return;
+	x->seen[later] = true;
+	if (x->warned == CERTDIR_DUP_WARN_MAX) {
+		x->more++;
+		return;
+	}
+	x->warned++;
+	certdir_type_text(b, type, sizeof(type));
+	kst_diag_warn(x->d, x->conf->path, x->lc->certs[later].line,
+		      "listener %s: cert %s and cert %s (line %d) both serve "
+		      "%s with an %s key: the first is served, the second "
+		      "only when the first cannot be",
+		      x->lc->name, a->pem_path, b->pem_path,
+		      x->lc->certs[first].line, name, type);
+}
+
+/* One SNI name: each certificate against the first of its key type.
+ * Few key types exist, so this is linear in the candidates. */
+static void certdir_dups_entry(struct certdir_dups *x,
+			       const struct kst_sni_entry *e)
+{
+	size_t firsts[CERTDIR_TYPES_MAX], n_firsts = 0;
+
+	for (size_t i = 0; i < e->n; i++) {
+		const struct kst_cert *c = x->certs[e->certs[i]];
+		size_t k;
+
+		for (k = 0; k < n_firsts; k++)
+			if (certdir_same_type(x->certs[firsts[k]], c))
+				break;
+		if (k == n_firsts) {
+			if (n_firsts < CERTDIR_TYPES_MAX)
+				firsts[n_firsts++] = e->certs[i];
+			continue;
+		}
+		if (x->certs[firsts[k]] != c) /* one cert listed twice */
+			certdir_dup(x, e->name, firsts[k], e->certs[i]);
+	}
+}
+
+void kst_certdir_warn_dups(const struct kst_config *conf,
+			   const struct kst_listener_conf *lc,
+			   const struct kst_sni_table *t,
+			   struct kst_cert *const *certs, struct kst_diag *d)
+{
+	struct certdir_dups x = {
+		.conf = conf,
+		.lc = lc,
+		.certs = certs,
+		.d = d,
+		.seen = calloc(lc->n_certs ? lc->n_certs : 1, sizeof(bool)),
+	};
+
+	if (x.seen == NULL)
+		return; /* a warning lost to memory, nothing else */
+	for (size_t i = 0; i < t->n; i++)
+		if (t->entries[i].n > 1)
+			certdir_dups_entry(&x, &t->entries[i]);
+	if (x.more > 0)
+		kst_diag_warn(d, conf->path, lc->line,
+			      "listener %s: %zu more certificates duplicate "
+			      "an earlier one's name and key type",
+			      lc->name, x.more);
+	free(x.seen);
+}
+
+/* ---------------------------------------------------------- watching */
+
+#define CERTDIR_QUIET_MS 1000 /* no event for this long: reload */
+#define CERTDIR_EVENTS                                          \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | \
+	 IN_MOVED_FROM | IN_ATTRIB)
+
+/* Control thread only: the watch descriptors of the cert-dirs, and the
+ * time of the last change not yet reloaded (0: none). */
+static int *certdir_wds;
+static size_t certdir_n_wds;
+static uint64_t certdir_changed_ms;
+
+void kst_certdir_watch(const struct kst_config *conf, int inofd)
+{
+	size_t n = 0;
+	int *wds;
+
+	free(certdir_wds);
+	certdir_wds = NULL;
+	certdir_n_wds = 0;
+	if (inofd < 0 || !conf->global.cert_dir_watch)
+		return;
+	for (size_t i = 0; i < conf->n_listeners; i++)
+		n += conf->listeners[i].n_cert_dirs;
+	wds = calloc(n ? n : 1, sizeof(*wds));
+	if (wds == NULL) {
+		kst_err("cert-dir-watch: out of memory: SIGHUP reloads");
+		return;
+	}
+	for (size_t i = 0; i < conf->n_listeners; i++) {
+		const struct kst_listener_conf *lc = &conf->listeners[i];
+
+		for (size_t j = 0; j < lc->n_cert_dirs; j++) {
+			/* IN_MASK_ADD: the staple watch on the same directory
+			 * keeps what it asked for */
+			int wd =
+				inotify_add_watch(inofd, lc->cert_dirs[j].path,
+						  CERTDIR_EVENTS | IN_MASK_ADD);
+
+			if (wd < 0)
+				kst_warn("cert-dir-watch: %s: %s: SIGHUP "
+					 "reloads it",
+					 lc->cert_dirs[j].path,
+					 strerror(errno));
+			else
+				wds[certdir_n_wds++] = wd;
+		}
+	}
+	certdir_wds = wds;
+}
+
+static bool certdir_watched(int wd)
+{
+	for (size_t i = 0; i < certdir_n_wds; i++)
+		if (certdir_wds[i] == wd)
+			return true;
+	return false;
+}
+
+void kst_certdir_event(const struct inotify_event *ev, uint64_t now_ms)
+{
+	if (certdir_n_wds == 0)
+		return;
+	if (!(ev->mask & IN_Q_OVERFLOW) &&
+	    (!certdir_watched(ev->wd) || ev->len == 0 ||
+	     !kst_certdir_wanted(ev->name) || ev->mask == IN_CREATE))
+		return;
+	certdir_changed_ms = now_ms ? now_ms : 1;
+}
+
+bool kst_certdir_due(uint64_t now_ms)
+{
+	if (certdir_changed_ms == 0 ||
+	    now_ms - certdir_changed_ms < CERTDIR_QUIET_MS)
+		return false;
+	certdir_changed_ms = 0;
+	return true;
+}
