@@ -80,16 +80,21 @@ static int certstate_slot(struct kst_certstate *cs, time_t now)
 	return r;
 }
 
+/*
+ * The slot first, then the flags: the control thread raises REVOKED or
+ * EXPIRED before it empties the slot, and clears them after it fills it,
+ * so a worker that finds the slot emptied (under its lock) also sees why.
+ */
 bool kst_certstate_servable(struct kst_certstate *cs, int policy, time_t now)
 {
-	int flags = atomic_load_explicit(&cs->flags, memory_order_relaxed);
+	int slot, flags;
 
 	switch (policy) {
 	case KST_POLICY_STRICT:
 		/* served until its staple expires or says revoked */
-		if (flags & (KST_CS_REVOKED | KST_CS_EXPIRED))
-			return false;
-		return certstate_slot(cs, now) >= 0;
+		slot = certstate_slot(cs, now);
+		flags = atomic_load_explicit(&cs->flags, memory_order_acquire);
+		return slot >= 0 && !(flags & (KST_CS_REVOKED | KST_CS_EXPIRED));
 	case KST_POLICY_MUST_STAPLE:
 		return certstate_slot(cs, now) > 0;
 	default:
@@ -205,8 +210,8 @@ static void certstate_revoke(struct kst_certstate *cs,
 	cs->ocsp.revoked_this_update = r->this_update;
 	cs->ocsp.revoked_at = r->revoked_at;
 	cs->ocsp.revocation_reason = r->reason;
+	atomic_fetch_or(&cs->flags, KST_CS_REVOKED); /* before: servable */
 	kst_certstate_staple_set0(cs, NULL);
-	atomic_fetch_or(&cs->flags, KST_CS_REVOKED);
 }
 
 void kst_certstate_hold_revocation(struct kst_certstate *cs,
@@ -350,8 +355,8 @@ bool kst_certstate_expire(struct kst_certstate *cs, time_t now)
 	fmt_time(cs->cur->next_update, nu, sizeof(nu));
 	kst_warn("cert %s: staple expired (nextUpdate %s); no longer stapled",
 		 cs->name, nu);
+	atomic_fetch_or(&cs->flags, KST_CS_EXPIRED); /* before: servable */
 	kst_certstate_staple_set0(cs, NULL);
-	atomic_fetch_or(&cs->flags, KST_CS_EXPIRED);
 	return true;
 }
 

@@ -209,7 +209,10 @@ static int tls_status_cb(SSL *ssl, void *arg)
 	if (copy == NULL) {
 		kst_staple_put(s);
 		KST_COUNT(cnt->status_no_staple);
-		if (c->stapling && c->policy == KST_POLICY_MUST_STAPLE) {
+		/* must-staple; or revoked or expired since the ClientHello */
+		if (c->stapling &&
+		    (c->policy == KST_POLICY_MUST_STAPLE ||
+		     !kst_certstate_servable(c->state, c->policy, kst_now()))) {
 			ts->refused = true;
 			return SSL_TLSEXT_ERR_ALERT_FATAL;
 		}
