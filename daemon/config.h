@@ -2,10 +2,11 @@
 /*
  * Configuration: the INI file of DESIGN.md parsed into a struct kst_config.
  *
- * Every option is defined once, in the table in config.c (section, name,
- * type, default, bounds, documentation); the parser, the defaults, the
- * documentation tables (README, kstapled.conf(5)) and the dump of the
- * effective configuration (`kstapled -T`) are all generated from it.
+ * Every option is defined once, in the table in config_opts.c (section,
+ * name, type, default, bounds, documentation); the parser (config.c), the
+ * defaults, the documentation tables (README, kstapled.conf(5)) and the
+ * dump of the effective configuration (`kstapled -T`, config_doc.c) are
+ * all generated from it.
  *
  * Parsing checks syntax and bounds only and never touches the files the
  * configuration names; loading them (certificates, keys, staples) is the

@@ -1,25 +1,126 @@
 // SPDX-License-Identifier: MIT
 /*
  * Output generated from the option table: the effective configuration
- * (`kstapled -T`, in the file's own syntax, so it can be read back) and
- * the documentation tables of the README and kstapled.conf(5). Nothing
- * here knows an option by name except the list-valued listener and cert
- * options, which the table cannot format as one value.
+ * (`kstapled -T`, in the file's own syntax, so it can be read back, each
+ * value formatted from its row) and the documentation tables of the
+ * README and kstapled.conf(5). Nothing here knows an option by name
+ * except the list-valued listener and cert options, which the table
+ * cannot format as one value.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/config.h"
+#include "daemon/config_opts.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
 
+static void format_ms(int64_t ms, char *buf, size_t len);
+static void format_size(int64_t v, char *buf, size_t len);
 static void doc_range(const struct kst_option *o, char *buf, size_t len);
 static void dump_section(const char *header, const char *section,
 			 const void *obj, FILE *out);
 static void dump_listener(const struct kst_config *c,
 			  const struct kst_listener_conf *lc, FILE *out);
 static void dump_cert(const struct kst_cert_conf *cc, FILE *out);
+
+/* ------------------------------------------- one value, from its row */
+
+static void format_ms(int64_t ms, char *buf, size_t len)
+{
+	static const struct {
+		int64_t div;
+		const char *unit;
+	} units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"},
+		     {1000, "s"}};
+
+	for (size_t i = 0; i < KST_ARRAY_SIZE(units); i++) {
+		if (ms != 0 && ms % units[i].div == 0) {
+			snprintf(buf, len, "%" PRId64 "%s", ms / units[i].div,
+				 units[i].unit);
+			return;
+		}
+	}
+	snprintf(buf, len, "%" PRId64 "%s", ms, ms ? "ms" : "s");
+}
+
+static void format_size(int64_t v, char *buf, size_t len)
+{
+	if (v != 0 && v % (1 << 20) == 0)
+		snprintf(buf, len, "%" PRId64 "m", v >> 20);
+	else if (v != 0 && v % 1024 == 0)
+		snprintf(buf, len, "%" PRId64 "k", v >> 10);
+	else
+		snprintf(buf, len, "%" PRId64, v);
+}
+
+bool kst_option_is_unset(const struct kst_option *o, const void *obj)
+{
+	const void *f = (const char *)obj + o->off;
+
+	return (o->type == OT_STRING || o->type == OT_PATH) &&
+	       *(char *const *)f == NULL;
+}
+
+const char *kst_option_string(const struct kst_option *o, const void *obj)
+{
+	if (o->type != OT_STRING && o->type != OT_PATH)
+		return NULL;
+	return *(char *const *)((const char *)obj + o->off);
+}
+
+int kst_option_format(const struct kst_option *o, const void *obj, char *buf,
+		      size_t len)
+{
+	const void *f = (const char *)obj + o->off;
+	int v;
+
+	buf[0] = '\0';
+	switch (o->type) {
+	case OT_UINT:
+	case OT_PERCENT:
+		if ((o->flags & OPT_AUTO) && *(const unsigned *)f == 0)
+			snprintf(buf, len, "auto");
+		else
+			snprintf(buf, len, "%u", *(const unsigned *)f);
+		return 0;
+	case OT_DURATION:
+		format_ms(*(const int64_t *)f, buf, len);
+		return 0;
+	case OT_SIZE:
+		format_size(*(const int64_t *)f, buf, len);
+		return 0;
+	case OT_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)f ? "on" : "off");
+		return 0;
+	case OT_ENUM:
+		v = *(const int *)f;
+		if (v < 0)
+			snprintf(buf, len, "(inherit)");
+		else if (o->flags & OPT_LOGLEVEL)
+			snprintf(buf, len, "%s", kst_log_level_name(v));
+		else
+			snprintf(buf, len, "%s", o->choices[v]);
+		return 0;
+	case OT_TLSVER:
+		snprintf(buf, len, "%s",
+			 *(const int *)f == 0x0304 ? "1.3" : "1.2");
+		return 0;
+	case OT_STRING:
+	case OT_PATH:
+		snprintf(buf, len, "%s",
+			 *(char *const *)f ? *(char *const *)f : "");
+		return 0;
+	default:
+		return -EINVAL; /* lists: the dumper walks them itself */
+	}
+}
+
+/* ------------------------------------------------------------ -T dump */
 
 /*
  * "name = value" as the parser reads it back: it cuts a comment at a '#'

@@ -40,7 +40,7 @@
 #include "daemon/staple.h"
 #include "daemon/tls.h"
 
-/* the range of `workers` (config.c) */
+/* the range of `workers` (config_opts.c) */
 #define TICKET_WORKERS_MAX 256
 
 /* What one worker uses of a source: touched only by that worker, or by
