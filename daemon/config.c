@@ -3,8 +3,9 @@
  * The configuration file parser, driven by the option table
  * (config_opts.c).
  *
- * A row says where its value lives; this file reads a value into that
- * field. The defaults are applied by parsing the default text through the same
+ * A row says where its value lives and where the line that set it is
+ * kept; this file reads a value into that field and records the line.
+ * The defaults are applied by parsing the default text through the same
  * code as a value from the file, so a default can never be out of its own
  * bounds (a unit test checks every row).
  *
@@ -36,11 +37,6 @@
 #include "daemon/util.h"
 
 #define N_OPTIONS kst_config_option_count() /* rows of config_opts.c */
-
-/* the lines each value was set on: fields the table does not name */
-#define G(f)  offsetof(struct kst_global_conf, f)
-#define L(f)  offsetof(struct kst_listener_conf, f)
-#define CC(f) offsetof(struct kst_cert_conf, f)
 
 /* Parser state for one file. */
 struct config_parser {
@@ -821,22 +817,8 @@ static int option_set(struct config_parser *p, const struct kst_option *o,
 		kst_diag_error(p->diag, p->path, line, "%s", err);
 		return -EINVAL;
 	}
-	if (p->sec == SEC_LISTENER) {
-		if (o->off == L(ciphers))
-			lc->ciphers_line = line;
-		else if (o->off == L(ciphersuites))
-			lc->ciphersuites_line = line;
-		else if (o->off == L(groups))
-			lc->groups_line = line;
-	}
-	if (p->sec == SEC_CERT) {
-		if (o->off == CC(pem))
-			cc->pem_line = line;
-		else if (o->off == CC(key))
-			cc->key_line = line;
-		else if (o->off == CC(staple_file))
-			cc->staple_line = line;
-	}
+	if (o->line_off != 0) /* for the loader's FILE:LINE */
+		*(int *)((char *)p->obj + o->line_off) = line;
 	return 0;
 }
 
@@ -928,16 +910,6 @@ static void config_line(struct config_parser *p, char *raw, int line)
 	}
 	if (option_set(p, o, val, line) == -ENOMEM)
 		config_oom(p, line);
-	if (p->sec == SEC_GLOBAL && o->off == G(state_dir))
-		p->conf->global.state_dir_line = line; /* for -t */
-	if (p->sec == SEC_GLOBAL && o->off == G(user))
-		p->conf->global.user_line = line; /* for -t */
-	if (p->sec == SEC_GLOBAL && o->off == G(group))
-		p->conf->global.group_line = line;
-	if (p->sec == SEC_GLOBAL && o->off == G(ticket_keys))
-		p->conf->global.ticket_keys_line = line;
-	if (p->sec == SEC_LISTENER && o->off == L(ticket_keys))
-		((struct kst_listener_conf *)p->obj)->ticket_keys_line = line;
 }
 
 /* ------------------------------------------------------------ checks */

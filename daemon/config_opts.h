@@ -4,6 +4,11 @@
  * themselves: the table (config_opts.c), the parser (config.c) and the
  * value formatting of `-T` (config_doc.c). Everyone else sees a row only
  * through the kst_option_* accessors of config.h.
+ *
+ * A row says where its value lives in the section's struct (off) and,
+ * when the loader reports problems of that value against the line that
+ * set it, where that line is kept (line_off, an int; 0: not kept). The
+ * parser fills both from the row, so a new option is one row.
  */
 #ifndef KST_CONFIG_OPTS_H
 #define KST_CONFIG_OPTS_H
@@ -51,7 +56,9 @@ struct kst_option {
 	const char *def; /* NULL: no default (required, inherited, or list) */
 	const char *min, *max;
 	const char *const *choices;
-	size_t off; /* the value in the section's struct */
+	size_t off;	 /* the value in the section's struct */
+	size_t line_off; /* int line that set it, for the loader; 0: none
+			  * (offset 0 of a section's struct is never one) */
 	unsigned flags;
 	const char *doc;
 };
