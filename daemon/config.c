@@ -20,7 +20,6 @@
 #include "daemon/config.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -822,70 +821,33 @@ static int option_set(struct config_parser *p, const struct kst_option *o,
 	return 0;
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
-/* Strip a comment: '#' at the start or after whitespace. */
-static void strip_comment(char *s)
-{
-	for (char *c = s; *c != '\0'; c++) {
-		if (*c == '#' && (c == s || isspace((unsigned char)c[-1]))) {
-			*c = '\0';
-			return;
-		}
-	}
-}
-
 static void config_line(struct config_parser *p, char *raw, int line)
 {
 	const struct kst_option *o;
-	char *s, *eq, *key, *val;
-	size_t vl;
+	char *key, *val;
 	int rc;
 
-	strip_comment(raw);
-	s = trim(raw);
-	if (*s == '\0')
+	switch (kst_parse_line(raw, &key, &val)) {
+	case KST_LINE_BLANK:
 		return;
-	if (*s == '[') {
-		char *end = strchr(s, ']');
-
-		if (end == NULL || trim(end + 1)[0] != '\0') {
-			kst_diag_error(p->diag, p->path, line,
-				       "malformed section header '%s'", s);
-			p->obj = NULL;
-			return;
-		}
-		*end = '\0';
-		rc = section_begin(p, trim(s + 1), line);
+	case KST_LINE_BAD_SECTION:
+		kst_diag_error(p->diag, p->path, line,
+			       "malformed section header '%s'", key);
+		p->obj = NULL;
+		return;
+	case KST_LINE_SECTION:
+		rc = section_begin(p, key, line);
 		if (rc == -ENOMEM)
 			config_oom(p, line);
 		if (rc < 0)
 			p->obj = NULL;
 		return;
-	}
-	eq = strchr(s, '=');
-	if (eq == NULL) {
+	case KST_LINE_BAD:
 		kst_diag_error(p->diag, p->path, line,
-			       "expected 'key = value', got '%s'", s);
+			       "expected 'key = value', got '%s'", key);
 		return;
-	}
-	*eq = '\0';
-	key = trim(s);
-	val = trim(eq + 1);
-	vl = strlen(val);
-	if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
-		val[vl - 1] = '\0';
-		val++;
+	case KST_LINE_OPTION:
+		break;
 	}
 	if (p->obj == NULL) {
 		if (p->sec_line == 0)

@@ -123,12 +123,12 @@ int kst_option_format(const struct kst_option *o, const void *obj, char *buf,
 /* ------------------------------------------------------------ -T dump */
 
 /*
- * "name = value" as the parser reads it back: it cuts a comment at a '#'
- * that starts the value or follows whitespace, trims whitespace around the
- * value and then strips one pair of enclosing double quotes; so a value
- * starting with '#', with whitespace at either end, or already enclosed in
- * quotes, is written inside a pair of quotes. (A parsed value never holds
- * a '#' after whitespace: that was a comment.)
+ * "name = value" as the parser reads it back (kst_parse_line): it cuts a
+ * comment at a '#' that starts the value or follows whitespace, trims
+ * whitespace around the value and then strips one pair of enclosing double
+ * quotes; so a value starting with '#', with whitespace at either end, or
+ * already enclosed in quotes, is written inside a pair of quotes. (A
+ * parsed value never holds a '#' after whitespace: that was a comment.)
  */
 static void dump_kv(FILE *out, const char *name, const char *v)
 {

@@ -2,8 +2,10 @@
 /*
  * Value syntax shared by the configuration and the command line: numbers,
  * durations ("500ms", "30s", "5m", "1h", "2d"; a bare number is seconds),
- * sizes ("65536", "64k", "1m"), booleans, socket addresses and ALPN lists.
- * Pure except for name resolution in kst_parse_addr.
+ * sizes ("65536", "64k", "1m"), booleans, socket addresses and ALPN lists;
+ * and the line syntax of the configuration file (sections, `key = value`,
+ * comments, quotes), which knows no option. Pure except for name
+ * resolution in kst_parse_addr.
  */
 #include "daemon/parse.h"
 
@@ -341,4 +343,64 @@ const char *kst_parse_suggest(const char *word, const char *const *cands,
 		}
 	}
 	return best;
+}
+
+/* ------------------------------------------- lines of the file */
+
+static char *parse_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Strip a comment: '#' at the start or after whitespace. */
+static void parse_strip_comment(char *s)
+{
+	for (char *c = s; *c != '\0'; c++) {
+		if (*c == '#' && (c == s || isspace((unsigned char)c[-1]))) {
+			*c = '\0';
+			return;
+		}
+	}
+}
+
+enum kst_line_kind kst_parse_line(char *line, char **a, char **b)
+{
+	char *s, *eq, *val;
+	size_t vl;
+
+	parse_strip_comment(line);
+	s = parse_trim(line);
+	*a = s;
+	*b = NULL;
+	if (*s == '\0')
+		return KST_LINE_BLANK;
+	if (*s == '[') {
+		char *end = strchr(s, ']');
+
+		if (end == NULL || parse_trim(end + 1)[0] != '\0')
+			return KST_LINE_BAD_SECTION;
+		*end = '\0';
+		*a = parse_trim(s + 1);
+		return KST_LINE_SECTION;
+	}
+	eq = strchr(s, '=');
+	if (eq == NULL)
+		return KST_LINE_BAD;
+	*eq = '\0';
+	*a = parse_trim(s);
+	val = parse_trim(eq + 1);
+	vl = strlen(val);
+	if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+		val[vl - 1] = '\0';
+		val++;
+	}
+	*b = val;
+	return KST_LINE_OPTION;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Value syntax shared by the configuration and the command line; see
- * parse.c. Every parser returns 0, -EINVAL (syntax) or -ERANGE (overflow).
+ * Value syntax shared by the configuration and the command line, and the
+ * line syntax of the configuration file; see parse.c. Every parser returns 0, -EINVAL (syntax) or -ERANGE (overflow).
  */
 #ifndef KST_PARSE_H
 #define KST_PARSE_H
@@ -45,5 +45,20 @@ const char *kst_parse_suggest(const char *word, const char *const *cands,
 			      size_t n);
 /* Address as "1.2.3.4:5", "[::1]:5" or "unix:/path". */
 void kst_addr_format(const struct sockaddr *sa, char *buf, size_t len);
+
+/* A line of the configuration file, as kst_parse_line reads it. */
+enum kst_line_kind {
+	KST_LINE_BLANK,       /* nothing but blanks or a comment */
+	KST_LINE_SECTION,     /* "[NAME]": *a is NAME */
+	KST_LINE_OPTION,      /* "KEY = VALUE": *a is KEY, *b VALUE */
+	KST_LINE_BAD_SECTION, /* "[" without a closing "]" last: *a the line */
+	KST_LINE_BAD,         /* no '=': *a is the line */
+};
+/* Reads one line (without its newline), cutting it in place: a comment
+ * starts at a '#' that begins the line or follows a blank; blanks around
+ * the line, the section name, the key and the value are dropped, then one
+ * pair of double quotes enclosing the value. *a and *b point into line
+ * (*b only for an option). */
+enum kst_line_kind kst_parse_line(char *line, char **a, char **b);
 
 #endif
