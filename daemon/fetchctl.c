@@ -36,6 +36,9 @@
 #include "daemon/schedule.h"
 #include "daemon/stapling.h"
 
+/* Finished jobs taken in per kst_fetchctl_done() call. */
+#define KST_FETCHCTL_BATCH 64
+
 static uint64_t fetchctl_rng;
 
 static uint32_t fetchctl_rand(void)
@@ -247,16 +250,24 @@ static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
 	kst_fetch_job_free(job);
 }
 
+/*
+ * At most KST_FETCHCTL_BATCH jobs per call (the pool's fd stays readable
+ * while more wait): each costs an ingest and a durable write, and 50,000
+ * cold fetches finish faster than one thread takes them in, so draining
+ * until empty kept the control thread here for the whole fetch (issue 13:
+ * startup-wait ran 59 s instead of 10, signals and the watchdog waited).
+ */
 unsigned kst_fetchctl_done(struct kst_daemon *d)
 {
 	struct kst_fetch_job *job;
 	unsigned n = 0;
 
-	while (d->fetcher != NULL &&
+	while (d->fetcher != NULL && n < KST_FETCHCTL_BATCH &&
 	       (job = kst_fetcher_done(d->fetcher)) != NULL) {
 		fetchctl_finish(d, job);
 		n++;
 	}
+	kst_stapling_sync(); /* state-dir once per batch, not per file */
 	return n;
 }
 
@@ -280,16 +291,27 @@ int kst_fetchctl_start(struct kst_daemon *d)
 	return 0;
 }
 
-/* A certificate start-up should wait for: fetching, without a staple. */
-static bool fetchctl_waiting_for(struct kst_gen *g, time_t now)
+/*
+ * A certificate start-up should wait for: fetching, without a staple.
+ * From *from on: nothing is submitted during the wait, so a certificate
+ * found not fetching stays so, and the next call starts after it (one
+ * pass over N in all, not one per batch of finished jobs).
+ */
+static bool fetchctl_waiting_for(struct kst_gen *g, time_t now, size_t *from)
 {
-	for (size_t i = 0; i < g->n_certs; i++) {
+	bool skip = true;
+
+	for (size_t i = *from; i < g->n_certs; i++) {
 		struct kst_cert *c = g->certs[i];
 
 		if (c != NULL && c->state->ocsp.fetch_in_flight &&
 		    (c->state->cur == NULL ||
 		     c->state->cur->next_update <= now))
 			return true;
+		if (skip && (c == NULL || !c->state->ocsp.fetch_in_flight))
+			*from = i + 1;
+		else
+			skip = false;
 	}
 	return false;
 }
@@ -300,9 +322,10 @@ void kst_fetchctl_startup_wait(struct kst_daemon *d)
 		       (uint64_t)d->gen->conf->ocsp.startup_wait_ms;
 	struct pollfd p[2] = {{kst_fetcher_fd(d->fetcher), POLLIN, 0},
 			      {d->sigfd, POLLIN, 0}};
+	size_t from = 0;
 	uint64_t now;
 
-	while (fetchctl_waiting_for(d->gen, kst_now()) &&
+	while (fetchctl_waiting_for(d->gen, kst_now(), &from) &&
 	       (now = kst_mono_ms()) < end) {
 		if (poll(p, 2, (int)(end - now)) <= 0)
 			continue;
@@ -310,7 +333,8 @@ void kst_fetchctl_startup_wait(struct kst_daemon *d)
 			return; /* a signal: the control loop takes it */
 		kst_fetchctl_done(d);
 	}
-	if (fetchctl_waiting_for(d->gen, kst_now()))
+	from = 0;
+	if (fetchctl_waiting_for(d->gen, kst_now(), &from))
 		kst_notice("startup-wait over: serving; fetches still under "
 			   "way continue in the background");
 }

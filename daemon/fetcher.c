@@ -115,13 +115,20 @@ struct kst_fetch_job *kst_fetcher_done(struct kst_fetcher *f)
 {
 	struct kst_fetch_job *job;
 	uint64_t n;
+	bool more;
 
 	/* clear the fd first: a job finishing after this read signals again */
 	if (read(f->done_fd, &n, sizeof(n)) < 0)
 		(void)0; /* EAGAIN: nothing was signalled */
 	pthread_mutex_lock(&f->lock);
 	job = fetcher_pop(&f->done);
+	more = f->done.head != NULL;
 	pthread_mutex_unlock(&f->lock);
+	/* still readable while finished jobs wait: a caller may take a
+	 * bounded batch and come back (issue 13: a control thread draining
+	 * until empty never returned while 50,000 fetches kept finishing) */
+	if (more && write(f->done_fd, &(uint64_t){1}, sizeof(uint64_t)) < 0)
+		(void)0; /* cannot overflow at one per job */
 	return job;
 }
 

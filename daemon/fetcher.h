@@ -40,7 +40,8 @@ int kst_fetcher_fd(struct kst_fetcher *f);
 int kst_fetcher_submit(struct kst_fetcher *f, struct kst_fetch_job *job);
 
 /* The next finished job, in completion order, or NULL; the caller owns
- * it (kst_fetch_job_free). */
+ * it (kst_fetch_job_free). The fd stays readable while more wait, so a
+ * caller may take a bounded batch and come back. */
 struct kst_fetch_job *kst_fetcher_done(struct kst_fetcher *f);
 
 /* Jobs submitted and not finished yet: queued plus running. */

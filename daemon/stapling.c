@@ -299,6 +299,8 @@ static void stapling_state_path_set(struct kst_certstate *cs, const char *path)
 		cs->ocsp.state_dirty = true;
 }
 
+static int stapling_persist(struct kst_certstate *cs, bool defer);
+
 enum kst_ocsp_err
 kst_stapling_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
 			    size_t len, const struct kst_ocsp_params *p,
@@ -313,12 +315,43 @@ kst_stapling_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
 	 * different pointer means this response is now the one served */
 	if (err == KST_OCSP_OK && cs->cur != before) {
 		cs->ocsp.state_dirty = true;
-		kst_stapling_persist(cs);
+		stapling_persist(cs, true);
 	}
 	return err;
 }
 
+/* A path in the directory whose fsync a deferred write owes; "": none.
+ * Control thread only. */
+static char stapling_owed[PATH_MAX];
+
+static bool stapling_same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	size_t la = sa ? (size_t)(sa - a) : 0, lb = sb ? (size_t)(sb - b) : 0;
+
+	return la == lb && memcmp(a, b, la) == 0;
+}
+
+void kst_stapling_sync(void)
+{
+	int err;
+
+	if (stapling_owed[0] == '\0')
+		return;
+	err = kst_sync_dir_of(stapling_owed);
+	if (err < 0)
+		kst_warn("cannot fsync the directory of %s: %s; fetched "
+			 "staples written there may not survive a crash",
+			 stapling_owed, strerror(-err));
+	stapling_owed[0] = '\0';
+}
+
 int kst_stapling_persist(struct kst_certstate *cs)
+{
+	return stapling_persist(cs, false);
+}
+
+static int stapling_persist(struct kst_certstate *cs, bool defer)
 {
 	const struct kst_staple *s = cs->cur;
 	const char *path = cs->ocsp.state_path;
@@ -331,8 +364,17 @@ int kst_stapling_persist(struct kst_certstate *cs)
 		cs->ocsp.state_dirty = false;
 		return 0;
 	}
+	/* one directory owed at a time */
+	if (stapling_owed[0] != '\0' &&
+	    (!defer || !stapling_same_dir(stapling_owed, path)))
+		kst_stapling_sync();
 	/* readable by the daemon's group, like the staple files it reads */
-	err = kst_write_atomic(path, s->der, s->len, 0640);
+	err = defer ? kst_write_atomic_nosync(path, s->der, s->len, 0640)
+		    : kst_write_atomic(path, s->der, s->len, 0640);
+	if (err == 0 && defer && strlen(path) < sizeof(stapling_owed))
+		memcpy(stapling_owed, path, strlen(path) + 1);
+	else if (err == 0 && defer)
+		err = kst_sync_dir_of(path);
 	if (err < 0) {
 		if (err != cs->ocsp.state_logged_err)
 			kst_warn("cert %s: cannot write %s: %s; the fetched "

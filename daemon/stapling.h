@@ -85,7 +85,9 @@ void kst_stapling_load(struct kst_certstate *cs, const char *path,
 /*
  * A response a fetch brought, from memory, through the one ingest path
  * (the revocation held included); persisted (kst_stapling_persist) only
- * when it became the staple served. The verdict's error.
+ * when it became the staple served, except the fsync of state-dir itself,
+ * which the caller owes (kst_stapling_sync) once its batch of fetched
+ * responses is in. The verdict's error.
  */
 enum kst_ocsp_err
 kst_stapling_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
@@ -98,6 +100,10 @@ kst_stapling_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
  * the next scan. 0 or -errno.
  */
 int kst_stapling_persist(struct kst_certstate *cs);
+/* The directory fsync that kst_stapling_ingest_fetched left owing, if
+ * any (issue 13: two fsyncs per fetched staple on the control thread,
+ * one of them the same directory's every time). */
+void kst_stapling_sync(void);
 /*
  * For -t: can start-up use dir as state-dir, as pv's user? 0: yes; 1: it
  * does not exist and start-up will create it; -errno: no. why says what

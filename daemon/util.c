@@ -47,7 +47,7 @@ static int util_write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-static int util_sync_dir(const char *path)
+int kst_sync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
 	int fd, err = 0;
@@ -66,6 +66,14 @@ static int util_sync_dir(const char *path)
 
 int kst_write_atomic(const char *path, const void *buf, size_t len,
 		     unsigned mode)
+{
+	int err = kst_write_atomic_nosync(path, buf, len, mode);
+
+	return err < 0 ? err : kst_sync_dir_of(path);
+}
+
+int kst_write_atomic_nosync(const char *path, const void *buf, size_t len,
+			    unsigned mode)
 {
 	char *tmp = NULL;
 	int fd, err;
@@ -88,5 +96,5 @@ int kst_write_atomic(const char *path, const void *buf, size_t len,
 	if (err < 0)
 		unlink(tmp);
 	free(tmp);
-	return err < 0 ? err : util_sync_dir(path);
+	return err;
 }

@@ -49,5 +49,11 @@ int kst_set_nonblock(int fd);
  */
 int kst_write_atomic(const char *path, const void *buf, size_t len,
 		     unsigned mode);
+/* The same but the directory's fsync, which the caller owes after a batch
+ * of them (kst_sync_dir_of): one per batch, not one per file. */
+int kst_write_atomic_nosync(const char *path, const void *buf, size_t len,
+			    unsigned mode);
+/* fsync the directory holding path. 0 or -errno. */
+int kst_sync_dir_of(const char *path);
 
 #endif
