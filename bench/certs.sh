@@ -23,7 +23,33 @@
 #   bench/certs.sh [--build DIR] [--work DIR] [--bin KSTAPLED] [--no-haproxy]
 #                  [--no-bpf] N...
 #
-# Default N: 1000 10000. Certificates are cached in WORK/certs-N (default
+# Cold fetch (issue 13: 50,000 cold staples within 60 s, one request per
+# certificate, first handshakes never delayed beyond startup-wait; a warm
+# restart as fast as the static case):
+#
+#   bench/certs.sh [--build DIR] [--work DIR] [--bin KSTAPLED] [--no-bpf]
+#                  [--startup-wait SECS] [--concurrency C] [--samples S]
+#                  [--no-restart] coldfetch N...
+#
+#   N leaves whose OCSP URL is a local responder (bench/certs/ocspd.c:
+#   responses signed in advance by gen-certs -r, looked up by serial, one
+#   thread, 127.0.0.1 only), no staple file beside them, kstapled with
+#   fetch on and an empty state-dir. Measured: exec to "started" (workers
+#   accept) and to the last fetched staple in state-dir (polled every
+#   0.25 s: a file there is a staple served), the daemon's and the
+#   responder's CPU, the responder's requests and distinct serials (both
+#   must be N), and S first handshakes (bench/certs/hs-sample.py: S
+#   different names at random, started evenly over the expected fetch
+#   time from when the daemon's socket first accepts, each timed from
+#   connect to handshake done) against startup-wait
+#   (default: the daemon's, 10 s). Then a restart with that state-dir
+#   (warm: exec to the last certificate served stapled, requests it caused)
+#   against the static case (the same N with staple files beside the
+#   certificates and fetch off), and the ratio. --concurrency sets
+#   [ocsp] fetch-concurrency (default: the daemon's, 8).
+#
+# Default N: 1000 10000 (coldfetch: 5000). Certificates are cached in
+# WORK/certs-N (coldfetch: WORK/cold-N, with the URL's port) (default
 # WORK: $BUILD/bench/certs); the 1% re-mint changes them (a later run
 # reuses them as they are). The BPF export is on (bpf-pin-dir) when
 # /sys/fs/bpf is mounted and we are root, unless --no-bpf. Every daemon is
@@ -37,6 +63,11 @@ bin=""
 haproxy=1
 bpf=1
 counts=()
+mode=scale
+swait=""
+conc=""
+samples=200
+restart=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
@@ -44,12 +75,17 @@ while [ $# -gt 0 ]; do
 	--bin) bin=$2; shift 2 ;;
 	--no-haproxy) haproxy=0; shift ;;
 	--no-bpf) bpf=0; shift ;;
-	-h | --help) sed -n '3,30p' "$0"; exit 0 ;;
+	--startup-wait) swait=$2; shift 2 ;;
+	--concurrency) conc=$2; shift 2 ;;
+	--samples) samples=$2; shift 2 ;;
+	--no-restart) restart=0; shift ;;
+	coldfetch) mode=coldfetch; shift ;;
+	-h | --help) sed -n '3,56p' "$0"; exit 0 ;;
 	-*) echo "certs: unknown option $1" >&2; exit 2 ;;
 	*) counts+=("$1"); shift ;;
 	esac
 done
-[ ${#counts[@]} -gt 0 ] || counts=(1000 10000)
+[ ${#counts[@]} -gt 0 ] || [ "$mode" = coldfetch ] || counts=(1000 10000)
 work=${work:-$build/bench/certs}
 kst=${bin:-$build/kstapled}
 [ -x "$kst" ] || { echo "certs: no $kst (make BUILD=$build)" >&2; exit 2; }
@@ -60,6 +96,11 @@ work=$(cd "$work" && pwd)
 gen=$work/gen-certs
 if [ ! -x "$gen" ] || [ bench/certs/gen-certs.c -nt "$gen" ]; then
 	cc -O2 -Wall -Wextra -o "$gen" bench/certs/gen-certs.c -lcrypto
+fi
+ocspd=$work/ocspd
+if [ "$mode" = coldfetch ] &&
+	{ [ ! -x "$ocspd" ] || [ bench/certs/ocspd.c -nt "$ocspd" ]; }; then
+	cc -O2 -Wall -Wextra -o "$ocspd" bench/certs/ocspd.c -lcrypto
 fi
 hz=$(getconf CLK_TCK)
 pids=()
@@ -132,7 +173,7 @@ bpf-pin-dir = $pin
 allow-root = on
 
 [ocsp]
-fetch = off
+${ocsp_conf:-fetch = off}
 
 [listener:bench]
 bind = 127.0.0.1:$3
@@ -227,6 +268,198 @@ ms_of() { # command...: wall ms
 	"$@" >/dev/null 2>&1 || true
 	echo $(($(now_ms) - t0))
 }
+
+# ------------------------------------------------------------ coldfetch
+
+# statecount DIR: fetched staples in a state-dir
+statecount() {
+	find "$1" -maxdepth 1 -name '*.ocsp' -printf . 2>/dev/null | wc -c
+}
+
+# cold_certs N: the leaves with a responder URL, minted once per N (the
+# URL's port with them); sets c_dir, c_port
+cold_certs() {
+	c_dir=$work/cold-$1
+	if [ ! -s "$c_dir/certs/certs.conf" ] || [ ! -s "$c_dir/port" ]; then
+		rm -rf "$c_dir"
+		mkdir -p "$c_dir/certs" "$c_dir/resp"
+		free_port >"$c_dir/port"
+		local t0
+		t0=$(now_ms)
+		"$gen" -u "http://127.0.0.1:$(cat "$c_dir/port")" \
+			-r "$c_dir/resp" "$c_dir/certs" "$1"
+		echo "# $1 certificates with an OCSP URL minted in $(($(now_ms) - t0)) ms"
+	fi
+	c_port=$(cat "$c_dir/port")
+}
+
+# responder_start DIR: sets r_ocspd (pid); 1 when its port is taken
+responder_start() {
+	: >"$1/ocspd.log"
+	setsid "$ocspd" "$c_port" "$c_dir/resp" "$1/ocspd.log" \
+		>"$1/ocspd.out" 2>&1 &
+	r_ocspd=$!
+	pids+=("$r_ocspd")
+	for _ in $(seq 1 100); do
+		grep -q '^listening' "$1/ocspd.out" && return 0
+		kill -0 "$r_ocspd" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# stop_pid PID: SIGTERM, then wait for it (bounded), SIGKILL; reaped and
+# off the list, so that cleanup never signals a PID that was reused
+stop_pid() {
+	local p keep=()
+	kill -TERM "$1" 2>/dev/null || true
+	for _ in $(seq 1 300); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	pids=("${keep[@]}")
+}
+
+pct() { # FILE P: the P-th percentile of FILE's numbers (one a line)
+	sort -n "$1" | awk -v p="$2" '{ a[NR] = $1 } END {
+		if (NR == 0) { print "-"; exit }
+		i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR
+		print a[i] }'
+}
+
+coldfetch_one() {
+	local n=$1 dir=$work/cold-run-$1 port t0 pid sampler tstart=-1 tlast=-1
+	local tstart_abs=0 ctl0=-1 tfirst=-1
+	local have=0 deadline sw_ms window before after
+	cold_certs "$n"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	if ! responder_start "$dir"; then
+		echo "# responder port $c_port taken: minting again" >&2
+		stop_pid "$r_ocspd"
+		rm -rf "$c_dir"
+		cold_certs "$n"
+		responder_start "$dir" ||
+			{ echo "certs: responder: $(cat "$dir/ocspd.out")" >&2; return 1; }
+	fi
+	port=$(free_port)
+	ocsp_conf="fetch = on
+${swait:+startup-wait = ${swait}s}
+${conc:+fetch-concurrency = $conc}"
+	kst_conf "$dir" "$c_dir/certs/certs.conf" "$port"
+	ocsp_conf=""
+	sw_ms=$((${swait:-10} * 1000))
+	# samples spread over the time the fetch is expected to take, from
+	# when the daemon's socket exists
+	window=$(awk -v n="$n" -v s="${swait:-10}" 'BEGIN { w = n / 1000; print (w < s + 5 ? s + 5 : w) }')
+	t0=$(now_ms)
+	setsid "$kst" -c "$dir/kstapled.conf" >"$dir/log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	python3 bench/certs/hs-sample.py "$port" "$n" "$samples" "$window" 60 \
+		>"$dir/samples" 2>"$dir/samples.err" &
+	sampler=$!
+	pids+=("$sampler")
+	deadline=$(($(now_ms) + (120 + n / 100) * 1000))
+	while :; do
+		if [ "$tstart" -lt 0 ] && grep -q 'started: ' "$dir/log"; then
+			tstart_abs=$(now_ms)
+			tstart=$((tstart_abs - t0))
+		fi
+		have=$(statecount "$dir/state")
+		if [ "$ctl0" -lt 0 ] && [ "$have" -gt 0 ]; then
+			ctl0=$(cpu_ticks "$pid/task/$pid")
+			tfirst=$(($(now_ms) - t0))
+		fi
+		if [ "$have" -ge "$n" ]; then
+			tlast=$(($(now_ms) - t0))
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || { echo "certs: kstapled died, see $dir/log" >&2; break; }
+		[ "$(now_ms)" -lt "$deadline" ] || { echo "certs: $have/$n fetched by the deadline" >&2; break; }
+		sleep 0.25
+	done
+	local kcpu=$(($(cpu_ticks "$pid") * 1000 / hz)) krss ctl
+	ctl=$((($(cpu_ticks "$pid/task/$pid") - ctl0) * 1000 / hz))
+	krss=$(rss_kb "$pid")
+	local ocpu=$(($(cpu_ticks "$r_ocspd") * 1000 / hz))
+	local laststapled=no
+	stapled "$port" "c$((n - 1)).bench.test" && laststapled=yes
+	# the sampler ends by itself (its window and deadlines are bounded)
+	for _ in $(seq 1 $((${window%.*} * 10 + 700))); do
+		kill -0 "$sampler" 2>/dev/null || break
+		sleep 0.1
+	done
+	stop_pid "$sampler"
+	local reqs distinct
+	reqs=$(wc -l <"$dir/ocspd.log")
+	distinct=$(sort -u "$dir/ocspd.log" | wc -l)
+
+	# first handshakes: before the workers accepted, and after
+	# (by when they started: before "started" was seen, which is up to
+	# 0.25 s late, or after)
+	awk -v ts="$tstart_abs" '$2 >= 0 && $1 + 0 < ts { print $2 }' "$dir/samples" >"$dir/lat-before"
+	awk -v ts="$tstart_abs" '$2 >= 0 && $1 + 0 >= ts { print $2 }' "$dir/samples" >"$dir/lat-after"
+	local nerr nbefore nafter
+	nerr=$(awk '$2 < 0' "$dir/samples" | wc -l)
+	nbefore=$(wc -l <"$dir/lat-before")
+	nafter=$(wc -l <"$dir/lat-after")
+	printf 'N=%-7s cold    started=%6d ms  first-stapled=%6d ms  last-stapled=%6d ms (%d/%d in state-dir, c%d served stapled: %s)  kstapled cpu=%6d ms (control thread from the first to the last staple: %d ms) rss=%d MB  responder: requests=%d distinct=%d cpu=%d ms\n' \
+		"$n" "$tstart" "$tfirst" "$tlast" "$have" "$n" $((n - 1)) "$laststapled" \
+		"$kcpu" "$ctl" $((krss / 1024)) "$reqs" "$distinct" "$ocpu"
+	printf 'N=%-7s first handshakes (startup-wait %d ms): %d before start p50=%s max=%s ms; %d after p50=%s p99=%s max=%s ms; %d failed\n' \
+		"$n" "$sw_ms" "$nbefore" "$(pct "$dir/lat-before" 50)" \
+		"$(pct "$dir/lat-before" 100)" "$nafter" "$(pct "$dir/lat-after" 50)" \
+		"$(pct "$dir/lat-after" 99)" "$(pct "$dir/lat-after" 100)" "$nerr"
+	grep 'startup-wait over' "$dir/log" | head -1 | sed "s/^/N=$n log: /" || true
+
+	# warm restart: the same daemon, the state-dir as the run left it
+	stop_pid "$pid"
+	if [ "$restart" = 0 ]; then
+		stop_pid "$r_ocspd"
+		cleanup
+		return 0
+	fi
+	local r0 wload wcpu wreqs
+	r0=$(wc -l <"$dir/ocspd.log")
+	cp "$dir/log" "$dir/log.cold"
+	t0=$(now_ms)
+	setsid "$kst" -c "$dir/kstapled.conf" >"$dir/log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	wait_stapled "$port" "c$((n - 1)).bench.test" "$pid" $((60 + n / 200))
+	wload=$(($(now_ms) - t0))
+	wcpu=$(($(cpu_ticks "$pid") * 1000 / hz))
+	sleep 2
+	wreqs=$(($(wc -l <"$dir/ocspd.log") - r0))
+	stop_pid "$pid"
+	stop_pid "$r_ocspd"
+	cat "$dir/ocspd.out" | sed "s/^/N=$n responder: /"
+
+	# the static case: staple files beside the certificates, fetch off
+	local certs=$work/certs-$n
+	if [ ! -s "$certs/crt-list" ]; then
+		rm -rf "$certs"
+		mkdir -p "$certs"
+		"$gen" "$certs" "$n"
+	fi
+	kst_run "$n" "$certs" static
+	stop_pid "$r_pid"
+	printf 'N=%-7s restart warm state-dir=%6d ms cpu=%6d ms (requests %d)  static=%6d ms cpu=%6d ms  ratio warm/static %.2f (cpu %.2f)\n' \
+		"$n" "$wload" "$wcpu" "$wreqs" "$r_load" "$r_cpu" \
+		"$(awk -v a="$wload" -v b="$r_load" 'BEGIN { print a / b }')" \
+		"$(awk -v a="$wcpu" -v b="$r_cpu" 'BEGIN { print a / b }')"
+	cleanup
+}
+
+if [ "$mode" = coldfetch ]; then
+	[ ${#counts[@]} -gt 0 ] || counts=(5000)
+	for n in "${counts[@]}"; do coldfetch_one "$n"; done
+	exit 0
+fi
 
 for n in "${counts[@]}"; do
 	certs=$work/certs-$n

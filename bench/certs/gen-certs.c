@@ -12,13 +12,18 @@
  *                    HAProxy's)
  *   certs.conf       `cert = OUTDIR/c<i>.pem`, one line per leaf
  *   crt-list         OUTDIR/c<i>.pem, one line per leaf (HAProxy)
+ * With -u URL, each leaf names URL as its OCSP responder (authority
+ * information access); with -r RESPDIR, its response goes to
+ * RESPDIR/<SERIAL>.der (serial in upper-case hex, as BN_bn2hex prints it,
+ * what bench/certs/ocspd.c looks up) instead of beside the PEM: the cold
+ * fetch benchmark (bench/certs.sh coldfetch) starts with no staple file.
  * Leaf i is named c<i>.<DOMAIN> (default bench.test). With FIRST, only
  * leaves FIRST..N-1 are (re)minted with new keys and serials (the files
  * listing them are left alone): how the benchmark and the test change a
  * few certificates before a reload. The CA is reused when OUTDIR has one
  * (ca.crt and ca.key).
  *
- *   gen-certs OUTDIR N [FIRST [DOMAIN]]
+ *   gen-certs [-u URL] [-r RESPDIR] OUTDIR N [FIRST [DOMAIN]]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,12 +33,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+/* -u and -r */
+static const char *gen_url, *gen_respdir;
 
 static EVP_PKEY *gen_key(void)
 {
@@ -82,6 +92,10 @@ static X509 *gen_mint(const char *cn, EVP_PKEY *pub, X509 *issuer,
 		snprintf(san, sizeof(san), "DNS:%s", cn);
 		gen_ext(x, &ctx, NID_authority_key_identifier, "keyid");
 		gen_ext(x, &ctx, NID_subject_alt_name, san);
+		if (gen_url != NULL) {
+			snprintf(san, sizeof(san), "OCSP;URI:%s", gen_url);
+			gen_ext(x, &ctx, NID_info_access, san);
+		}
 	} else {
 		gen_ext(x, &ctx, NID_key_usage,
 			"critical,keyCertSign,cRLSign,digitalSignature");
@@ -161,6 +175,17 @@ static int gen_leaf(const char *dir, long i, const char *domain, X509 *ca,
 		snprintf(final, sizeof(final), "%s/c%ld.pem", dir, i);
 		rc = rename(path, final);
 		snprintf(path, sizeof(path), "%s/c%ld.pem.ocsp", dir, i);
+		if (gen_respdir != NULL) {
+			BIGNUM *bn = ASN1_INTEGER_to_BN(
+				X509_get0_serialNumber(leaf), NULL);
+			char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+			snprintf(path, sizeof(path), "%s/%s.der", gen_respdir,
+				 hex ? hex : "?");
+			rc = hex ? rc : -1;
+			OPENSSL_free(hex);
+			BN_free(bn);
+		}
 		if (rc == 0)
 			rc = gen_ocsp(path, leaf, ca, cakey);
 	}
@@ -226,15 +251,28 @@ static int gen_lists(const char *dir, long n)
 
 int main(int argc, char **argv)
 {
-	const char *domain = argc > 4 ? argv[4] : "bench.test";
-	long n, first = argc > 3 ? strtol(argv[3], NULL, 10) : -1;
+	const char *domain;
+	long n, first;
 	X509 *ca = NULL;
 	EVP_PKEY *cakey = NULL;
+	int opt;
 
-	if (argc < 3 || argc > 5 || (n = strtol(argv[2], NULL, 10)) <= 0 ||
+	while ((opt = getopt(argc, argv, "+u:r:")) != -1) {
+		if (opt == 'u')
+			gen_url = optarg;
+		else if (opt == 'r')
+			gen_respdir = optarg;
+		else
+			argc = 0; /* usage */
+	}
+	argc -= optind;
+	argv += optind - 1;
+	domain = argc > 3 ? argv[4] : "bench.test";
+	first = argc > 2 ? strtol(argv[3], NULL, 10) : -1;
+	if (argc < 2 || argc > 4 || (n = strtol(argv[2], NULL, 10)) <= 0 ||
 	    argv[1][0] != '/') {
-		fprintf(stderr,
-			"usage: gen-certs /OUTDIR N [FIRST [DOMAIN]]\n");
+		fprintf(stderr, "usage: gen-certs [-u URL] [-r RESPDIR] "
+				"/OUTDIR N [FIRST [DOMAIN]]\n");
 		return 2;
 	}
 	if (gen_ca(argv[1], &ca, &cakey) < 0) {
