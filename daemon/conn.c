@@ -309,21 +309,39 @@ static void conn_count_path(struct kst_conn *c,
 		conn_count_device(c, cc);
 }
 
+/* What the handoff did (ktls/ does not log): the failed step of our TLS
+ * 1.3 RX install, then what each direction got. */
+static void conn_handoff_log(const struct kst_conn *c,
+			     const struct kst_ktls_result *r)
+{
+	if (r->rx_step == KST_KTLS_STEP_DERIVE) /* drains OpenSSL's queue */
+		kst_log_ssl(KST_LOG_DEBUG,
+			    "ktls: fd %d: TLS 1.3 key derivation", c->cfd);
+	else if (r->rx_step == KST_KTLS_STEP_TLS_RX)
+		kst_debug("ktls: fd %d: TLS_RX: %s", c->cfd,
+			  strerror(-r->rx_err));
+	kst_debug("ktls: fd %d: TLS %#x tx %s rx %s", c->cfd, r->version,
+		  kst_ktls_why_name(r->tx_why), kst_ktls_why_name(r->rx_why));
+}
+
 /* Hand the keys to the kernel where it can take them; the path follows
  * from what the kernel says it has. false: `ktls = require` refused. */
 static bool conn_handoff(struct kst_conn *c)
 {
 	struct kst_ktls_result r = {.tx_why = KST_KTLS_WHY_DISABLED,
 				    .rx_why = KST_KTLS_WHY_DISABLED};
+	int err = -ENOSYS; /* no handoff tried */
 
 	if (c->l->tls.ktls && SSL_version(c->ssl) == TLS1_3_VERSION &&
 	    kst_ktls_rekey_probe(NULL))
 		/* the secrets stay with the connection: the kernel rekeys */
-		kst_ktls_handoff_keep(c->ssl, c->cfd, true, &r, &c->keys);
+		err = kst_ktls_handoff_keep(c->ssl, c->cfd, true, &r, &c->keys);
 	else if (c->l->tls.ktls)
-		kst_ktls_handoff(c->ssl, c->cfd, true, &r);
+		err = kst_ktls_handoff(c->ssl, c->cfd, true, &r);
 	else if (c->l->ktls_mode != KST_KTLS_MODE_OFF)
 		r.tx_why = r.rx_why = KST_KTLS_WHY_NO_KERNEL;
+	if (err == 0)
+		conn_handoff_log(c, &r);
 	conn_count_path(c, &r);
 	c->path = r.tx && r.rx ? KST_PATH_KTLS_BOTH
 		  : r.tx       ? KST_PATH_KTLS_TX

@@ -9,8 +9,6 @@
  */
 #include "ktls/crypto_info.h"
 
-#include "daemon/util.h"
-
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -144,7 +142,8 @@ const struct kst_ktls_suite *kst_ktls_suite_find(uint16_t tls_version,
 		errno = EPROTONOSUPPORT;
 		return NULL;
 	}
-	for (size_t i = 0; i < KST_ARRAY_SIZE(kst_ktls_suites); i++) {
+	for (size_t i = 0;
+	     i < sizeof(kst_ktls_suites) / sizeof(kst_ktls_suites[0]); i++) {
 		const struct kst_ktls_suite *s = &kst_ktls_suites[i];
 
 		if (s->version == tls_version && s->id == suite_id)
@@ -156,7 +155,8 @@ const struct kst_ktls_suite *kst_ktls_suite_find(uint16_t tls_version,
 
 const struct kst_ktls_cipher *kst_ktls_cipher_find(uint16_t cipher_type)
 {
-	for (size_t i = 0; i < KST_ARRAY_SIZE(kst_ktls_ciphers); i++) {
+	for (size_t i = 0;
+	     i < sizeof(kst_ktls_ciphers) / sizeof(kst_ktls_ciphers[0]); i++) {
 		if (kst_ktls_ciphers[i]->type == cipher_type)
 			return kst_ktls_ciphers[i];
 	}

@@ -7,12 +7,12 @@
  * heap when there is one) that is wiped and freed by the handoff on every
  * path, and by the ex_data free callback if the handshake never finishes.
  * Only the building of crypto_info (crypto_info.c) decides bytes; this file
- * does the syscalls around it.
+ * does the syscalls around it. Like all of ktls/, it includes nothing from
+ * daemon/ and never logs: what failed goes back in the result, and the
+ * caller logs it.
  */
 #include "ktls/ktls.h"
 
-#include "daemon/log.h"
-#include "daemon/util.h"
 #include "ktls/crypto_info.h"
 #include "ktls/probe.h"
 
@@ -55,7 +55,8 @@ static enum kst_ktls_why ktls_rx13_check(SSL *ssl, int fd,
 					 enum kst_ktls_why base,
 					 enum kst_ktls_why tx_why);
 static enum kst_ktls_why ktls_rx13_install(SSL *ssl, int fd,
-					   const struct kst_ktls_suite *s);
+					   const struct kst_ktls_suite *s,
+					   struct kst_ktls_result *res);
 static void ktls_verify(int fd, int dir, bool claimed, enum kst_ktls_why why,
 			struct kst_ktls_result *res);
 
@@ -287,9 +288,11 @@ static enum kst_ktls_why ktls_rx13_check(SSL *ssl, int fd,
 }
 
 /* Key, iv and crypto_info from the secret; RX with rec_seq 0, the first
- * record under the application traffic key. */
+ * record under the application traffic key. A failed step is noted in res
+ * (rx_step, rx_err) for the caller's log line. */
 static enum kst_ktls_why ktls_rx13_install(SSL *ssl, int fd,
-					   const struct kst_ktls_suite *s)
+					   const struct kst_ktls_suite *s,
+					   struct kst_ktls_result *res)
 {
 	struct ktls_secret *sec = SSL_get_ex_data(ssl, ktls_ex_idx);
 	unsigned char key[KST_KTLS_MAX_KEY_LEN], iv[KST_KTLS_IV_LEN];
@@ -300,14 +303,15 @@ static enum kst_ktls_why ktls_rx13_install(SSL *ssl, int fd,
 	if (sec == NULL || sec->len != s->secret_len)
 		return KST_KTLS_WHY_NO_SECRET;
 	if (kst_ktls_tls13_derive(s, sec->secret, sec->len, key, iv) != 0) {
-		kst_log_ssl(KST_LOG_DEBUG,
-			    "ktls: fd %d: TLS 1.3 key derivation", fd);
+		/* OpenSSL's error queue keeps the reasons for the caller */
+		res->rx_step = KST_KTLS_STEP_DERIVE;
 		why = KST_KTLS_WHY_OPENSSL;
 		goto out;
 	}
 	if (kst_ktls_crypto_info_build(s, key, iv, 0, &ci, &len) != 0 ||
 	    setsockopt(fd, SOL_TLS, TLS_RX, &ci, len) != 0) {
-		kst_debug("ktls: fd %d: TLS_RX: %s", fd, strerror(errno));
+		res->rx_step = KST_KTLS_STEP_TLS_RX;
+		res->rx_err = -errno;
 		why = KST_KTLS_WHY_SETSOCKOPT;
 	}
 out:
@@ -395,7 +399,7 @@ static int ktls_handoff(SSL *ssl, int fd, bool want_rx13,
 		rx_why = KST_KTLS_WHY_DISABLED;
 	else if ((rx_why = ktls_rx13_check(ssl, fd, base, tx_why)) ==
 		 KST_KTLS_WHY_OK)
-		rx_why = ktls_rx13_install(ssl, fd, s);
+		rx_why = ktls_rx13_install(ssl, fd, s, res);
 	rx_claim = rx_claim || (res->version == TLS1_3_VERSION && want_rx13 &&
 				rx_why == KST_KTLS_WHY_OK);
 	ktls_verify(fd, TLS_TX, tx_claim, tx_why, res);
@@ -403,9 +407,6 @@ static int ktls_handoff(SSL *ssl, int fd, bool want_rx13,
 	if (keys != NULL)
 		*keys = ktls_keys_take(ssl, s, res);
 	ktls_secret_drop(ssl);
-	kst_debug("ktls: fd %d: TLS %#x tx %s rx %s", fd, res->version,
-		  kst_ktls_why_name(res->tx_why),
-		  kst_ktls_why_name(res->rx_why));
 	return 0;
 }
 

@@ -10,7 +10,10 @@
  * really installed, because OpenSSL falls back to userspace silently and a
  * socket with ULP "tls" but no keys is still userspace. kTLS is an
  * optimisation: the handoff never breaks a connection; a direction that
- * can't go to the kernel stays in OpenSSL and the result says why.
+ * can't go to the kernel stays in OpenSSL and the result says why. ktls/
+ * stands alone (libc, OpenSSL, libnl; nothing from daemon/, `make
+ * ktls-alone` checks) and never logs: results and -errno carry the reason,
+ * and the caller logs it.
  *
  * Use, per SSL_CTX and connection:
  *   kst_ktls_init() once at start, and kst_ktls_probe() (probe.h) there
@@ -84,6 +87,16 @@ enum kst_ktls_why {
  * "no-secret", "setsockopt", "not-installed", "openssl"; "unknown" else. */
 const char *kst_ktls_why_name(enum kst_ktls_why w);
 
+/* The step of kst_ktls_handoff's own TLS 1.3 RX install that failed. ktls/
+ * never logs: the caller logs from this, naming the connection. */
+enum kst_ktls_step {
+	KST_KTLS_STEP_NONE = 0, /* not tried, or it worked */
+	/* key and iv from the secret: OpenSSL's error queue holds the
+	 * reasons, left for the caller to drain (kst_log_ssl) */
+	KST_KTLS_STEP_DERIVE,
+	KST_KTLS_STEP_TLS_RX, /* crypto_info or setsockopt(TLS_RX): rx_err */
+};
+
 /* What the handoff achieved, as read back from the kernel. */
 struct kst_ktls_result {
 	bool tx, rx; /* the direction runs in the kernel */
@@ -98,6 +111,10 @@ struct kst_ktls_result {
 	 * handoff (TLS 1.3 TX: 2 after OpenSSL's two session tickets; TLS 1.2:
 	 * 1 after Finished); 0 when not installed */
 	uint64_t tx_rec_seq, rx_rec_seq;
+	/* our TLS 1.3 RX install, when a step of it failed (rx_why is then
+	 * "openssl" or "setsockopt"), and the -errno of KST_KTLS_STEP_TLS_RX */
+	enum kst_ktls_step rx_step;
+	int rx_err;
 };
 
 /*

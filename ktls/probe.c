@@ -8,7 +8,6 @@
  */
 #include "ktls/probe.h"
 
-#include "daemon/util.h"
 #include "ktls/crypto_info.h"
 
 #include <arpa/inet.h>
@@ -243,7 +242,9 @@ static int tls_stat_line(const char *line, size_t len, struct kst_tls_stat *out)
 
 	while (n < len && line[n] != ' ' && line[n] != '\t')
 		n++;
-	for (size_t i = 0; i < KST_ARRAY_SIZE(kst_tls_stat_fields); i++) {
+	for (size_t i = 0;
+	     i < sizeof(kst_tls_stat_fields) / sizeof(kst_tls_stat_fields[0]);
+	     i++) {
 		const char *name = kst_tls_stat_fields[i].name;
 		size_t v = n;
 

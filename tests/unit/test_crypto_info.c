@@ -31,7 +31,6 @@
 #include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
-#include "daemon/util.h"
 #include "ktls/crypto_info.h"
 #include "tests/lib/testutil.h"
 
@@ -203,7 +202,7 @@ ParameterizedTestParameters(crypto_info, derives_traffic_key_and_iv)
 		 "5b78923dee08579033e523d9", false},
 	};
 	return cr_make_param_array(struct derive_case, cases,
-				   KST_ARRAY_SIZE(cases));
+				   sizeof(cases) / sizeof(cases[0]));
 }
 
 ParameterizedTest(struct derive_case *c, crypto_info,
@@ -298,7 +297,7 @@ ParameterizedTestParameters(crypto_info, lays_out_salt_iv_key_and_rec_seq)
 		{TLS1_2_VERSION, 0xc0ac, TLS_CIPHER_AES_CCM_128, 40, 4},
 	};
 	return cr_make_param_array(struct layout_case, cases,
-				   KST_ARRAY_SIZE(cases));
+				   sizeof(cases) / sizeof(cases[0]));
 }
 
 ParameterizedTest(struct layout_case *c, crypto_info,
@@ -338,8 +337,8 @@ Test(crypto_info, reads_back_the_rec_seq_it_built)
 	const uint64_t seqs[] = {0, 1, 72, 0xfffffffffffffffe};
 	unsigned char key[32] = {0}, iv[12] = {0};
 
-	for (size_t i = 0; i < KST_ARRAY_SIZE(suites); i++) {
-		for (size_t j = 0; j < KST_ARRAY_SIZE(seqs); j++) {
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+		for (size_t j = 0; j < sizeof(seqs) / sizeof(seqs[0]); j++) {
 			const struct kst_ktls_suite *s =
 				kst_ktls_suite_find(TLS1_3_VERSION, suites[i]);
 			union kst_ktls_crypto_info ci;
@@ -382,7 +381,7 @@ ParameterizedTestParameters(crypto_info, refuses_suites_it_cannot_offload)
 		{0x0305, 0x1301, EPROTONOSUPPORT},
 	};
 	return cr_make_param_array(struct refuse_case, cases,
-				   KST_ARRAY_SIZE(cases));
+				   sizeof(cases) / sizeof(cases[0]));
 }
 
 ParameterizedTest(struct refuse_case *c, crypto_info,
@@ -482,7 +481,8 @@ ParameterizedTestParameters(crypto_info, opens_records_of_a_live_client)
 {
 	static uint16_t suites[] = {0x1301, 0x1302, 0x1303};
 
-	return cr_make_param_array(uint16_t, suites, KST_ARRAY_SIZE(suites));
+	return cr_make_param_array(uint16_t, suites,
+				   sizeof(suites) / sizeof(suites[0]));
 }
 
 ParameterizedTest(uint16_t *suite, crypto_info, opens_records_of_a_live_client)
@@ -516,7 +516,7 @@ ParameterizedTest(uint16_t *suite, crypto_info, opens_records_of_a_live_client)
 					   client_keylog.len, key, iv),
 		     0);
 	cr_assert_eq(kst_ktls_crypto_info_build(s, key, iv, 0, &ci, &len), 0);
-	for (size_t r = 0; r < KST_ARRAY_SIZE(sizes); r++) {
+	for (size_t r = 0; r < sizeof(sizes) / sizeof(sizes[0]); r++) {
 		uint8_t inner = 0;
 		int n;
 

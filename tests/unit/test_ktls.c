@@ -33,7 +33,6 @@
 #include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
-#include "daemon/util.h"
 #include "ktls/crypto_info.h"
 #include "ktls/ktls.h"
 #include "ktls/probe.h"
@@ -46,10 +45,18 @@
  * the test binary's setsockopt comes before libc's for libssl and
  * libcrypto too. Each test runs in a process of its own. */
 static int tls_rx_calls, tls_rx_busy;
+/* when set, every setsockopt(SOL_TLS, TLS_RX) fails with this errno */
+static int tls_rx_fail;
 
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-	int r = (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+	int r;
+
+	if (level == SOL_TLS && name == TLS_RX && tls_rx_fail != 0) {
+		errno = tls_rx_fail;
+		return -1;
+	}
+	r = (int)syscall(SYS_setsockopt, fd, level, name, val, len);
 
 	if (level == SOL_TLS && name == TLS_RX) {
 		if (r == 0)
@@ -125,7 +132,7 @@ static void tcp_pair(int *cfd, int *sfd)
 	cr_assert(connect(*cfd, (struct sockaddr *)&a, alen) == 0);
 	*sfd = accept4(l, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	cr_assert(*sfd >= 0);
-	cr_assert(kst_set_nonblock(*cfd) == 0);
+	cr_assert(fcntl(*cfd, F_SETFL, fcntl(*cfd, F_GETFL) | O_NONBLOCK) == 0);
 	close(l);
 }
 
@@ -347,7 +354,7 @@ ParameterizedTestParameters(handoff, reports_what_this_kernel_installed)
 		 TLS_CIPHER_CHACHA20_POLY1305},
 	};
 	return cr_make_param_array(struct version_case, cases,
-				   KST_ARRAY_SIZE(cases));
+				   sizeof(cases) / sizeof(cases[0]));
 }
 
 ParameterizedTest(struct version_case *vc, handoff,
@@ -374,6 +381,7 @@ ParameterizedTest(struct version_case *vc, handoff,
 			  kst_ktls_why_name(res.rx_why));
 		cr_assert(res.tx_why == KST_KTLS_WHY_OK &&
 			  res.rx_why == KST_KTLS_WHY_OK);
+		cr_assert_eq(res.rx_step, KST_KTLS_STEP_NONE);
 		/* by OpenSSL (TLS 1.2, TLS 1.3 with OpenSSL >= 3.2) or by
 		 * kstapled (TLS 1.3 with OpenSSL 3.0), never both */
 		cr_assert_eq(tls_rx_calls, 1, "RX keys set %d times",
@@ -408,7 +416,7 @@ ParameterizedTestParameters(handoff, early_bytes_arrive_intact_with_read_ahead)
 	static struct pending_case cases[] = {{true}, {false}};
 
 	return cr_make_param_array(struct pending_case, cases,
-				   KST_ARRAY_SIZE(cases));
+				   sizeof(cases) / sizeof(cases[0]));
 }
 
 /*
@@ -489,6 +497,7 @@ static void expect_refused_both_ways(struct tpair *p, const struct topts *o,
 	tpair_open(p, o);
 	cr_assert_eq(kst_ktls_handoff(p->s, p->sfd, true, res), 0);
 	cr_assert(!res->tx && !res->rx);
+	cr_assert_eq(res->rx_step, KST_KTLS_STEP_NONE, "no install tried");
 	cr_assert_eq(res->tx_why, why, "tx %s",
 		     kst_ktls_why_name(res->tx_why));
 	cr_assert_eq(res->rx_why, why, "rx %s",
@@ -555,6 +564,40 @@ Test(handoff, keeps_tls13_rx_in_userspace_when_tx_stays_there)
 	struct tpair p;
 
 	expect_refused_both_ways(&p, &o, want, &res);
+	cr_assert_not(kst_ktls_has_secret(p.s), "wiped on this path too");
+	cr_assert(SSL_write(p.c, "ping", sizeof("ping")) == sizeof("ping"));
+	ssl_read_all(p.s, p.sfd, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "ping", "OpenSSL still reads the records");
+	tpair_close(&p);
+}
+
+/*
+ * ktls/ never logs: when the kernel refuses our TLS 1.3 RX key, the result
+ * names the step and its errno (the daemon logs "TLS_RX: <strerror>" from
+ * them), TX stays in the kernel and OpenSSL still reads the records.
+ */
+Test(handoff, reports_a_refused_tls13_rx_key_with_its_errno)
+{
+	struct topts o = {.version = TLS1_3_VERSION,
+			  .suite = "TLS_AES_128_GCM_SHA256",
+			  .ktls = true,
+			  .keylog = true};
+	struct kst_ktls_result res;
+	const char *why = NULL;
+	char buf[sizeof("ping")];
+	struct tpair p;
+
+	kst_test_require(kst_ktls_probe(&why), "%s: %s", NO_KTLS_REASON, why);
+	tls_rx_fail = ENOMEM; /* OpenSSL >= 3.2's own install too */
+	tpair_open(&p, &o);
+	cr_assert_eq(kst_ktls_handoff(p.s, p.sfd, true, &res), 0);
+	tls_rx_fail = 0;
+	cr_assert(res.tx && !res.rx, "tx %s rx %s",
+		  kst_ktls_why_name(res.tx_why), kst_ktls_why_name(res.rx_why));
+	cr_assert_eq(res.rx_why, KST_KTLS_WHY_SETSOCKOPT, "rx %s",
+		     kst_ktls_why_name(res.rx_why));
+	cr_assert_eq(res.rx_step, KST_KTLS_STEP_TLS_RX);
+	cr_assert_eq(res.rx_err, -ENOMEM, "err %d", res.rx_err);
 	cr_assert_not(kst_ktls_has_secret(p.s), "wiped on this path too");
 	cr_assert(SSL_write(p.c, "ping", sizeof("ping")) == sizeof("ping"));
 	ssl_read_all(p.s, p.sfd, buf, sizeof(buf));
@@ -752,7 +795,7 @@ ParameterizedTestParameters(record, classifies_what_the_kernel_returns)
 		{"heartbeat", 24, {1}, 1, KST_KTLS_REC_INVALID},
 	};
 	return cr_make_param_array(struct rec_case, cases,
-				   KST_ARRAY_SIZE(cases));
+				   sizeof(cases) / sizeof(cases[0]));
 }
 
 ParameterizedTest(struct rec_case *c, record,
@@ -823,8 +866,8 @@ Test(why, names_are_the_stable_metric_labels)
 		"openssl",
 	};
 
-	cr_assert_eq(KST_KTLS_WHY__MAX, KST_ARRAY_SIZE(names));
-	for (size_t i = 0; i < KST_ARRAY_SIZE(names); i++)
+	cr_assert_eq(KST_KTLS_WHY__MAX, sizeof(names) / sizeof(names[0]));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		cr_assert_str_eq(kst_ktls_why_name((enum kst_ktls_why)i),
 				 names[i]);
 	cr_assert_str_eq(kst_ktls_why_name(KST_KTLS_WHY__MAX), "unknown");
@@ -1158,7 +1201,7 @@ ParameterizedTestParameters(keyupdate, parse_takes_exactly_one_message)
 		{"NewSessionTicket", {4, 0, 0, 1, 0}, 5, -EBADMSG, false},
 	};
 	return cr_make_param_array(struct ku_parse_case, cases,
-				   KST_ARRAY_SIZE(cases));
+				   sizeof(cases) / sizeof(cases[0]));
 }
 
 ParameterizedTest(struct ku_parse_case *c, keyupdate,
@@ -1221,7 +1264,7 @@ Test(keyupdate, next_secret_is_hkdf_expand_label_traffic_upd)
 	static const uint16_t ids[] = {0x1301, 0x1302, 0x1303};
 	unsigned char secret[KST_KTLS_MAX_SECRET_LEN], next[48], want[48];
 
-	for (size_t i = 0; i < KST_ARRAY_SIZE(ids); i++) {
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		const struct kst_ktls_suite *s =
 			kst_ktls_suite_find(TLS1_3_VERSION, ids[i]);
 
@@ -1380,7 +1423,7 @@ ParameterizedTestParameters(keyupdate, client_key_updates_are_rekeyed)
 		{"TLS_CHACHA20_POLY1305_SHA256", true},
 	};
 	return cr_make_param_array(struct rekey_case, cases,
-				   KST_ARRAY_SIZE(cases));
+				   sizeof(cases) / sizeof(cases[0]));
 }
 
 /*

@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/util.h"
 #include "ktls/probe.h"
 #include "tests/lib/testutil.h"
 
@@ -137,7 +136,7 @@ ParameterizedTestParameters(tls_stat, refuses_text_without_valid_counters)
 		{"prefix of a name", "TlsTx\t1\n"},
 	};
 	return cr_make_param_array(struct bad_case, cases,
-				   KST_ARRAY_SIZE(cases));
+				   sizeof(cases) / sizeof(cases[0]));
 }
 
 ParameterizedTest(struct bad_case *c, tls_stat,
