@@ -22,6 +22,7 @@
 #include "daemon/log.h"
 #include "daemon/parse.h"
 #include "daemon/proxy.h"
+#include "daemon/relay.h"
 #include "daemon/staple.h"
 #include "daemon/util.h"
 #include "ktls/ktls.h"
@@ -506,7 +507,7 @@ bool kst_conn_keyupdate(struct kst_conn *c, bool update_requested)
 	return true;
 }
 
-bool kst_conn_keyupdate_send(struct kst_conn *c, bool *fail)
+int kst_conn_keyupdate_send(struct kst_conn *c)
 {
 	struct kst_conn_counters *cc =
 		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
@@ -515,18 +516,18 @@ bool kst_conn_keyupdate_send(struct kst_conn *c, bool *fail)
 	int err;
 
 	if (!(c->flags & KST_KU_SEND))
-		return true;
+		return 0;
 	if (c->keys == NULL || (c->flags & KST_DOWN_SHUT)) {
 		/* our close_notify is out: nothing more is sent */
 		c->flags &= ~(KST_KU_SEND | KST_KU_ASK);
-		return true;
+		return 0;
 	}
 	if (!(c->flags & KST_C_WR))
-		return false;
+		return -EAGAIN;
 	err = kst_ktls_send_key_update(c->cfd, ask);
 	if (err == -EAGAIN) {
 		c->flags &= ~KST_C_WR;
-		return false;
+		return -EAGAIN;
 	}
 	if (err == 0)
 		err = kst_ktls_rekey(c->keys, c->cfd, TLS_TX);
@@ -536,8 +537,8 @@ bool kst_conn_keyupdate_send(struct kst_conn *c, bool *fail)
 		kst_notice("listener %s: peer %s: our TLS 1.3 KeyUpdate: %s: "
 			   "closing",
 			   c->l->conf->name, c->peerstr, strerror(-err));
-		*fail = true;
-		return false;
+		/* not -EAGAIN: to the caller, that one means "not yet" */
+		return err == -EAGAIN ? -EIO : err;
 	}
 	c->flags &= ~(KST_KU_SEND | KST_KU_ASK);
 	if (ask)
@@ -549,7 +550,7 @@ bool kst_conn_keyupdate_send(struct kst_conn *c, bool *fail)
 		  "rekeyed",
 		  c->l->conf->name, c->peerstr,
 		  ask ? " (update requested)" : "");
-	return true;
+	return 0;
 }
 
 #define CONN_LINGER_MS 2000

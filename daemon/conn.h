@@ -146,34 +146,14 @@ void kst_conn_keyupdate_close(struct kst_conn *c);
  * goodbye as kst_conn_keyupdate_close; false: the caller closes. */
 bool kst_conn_keyupdate(struct kst_conn *c, bool update_requested);
 /* Our queued KeyUpdate (KST_KU_SEND), then our next TX key, before more
- * data goes out. true: done or nothing queued; false: not yet (TCP full,
- * *fail false) or the connection cannot go on (*fail true). */
-bool kst_conn_keyupdate_send(struct kst_conn *c, bool *fail);
+ * data goes out. 0: done or nothing queued; -EAGAIN: not yet (TCP full);
+ * other -errno: the connection cannot go on (logged). */
+int kst_conn_keyupdate_send(struct kst_conn *c);
 /* Goodbye without closing on the client yet (see LINGER): close_notify
  * if not sent, FIN, then wait for the client's FIN, at most 2 s. */
 void kst_conn_linger(struct kst_conn *c);
 void kst_conn_linger_event(struct kst_conn *c, uint32_t events);
 
-/* conn <-> relay */
-/* Move data until nothing moves; false when the connection must close
- * (both directions done, or an error that was logged). */
-bool kst_relay_pump(struct kst_conn *c);
-void kst_relay_release(struct kst_conn *c);
-
-/* relay <-> splice (the kernel data path, splice.c) */
-bool kst_splice_up(struct kst_conn *c, bool *fail);
-bool kst_splice_up_drain(struct kst_conn *c, bool *fail);
-bool kst_splice_down(struct kst_conn *c, bool *fail);
-/* A direction's records near the AEAD limit: true, close. Where the
- * kernel rekeys (c->keys), our KeyUpdate is queued instead (asking for the
- * client's when its direction is near it) and false comes back, unless
- * the client ignored that request for as many records again. */
-bool kst_splice_over_limit(struct kst_conn *c);
-void kst_splice_release(struct kst_conn *c);
-/* Under kTLS TX, before the close_notify and the FIN: true when TCP can
- * take whatever the kernel's TLS layer still holds (then the close_notify
- * send pushes it); false: KST_DN_FLUSH is set and the connection's timer
- * brings it back in a moment. */
-bool kst_splice_tx_flushable(struct kst_conn *c);
+/* conn <-> relay: relay.h; relay <-> splice (kTLS): splice.h */
 
 #endif

@@ -18,14 +18,17 @@
 
 #include <openssl/err.h>
 
+#include "daemon/relay.h"
+
 #include "daemon/conn.h"
 #include "daemon/log.h"
+#include "daemon/splice.h"
 #include "daemon/staple.h"
 
-static bool relay_up_read(struct kst_conn *c, bool *fail);
-static bool relay_up_write(struct kst_conn *c, bool *fail);
-static bool relay_down_read(struct kst_conn *c, bool *fail);
-static bool relay_down_write(struct kst_conn *c, bool *fail);
+static int relay_up_read(struct kst_conn *c);
+static int relay_up_write(struct kst_conn *c);
+static int relay_down_read(struct kst_conn *c);
+static int relay_down_write(struct kst_conn *c);
 
 static struct kst_buf *relay_buf(struct kst_conn *c, struct kst_buf **b)
 {
@@ -58,7 +61,9 @@ static void relay_count(struct kst_conn *c, uint64_t n, bool up)
 			      n);
 }
 
-static bool relay_fail(struct kst_conn *c, const char *what, int err)
+/* A failed read or write: logged here, at debug level; -err, or -EIO for
+ * a TLS error that left no errno. */
+static int relay_fail(struct kst_conn *c, const char *what, int err)
 {
 	char errs[256];
 
@@ -69,35 +74,33 @@ static bool relay_fail(struct kst_conn *c, const char *what, int err)
 			  errs[0] ? "; " : "", errs);
 	}
 	ERR_clear_error();
-	return false;
+	return err ? -err : -EIO;
 }
 
 /* client -> buffer, through OpenSSL */
-static bool relay_up_read(struct kst_conn *c, bool *fail)
+static int relay_up_read(struct kst_conn *c)
 {
-	bool moved = false;
+	int ret = 0;
 	struct kst_buf *b;
 
 	if (c->flags & KST_UP_EOF)
-		return false;
+		return 0;
 	if (!(c->flags & (c->flags & KST_UP_WANTS_W ? KST_C_WR : KST_C_RD)) &&
 	    !SSL_has_pending(c->ssl))
-		return false;
+		return 0;
 	b = relay_buf(c, &c->up);
-	if (b == NULL) {
-		*fail = true;
-		return false;
-	}
+	if (b == NULL)
+		return -ENOMEM; /* the pool is empty and malloc failed */
 	while (b->tail < KST_BUF_CAP) {
 		size_t n = 0;
 		int r, err;
 
 		ERR_clear_error();
-		r = SSL_read_ex(c->ssl, b->data + b->tail, KST_BUF_CAP - b->tail,
-				&n);
+		r = SSL_read_ex(c->ssl, b->data + b->tail,
+				KST_BUF_CAP - b->tail, &n);
 		if (r == 1) {
 			b->tail += (uint32_t)n;
-			moved = true;
+			ret = 1;
 			continue;
 		}
 		err = SSL_get_error(c->ssl, r);
@@ -115,19 +118,19 @@ static bool relay_up_read(struct kst_conn *c, bool *fail)
 			c->flags |= KST_UP_EOF | KST_TRUNCATED;
 			ERR_clear_error();
 		} else {
-			*fail = !relay_fail(c, "client read", errno);
+			ret = relay_fail(c, "client read", errno);
 		}
 		break;
 	}
 	relay_trim(c, &c->up);
-	return moved;
+	return ret;
 }
 
 /* buffer -> backend */
-static bool relay_up_write(struct kst_conn *c, bool *fail)
+static int relay_up_write(struct kst_conn *c)
 {
 	struct kst_buf *b = c->up;
-	bool moved = false;
+	int moved = 0;
 
 	while (b != NULL && b->head < b->tail && (c->flags & KST_B_WR)) {
 		ssize_t n = send(c->bfd, b->data + b->head, b->tail - b->head,
@@ -136,15 +139,14 @@ static bool relay_up_write(struct kst_conn *c, bool *fail)
 		if (n > 0) {
 			b->head += (uint32_t)n;
 			relay_count(c, (uint64_t)n, true);
-			moved = true;
+			moved = 1;
 			continue;
 		}
 		if (n < 0 && errno == EAGAIN) {
 			c->flags &= ~KST_B_WR;
 			break;
 		}
-		*fail = !relay_fail(c, "backend write", errno);
-		return moved;
+		return relay_fail(c, "backend write", errno);
 	}
 	if (b != NULL && b->head == b->tail) {
 		b->head = b->tail = 0;
@@ -154,49 +156,48 @@ static bool relay_up_write(struct kst_conn *c, bool *fail)
 	    !(c->flags & KST_UP_SHUT)) {
 		shutdown(c->bfd, SHUT_WR);
 		c->flags |= KST_UP_SHUT;
-		moved = true;
+		moved = 1;
 	}
 	return moved;
 }
 
 /* backend -> buffer */
-static bool relay_down_read(struct kst_conn *c, bool *fail)
+static int relay_down_read(struct kst_conn *c)
 {
-	bool moved = false;
+	int ret = 0;
 	struct kst_buf *b;
 
 	if ((c->flags & KST_DOWN_EOF) || !(c->flags & KST_B_RD))
-		return false;
+		return 0;
 	b = relay_buf(c, &c->down);
-	if (b == NULL) {
-		*fail = true;
-		return false;
-	}
+	if (b == NULL)
+		return -ENOMEM; /* the pool is empty and malloc failed */
 	while (b->tail < KST_BUF_CAP) {
-		ssize_t n = read(c->bfd, b->data + b->tail,
-				 KST_BUF_CAP - b->tail);
+		ssize_t n =
+			read(c->bfd, b->data + b->tail, KST_BUF_CAP - b->tail);
 
 		if (n > 0) {
 			b->tail += (uint32_t)n;
-			moved = true;
+			ret = 1;
 			continue;
 		}
 		if (n == 0) {
 			c->flags |= KST_DOWN_EOF;
-			moved = true;
+			ret = 1;
 		} else if (errno == EAGAIN) {
 			c->flags &= ~KST_B_RD;
 		} else {
-			*fail = !relay_fail(c, "backend read", errno);
+			ret = relay_fail(c, "backend read", errno);
 		}
 		break;
 	}
 	relay_trim(c, &c->down);
-	return moved;
+	return ret;
 }
 
-/* close_notify once the backend is done and everything went out */
-static bool relay_down_shutdown(struct kst_conn *c, bool *fail)
+/* close_notify once the backend is done and everything went out: 1 sent,
+ * 0 not yet (OpenSSL waits for the client socket), -errno failed */
+static int relay_down_shutdown(struct kst_conn *c)
 {
 	int r, err;
 
@@ -206,25 +207,24 @@ static bool relay_down_shutdown(struct kst_conn *c, bool *fail)
 		err = SSL_get_error(c->ssl, r);
 		if (err == SSL_ERROR_WANT_WRITE) {
 			c->flags &= ~KST_C_WR;
-			return false;
+			return 0;
 		}
 		if (err == SSL_ERROR_WANT_READ) {
 			c->flags &= ~KST_C_RD;
-			return false;
+			return 0;
 		}
-		*fail = !relay_fail(c, "close_notify", errno);
-		return false;
+		return relay_fail(c, "close_notify", errno);
 	}
 	shutdown(c->cfd, SHUT_WR);
 	c->flags |= KST_DOWN_SHUT;
-	return true;
+	return 1;
 }
 
 /* buffer -> client, through OpenSSL */
-static bool relay_down_write(struct kst_conn *c, bool *fail)
+static int relay_down_write(struct kst_conn *c)
 {
 	struct kst_buf *b = c->down;
-	bool moved = false;
+	int moved = 0, sr;
 	uint32_t need = c->flags & KST_DN_WANTS_R ? KST_C_RD : KST_C_WR;
 
 	while (b != NULL && b->head < b->tail && (c->flags & need)) {
@@ -237,7 +237,7 @@ static bool relay_down_write(struct kst_conn *c, bool *fail)
 		if (r == 1) {
 			b->head += (uint32_t)n;
 			relay_count(c, n, false);
-			moved = true;
+			moved = 1;
 			c->flags &= ~KST_DN_WANTS_R;
 			need = KST_C_WR;
 			continue;
@@ -249,8 +249,7 @@ static bool relay_down_write(struct kst_conn *c, bool *fail)
 			c->flags &= ~KST_C_RD;
 			c->flags |= KST_DN_WANTS_R;
 		} else {
-			*fail = !relay_fail(c, "client write", errno);
-			return moved;
+			return relay_fail(c, "client write", errno);
 		}
 		break;
 	}
@@ -262,51 +261,71 @@ static bool relay_down_write(struct kst_conn *c, bool *fail)
 	 * goes out ahead of the close_notify, not after the FIN */
 	if (c->down == NULL && (c->flags & KST_DOWN_EOF) &&
 	    !(c->flags & KST_DOWN_SHUT) && (c->flags & KST_C_WR) &&
-	    (c->path == KST_PATH_USERSPACE || kst_splice_tx_flushable(c)))
-		moved |= relay_down_shutdown(c, fail);
+	    (c->path == KST_PATH_USERSPACE || kst_splice_tx_flushable(c))) {
+		sr = relay_down_shutdown(c);
+		if (sr != 0)
+			return sr;
+	}
 	return moved;
 }
 
-/* One round in both directions, each by where its keys live. */
-static bool relay_round(struct kst_conn *c, bool *fail)
+/* One step's result into the round's: moved (1) or nothing (0) until a
+ * step fails; then the first failure stays. The steps after a failure
+ * still run (what they move is delivered and counted before the close). */
+static int relay_add(int acc, int r)
 {
-	bool moved = false;
+	if (acc < 0)
+		return acc;
+	if (r < 0)
+		return r;
+	return acc | (r > 0);
+}
+
+/* One round in both directions, each by where its keys live. */
+static int relay_round(struct kst_conn *c)
+{
+	int acc = 0;
 
 	if (c->path == KST_PATH_KTLS_BOTH) {
-		moved |= relay_up_write(c, fail); /* PROXY header first */
-		moved |= kst_splice_up(c, fail);
-		moved |= kst_splice_up_drain(c, fail);
-		moved |= relay_up_write(c, fail); /* and the backend's EOF */
+		/* the PROXY header first, the client's EOF to the backend
+		 * last */
+		acc = relay_add(acc, relay_up_write(c));
+		acc = relay_add(acc, kst_splice_up(c));
+		acc = relay_add(acc, kst_splice_up_drain(c));
+		acc = relay_add(acc, relay_up_write(c));
 	} else {
-		moved |= relay_up_read(c, fail);
-		moved |= relay_up_write(c, fail);
+		acc = relay_add(acc, relay_up_read(c));
+		acc = relay_add(acc, relay_up_write(c));
 	}
 	if (c->flags & KST_KEYUPDATE) {
 		kst_conn_keyupdate_close(c);
-		*fail = true;
-		return false;
+		/* no errno of its own: the client's KeyUpdate cannot be
+		 * followed here (EPROTO) */
+		return acc < 0 ? acc : -EPROTO;
 	}
 	if (c->path == KST_PATH_USERSPACE) {
-		moved |= relay_down_read(c, fail);
-		moved |= relay_down_write(c, fail);
+		acc = relay_add(acc, relay_down_read(c));
+		acc = relay_add(acc, relay_down_write(c));
 	} else {
-		moved |= kst_splice_down(c, fail);
+		acc = relay_add(acc, kst_splice_down(c));
+		/* the close_notify only in a round where nothing failed */
+		if (acc >= 0)
+			acc = relay_add(acc, kst_splice_down_close(c));
 	}
-	return moved;
+	return acc;
 }
 
 bool kst_relay_pump(struct kst_conn *c)
 {
-	bool moved, fail = false;
-	int rounds = 0;
+	int rounds = 0, r;
 
 	do {
-		moved = relay_round(c, &fail);
-		if (moved)
+		r = relay_round(c);
+		if (r > 0)
 			c->last_active = c->w->now_ms;
 		/* bounded, so one busy connection cannot starve the others */
-	} while (moved && !fail && ++rounds < KST_RELAY_ROUNDS);
-	if (fail)
+	} while (r > 0 && ++rounds < KST_RELAY_ROUNDS);
+	if (r < 0)
 		return false;
 	if (c->path != KST_PATH_USERSPACE && kst_splice_over_limit(c)) {
 		kst_notice("listener %s: peer %s: closing a kTLS connection "

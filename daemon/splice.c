@@ -44,11 +44,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <linux/sock_diag.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "daemon/splice.h"
 
 #include "daemon/conn.h"
 #include "daemon/log.h"
@@ -86,11 +89,12 @@ static void splice_trim(struct kst_conn *c, struct kst_pipe **p)
 	}
 }
 
-static bool splice_fail(struct kst_conn *c, const char *what, int err)
+/* A failed call: logged here, at debug level; -err */
+static int splice_fail(struct kst_conn *c, const char *what, int err)
 {
-	kst_debug("listener %s: peer %s: %s: %s", c->l->conf->name,
-		  c->peerstr, what, strerror(err));
-	return false;
+	kst_debug("listener %s: peer %s: %s: %s", c->l->conf->name, c->peerstr,
+		  what, strerror(err));
+	return err ? -err : -EIO;
 }
 
 static void splice_count(struct kst_conn *c, uint64_t n, bool up)
@@ -111,53 +115,50 @@ static void splice_count(struct kst_conn *c, uint64_t n, bool up)
 	}
 }
 
-/* A non-data record (or the end) is next on the kTLS RX socket. false:
- * close now. */
-static bool splice_control_record(struct kst_conn *c, bool *fail)
+/* A non-data record (or the end) is next on the kTLS RX socket. 0: go on;
+ * -errno: close now. */
+static int splice_control_record(struct kst_conn *c)
 {
 	unsigned char buf[256];
 	struct kst_ktls_record rec;
 	uint8_t type = 0;
-	ssize_t n = kst_ktls_recv(c->cfd, buf, sizeof(buf), MSG_DONTWAIT,
-				  &type);
+	ssize_t n =
+		kst_ktls_recv(c->cfd, buf, sizeof(buf), MSG_DONTWAIT, &type);
 
 	if (n == -EAGAIN)
-		return true;
-	if (n < 0) {
-		*fail = !splice_fail(c, "client record", (int)-n);
-		return false;
-	}
+		return 0;
+	if (n < 0)
+		return splice_fail(c, "client record", (int)-n);
 	if (n == 0) { /* TCP EOF: no close_notify came */
 		c->flags |= KST_UP_EOF | KST_TRUNCATED;
-		return true;
+		return 0;
 	}
 	switch (kst_ktls_record_classify(type, buf, (size_t)n, &rec)) {
 	case KST_KTLS_REC_DATA:
 		/* a data record read here: it must reach the backend too */
 		if (c->up == NULL)
 			c->up = kst_worker_buf_get(c->w); /* empty */
-		if (c->up == NULL || (size_t)n > KST_BUF_CAP - c->up->tail) {
-			*fail = true;
-			return false;
-		}
+		if (c->up == NULL)
+			return -ENOMEM; /* the pool is empty, malloc failed */
+		if ((size_t)n > KST_BUF_CAP - c->up->tail)
+			return -ENOBUFS; /* no room for the record */
 		memcpy(c->up->data + c->up->tail, buf, (size_t)n);
 		c->up->tail += (uint32_t)n;
-		return true;
+		return 0;
 	case KST_KTLS_REC_CLOSE_NOTIFY:
 		c->flags |= KST_UP_EOF;
-		return true;
+		return 0;
 	case KST_KTLS_REC_KEY_UPDATE:
-		/* where the kernel rekeys, its next key goes in now */
+		/* where the kernel rekeys, its next key goes in now; else
+		 * kst_conn_keyupdate said goodbye (no errno: EPROTO) */
 		if (kst_conn_keyupdate(c, rec.update_requested))
-			return true;
-		*fail = true;
-		return false;
+			return 0;
+		return -EPROTO;
 	default:
 		kst_debug("listener %s: peer %s: record type %u (%s): closing",
 			  c->l->conf->name, c->peerstr, type,
 			  rec.kind == KST_KTLS_REC_ALERT ? "alert" : "other");
-		*fail = true;
-		return false;
+		return -EPROTO;
 	}
 }
 
@@ -170,15 +171,13 @@ static void splice_no_pipe(struct kst_conn *c, const char *dir)
 
 /* client -> buffer without a pipe: plaintext records from the kTLS RX
  * socket; the caller's relay_up_write sends them on. */
-static bool splice_up_copy(struct kst_conn *c, bool *fail)
+static int splice_up_copy(struct kst_conn *c)
 {
 	struct kst_buf *b = c->up = kst_worker_buf_get(c->w);
-	bool moved = false;
+	int ret = 0;
 
-	if (b == NULL) {
-		*fail = true;
-		return false;
-	}
+	if (b == NULL)
+		return -ENOMEM; /* the pool is empty and malloc failed */
 	while (!(c->flags & KST_UP_EOF) && (c->flags & KST_C_RD) &&
 	       b->tail < KST_BUF_CAP) {
 		struct kst_ktls_record rec;
@@ -192,12 +191,12 @@ static bool splice_up_copy(struct kst_conn *c, bool *fail)
 			break;
 		}
 		if (n < 0) {
-			*fail = !splice_fail(c, "client record", (int)-n);
+			ret = splice_fail(c, "client record", (int)-n);
 			break;
 		}
 		if (n == 0) {
 			c->flags |= KST_UP_EOF | KST_TRUNCATED;
-			moved = true;
+			ret = 1;
 			break;
 		}
 		switch (kst_ktls_record_classify(type, b->data + b->tail,
@@ -205,24 +204,24 @@ static bool splice_up_copy(struct kst_conn *c, bool *fail)
 		case KST_KTLS_REC_DATA:
 			b->tail += (uint32_t)n;
 			splice_count(c, (uint64_t)n, true);
-			moved = true;
+			ret = 1;
 			continue;
 		case KST_KTLS_REC_CLOSE_NOTIFY:
 			c->flags |= KST_UP_EOF;
-			moved = true;
+			ret = 1;
 			break;
 		case KST_KTLS_REC_KEY_UPDATE:
 			if (kst_conn_keyupdate(c, rec.update_requested)) {
-				moved = true;
+				ret = 1;
 				continue;
 			}
-			*fail = true;
+			ret = -EPROTO; /* goodbye said; no errno of its own */
 			break;
 		default:
 			kst_debug("listener %s: peer %s: record type %u: "
 				  "closing",
 				  c->l->conf->name, c->peerstr, type);
-			*fail = true;
+			ret = -EPROTO;
 			break;
 		}
 		break;
@@ -231,38 +230,35 @@ static bool splice_up_copy(struct kst_conn *c, bool *fail)
 		kst_worker_buf_put(c->w, b);
 		c->up = NULL;
 	}
-	return moved;
+	return ret;
 }
 
 /* backend -> buffer -> client without a pipe; the kernel encrypts. */
-static bool splice_down_copy(struct kst_conn *c, bool *fail)
+static int splice_down_copy(struct kst_conn *c)
 {
 	struct kst_buf *b = c->down;
-	bool moved = false;
+	int moved = 0;
 
 	if (b == NULL)
 		b = c->down = kst_worker_buf_get(c->w);
-	if (b == NULL) {
-		*fail = true;
-		return false;
-	}
+	if (b == NULL)
+		return -ENOMEM; /* the pool is empty and malloc failed */
 	while (!(c->flags & KST_DOWN_EOF) && (c->flags & KST_B_RD) &&
 	       b->tail < KST_BUF_CAP) {
-		ssize_t n = read(c->bfd, b->data + b->tail,
-				 KST_BUF_CAP - b->tail);
+		ssize_t n =
+			read(c->bfd, b->data + b->tail, KST_BUF_CAP - b->tail);
 
 		if (n > 0) {
 			b->tail += (uint32_t)n;
 			splice_count(c, (uint64_t)n, false);
-			moved = true;
+			moved = 1;
 		} else if (n == 0) {
 			c->flags |= KST_DOWN_EOF;
-			moved = true;
+			moved = 1;
 		} else if (errno == EAGAIN) {
 			c->flags &= ~KST_B_RD;
 		} else {
-			*fail = !splice_fail(c, "backend read", errno);
-			return moved;
+			return splice_fail(c, "backend read", errno);
 		}
 	}
 	while (b->head < b->tail && (c->flags & KST_C_WR)) {
@@ -271,13 +267,12 @@ static bool splice_down_copy(struct kst_conn *c, bool *fail)
 
 		if (n > 0) {
 			b->head += (uint32_t)n;
-			moved = true;
+			moved = 1;
 		} else if (n < 0 && errno == EAGAIN) {
 			c->flags &= ~KST_C_WR;
 		} else {
-			*fail = !splice_fail(c, "client send", n < 0 ? errno
-								     : EPIPE);
-			return moved;
+			return splice_fail(c, "client send",
+					   n < 0 ? errno : EPIPE);
 		}
 	}
 	if (b->head == b->tail) {
@@ -287,156 +282,165 @@ static bool splice_down_copy(struct kst_conn *c, bool *fail)
 	return moved;
 }
 
-/*
- * client (kernel-decrypted) -> pipe -> backend. Each direction fills its
- * pipe until it holds SPLICE_CHUNK or the socket is dry, and only then
- * drains: a kTLS RX splice yields one record, and draining every record
- * on its own would cost the backend a wakeup and a read per 16 KiB.
- */
-bool kst_splice_up(struct kst_conn *c, bool *fail)
+/* splice into a direction's pipe said 0 or failed with err: 1 go on
+ * (something moved), 0 stop filling, -errno close. Up (kTLS RX), EINVAL
+ * means a non-data record is next and 0 the end, or a zero-length data
+ * record (TLS allows them), which splice reports alike; recvmsg skips
+ * empty records and says 0 only at the end. Bytes before go out first.
+ * Down, 0 is the backend's EOF. */
+static int splice_fill_end(struct kst_conn *c, bool up, struct kst_pipe *p,
+			   int err)
 {
-	bool moved = false;
-	struct kst_pipe *p;
+	int r;
 
-	/* a data record recvmsg took stays in the buffer: send it first */
-	if (c->up != NULL)
-		return false;
-	/* bounded: a stream of empty records never fills the pipe */
+	if (!up) {
+		if (err != 0)
+			return splice_fail(c, "backend splice", err);
+		c->flags |= KST_DOWN_EOF;
+		return 1;
+	}
+	if (err != 0 && err != EINVAL)
+		return splice_fail(c, "client splice", err);
+	if (p->bytes > 0)
+		return 0;
+	r = splice_control_record(c);
+	return r < 0 ? r : 1;
+}
+
+/*
+ * A direction's source -> its pipe (up: the client, kernel-decrypted;
+ * down: the backend). It fills the pipe until it holds SPLICE_CHUNK or the
+ * source is dry, and only then does the caller drain it: a kTLS RX splice
+ * yields one record, and draining every record on its own would cost the
+ * backend a wakeup and a read per 16 KiB. Without a pipe the direction
+ * copies through a buffer instead; while that buffer (or, up, a data
+ * record recvmsg took) holds bytes, they go first and no pipe is filled.
+ */
+static int splice_fill(struct kst_conn *c, bool up)
+{
+	struct kst_pipe **pp = up ? &c->pup : &c->pdn;
+	struct kst_buf **bp = up ? &c->up : &c->down;
+	int from = up ? c->cfd : c->bfd;
+	uint32_t eof = up ? KST_UP_EOF : KST_DOWN_EOF;
+	uint32_t rd = up ? KST_C_RD : KST_B_RD;
+	/* bounded up: a stream of empty records never fills the pipe */
+	int max = up ? 64 : INT_MAX, moved = 0, r;
+
 	for (int i = 0;
-	     i < 64 && !(c->flags & KST_UP_EOF) && (c->flags & KST_C_RD); i++) {
+	     i < max && *bp == NULL && !(c->flags & eof) && (c->flags & rd);
+	     i++) {
+		struct kst_pipe *p = splice_pipe(c, pp);
 		ssize_t n;
 
-		p = splice_pipe(c, &c->pup);
 		if (p == NULL) {
-			splice_no_pipe(c, "client data");
-			return splice_up_copy(c, fail) || moved;
+			splice_no_pipe(c, up ? "client data" : "backend data");
+			r = up ? splice_up_copy(c) : splice_down_copy(c);
+			return r < 0 ? r : (moved || r > 0);
 		}
 		if (p->bytes >= SPLICE_CHUNK)
 			break;
-		n = splice(c->cfd, NULL, p->w, NULL, SPLICE_CHUNK - p->bytes,
+		n = splice(from, NULL, p->w, NULL, SPLICE_CHUNK - p->bytes,
 			   SPLICE_FLAGS);
 		if (n > 0) {
 			p->bytes += (uint32_t)n;
-			splice_count(c, (uint64_t)n, true);
-			moved = true;
-		} else if (n == 0 || errno == EINVAL) {
-			/* EINVAL: a non-data record is next. 0: the end, or
-			 * a zero-length data record (TLS allows them), which
-			 * splice reports alike; recvmsg skips empty records
-			 * and says 0 only at the end. Bytes before go out
-			 * first. */
-			if (p->bytes > 0)
-				break;
-			if (!splice_control_record(c, fail))
-				return moved;
-			moved = true;
-			if (c->up != NULL)
-				break;
-		} else if (errno == EAGAIN) {
+			splice_count(c, (uint64_t)n, up);
+			moved = 1;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN) {
 			/* the socket, or the pipe: both are retried on an
 			 * event */
 			if (p->bytes == 0)
-				c->flags &= ~KST_C_RD;
+				c->flags &= ~rd;
 			break;
-		} else {
-			*fail = !splice_fail(c, "client splice", errno);
-			return moved;
 		}
+		r = splice_fill_end(c, up, p, n < 0 ? errno : 0);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		moved = 1;
 	}
 	return moved;
 }
 
-static bool splice_drain(struct kst_conn *c, struct kst_pipe **pp, int to,
-			 uint32_t wr_flag, const char *what, bool *fail)
+/* client (kernel-decrypted) -> pipe -> backend: the fill; the drain is
+ * kst_splice_up_drain, after the caller's relay_up_write */
+int kst_splice_up(struct kst_conn *c)
+{
+	return splice_fill(c, true);
+}
+
+static int splice_drain(struct kst_conn *c, struct kst_pipe **pp, int to,
+			uint32_t wr_flag, const char *what)
 {
 	struct kst_pipe *p = *pp;
-	bool moved = false;
+	int moved = 0;
 
 	while (p != NULL && p->bytes > 0 && (c->flags & wr_flag)) {
-		ssize_t n = splice(p->r, NULL, to, NULL, p->bytes,
-				   SPLICE_FLAGS);
+		ssize_t n =
+			splice(p->r, NULL, to, NULL, p->bytes, SPLICE_FLAGS);
 
 		if (n > 0) {
 			p->bytes -= (uint32_t)n;
-			moved = true;
+			moved = 1;
 		} else if (n < 0 && errno == EAGAIN) {
 			c->flags &= ~wr_flag;
 		} else {
-			*fail = !splice_fail(c, what, n < 0 ? errno : EPIPE);
-			return moved;
+			return splice_fail(c, what, n < 0 ? errno : EPIPE);
 		}
 	}
 	splice_trim(c, pp);
 	return moved;
 }
 
-bool kst_splice_up_drain(struct kst_conn *c, bool *fail)
+int kst_splice_up_drain(struct kst_conn *c)
 {
-	return splice_drain(c, &c->pup, c->bfd, KST_B_WR, "backend splice",
-			    fail);
+	return splice_drain(c, &c->pup, c->bfd, KST_B_WR, "backend splice");
 }
 
 /* backend -> pipe -> client (kernel-encrypted) */
-bool kst_splice_down(struct kst_conn *c, bool *fail)
+int kst_splice_down(struct kst_conn *c)
 {
-	bool moved = false;
-	struct kst_pipe *p;
+	int moved = 0, r;
 
 	/* our KeyUpdate goes out, and our next key in, before more data */
 	if (c->flags & KST_KU_SEND) {
-		if (!kst_conn_keyupdate_send(c, fail))
-			return false;
-		moved = true;
+		r = kst_conn_keyupdate_send(c);
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return r;
+		moved = 1;
 	}
 	/* a copy without a pipe goes on until its buffer is empty */
 	if (c->down != NULL) {
-		moved |= splice_down_copy(c, fail);
-		goto done;
+		r = splice_down_copy(c);
+		return r < 0 ? r : (moved || r > 0);
 	}
-	while (!(c->flags & KST_DOWN_EOF) && (c->flags & KST_B_RD)) {
-		ssize_t n;
+	r = splice_fill(c, false);
+	if (r < 0)
+		return r;
+	moved |= r;
+	/* (without a pipe, splice_fill copied: there is none to drain) */
+	r = splice_drain(c, &c->pdn, c->cfd, KST_C_WR, "client splice");
+	return r < 0 ? r : (moved || r > 0);
+}
 
-		p = splice_pipe(c, &c->pdn);
-		if (p == NULL) {
-			splice_no_pipe(c, "backend data");
-			moved |= splice_down_copy(c, fail);
-			goto done;
-		}
-		if (p->bytes >= SPLICE_CHUNK)
-			break;
-		n = splice(c->bfd, NULL, p->w, NULL, SPLICE_CHUNK - p->bytes,
-			   SPLICE_FLAGS);
-		if (n > 0) {
-			p->bytes += (uint32_t)n;
-			splice_count(c, (uint64_t)n, false);
-			moved = true;
-		} else if (n == 0) {
-			c->flags |= KST_DOWN_EOF;
-			moved = true;
-		} else if (errno == EAGAIN) {
-			if (p->bytes == 0)
-				c->flags &= ~KST_B_RD;
-			break;
-		} else {
-			*fail = !splice_fail(c, "backend splice", errno);
-			return moved;
-		}
-	}
-	moved |= splice_drain(c, &c->pdn, c->cfd, KST_C_WR, "client splice",
-			      fail);
-done:
-	if (c->pdn == NULL && c->down == NULL && (c->flags & KST_DOWN_EOF) &&
-	    !(c->flags & KST_DOWN_SHUT) && !*fail &&
-	    kst_splice_tx_flushable(c)) {
-		/* close_notify through the kernel, then FIN */
-		if (kst_ktls_send_alert(c->cfd, 1, 0) < 0)
-			kst_debug("listener %s: peer %s: close_notify not sent",
-				  c->l->conf->name, c->peerstr);
-		shutdown(c->cfd, SHUT_WR);
-		c->flags |= KST_DOWN_SHUT;
-		moved = true;
-	}
-	return moved;
+int kst_splice_down_close(struct kst_conn *c)
+{
+	/* everything out first (a pipe, a copy's buffer, our KeyUpdate) */
+	if (c->pdn != NULL || c->down != NULL || !(c->flags & KST_DOWN_EOF) ||
+	    (c->flags & (KST_DOWN_SHUT | KST_KU_SEND)) ||
+	    !kst_splice_tx_flushable(c))
+		return 0;
+	/* close_notify through the kernel, then FIN */
+	if (kst_ktls_send_alert(c->cfd, 1, 0) < 0)
+		kst_debug("listener %s: peer %s: close_notify not sent",
+			  c->l->conf->name, c->peerstr);
+	shutdown(c->cfd, SHUT_WR);
+	c->flags |= KST_DOWN_SHUT;
+	return 1;
 }
 
 bool kst_splice_tx_flushable(struct kst_conn *c)
@@ -498,7 +502,8 @@ bool kst_splice_over_limit(struct kst_conn *c)
 	if (c->up_records > lim && !(c->flags & KST_KU_ASKED))
 		c->flags |= KST_KU_SEND | KST_KU_ASK;
 	if ((c->flags & KST_KU_SEND) && (c->flags & KST_C_WR))
-		kst_conn_again(c); /* out on the next round (else at EPOLLOUT) */
+		kst_conn_again(
+			c); /* out on the next round (else at EPOLLOUT) */
 	return false;
 }
 
