@@ -16,6 +16,8 @@ pkgs=(
 	# fuzz targets: libFuzzer and the sanitizer runtimes for the suite's
 	# default clang (14 on bookworm, 19 on trixie)
 	libclang-rt-dev
+	# make lint (.clang-tidy) and make format (.clang-format)
+	clang-tidy clang-format
 	libnl-3-dev libnl-genl-3-dev
 	libsystemd-dev libcap-dev
 	libc-ares-dev
