@@ -156,7 +156,8 @@ static void od_reply(struct od_req *r, int status, const char *reason,
 	/* after the body, what a sloppy responder or proxy adds, in the
 	 * same write: the client's read takes both at once */
 	if (ok && strcmp(r->mode, "crlf") == 0) {
-		memcpy(junk, "\r\n", 2);
+		junk[0] = '\r';
+		junk[1] = '\n';
 		tail = 2;
 	} else if (ok && strcmp(r->mode, "junk") == 0) {
 		memset(junk, 'J', sizeof(junk));

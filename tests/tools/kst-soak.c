@@ -570,7 +570,7 @@ static void sk_io_take(struct sk_io *io, const unsigned char *p, size_t n)
 		while (i < n && io->expect[i] == p[i])
 			i++;
 		sk_io_why(io, "corrupted byte at offset %llu",
-			  (unsigned long long)(io->rx_body + i));
+			  (unsigned long long)io->rx_body + i);
 		io->mismatch = true;
 	}
 	io->rx_body += n;
