@@ -3,7 +3,24 @@
 # kstapled: one non-recursive Makefile, out-of-tree build in $(BUILD).
 #
 #   make                 daemon and test tools
-#   make check           every test: unit, unit under SAN=1, integration, VM
+#   make check           what CI runs, in this order (minutes on the 2-core
+#                        box, from the mk/*.mk and README notes; - where
+#                        none is written down):
+#                          unit           criterion unit tests            -
+#                          san-unit       the same under ASan+UBSan       -
+#                          integration    real daemon, real clients       -
+#                          allocfail      allocation-failure sweep        1-3
+#                          bench-test     the load generator's own tests  -
+#                          fuzz-check     fuzz corpora + 20 s mutating    3
+#                          hwtest         kTLS in QEMU guests, 5 boots    20
+#                          ktls-alone     ktls/ builds without daemon/    0.1
+#                          lint           clang-tidy (.clang-tidy)        0.5
+#                          soak           90 s sanitizer soak             2
+#                          systemd-vm-check  under systemd in QEMU        2-3
+#                          trixie-check   trixie build, tests, kTLS boot  9
+#                        (unit, san-unit, integration from this Makefile,
+#                        the rest from mk/*.mk's CHECK_EXTRA, in file order)
+#   make lint            clang-tidy; make format / format-check: clang-format
 #   make unit            criterion unit tests
 #   make integration     the real daemon against real clients
 #   make hwtest          kTLS in QEMU guests booted from Debian's kernels
