@@ -18,20 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/ec.h>
-
-#include "daemon/cert.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
-#include "daemon/sni.h"
 
 static int certdir_keep(int dfd, const struct dirent *de);
 static int certdir_push(struct kst_certdir_list *l, size_t *cap,
 			const char *name);
 static int certdir_cmp(const void *a, const void *b);
-
-#define CERTDIR_DUP_WARN_MAX 10 /* per listener; then one line of count */
-#define CERTDIR_TYPES_MAX    8	/* key types told apart per name */
 
 bool kst_certdir_wanted(const char *name)
 {
@@ -156,107 +149,6 @@ void kst_certdir_list_free(struct kst_certdir_list *l)
 		free(l->names[i]);
 	free(l->names);
 	memset(l, 0, sizeof(*l));
-}
-
-/* ------------------------------------------------------ duplicates */
-
-static bool certdir_same_type(const struct kst_cert *a,
-			      const struct kst_cert *b)
-{
-	return a->kind == b->kind &&
-	       (a->kind != KST_KEY_ECDSA || a->curve_nid == b->curve_nid);
-}
-
-static void certdir_type_text(const struct kst_cert *c, char *buf, size_t len)
-{
-	const char *curve = c->kind == KST_KEY_ECDSA
-				    ? EC_curve_nid2nist(c->curve_nid)
-				    : NULL;
-
-	snprintf(buf, len, "%s%s%s", kst_cert_kind_name(c), curve ? " " : "",
-		 curve ? curve : "");
-}
-
-struct certdir_dups {
-	const struct kst_config *conf;
-	const struct kst_listener_conf *lc;
-	struct kst_cert *const *certs;
-	struct kst_diag *d;
-	bool *seen; /* [lc->n_certs]: warned about already */
-	size_t warned, more;
-};
-
-static void certdir_dup(struct certdir_dups *x, const char *name, size_t first,
-			size_t later)
-{
-	const struct kst_cert *a = x->certs[first], *b = x->certs[later];
-	char type[64];
-
-	if (x->seen[later])
-		return;
-	x->seen[later] = true;
-	if (x->warned == CERTDIR_DUP_WARN_MAX) {
-		x->more++;
-		return;
-	}
-	x->warned++;
-	certdir_type_text(b, type, sizeof(type));
-	kst_diag_warn(x->d, x->conf->path, x->lc->certs[later].line,
-		      "listener %s: cert %s and cert %s (line %d) both serve "
-		      "%s with an %s key: the first is served, the second "
-		      "only when the first cannot be",
-		      x->lc->name, a->pem_path, b->pem_path,
-		      x->lc->certs[first].line, name, type);
-}
-
-/* One SNI name: each certificate against the first of its key type.
- * Few key types exist, so this is linear in the candidates. */
-static void certdir_dups_entry(struct certdir_dups *x,
-			       const struct kst_sni_entry *e)
-{
-	size_t firsts[CERTDIR_TYPES_MAX], n_firsts = 0;
-
-	for (size_t i = 0; i < e->n; i++) {
-		const struct kst_cert *c = x->certs[e->certs[i]];
-		size_t k;
-
-		for (k = 0; k < n_firsts; k++)
-			if (certdir_same_type(x->certs[firsts[k]], c))
-				break;
-		if (k == n_firsts) {
-			if (n_firsts < CERTDIR_TYPES_MAX)
-				firsts[n_firsts++] = e->certs[i];
-			continue;
-		}
-		if (x->certs[firsts[k]] != c) /* one cert listed twice */
-			certdir_dup(x, e->name, firsts[k], e->certs[i]);
-	}
-}
-
-void kst_certdir_warn_dups(const struct kst_config *conf,
-			   const struct kst_listener_conf *lc,
-			   const struct kst_sni_table *t,
-			   struct kst_cert *const *certs, struct kst_diag *d)
-{
-	struct certdir_dups x = {
-		.conf = conf,
-		.lc = lc,
-		.certs = certs,
-		.d = d,
-		.seen = calloc(lc->n_certs ? lc->n_certs : 1, sizeof(bool)),
-	};
-
-	if (x.seen == NULL)
-		return; /* a warning lost to memory, nothing else */
-	for (size_t i = 0; i < t->n; i++)
-		if (t->entries[i].n > 1)
-			certdir_dups_entry(&x, &t->entries[i]);
-	if (x.more > 0)
-		kst_diag_warn(d, conf->path, lc->line,
-			      "listener %s: %zu more certificates duplicate "
-			      "an earlier one's name and key type",
-			      lc->name, x.more);
-	free(x.seen);
 }
 
 /* ---------------------------------------------------------- watching */

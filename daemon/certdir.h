@@ -13,9 +13,9 @@
  * reload (which parses the file again) sees files added and removed.
  * Listing is one readdir pass and one sort: O(N log N) in the entries.
  *
- * kst_certdir_warn_dups reports certificates of a listener that cover the
- * same SNI name with the same key type, whatever lines brought them in.
- * With `cert-dir-watch = on`, a change in a cert-dir triggers the reload
+ * Certificates of a listener that cover the same SNI name with the same
+ * key type, whatever lines brought them in, are reported by
+ * kst_sni_warn_dups (sni.h). With `cert-dir-watch = on`, a change in a cert-dir triggers the reload
  * itself (kst_certdir_watch below).
  */
 #ifndef KST_CERTDIR_H
@@ -27,10 +27,7 @@
 
 #include "daemon/diag.h"
 
-struct kst_cert;
 struct kst_config;
-struct kst_listener_conf;
-struct kst_sni_table;
 
 /* The names a scan found, sorted (strcmp); each and the array malloc'd. */
 struct kst_certdir_list {
@@ -50,20 +47,6 @@ bool kst_certdir_wanted(const char *name);
 int kst_certdir_scan(const char *dir, const char *file, int line,
 		     struct kst_diag *d, struct kst_certdir_list *out);
 void kst_certdir_list_free(struct kst_certdir_list *l);
-
-/*
- * Warns (in d, at the line of the later cert) about certificates of one
- * listener that serve the same SNI name with the same key type (kind and,
- * for ECDSA, curve): the earlier one in configuration order is served,
- * the later only when the earlier cannot be (its staple policy). A cert
- * listed twice (a `cert =` line and a cert-dir) is one certificate, not a
- * duplicate. At most a few warnings per listener, then a count. certs[i]
- * is the loaded certificate of lc->certs[i]; t the listener's SNI table.
- */
-void kst_certdir_warn_dups(const struct kst_config *conf,
-			   const struct kst_listener_conf *lc,
-			   const struct kst_sni_table *t,
-			   struct kst_cert *const *certs, struct kst_diag *d);
 
 /*
  * `cert-dir-watch = on` (control thread only): kst_certdir_watch adds an

@@ -56,7 +56,7 @@ static int check_staple(struct kst_cert *c, const char *path,
 	size_t len = 0;
 	int err;
 
-	kst_stapling_params(conf, &p);
+	kst_staple_params(conf, &p);
 	err = kst_stapling_read(path, p.max_size, &der, &len);
 	if (err == KST_STAPLING_E_NOTREG) {
 		/* the daemon refuses it whatever it holds: not what was meant */

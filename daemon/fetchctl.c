@@ -71,7 +71,7 @@ static void fetchctl_opts(const struct kst_config *conf,
 	o->response_timeout_ms = (long)conf->ocsp.response_timeout_ms;
 	o->http_proxy = conf->ocsp.http_proxy;
 	o->nonce = conf->ocsp.nonce;
-	kst_stapling_params(conf, &o->ingest);
+	kst_staple_params(conf, &o->ingest);
 	o->max_size = o->ingest.max_size;
 }
 
@@ -238,7 +238,7 @@ static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
 	} else {
 		/* verified by the job as of then; decided now, with the
 		 * staple and the revocation held */
-		kst_stapling_params(d->gen->conf, &p);
+		kst_staple_params(d->gen->conf, &p);
 		err = kst_stapling_ingest_fetched(cs, job->der, job->len, &p,
 						  now, &v);
 		if (err == KST_OCSP_OK)

@@ -7,11 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/certdir.h"
 #include "daemon/log.h"
 #include "daemon/lstats.h"
 #include "daemon/par.h"
-#include "daemon/stapling.h"
+#include "daemon/staple.h"
 
 static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
 		     struct kst_diag *d);
@@ -183,8 +182,8 @@ static bool gen_staples_recheck(const struct kst_config *conf,
 
 	if (prev == NULL)
 		return true;
-	kst_stapling_params(conf, &a);
-	kst_stapling_params(prev->conf, &b);
+	kst_staple_params(conf, &a);
+	kst_staple_params(prev->conf, &b);
 	return a.max_size != b.max_size || a.skew != b.skew ||
 	       a.max_age != b.max_age ||
 	       strcmp(conf->global.state_dir, prev->conf->global.state_dir) != 0;
@@ -251,7 +250,7 @@ static int gen_listener(struct kst_gen *g, size_t i,
 						   env->ktls_available,
 					   d);
 	if (rc == 0) /* same name, same key type: said, not refused */
-		kst_certdir_warn_dups(g->conf, lc, &l->tls.sni, certs, d);
+		kst_sni_warn_dups(g->conf, lc, &l->tls.sni, certs, d);
 	free(certs);
 	for (size_t j = 0; rc == 0 && env->open_sockets && j < lc->n_binds;
 	     j++) {
@@ -386,7 +385,8 @@ void kst_gen_destroy(struct kst_gen *g, struct kst_registry *reg)
 		kst_cert_free(g->certs[i]);
 	}
 	free(g->certs);
-	kst_stapling_index_free(g->staple_index);
+	if (g->staple_index != NULL)
+		g->staple_index_free(g->staple_index);
 	if (g->owns_conf)
 		kst_config_free(g->conf);
 	free(g);

@@ -46,7 +46,9 @@ struct kst_gen {
 	/* start, or the OCSP settings changed: every staple file is read
 	 * again, also those of reused certificates */
 	bool staples_recheck;
-	struct kst_stapling_index *staple_index; /* stapling.c, lazily */
+	/* stapling.c's, built lazily; freed with the generation */
+	struct kst_stapling_index *staple_index;
+	void (*staple_index_free)(struct kst_stapling_index *x);
 	/* kst_stapling_expire: no walk before expire_next unless a slot
 	 * changed (kst_certstate_epoch) */
 	time_t expire_next;

@@ -100,4 +100,22 @@ void kst_sni_table_free(struct kst_sni_table *t);
 const size_t *kst_sni_lookup(const struct kst_sni_table *t, const char *name,
 			     size_t *n);
 
+struct kst_cert;
+struct kst_config;
+struct kst_listener_conf;
+struct kst_diag;
+/*
+ * Warns (in d, at the line of the later cert) about certificates of one
+ * listener that serve the same SNI name with the same key type (kind and,
+ * for ECDSA, curve): the earlier one in configuration order is served,
+ * the later only when the earlier cannot be (its staple policy). A cert
+ * listed twice (a `cert =` line and a cert-dir) is one certificate, not a
+ * duplicate. At most a few warnings per listener, then a count. certs[i]
+ * is the loaded certificate of lc->certs[i]; t the listener's SNI table.
+ */
+void kst_sni_warn_dups(const struct kst_config *conf,
+			   const struct kst_listener_conf *lc,
+			   const struct kst_sni_table *t,
+			   struct kst_cert *const *certs, struct kst_diag *d);
+
 #endif

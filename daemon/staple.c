@@ -282,6 +282,15 @@ int kst_certstate_save_revocation(struct kst_certstate *cs)
 	return 0;
 }
 
+void kst_staple_params(const struct kst_config *conf,
+		       struct kst_ocsp_params *p)
+{
+	kst_ocsp_params_default(p);
+	p->max_size = (size_t)conf->ocsp.max_response_size;
+	p->skew = (long)(conf->ocsp.skew_ms / 1000);
+	p->max_age = (long)(conf->ocsp.max_age_ms / 1000);
+}
+
 enum kst_ocsp_err kst_certstate_ingest(struct kst_certstate *cs,
 				       const unsigned char *der, size_t len,
 				       enum kst_staple_source src, time_t now,

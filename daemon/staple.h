@@ -142,6 +142,10 @@ void kst_certstate_staple_set0(struct kst_certstate *cs, struct kst_staple *s);
  * lifts it; any other verdict keeps the current staple, and its reason is
  * logged once. Returns the verdict's error.
  */
+struct kst_config;
+/* The OCSP checks' parameters a configuration sets ([ocsp]). */
+void kst_staple_params(const struct kst_config *conf,
+		       struct kst_ocsp_params *p);
 enum kst_ocsp_err kst_certstate_ingest(struct kst_certstate *cs,
 				       const unsigned char *der, size_t len,
 				       enum kst_staple_source src, time_t now,

@@ -17,15 +17,6 @@
 #include "daemon/par.h"
 #include "daemon/privs.h"
 
-void kst_stapling_params(const struct kst_config *conf,
-			 struct kst_ocsp_params *p)
-{
-	kst_ocsp_params_default(p);
-	p->max_size = (size_t)conf->ocsp.max_response_size;
-	p->skew = (long)(conf->ocsp.skew_ms / 1000);
-	p->max_age = (long)(conf->ocsp.max_age_ms / 1000);
-}
-
 int kst_stapling_state_path(const struct kst_config *conf,
 			    const struct kst_cert *c, char *buf, size_t len)
 {
@@ -495,7 +486,7 @@ void kst_stapling_scan(struct kst_gen *g, time_t now, bool force)
 	struct kst_ocsp_params p;
 	struct stapling_par job = {.g = g, .p = &p, .now = now};
 
-	kst_stapling_params(g->conf, &p);
+	kst_staple_params(g->conf, &p);
 	/* many to read and verify (start, reload): on every core first;
 	 * without the memory for it, one by one below */
 	if (force && g->n_certs >= KST_PAR_MIN)
@@ -576,6 +567,7 @@ static struct kst_stapling_index *stapling_index(struct kst_gen *g)
 		stapling_index_add(x, c->fingerprint, i);
 	}
 	g->staple_index = x;
+	g->staple_index_free = kst_stapling_index_free;
 	return x;
 }
 
@@ -615,7 +607,7 @@ int kst_stapling_scan_name(struct kst_gen *g, const char *name, time_t now)
 
 	if (x == NULL)
 		return -ENOMEM;
-	kst_stapling_params(g->conf, &p);
+	kst_staple_params(g->conf, &p);
 	stapling_scan_key(g, x, name, len, &p, now);
 	/* "<fingerprint>.ocsp" or ".revoked" in state-dir */
 	if (dot != NULL && dot - name == 64 &&

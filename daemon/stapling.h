@@ -30,8 +30,6 @@
 
 #include "daemon/gen.h"
 
-void kst_stapling_params(const struct kst_config *conf,
-			 struct kst_ocsp_params *p);
 /* state-dir file of a certificate: "<dir>/<fingerprint>.ocsp" */
 int kst_stapling_state_path(const struct kst_config *conf,
 			    const struct kst_cert *c, char *buf, size_t len);
