@@ -30,7 +30,7 @@
 #   make SAN=1           ASan+UBSan build (use another BUILD)
 #   make deps            apt-install what the build, demo and tests need
 #
-# Sources are found by wildcard: a new daemon/*.c or ktls/*.c joins the
+# Sources are found by wildcard: a new daemon/AREA/*.c or ktls/*.c joins the
 # daemon, tests/unit/test_*.c and tests/integration/test_*.c become test
 # binaries, tests/tools/*.c become tools. Areas with their own pipeline
 # (BPF, VM harness, benchmark) add rules in mk/*.mk.
@@ -81,8 +81,8 @@ KST_LDFLAGS := $(HARDEN_LD) $(SAN_FLAGS) $(LDFLAGS)
 KST_LIBS := $(PKG_LIBS) -lpthread
 
 # ---------------------------------------------------------------- daemon
-MAIN_SRC  := daemon/main.c
-LIB_SRCS  := $(filter-out $(MAIN_SRC),$(sort $(wildcard daemon/*.c ktls/*.c)))
+MAIN_SRC  := daemon/control/main.c
+LIB_SRCS  := $(filter-out $(MAIN_SRC),$(sort $(wildcard daemon/*/*.c ktls/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 KST_LIB   := $(BUILD)/libkst.a
 KSTAPLED  := $(BUILD)/kstapled
@@ -100,7 +100,7 @@ $(KST_LIB): $(LIB_OBJS)
 	$(if $(Q),@echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(KSTAPLED): $(BUILD)/daemon/main.o $(KST_LIB)
+$(KSTAPLED): $(BUILD)/daemon/control/main.o $(KST_LIB)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(KST_LDFLAGS) -o $@ $^ $(KST_LIBS)
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "bench/load.h"
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 
 static int load_parse(int argc, char **argv, struct kst_load_opts *o);
 static int load_parse_target(const char *s, struct kst_load_opts *o);

@@ -2,7 +2,7 @@
 /*
  * kstapled's BPF object: maps only, no programs. It exists to give the
  * pinned maps their BTF (key and value types from bpf/kstapled.h), so that
- * `bpftool map dump` prints every field by name. daemon/metrics.c loads it
+ * `bpftool map dump` prints every field by name. daemon/metrics/metrics.c loads it
  * through the generated skeleton, pins the maps under bpf-pin-dir and is
  * their only writer.
  *

@@ -2,7 +2,7 @@
 /*
  * The ABI of kstapled's pinned BPF maps, shared by the BPF object
  * (bpf/kstapled.bpf.c, which gives the maps their BTF), the daemon (the only
- * writer, daemon/metrics.c) and every reader (`kstapled status`, bpftool).
+ * writer, daemon/metrics/metrics.c) and every reader (`kstapled status`, bpftool).
  *
  * Operators read these maps with `bpftool map dump pinned
  * /sys/fs/bpf/kstapled/kst_certs_v2`, which prints every field by its name
@@ -59,7 +59,7 @@
  * Codes of kst_cert_val.last_error (a plain u32, so that new codes need no
  * new layout):
  *     0        ok
- *     1..63    the OCSP ingest verdict (enum kst_ocsp_err, daemon/ocsp_store.h:
+ *     1..63    the OCSP ingest verdict (enum kst_ocsp_err, daemon/ocsp/verdict.h:
  *              1 empty, 2 too-large, 3 parse, 4 status, 5 signature,
  *              6 signer, 7 no-match, 8 ambiguous, 9 not-yet-valid,
  *              10 expired, 11 too-old, 12 bad-times, 13 revoked,
@@ -73,7 +73,7 @@
 #define KST_BPF_ERR_FETCH_BASE 64
 #define KST_BPF_ERR_RESERVED   128
 
-/* Staple state, derived by daemon/metrics_state.c (rules there). */
+/* Staple state, derived by daemon/metrics/metrics_state.c (rules there). */
 enum kst_staple_state {
 	KST_STAPLE_MISSING = 0, /* enabled, never had a valid staple */
 	KST_STAPLE_FRESH = 1,

@@ -21,7 +21,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
-#include "daemon/log.h"
+#include "daemon/base/log.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: the configuration text (daemon/config.c) and its `-T` dump
- * (daemon/config_doc.c). The input is a configuration file, any bytes (NUL
+ * Fuzz target: the configuration text (daemon/config/config.c) and its `-T` dump
+ * (daemon/config/config_doc.c). The input is a configuration file, any bytes (NUL
  * included); it is parsed from memory as kstapled parses a file. When it
  * parses, `kstapled -T` must print a configuration that reads back as the
  * same configuration: parse -> dump -> parse -> dump gives the same dump
@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/config.h"
-#include "daemon/diag.h"
+#include "daemon/config/config.h"
+#include "daemon/base/diag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

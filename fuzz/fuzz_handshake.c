@@ -25,11 +25,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "daemon/cert.h"
-#include "daemon/config.h"
-#include "daemon/diag.h"
-#include "daemon/staple.h"
-#include "daemon/tls.h"
+#include "daemon/tls/cert.h"
+#include "daemon/config/config.h"
+#include "daemon/base/diag.h"
+#include "daemon/ocsp/certstate.h"
+#include "daemon/tls/tls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: the OCSP HTTP reply handling (daemon/ocsp_fetch_http.c).
+ * Fuzz target: the OCSP HTTP reply handling (daemon/ocsp/fetch_http.c).
  * The input is what a responder (or a proxy) answers: status line,
  * headers, body and anything after; kst_fetch_http_reply() runs the
  * fetcher's exchange against it without a socket (OpenSSL's HTTP client,
@@ -25,8 +25,8 @@
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 
-#include "daemon/ocsp_fetch.h"
-#include "daemon/ocsp_fetch_http.h"
+#include "daemon/ocsp/fetch.h"
+#include "daemon/ocsp/fetch_http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

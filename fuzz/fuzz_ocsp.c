@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: OCSP ingest (daemon/ocsp_store.c): kst_ocsp_ingest() on a
+ * Fuzz target: OCSP ingest (daemon/ocsp/verdict.c): kst_ocsp_ingest() on a
  * response, then kst_ocsp_choose() of what a certificate holding a staple
  * and maybe a revocation does with the verdict, and the state-dir
  * revocation record (format and parse).
@@ -33,7 +33,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
-#include "daemon/ocsp_store.h"
+#include "daemon/ocsp/verdict.h"
 #include "tests/lib/ocsp_mint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: the PROXY protocol encoder (daemon/proxy.c). The input
+ * Fuzz target: the PROXY protocol encoder (daemon/datapath/proxy.c). The input
  * describes what a connection hands the encoder (two socket addresses of
  * any family, ALPN, SNI, TLS version and cipher strings, the caller's
  * buffer size); both versions are encoded into a buffer of exactly that
@@ -23,8 +23,8 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "daemon/proxy.h"
-#include "daemon/util.h"
+#include "daemon/datapath/proxy.h"
+#include "daemon/base/util.h"
 #include "tests/lib/proxyparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

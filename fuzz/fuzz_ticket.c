@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: the session-ticket key file parser (daemon/ticket.c). The
+ * Fuzz target: the session-ticket key file parser (daemon/tls/ticket.c). The
  * input is the file. Asserted: a refused file has at least one error,
  * each at a line the file has; an accepted one has 1..16 keys with
  * distinct names, at increasing lines, and reads back the same when its
@@ -14,8 +14,8 @@
 
 #include <openssl/evp.h>
 
-#include "daemon/diag.h"
-#include "daemon/ticket.h"
+#include "daemon/base/diag.h"
+#include "daemon/tls/ticket.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -28,7 +28,7 @@ LINT_SRCS := $(MAIN_SRC) $(LIB_SRCS) $(TESTLIB_SRCS) $(TOOL_SRCS) \
 		fuzz/*.c hwtest/*.c))
 LINT_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -I$(BUILD) $(PKG_CFLAGS)
 
-FORMAT_SRCS := $(sort $(wildcard daemon/*.[ch] ktls/*.[ch] bpf/*.[ch] \
+FORMAT_SRCS := $(sort $(wildcard daemon/*/*.[ch] ktls/*.[ch] bpf/*.[ch] \
 	tests/*/*.[ch] bench/*.[ch] bench/*/*.[ch] fuzz/*.[ch] hwtest/*.[ch]))
 
 # The analyzer on top of .clang-tidy's checks; its style advice (struct

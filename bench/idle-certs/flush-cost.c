@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * What the metrics flush (daemon/export.c) costs the control thread with N
+ * What the metrics flush (daemon/control/export.c) costs the control thread with N
  * certificates, measured in process: N certificate states as the daemon
  * holds them (no staple, fetch off), the first flush of a generation (it
  * writes every entry), then idle flushes once a "second" (the clock is a
@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/export.h"
-#include "daemon/staple.h"
+#include "daemon/control/export.h"
+#include "daemon/ocsp/certstate.h"
 
 #define NWORKERS 2
 

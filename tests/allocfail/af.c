@@ -42,8 +42,8 @@
 
 #include <openssl/crypto.h>
 
-#include "daemon/log.h"
-#include "daemon/tls.h"
+#include "daemon/base/log.h"
+#include "daemon/tls/tls.h"
 
 /* ------------------------------------------------------------ counting */
 

@@ -18,7 +18,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/ssl.h>
 
-#include "daemon/diag.h"
+#include "daemon/base/diag.h"
 #include "tests/allocfail/af.h"
 #include "tests/lib/ocsp_mint.h"
 

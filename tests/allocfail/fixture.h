@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "daemon/gen.h"
-#include "daemon/staple.h"
+#include "daemon/datapath/gen.h"
+#include "daemon/ocsp/certstate.h"
 
 /* Writes the fixture (idempotent): conf "a.conf" (listener a: ec + rsa,
  * staple files), "b.conf" (the reload target: listener a: ec, listener

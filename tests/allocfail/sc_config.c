@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/diag.h"
-#include "daemon/gen.h"
+#include "daemon/base/diag.h"
+#include "daemon/datapath/gen.h"
 #include "tests/allocfail/af.h"
 #include "tests/allocfail/fixture.h"
 

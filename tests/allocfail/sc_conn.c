@@ -23,9 +23,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "daemon/conn.h"
-#include "daemon/stapling.h"
-#include "daemon/util.h"
+#include "daemon/datapath/conn.h"
+#include "daemon/control/staplefile.h"
+#include "daemon/base/util.h"
 #include "ktls/sockdiag.h"
 #include "tests/allocfail/af.h"
 #include "tests/allocfail/fixture.h"

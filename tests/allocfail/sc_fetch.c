@@ -19,11 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
-#include "daemon/fetchctl.h"
-#include "daemon/fetcher.h"
-#include "daemon/stapling.h"
-#include "daemon/util.h"
+#include "daemon/control/daemon.h"
+#include "daemon/control/fetchctl.h"
+#include "daemon/ocsp/fetcher.h"
+#include "daemon/control/staplefile.h"
+#include "daemon/base/util.h"
 #include "tests/allocfail/af.h"
 #include "tests/allocfail/fixture.h"
 

@@ -8,7 +8,7 @@
  */
 #include <openssl/ocsp.h>
 
-#include "daemon/stapling.h"
+#include "daemon/control/staplefile.h"
 #include "tests/allocfail/af.h"
 #include "tests/allocfail/fixture.h"
 

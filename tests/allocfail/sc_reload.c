@@ -12,8 +12,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
-#include "daemon/stapling.h"
+#include "daemon/control/daemon.h"
+#include "daemon/control/staplefile.h"
 #include "tests/allocfail/af.h"
 #include "tests/allocfail/fixture.h"
 

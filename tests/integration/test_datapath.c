@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/conn.h"
+#include "daemon/datapath/conn.h"
 #include "tests/lib/harness.h"
 
 /* Sanitizer reports and crashes the daemon's log must not hold. */

@@ -6,6 +6,8 @@
  * threading model, is checked against the sources: the headers it replaced
  * point at it, every function it names exists, and every thread the daemon
  * starts (each pthread_create in daemon/ and ktls/) is named in it.
+ * doc/layout.md, the file map, lists every file of daemon/, and its areas'
+ * order holds: a file includes only its own area and those listed before.
  */
 #include <criterion/criterion.h>
 #include <ctype.h>
@@ -52,8 +54,8 @@ static char *docs_src(const char *rel)
 Test(docs, thread_headers_point_at_doc_threads_md, .timeout = 30)
 {
 	static const char *const hdrs[] = {
-		"daemon/worker.h", "daemon/control.h", "daemon/fetcher.h",
-		"daemon/staple.h", "daemon/gen.h",
+		"daemon/datapath/worker.h", "daemon/control/control.h", "daemon/ocsp/fetcher.h",
+		"daemon/ocsp/certstate.h", "daemon/datapath/gen.h",
 	};
 
 	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
@@ -191,41 +193,205 @@ static void docs_expect_named(const char *name, void *arg)
 		  dn->file, name, tick);
 }
 
+static void docs_each_file(const char *dir,
+			   void (*fn)(const char *rel, void *arg), void *arg);
+
+/*
+ * Every source of the daemon and of ktls/ (daemon/AREA/NAME.{c,h},
+ * ktls/NAME.{c,h}), by callback with its path relative to the tree.
+ */
+static void docs_each_source(void (*fn)(const char *rel, void *arg),
+			     void *arg)
+{
+	char top[512];
+	struct dirent *ae;
+	DIR *areas;
+
+	snprintf(top, sizeof(top), "%s/daemon", kst_test_srcdir());
+	areas = opendir(top);
+	cr_assert_not_null(areas, "%s", top);
+	while ((ae = readdir(areas)) != NULL) {
+		char dir[300];
+
+		if (ae->d_name[0] == '.' || ae->d_type != DT_DIR)
+			continue;
+		snprintf(dir, sizeof(dir), "daemon/%s", ae->d_name);
+		docs_each_file(dir, fn, arg);
+	}
+	closedir(areas);
+	docs_each_file("ktls", fn, arg);
+}
+
+static void docs_each_file(const char *dir,
+			   void (*fn)(const char *rel, void *arg), void *arg)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", kst_test_srcdir(), dir);
+	d = opendir(path);
+	cr_assert_not_null(d, "%s", path);
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char rel[600];
+
+		if (len < 3 || de->d_name[len - 2] != '.' ||
+		    (de->d_name[len - 1] != 'c' && de->d_name[len - 1] != 'h'))
+			continue;
+		snprintf(rel, sizeof(rel), "%s/%s", dir, de->d_name);
+		fn(rel, arg);
+	}
+	closedir(d);
+}
+
+static void docs_threads_of(const char *rel, void *arg)
+{
+	struct docs_named *dn = arg;
+	char *s;
+
+	if (rel[strlen(rel) - 1] != 'c')
+		return;
+	s = docs_src(rel);
+	cr_assert_not_null(s, "%s", rel);
+	dn->file = rel;
+	docs_each_start_routine(s, docs_expect_named, dn);
+	free(s);
+}
+
 Test(docs, every_thread_the_daemon_starts_is_in_doc_threads_md, .timeout = 30)
 {
-	static const char *const dirs[] = {"daemon", "ktls"};
 	struct docs_named dn = {0};
 	char *doc = docs_src("doc/threads.md");
 
 	cr_assert_not_null(doc, "doc/threads.md");
 	dn.doc = doc;
-	for (size_t i = 0; i < 2; i++) {
-		char dpath[512];
-		struct dirent *de;
-		DIR *d;
-
-		snprintf(dpath, sizeof(dpath), "%s/%s", kst_test_srcdir(),
-			 dirs[i]);
-		d = opendir(dpath);
-		cr_assert_not_null(d, "%s", dpath);
-		while ((de = readdir(d)) != NULL) {
-			char rel[300];
-			size_t len = strlen(de->d_name);
-			char *s;
-
-			if (len < 3 || strcmp(de->d_name + len - 2, ".c") != 0)
-				continue;
-			snprintf(rel, sizeof(rel), "%s/%s", dirs[i],
-				 de->d_name);
-			s = docs_src(rel);
-			cr_assert_not_null(s, "%s", rel);
-			dn.file = rel;
-			docs_each_start_routine(s, docs_expect_named, &dn);
-			free(s);
-		}
-		closedir(d);
-	}
+	docs_each_source(docs_threads_of, &dn);
 	cr_expect_geq(dn.seen, 3, "found only %u pthread_create calls",
 		      dn.seen);
 	free(doc);
+}
+
+/* ------------------------------------------------- doc/layout.md */
+
+/*
+ * doc/layout.md lists the areas of daemon/ as "### NAME" headings in
+ * dependency order, and each file on a line "- `daemon/AREA/F.c`, `F.h`:
+ * role" (names after the first are in the first one's folder).
+ */
+struct docs_layout {
+	char *doc;
+	char areas[16][32];
+	size_t n_areas;
+	char files[256][96];
+	size_t n_files;
+};
+
+static void docs_layout_read(struct docs_layout *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->doc = docs_src("doc/layout.md");
+	cr_assert_not_null(l->doc, "doc/layout.md");
+	for (char *line = l->doc; line != NULL && *line != '\0';) {
+		char *next = strchr(line, '\n');
+		size_t len = next ? (size_t)(next - line) : strlen(line);
+
+		if (len > 4 && strncmp(line, "### ", 4) == 0 &&
+		    l->n_areas < 16)
+			snprintf(l->areas[l->n_areas++], 32, "%.*s",
+				 (int)(len - 4), line + 4);
+		if (len > 10 && strncmp(line, "- `daemon/", 10) == 0) {
+			const char *t = line, *end = line + len, *colon;
+			int dir_len = -1;
+
+			colon = memchr(line, ':', len);
+			end = colon ? colon : end;
+			while ((t = memchr(t, '`', (size_t)(end - t))) != NULL &&
+			       l->n_files < 256) {
+				const char *q = memchr(t + 1, '`',
+						       (size_t)(end - t - 1));
+
+				if (q == NULL)
+					break;
+				if (dir_len < 0) {
+					const char *slash = q;
+
+					while (slash > t && *slash != '/')
+						slash--;
+					dir_len = (int)(slash - t);
+					snprintf(l->files[l->n_files++], 96,
+						 "%.*s", (int)(q - t - 1),
+						 t + 1);
+				} else {
+					snprintf(l->files[l->n_files++], 96,
+						 "%.*s/%.*s", dir_len - 1,
+						 line + 3, (int)(q - t - 1),
+						 t + 1);
+				}
+				t = q + 1;
+			}
+		}
+		line = next ? next + 1 : NULL;
+	}
+	cr_assert_geq(l->n_areas, 2, "no \"### AREA\" headings");
+}
+
+static int docs_area_rank(const struct docs_layout *l, const char *rel)
+{
+	char area[32];
+
+	if (sscanf(rel, "daemon/%31[^/]/", area) != 1)
+		return -1;
+	for (size_t i = 0; i < l->n_areas; i++)
+		if (strcmp(l->areas[i], area) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void docs_layout_check(const char *rel, void *arg)
+{
+	const struct docs_layout *l = arg;
+	int rank = docs_area_rank(l, rel);
+	bool listed = false;
+	char *s;
+
+	if (strncmp(rel, "daemon/", 7) != 0)
+		return; /* ktls/: make ktls-alone */
+	for (size_t i = 0; i < l->n_files && !listed; i++)
+		listed = strcmp(l->files[i], rel) == 0;
+	cr_expect(listed, "doc/layout.md does not list %s", rel);
+	cr_expect_geq(rank, 0, "%s: its area has no heading in "
+			       "doc/layout.md", rel);
+	s = docs_src(rel);
+	cr_assert_not_null(s, "%s", rel);
+	for (const char *p = s; (p = strstr(p, "#include \"daemon/")) != NULL;
+	     p++) {
+		int inc = docs_area_rank(l, p + 10);
+		size_t n = strcspn(p + 10, "\"\n");
+
+		cr_expect(inc >= 0 && inc <= rank,
+			  "%s includes %.*s: an area listed after its own "
+			  "in doc/layout.md (or none)",
+			  rel, (int)n, p + 10);
+	}
+	free(s);
+}
+
+Test(docs, layout_md_lists_every_file_and_areas_include_only_earlier_ones,
+     .timeout = 30)
+{
+	struct docs_layout *l = malloc(sizeof(*l));
+
+	cr_assert_not_null(l);
+	docs_layout_read(l);
+	docs_each_source(docs_layout_check, l);
+	for (size_t i = 0; i < l->n_files; i++) {
+		char *s = docs_src(l->files[i]);
+
+		cr_expect(s != NULL, "doc/layout.md lists %s: no such file",
+			  l->files[i]);
+		free(s);
+	}
+	free(l->doc);
+	free(l);
 }

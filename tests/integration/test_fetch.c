@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "tests/lib/dnssink.h"
 #include "tests/lib/edge.h"
 #include "tests/lib/harness.h"

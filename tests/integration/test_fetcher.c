@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/fetcher.h"
-#include "daemon/util.h"
+#include "daemon/ocsp/fetcher.h"
+#include "daemon/base/util.h"
 #include "tests/lib/dnssink.h"
 #include "tests/lib/edge.h"
 #include "tests/lib/harness.h"

@@ -29,7 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/conn.h"
+#include "daemon/datapath/conn.h"
 #include "ktls/probe.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/testutil.h"

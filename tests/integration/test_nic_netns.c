@@ -32,7 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "ktls/nic.h"
 #include "tests/lib/testutil.h"
 

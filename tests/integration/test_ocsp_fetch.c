@@ -39,9 +39,9 @@
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 
-#include "daemon/ocsp_fetch.h"
-#include "daemon/ocsp_fetch_http.h"
-#include "daemon/util.h"
+#include "daemon/ocsp/fetch.h"
+#include "daemon/ocsp/fetch_http.h"
+#include "daemon/base/util.h"
 #include "tests/lib/dnssink.h"
 #include "tests/lib/edge.h"
 #include "tests/lib/harness.h"

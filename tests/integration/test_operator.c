@@ -58,7 +58,7 @@ static int handshake(const char *host, int port)
 	return rc;
 }
 
-/* Connect to the address lock of 127.0.0.1:port (listener.h); 0 when
+/* Connect to the address lock of 127.0.0.1:port (lsock.h); 0 when
  * accepted into its queue, -errno (EAGAIN: the queue is full). */
 static int lock_connect(int port)
 {

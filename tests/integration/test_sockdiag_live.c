@@ -25,7 +25,7 @@
 
 #include <linux/tls.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "ktls/sockdiag.h"
 #include "tests/lib/testutil.h"
 

@@ -20,8 +20,8 @@
 
 #include <openssl/evp.h>
 
-#include "daemon/diag.h"
-#include "daemon/ticket.h"
+#include "daemon/base/diag.h"
+#include "daemon/tls/ticket.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/testutil.h"
 

@@ -32,8 +32,8 @@
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 
-#include "daemon/proxy.h"
-#include "daemon/util.h"
+#include "daemon/datapath/proxy.h"
+#include "daemon/base/util.h"
 #include "tests/lib/pattern.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/toolproc.h"
@@ -944,7 +944,7 @@ Test(tools, backend_decodes_the_proxy_v2_headers_haproxy_writes)
 	release(&be);
 }
 
-/* haproxy parses what daemon/proxy.c writes, and passes the addresses on */
+/* haproxy parses what daemon/datapath/proxy.c writes, and passes the addresses on */
 Test(tools, haproxy_accepts_the_headers_the_daemon_encoder_writes)
 {
 	const char *rec = tmp_path("hap2.json");

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "tests/lib/testutil.h"
 
 #define H_MAX_PROCS 64

@@ -7,7 +7,7 @@
  */
 #include "tests/lib/ocsp_mint.h"
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "tests/lib/testutil.h"
 
 #include <errno.h>

@@ -12,7 +12,7 @@
 
 #include <openssl/evp.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 
 static uint64_t pattern_mix(uint64_t x);
 static void pattern_init(void);

@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/proxy.h"
-#include "daemon/util.h"
+#include "daemon/datapath/proxy.h"
+#include "daemon/base/util.h"
 
 static int pp_v1(const char *b, size_t len, struct kst_pp_hdr *h);
 static int pp_v2(const unsigned char *b, size_t len, struct kst_pp_hdr *h);

@@ -4,7 +4,7 @@
  * a v1 or v2 header (auto-detected) from the start of a buffer, strictly by
  * haproxy's proxy-protocol.txt, and turns it into a one-line JSON record.
  * Incremental: it says "need more" for a valid prefix, so a server can call
- * it after every read. The daemon only encodes (daemon/proxy.h).
+ * it after every read. The daemon only encodes (daemon/datapath/proxy.h).
  */
 #ifndef KST_PROXYPARSE_H
 #define KST_PROXYPARSE_H

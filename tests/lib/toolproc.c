@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "tests/lib/harness.h"
 
 char *kst_tool_path(const char *name)

@@ -37,7 +37,7 @@
 
 #include <openssl/evp.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "tests/lib/pattern.h"
 #include "tests/lib/proxyparse.h"
 #include "tests/lib/toolutil.h"

@@ -40,7 +40,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "tests/lib/pattern.h"
 #include "tests/lib/toolutil.h"
 

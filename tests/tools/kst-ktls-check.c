@@ -51,7 +51,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "ktls/crypto_info.h"
 #include "ktls/ktls.h"
 #include "ktls/probe.h"

@@ -61,7 +61,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "tests/lib/toolutil.h"
 
 #define OD_MAX_CHILDREN 256

@@ -43,7 +43,7 @@
 #include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "ktls/crypto_info.h"
 #include "tests/lib/pattern.h"
 #include "tests/lib/toolutil.h"

@@ -71,7 +71,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
-#include "daemon/util.h"
+#include "daemon/base/util.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
 #include "tests/lib/pattern.h"
@@ -87,7 +87,7 @@
 #define SK_MAX_FAILS	32 /* failures described one by one */
 #define SK_HIST		8
 #define SK_WORKERS	2  /* workers = in the configuration */
-#define SK_PIPES_POOLED 16 /* KST_WORKER_PIPES_POOLED, daemon/worker.h */
+#define SK_PIPES_POOLED 16 /* KST_WORKER_PIPES_POOLED, daemon/datapath/worker.h */
 
 enum sk_kind { SK_ECHO, SK_DOWNLOAD, SK_UPLOAD, SK_RST, SK_BURST, SK_NKIND };
 static const char *const sk_kind_names[] = {"echo", "download", "upload", "rst",
@@ -1307,7 +1307,7 @@ static int sk_write_conf(void)
 
 /*
  * The daemon's fds, its pipes apart (*pipes): workers keep up to
- * KST_WORKER_PIPES_POOLED idle splice pipes each (daemon/worker.h), so
+ * KST_WORKER_PIPES_POOLED idle splice pipes each (daemon/datapath/worker.h), so
  * pipes are held to that bound and everything else to the baseline.
  */
 static int sk_count_fds(pid_t pid, int *pipes)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * `cert-dir = PATH` (daemon/certdir.c and its part of config.c): which
+ * `cert-dir = PATH` (daemon/config/certdir.c and its part of config.c): which
  * names a scan takes and in what order, errors and warnings with the
  * FILE:LINE of the cert-dir line and the file, the entries as cert refs
  * in place among `cert =` lines, a file listed twice loaded once, the
@@ -21,12 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/certdir.h"
-#include "daemon/config.h"
-#include "daemon/gen.h"
-#include "daemon/staple.h"
-#include "daemon/tls.h"
-#include "daemon/util.h"
+#include "daemon/config/certdir.h"
+#include "daemon/config/config.h"
+#include "daemon/datapath/gen.h"
+#include "daemon/ocsp/certstate.h"
+#include "daemon/tls/tls.h"
+#include "daemon/base/util.h"
 #include "tests/lib/testutil.h"
 
 static char cd_root[64];

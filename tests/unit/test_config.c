@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 
 /* A minimal valid file; an option under test is inserted in its section. */
 static const char *const base_listener =

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/config.h"
-#include "daemon/parse.h"
-#include "daemon/util.h"
+#include "daemon/config/config.h"
+#include "daemon/base/parse.h"
+#include "daemon/base/util.h"
 
 #define LISTENER                                  \
 	"[listener:web]\nbind = 127.0.0.1:8443\n" \

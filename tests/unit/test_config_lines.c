@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The option table's line column (daemon/config_opts.h): every option
+ * The option table's line column (daemon/config/config_opts.h): every option
  * whose row names a line field records there the line that set it, so the
  * loader reports a bad certificate, key, staple file, cipher list or state
  * directory at FILE:LINE; a value the parser refused records no line (the
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/config.h"
-#include "daemon/config_opts.h"
+#include "daemon/config/config.h"
+#include "daemon/config/config_opts.h"
 
 /* text parsed like `kstapled -t` would (errors kept), from a temp file */
 static struct kst_config *parse_all(const char *text, struct kst_diag *d)

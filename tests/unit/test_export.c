@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/export.h"
-#include "daemon/staple.h"
-#include "daemon/status.h"
+#include "daemon/control/export.h"
+#include "daemon/ocsp/certstate.h"
+#include "daemon/metrics/status.h"
 
 #define T0	 1763700000
 #define NWORKERS 2

@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "daemon/fetcher.h"
-#include "daemon/util.h"
+#include "daemon/ocsp/fetcher.h"
+#include "daemon/base/util.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/testutil.h"
 #include "tests/lib/toolproc.h"

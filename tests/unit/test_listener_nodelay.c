@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/listener.h"
+#include "daemon/datapath/lsock.h"
 
 static struct kst_addr loopback_any_port(void)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Per-listener counters (daemon/lstats.c): one slot per name for the life
+ * Per-listener counters (daemon/metrics/lstats.c): one slot per name for the life
  * of the process, a block per worker, summed into one map entry per name.
  */
 #include <criterion/criterion.h>
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/lstats.h"
+#include "daemon/metrics/lstats.h"
 
 struct lstats_seen {
 	struct kst_listener_val v[4];

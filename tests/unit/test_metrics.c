@@ -27,10 +27,10 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 
-#include "daemon/metrics.h"
-#include "daemon/metrics_state.h"
-#include "daemon/status.h"
-#include "daemon/util.h"
+#include "daemon/metrics/metrics.h"
+#include "daemon/metrics/metrics_state.h"
+#include "daemon/metrics/status.h"
+#include "daemon/base/util.h"
 #include "tests/lib/testutil.h"
 
 #define BPFFS	 "/sys/fs/bpf"

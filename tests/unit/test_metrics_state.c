@@ -10,19 +10,19 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "daemon/metrics_state.h"
-#include "daemon/util.h"
+#include "daemon/metrics/metrics_state.h"
+#include "daemon/base/util.h"
 
-#if __has_include("daemon/ocsp_store.h")
-#include "daemon/ocsp_store.h"
+#if __has_include("daemon/ocsp/verdict.h")
+#include "daemon/ocsp/verdict.h"
 #define HAVE_OCSP_STORE 1
 #endif
 #if __has_include("ktls/ktls.h")
 #include "ktls/ktls.h"
 #define HAVE_KTLS 1
 #endif
-#if __has_include("daemon/config.h")
-#include "daemon/config.h"
+#if __has_include("daemon/config/config.h")
+#include "daemon/config/config.h"
 #define HAVE_CONFIG 1
 #endif
 
@@ -538,7 +538,7 @@ Test(metrics_state, error_names_match_the_ocsp_module)
 				 "code %d", e);
 	cr_assert_lt(KST_OCSP_E_INTERNAL, KST_BPF_ERR_FETCH_BASE);
 #else
-	cr_skip_test("daemon/ocsp_store.h is not in the tree yet");
+	cr_skip_test("daemon/ocsp/verdict.h is not in the tree yet");
 #endif
 	cr_assert_null(kst_metrics_err_name(KST_BPF_ERR_RESERVED));
 }
@@ -570,6 +570,6 @@ Test(metrics_state, policy_values_match_the_configuration)
 	cr_assert_eq(KST_BPF_POLICY_STRICT, KST_POLICY_STRICT);
 	cr_assert_eq(KST_BPF_POLICY_MUST_STAPLE, KST_POLICY_MUST_STAPLE);
 #else
-	cr_skip_test("daemon/config.h is not in the tree yet");
+	cr_skip_test("daemon/config/config.h is not in the tree yet");
 #endif
 }

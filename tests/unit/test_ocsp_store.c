@@ -26,8 +26,8 @@
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 
-#include "daemon/ocsp_store.h"
-#include "daemon/util.h"
+#include "daemon/ocsp/verdict.h"
+#include "daemon/base/util.h"
 #include "tests/lib/ocsp_mint.h"
 #include "tests/lib/testutil.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The configuration file's line syntax (kst_parse_line in daemon/parse.c):
+ * The configuration file's line syntax (kst_parse_line in daemon/base/parse.c):
  * comments, blanks, quotes, section headers and `key = value`, with what
  * an operator writes by mistake.
  */
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/parse.h"
+#include "daemon/base/parse.h"
 
 /* arrays, not pointers: criterion runs each case in a new process */
 struct line_case {

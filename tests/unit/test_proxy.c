@@ -10,8 +10,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "daemon/proxy.h"
-#include "daemon/util.h"
+#include "daemon/datapath/proxy.h"
+#include "daemon/base/util.h"
 #include "tests/lib/testutil.h"
 
 /* The tables follow the spec's layout, one field per line. */

@@ -2,7 +2,7 @@
 /*
  * The refresh and retry schedule, with time and randomness as plain
  * numbers. Expected times are worked out in each test from the rules in
- * daemon/schedule.h (fraction, jitter, margin, floors, backoff), written
+ * daemon/ocsp/schedule.h (fraction, jitter, margin, floors, backoff), written
  * as arithmetic on the inputs so a reader can check them by hand.
  */
 #include <criterion/criterion.h>
@@ -11,8 +11,8 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "daemon/schedule.h"
-#include "daemon/util.h"
+#include "daemon/ocsp/schedule.h"
+#include "daemon/base/util.h"
 
 #define M 60L
 #define H 3600L

@@ -11,8 +11,8 @@
 
 #include <openssl/obj_mac.h>
 
-#include "daemon/cert.h"
-#include "daemon/sni.h"
+#include "daemon/tls/cert.h"
+#include "daemon/tls/sni.h"
 
 static const struct kst_sni_cand ecdsa = {KST_KEY_ECDSA, NID_X9_62_prime256v1,
 					  true};

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The staple policy of daemon/staple.c: what kst_certstate_ingest puts in
+ * The staple policy of daemon/ocsp/certstate.c: what kst_certstate_ingest puts in
  * (or keeps out of) a certificate's slot, and when kst_certstate_servable
  * lets a certificate be served, under each policy. The rules asserted are
  * the contract (DESIGN.md, README "Stapling"): a good response is stapled;
@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/config.h"
-#include "daemon/staple.h"
+#include "daemon/config/config.h"
+#include "daemon/ocsp/certstate.h"
 #include "tests/lib/ocsp_mint.h"
 #include "tests/lib/testutil.h"
 

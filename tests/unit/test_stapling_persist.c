@@ -21,7 +21,7 @@
 
 #include <openssl/ocsp.h>
 
-#include "daemon/stapling.h"
+#include "daemon/control/staplefile.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
 #include "tests/lib/testutil.h"

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/metrics_state.h"
-#include "daemon/status.h"
-#include "daemon/status_fmt.h"
-#include "daemon/util.h"
+#include "daemon/metrics/metrics_state.h"
+#include "daemon/metrics/status.h"
+#include "daemon/metrics/status_fmt.h"
+#include "daemon/base/util.h"
 
 #define NOW 1763720000LL
 

@@ -24,7 +24,7 @@
 #include <bpf/bpf.h>
 
 #include "bpf/kstapled.h"
-#include "daemon/status.h"
+#include "daemon/metrics/status.h"
 #include "tests/lib/testutil.h"
 
 #define NCERTS 1024 /* 512 pairs, each pair in one bucket */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Session-ticket key files (daemon/ticket.c): what a file may hold, the
+ * Session-ticket key files (daemon/tls/ticket.c): what a file may hold, the
  * PATH:LINE of each refusal, the rotation rule of a reread, fingerprints;
  * and (ticket_src.c) the owner and mode checks a context's key file gets.
  */
@@ -16,10 +16,10 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
-#include "daemon/config.h"
-#include "daemon/staple.h"
-#include "daemon/ticket.h"
-#include "daemon/tls.h"
+#include "daemon/config/config.h"
+#include "daemon/ocsp/certstate.h"
+#include "daemon/tls/ticket.h"
+#include "daemon/tls/tls.h"
 #include "tests/lib/testutil.h"
 
 /* The base64 line of an 80-byte key whose bytes are all b + i. */

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "daemon/timeq.h"
+#include "daemon/base/timeq.h"
 
 Test(timeq, pops_due_timers_in_deadline_order)
 {

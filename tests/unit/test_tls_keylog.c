@@ -17,11 +17,11 @@
 
 #include <openssl/ssl.h>
 
-#include "daemon/config.h"
-#include "daemon/diag.h"
-#include "daemon/gen.h"
-#include "daemon/staple.h"
-#include "daemon/tls.h"
+#include "daemon/config/config.h"
+#include "daemon/base/diag.h"
+#include "daemon/datapath/gen.h"
+#include "daemon/ocsp/certstate.h"
+#include "daemon/tls/tls.h"
 #include "ktls/ktls.h"
 #include "tests/lib/testutil.h"
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/conn.h"
-#include "daemon/worker.h"
+#include "daemon/datapath/conn.h"
+#include "daemon/datapath/worker.h"
 
 static void pool_free(struct kst_worker *w)
 {
