@@ -57,16 +57,16 @@ static int check_staple(struct kst_cert *c, const char *path,
 	int err;
 
 	kst_staple_params(conf, &p);
-	err = kst_stapling_read(path, p.max_size, &der, &len);
-	if (err == KST_STAPLING_E_NOTREG) {
+	err = kst_staplefile_read(path, p.max_size, &der, &len);
+	if (err == KST_STAPLEFILE_E_NOTREG) {
 		/* the daemon refuses it whatever it holds: not what was meant */
 		kst_diag_error(d, conf->path, check_line(c),
 			       "cert %s: %s %s: %s", c->name,
 			       src == KST_STAPLE_SRC_FILE ? "staple file"
 							  : "state file",
-			       path, kst_stapling_strerror(err));
+			       path, kst_staplefile_strerror(err));
 		snprintf(why, whylen, "%s: %s", path,
-			 kst_stapling_strerror(err));
+			 kst_staplefile_strerror(err));
 		return 0;
 	}
 	if (err < 0) {
@@ -92,8 +92,8 @@ static void check_revocation(struct kst_cert *c, const struct kst_config *conf,
 	const char *why;
 	char path[4096];
 
-	if (kst_stapling_revocation_path(conf, c, path, sizeof(path)) < 0 ||
-	    kst_stapling_revocation_read(path, kst_now(), &r, &why) == -ENOENT)
+	if (kst_staplefile_revocation_path(conf, c, path, sizeof(path)) < 0 ||
+	    kst_staplefile_revocation_read(path, kst_now(), &r, &why) == -ENOENT)
 		return;
 	kst_certstate_hold_revocation(c->state, &r, path);
 	kst_diag_warn(d, conf->path, check_line(c),
@@ -116,7 +116,7 @@ static void check_staples(struct kst_gen *g, struct kst_diag *d)
 		check_revocation(c, g->conf, d);
 		ok |= check_staple(c, c->staple_path, KST_STAPLE_SRC_FILE,
 				   g->conf, d, why, sizeof(why));
-		if (kst_stapling_state_path(g->conf, c, path, sizeof(path)) == 0)
+		if (kst_staplefile_state_path(g->conf, c, path, sizeof(path)) == 0)
 			ok |= check_staple(c, path, KST_STAPLE_SRC_FETCHED,
 					   g->conf, d, why, sizeof(why));
 		if (ok || c->policy != KST_POLICY_MUST_STAPLE)
@@ -143,7 +143,7 @@ static void check_state_dir(const struct kst_config *conf, struct kst_diag *d)
 
 	if (kst_privs_resolve(gc, &pv, why, sizeof(why)) < 0)
 		return; /* the build reported the user already */
-	rc = kst_stapling_check_state_dir(gc->state_dir, &pv, why, sizeof(why));
+	rc = kst_staplefile_check_state_dir(gc->state_dir, &pv, why, sizeof(why));
 	if (rc == 0)
 		return;
 	if (rc > 0)
@@ -348,7 +348,7 @@ static void check_binds(const struct kst_config *conf, struct kst_diag *d)
 	}
 }
 
-int kst_control_check(const struct kst_run_opts *o)
+int kst_check_run(const struct kst_run_opts *o)
 {
 	struct kst_gen_env env = {.nworkers = 1, .open_sockets = false};
 	struct kst_registry reg;

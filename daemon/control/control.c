@@ -370,7 +370,7 @@ static void control_reload(struct kst_daemon *d)
 		kst_warn("workers: changing %u to %u needs a restart",
 			 d->nworkers, kst_control_nworkers(conf));
 	kst_log_set_level(conf->global.log_level);
-	kst_stapling_scan(g, kst_now(), true);
+	kst_staplefile_scan(g, kst_now(), true);
 	if (control_publish(d, g) < 0) {
 		kst_gen_destroy(g, &d->reg); /* never published; owns conf */
 		d->exp.reloads_failed++;
@@ -444,7 +444,7 @@ static void control_status(struct kst_daemon *d)
 void kst_control_summary(struct kst_daemon *d, char *buf, size_t len)
 {
 	/* counted again only when a slot changed or a staple may have
-	 * expired (see kst_stapling_expire): not a walk every second */
+	 * expired (see kst_staplefile_expire): not a walk every second */
 	static struct {
 		const struct kst_gen *g;
 		unsigned gen_id;
@@ -509,15 +509,15 @@ static void control_tick(struct kst_daemon *d)
 		kst_notice("cert-dir changed: reloading");
 		control_reload(d);
 	}
-	kst_stapling_expire(d->gen, now);
+	kst_staplefile_expire(d->gen, now);
 	kst_ticket_rescan(); /* the safety net of the inotify watch */
 	/* every staple file stat()ed: each 5 s without inotify, each
 	 * minute with (issue 13: 2N stats every 5 s were most of an idle
 	 * daemon's CPU); failed writes are tried again each 5 s either way */
 	if (d->ticks % (control_watching ? 60 : 5) == 0)
-		kst_stapling_scan(d->gen, now, false);
+		kst_staplefile_scan(d->gen, now, false);
 	else if (d->ticks % 5 == 0)
-		kst_stapling_retry(d->gen);
+		kst_staplefile_retry(d->gen);
 	kst_fetchctl_tick(d, now);
 	for (size_t i = 0; i < d->gen->n_listeners; i++) /* lsock.h */
 		for (size_t j = 0; j < d->gen->listeners[i].conf->n_binds; j++)
@@ -550,13 +550,13 @@ static void control_inotify(struct kst_daemon *d)
 			if ((ev->mask & IN_Q_OVERFLOW) || ev->len == 0)
 				full = true;
 			else if (!full &&
-				 kst_stapling_scan_name(d->gen, ev->name,
+				 kst_staplefile_scan_name(d->gen, ev->name,
 							now) < 0)
 				full = true;
 		}
 	}
 	if (full)
-		kst_stapling_scan(d->gen, now, false);
+		kst_staplefile_scan(d->gen, now, false);
 	kst_ticket_rescan();
 	control_event_flush(d);
 }

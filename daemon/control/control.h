@@ -20,6 +20,6 @@ struct kst_run_opts {
 /* `kstapled -c FILE`: serve until SIGTERM/SIGINT; the exit status. */
 int kst_control_run(const struct kst_run_opts *o);
 /* `kstapled -t -c FILE`: check everything the file names; exit status. */
-int kst_control_check(const struct kst_run_opts *o);
+int kst_check_run(const struct kst_run_opts *o);
 
 #endif

@@ -13,7 +13,7 @@
  * A job only fetches and verifies; what it brought is decided here. Every
  * response it received (good, revoked, or refused) goes from memory
  * through the one ingest path, the same as an operator's file
- * (kst_stapling_ingest_fetched): a revoked one is recorded, a bad one or
+ * (kst_staplefile_ingest_fetched): a revoked one is recorded, a bad one or
  * an older one (a replay) keeps the current staple, and only a response
  * that became the staple served is persisted to state-dir, where a
  * failed write is a warning and is tried again, never a reason not to
@@ -239,7 +239,7 @@ static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
 		/* verified by the job as of then; decided now, with the
 		 * staple and the revocation held */
 		kst_staple_params(d->gen->conf, &p);
-		err = kst_stapling_ingest_fetched(cs, job->der, job->len, &p,
+		err = kst_staplefile_ingest_fetched(cs, job->der, job->len, &p,
 						  now, &v);
 		if (err == KST_OCSP_OK)
 			fetchctl_succeeded(d, cs, job, &v, now);
@@ -267,7 +267,7 @@ unsigned kst_fetchctl_done(struct kst_daemon *d)
 		fetchctl_finish(d, job);
 		n++;
 	}
-	kst_stapling_sync(); /* state-dir once per batch, not per file */
+	kst_staplefile_sync(); /* state-dir once per batch, not per file */
 	return n;
 }
 

@@ -98,5 +98,5 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	return o.check_only ? kst_control_check(&o) : kst_control_run(&o);
+	return o.check_only ? kst_check_run(&o) : kst_control_run(&o);
 }

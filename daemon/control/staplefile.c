@@ -17,7 +17,7 @@
 #include "daemon/base/par.h"
 #include "daemon/control/privs.h"
 
-int kst_stapling_state_path(const struct kst_config *conf,
+int kst_staplefile_state_path(const struct kst_config *conf,
 			    const struct kst_cert *c, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/%s.ocsp", conf->global.state_dir,
@@ -26,7 +26,7 @@ int kst_stapling_state_path(const struct kst_config *conf,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int kst_stapling_open(const char *path)
+int kst_staplefile_open(const char *path)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -41,26 +41,26 @@ int kst_stapling_open(const char *path)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return KST_STAPLING_E_NOTREG;
+		return KST_STAPLEFILE_E_NOTREG;
 	}
 	return fd;
 }
 
-const char *kst_stapling_strerror(int err)
+const char *kst_staplefile_strerror(int err)
 {
-	if (err == KST_STAPLING_E_NOTREG)
+	if (err == KST_STAPLEFILE_E_NOTREG)
 		return "not a regular file";
 	if (err == -ELOOP)
 		return "a symbolic link (not followed)";
 	return strerror(-err);
 }
 
-int kst_stapling_read(const char *path, size_t max, unsigned char **der,
+int kst_staplefile_read(const char *path, size_t max, unsigned char **der,
 		      size_t *len)
 {
 	unsigned char *buf = NULL;
 	size_t off = 0;
-	int fd = kst_stapling_open(path), err = 0;
+	int fd = kst_staplefile_open(path), err = 0;
 
 	/* opened first, so that a missing file reads as -ENOENT even
 	 * when memory is short */
@@ -92,7 +92,7 @@ int kst_stapling_read(const char *path, size_t max, unsigned char **der,
 	return 0;
 }
 
-int kst_stapling_revocation_path(const struct kst_config *conf,
+int kst_staplefile_revocation_path(const struct kst_config *conf,
 				 const struct kst_cert *c, char *buf,
 				 size_t len)
 {
@@ -102,13 +102,13 @@ int kst_stapling_revocation_path(const struct kst_config *conf,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int kst_stapling_revocation_read(const char *path, time_t now,
+int kst_staplefile_revocation_read(const char *path, time_t now,
 				 struct kst_ocsp_revocation *r,
 				 const char **why)
 {
 	unsigned char *text = NULL;
 	size_t len = 0;
-	int err = kst_stapling_read(path, 4096, &text, &len);
+	int err = kst_staplefile_read(path, 4096, &text, &len);
 
 	*why = NULL;
 	/* no record there; ENOTDIR: state-dir itself is missing (a file
@@ -122,7 +122,7 @@ int kst_stapling_revocation_read(const char *path, time_t now,
 	}
 	free(text);
 	/* there, but unreadable: fail closed, as revoked as of now */
-	*why = err < 0 ? kst_stapling_strerror(err) : "not a revocation record";
+	*why = err < 0 ? kst_staplefile_strerror(err) : "not a revocation record";
 	memset(r, 0, sizeof(*r));
 	r->revoked = true;
 	r->this_update = now;
@@ -155,7 +155,7 @@ static void stapling_revocation_sync(struct kst_certstate *cs,
 			cs->ocsp.rev_dirty = cs->ocsp.revoked;
 		}
 	}
-	err = kst_stapling_revocation_read(path, now, &r, &why);
+	err = kst_staplefile_revocation_read(path, now, &r, &why);
 	if (err == -ENOENT && cs->ocsp.revoked && cs->ocsp.rev_on_disk &&
 	    !cs->ocsp.rev_dirty) {
 		kst_notice("cert %s: revocation record %s was removed: no "
@@ -174,7 +174,7 @@ static void stapling_revocation_sync(struct kst_certstate *cs,
 		cs->ocsp.rev_on_disk = true;
 		/* rewritten when memory is newer, or what is there is no
 		 * record (a passing error, like ENOMEM, leaves it be) */
-		if (err == -EINVAL || err == KST_STAPLING_E_NOTREG ||
+		if (err == -EINVAL || err == KST_STAPLEFILE_E_NOTREG ||
 		    cs->ocsp.revoked_this_update > r.this_update)
 			cs->ocsp.rev_dirty = true;
 	}
@@ -210,7 +210,7 @@ static int stapling_changed(struct kst_certstate *cs, int src,
 
 /*
  * A staple file read and verified ahead, on every core, when a start or
- * reload scans many certificates (kst_stapling_scan): verifying is most of
+ * reload scans many certificates (kst_staplefile_scan): verifying is most of
  * the cost and reads nothing of the state. It is used only if the file is
  * still the one stat() saw then; else the file is read again.
  */
@@ -245,12 +245,12 @@ static void stapling_load(struct kst_certstate *cs, const char *path,
 		cs->ocsp.ingest_path = NULL;
 		return;
 	}
-	err = kst_stapling_read(path, p->max_size, &der, &len);
+	err = kst_staplefile_read(path, p->max_size, &der, &len);
 	if (err < 0) {
 		kst_warn("cert %s: cannot read %s: %s", cs->name, path,
-			 kst_stapling_strerror(err));
+			 kst_staplefile_strerror(err));
 		/* try again next time, unless only a change can help */
-		if (err != KST_STAPLING_E_NOTREG && err != -ELOOP) {
+		if (err != KST_STAPLEFILE_E_NOTREG && err != -ELOOP) {
 			cs->ocsp.seen[src].ino = 0;
 			kst_certstate_touch(cs);
 		}
@@ -262,7 +262,7 @@ static void stapling_load(struct kst_certstate *cs, const char *path,
 	free(der);
 }
 
-void kst_stapling_load(struct kst_certstate *cs, const char *path,
+void kst_staplefile_load(struct kst_certstate *cs, const char *path,
 		       enum kst_staple_source src,
 		       const struct kst_ocsp_params *p, time_t now, bool force)
 {
@@ -293,7 +293,7 @@ static void stapling_state_path_set(struct kst_certstate *cs, const char *path)
 static int stapling_persist(struct kst_certstate *cs, bool defer);
 
 enum kst_ocsp_err
-kst_stapling_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
+kst_staplefile_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
 			    size_t len, const struct kst_ocsp_params *p,
 			    time_t now, struct kst_ocsp_verdict *v)
 {
@@ -323,7 +323,7 @@ static bool stapling_same_dir(const char *a, const char *b)
 	return la == lb && memcmp(a, b, la) == 0;
 }
 
-void kst_stapling_sync(void)
+void kst_staplefile_sync(void)
 {
 	int err;
 
@@ -337,7 +337,7 @@ void kst_stapling_sync(void)
 	stapling_owed[0] = '\0';
 }
 
-int kst_stapling_persist(struct kst_certstate *cs)
+int kst_staplefile_persist(struct kst_certstate *cs)
 {
 	return stapling_persist(cs, false);
 }
@@ -358,7 +358,7 @@ static int stapling_persist(struct kst_certstate *cs, bool defer)
 	/* one directory owed at a time */
 	if (stapling_owed[0] != '\0' &&
 	    (!defer || !stapling_same_dir(stapling_owed, path)))
-		kst_stapling_sync();
+		kst_staplefile_sync();
 	/* readable by the daemon's group, like the staple files it reads */
 	err = defer ? kst_write_atomic_nosync(path, s->der, s->len, 0640)
 		    : kst_write_atomic(path, s->der, s->len, 0640);
@@ -399,7 +399,7 @@ static void stapling_scan_one(struct kst_gen *g, struct kst_cert *c,
 		return;
 	/* the revocation held first: it decides what may follow; read on
 	 * every start and reload (force), reused certificate or not */
-	if (kst_stapling_revocation_path(g->conf, c, path, sizeof(path)) == 0 &&
+	if (kst_staplefile_revocation_path(g->conf, c, path, sizeof(path)) == 0 &&
 	    (force || c->state->ocsp.rev_path == NULL))
 		stapling_revocation_sync(c->state, path, now);
 	else if (c->state->ocsp.rev_dirty)
@@ -411,12 +411,12 @@ static void stapling_scan_one(struct kst_gen *g, struct kst_cert *c,
 		force = false;
 	stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE, p, now,
 		      force, pre ? pre[0] : NULL);
-	if (kst_stapling_state_path(g->conf, c, path, sizeof(path)) != 0)
+	if (kst_staplefile_state_path(g->conf, c, path, sizeof(path)) != 0)
 		return;
 	stapling_state_path_set(c->state, path);
 	/* a write that failed before: again (before the load, which then
 	 * sees the file as written) */
-	kst_stapling_persist(c->state);
+	kst_staplefile_persist(c->state);
 	stapling_load(c->state, path, KST_STAPLE_SRC_FETCHED, p, now, force,
 		      pre ? pre[1] : NULL);
 }
@@ -441,7 +441,7 @@ static struct stapling_pre *stapling_pre_read(const char *path,
 
 	/* stat first: a file replaced after it is seen as changed later */
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    kst_stapling_read(path, p->max_size, &der, &len) < 0)
+	    kst_staplefile_read(path, p->max_size, &der, &len) < 0)
 		return NULL;
 	x = malloc(sizeof(*x) + len);
 	if (x != NULL) {
@@ -474,14 +474,14 @@ static void stapling_pre_thread(struct kst_par *par)
 			continue;
 		job->pre[2 * i] = stapling_pre_read(c->staple_path, c->state,
 						    job->p, job->now);
-		if (kst_stapling_state_path(job->g->conf, c, path,
+		if (kst_staplefile_state_path(job->g->conf, c, path,
 					    sizeof(path)) == 0)
 			job->pre[2 * i + 1] = stapling_pre_read(
 				path, c->state, job->p, job->now);
 	}
 }
 
-void kst_stapling_scan(struct kst_gen *g, time_t now, bool force)
+void kst_staplefile_scan(struct kst_gen *g, time_t now, bool force)
 {
 	struct kst_ocsp_params p;
 	struct stapling_par job = {.g = g, .p = &p, .now = now};
@@ -513,7 +513,7 @@ void kst_stapling_scan(struct kst_gen *g, time_t now, bool force)
  * pairs, a key listed once per certificate; built at the first inotify
  * event of a generation.
  */
-struct kst_stapling_index {
+struct kst_staplefile_index {
 	struct {
 		const char *key;
 		size_t cert;
@@ -530,7 +530,7 @@ static size_t stapling_hash(const char *s, size_t len)
 	return h;
 }
 
-static void stapling_index_add(struct kst_stapling_index *x, const char *key,
+static void stapling_index_add(struct kst_staplefile_index *x, const char *key,
 			       size_t cert)
 {
 	size_t h = stapling_hash(key, strlen(key)) & x->mask;
@@ -541,9 +541,9 @@ static void stapling_index_add(struct kst_stapling_index *x, const char *key,
 	x->slots[h].cert = cert;
 }
 
-static struct kst_stapling_index *stapling_index(struct kst_gen *g)
+static struct kst_staplefile_index *stapling_index(struct kst_gen *g)
 {
-	struct kst_stapling_index *x;
+	struct kst_staplefile_index *x;
 	size_t cap = 16;
 
 	if (g->staple_index != NULL)
@@ -567,11 +567,11 @@ static struct kst_stapling_index *stapling_index(struct kst_gen *g)
 		stapling_index_add(x, c->fingerprint, i);
 	}
 	g->staple_index = x;
-	g->staple_index_free = kst_stapling_index_free;
+	g->staple_index_free = kst_staplefile_index_free;
 	return x;
 }
 
-void kst_stapling_index_free(struct kst_stapling_index *x)
+void kst_staplefile_index_free(struct kst_staplefile_index *x)
 {
 	if (x == NULL)
 		return;
@@ -580,7 +580,7 @@ void kst_stapling_index_free(struct kst_stapling_index *x)
 }
 
 /* Scan the certificates key (len bytes) names; false: none. */
-static bool stapling_scan_key(struct kst_gen *g, struct kst_stapling_index *x,
+static bool stapling_scan_key(struct kst_gen *g, struct kst_staplefile_index *x,
 			      const char *key, size_t len,
 			      const struct kst_ocsp_params *p, time_t now)
 {
@@ -598,9 +598,9 @@ static bool stapling_scan_key(struct kst_gen *g, struct kst_stapling_index *x,
 	return found;
 }
 
-int kst_stapling_scan_name(struct kst_gen *g, const char *name, time_t now)
+int kst_staplefile_scan_name(struct kst_gen *g, const char *name, time_t now)
 {
-	struct kst_stapling_index *x = stapling_index(g);
+	struct kst_staplefile_index *x = stapling_index(g);
 	struct kst_ocsp_params p;
 	const char *dot = strrchr(name, '.');
 	size_t len = strlen(name);
@@ -656,7 +656,7 @@ static bool stapling_user_writes(const struct stat *lst, const struct stat *st,
 	return (st->st_mode & need) == need;
 }
 
-int kst_stapling_check_state_dir(const char *dir, const struct kst_privs *pv,
+int kst_staplefile_check_state_dir(const char *dir, const struct kst_privs *pv,
 				 char *why, size_t len)
 {
 	struct stat lst, st;
@@ -711,7 +711,7 @@ int kst_stapling_check_state_dir(const char *dir, const struct kst_privs *pv,
  * walk has come or a slot changed since (issue 13: an idle daemon with
  * 100,000 certificates walked them all every second).
  */
-unsigned kst_stapling_expire(struct kst_gen *g, time_t now)
+unsigned kst_staplefile_expire(struct kst_gen *g, time_t now)
 {
 	time_t next = (time_t)LLONG_MAX;
 	unsigned n = 0;
@@ -736,7 +736,7 @@ unsigned kst_stapling_expire(struct kst_gen *g, time_t now)
 	return n;
 }
 
-void kst_stapling_retry(struct kst_gen *g)
+void kst_staplefile_retry(struct kst_gen *g)
 {
 	for (size_t i = 0; i < g->n_certs; i++) {
 		struct kst_cert *c = g->certs[i];
@@ -746,6 +746,6 @@ void kst_stapling_retry(struct kst_gen *g)
 		if (c->state->ocsp.rev_dirty && c->state->ocsp.rev_path != NULL)
 			kst_certstate_save_revocation(c->state);
 		if (c->state->ocsp.state_dirty)
-			kst_stapling_persist(c->state);
+			kst_staplefile_persist(c->state);
 	}
 }

@@ -20,8 +20,8 @@
  * every reload before any staple file, so no good response from before the
  * revocation can be stapled again.
  */
-#ifndef KST_STAPLING_H
-#define KST_STAPLING_H
+#ifndef KST_STAPLEFILE_H
+#define KST_STAPLEFILE_H
 
 #include <errno.h>
 #include <stdbool.h>
@@ -31,12 +31,12 @@
 #include "daemon/datapath/gen.h"
 
 /* state-dir file of a certificate: "<dir>/<fingerprint>.ocsp" */
-int kst_stapling_state_path(const struct kst_config *conf,
+int kst_staplefile_state_path(const struct kst_config *conf,
 			    const struct kst_cert *c, char *buf, size_t len);
 /* (Re)load the changed staple files of every certificate of g; force reads
  * them even when unchanged (start, reload: but not those of a certificate
  * the reload reused, unless the OCSP settings changed). */
-void kst_stapling_scan(struct kst_gen *g, time_t now, bool force);
+void kst_staplefile_scan(struct kst_gen *g, time_t now, bool force);
 /*
  * The same for only the certificates a file name (a base name, as inotify
  * reports it) may concern: a staple file's, or a state-dir file's
@@ -44,26 +44,26 @@ void kst_stapling_scan(struct kst_gen *g, time_t now, bool force);
  * after the first call of a generation (which indexes them). 0 or -ENOMEM
  * (then scan them all).
  */
-int kst_stapling_scan_name(struct kst_gen *g, const char *name, time_t now);
-struct kst_stapling_index;
-void kst_stapling_index_free(struct kst_stapling_index *x);
+int kst_staplefile_scan_name(struct kst_gen *g, const char *name, time_t now);
+struct kst_staplefile_index;
+void kst_staplefile_index_free(struct kst_staplefile_index *x);
 /*
  * Every staple and state file is opened here: without following a final
  * symlink, non-blocking (a FIFO must not stall the control thread), and
- * only if it is a regular file (KST_STAPLING_E_NOTREG otherwise). The fd
+ * only if it is a regular file (KST_STAPLEFILE_E_NOTREG otherwise). The fd
  * (O_CLOEXEC), or -errno.
  */
-#define KST_STAPLING_E_NOTREG (-EBADFD)
-int kst_stapling_open(const char *path);
-/* "not a regular file" for KST_STAPLING_E_NOTREG, else strerror(-err). */
-const char *kst_stapling_strerror(int err);
+#define KST_STAPLEFILE_E_NOTREG (-EBADFD)
+int kst_staplefile_open(const char *path);
+/* "not a regular file" for KST_STAPLEFILE_E_NOTREG, else strerror(-err). */
+const char *kst_staplefile_strerror(int err);
 /* Read at most max + 1 bytes (so an oversized file is seen as such),
- * through kst_stapling_open; 0 or -errno. */
-int kst_stapling_read(const char *path, size_t max, unsigned char **der,
+ * through kst_staplefile_open; 0 or -errno. */
+int kst_staplefile_read(const char *path, size_t max, unsigned char **der,
 		      size_t *len);
 /* state-dir revocation record of a certificate:
  * "<dir>/<fingerprint>.revoked" (format: kst_ocsp_revocation_format) */
-int kst_stapling_revocation_path(const struct kst_config *conf,
+int kst_staplefile_revocation_path(const struct kst_config *conf,
 				 const struct kst_cert *c, char *buf,
 				 size_t len);
 /*
@@ -72,23 +72,23 @@ int kst_stapling_revocation_path(const struct kst_config *conf,
  * other -errno: a file is there but unreadable or not a record; *r then
  * holds "revoked as of now" (fail closed) and *why says what is wrong.
  */
-int kst_stapling_revocation_read(const char *path, time_t now,
+int kst_staplefile_revocation_read(const char *path, time_t now,
 				 struct kst_ocsp_revocation *r,
 				 const char **why);
 /* (Re)load one staple file into a certificate state, through the ingest
  * path; unchanged files are skipped unless force. */
-void kst_stapling_load(struct kst_certstate *cs, const char *path,
+void kst_staplefile_load(struct kst_certstate *cs, const char *path,
 		       enum kst_staple_source src,
 		       const struct kst_ocsp_params *p, time_t now, bool force);
 /*
  * A response a fetch brought, from memory, through the one ingest path
- * (the revocation held included); persisted (kst_stapling_persist) only
+ * (the revocation held included); persisted (kst_staplefile_persist) only
  * when it became the staple served, except the fsync of state-dir itself,
- * which the caller owes (kst_stapling_sync) once its batch of fetched
+ * which the caller owes (kst_staplefile_sync) once its batch of fetched
  * responses is in. The verdict's error.
  */
 enum kst_ocsp_err
-kst_stapling_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
+kst_staplefile_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
 			    size_t len, const struct kst_ocsp_params *p,
 			    time_t now, struct kst_ocsp_verdict *v);
 /*
@@ -97,24 +97,24 @@ kst_stapling_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
  * A failure is logged once per error (path and errno) and left dirty for
  * the next scan. 0 or -errno.
  */
-int kst_stapling_persist(struct kst_certstate *cs);
-/* The directory fsync that kst_stapling_ingest_fetched left owing, if
+int kst_staplefile_persist(struct kst_certstate *cs);
+/* The directory fsync that kst_staplefile_ingest_fetched left owing, if
  * any (issue 13: two fsyncs per fetched staple on the control thread,
  * one of them the same directory's every time). */
-void kst_stapling_sync(void);
+void kst_staplefile_sync(void);
 /*
  * For -t: can start-up use dir as state-dir, as pv's user? 0: yes; 1: it
  * does not exist and start-up will create it; -errno: no. why says what
  * was found (for 1 and -errno).
  */
 struct kst_privs;
-int kst_stapling_check_state_dir(const char *dir, const struct kst_privs *pv,
+int kst_staplefile_check_state_dir(const char *dir, const struct kst_privs *pv,
 				 char *why, size_t len);
 /* Drop staples past nextUpdate; the number dropped. Walks the
  * certificates only when one may have expired. */
-unsigned kst_stapling_expire(struct kst_gen *g, time_t now);
+unsigned kst_staplefile_expire(struct kst_gen *g, time_t now);
 /* Writes that failed (state-dir copy, revocation record), again: no
  * system call for a certificate with nothing to write. */
-void kst_stapling_retry(struct kst_gen *g);
+void kst_staplefile_retry(struct kst_gen *g);
 
 #endif

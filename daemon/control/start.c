@@ -223,7 +223,7 @@ int kst_start_run(struct kst_daemon *d, struct kst_config *conf)
 	kst_nicctl_start(d->gen);
 	start_metrics(d, conf);
 	kst_export_prune(&d->exp, d->gen);
-	kst_stapling_scan(d->gen, kst_now(), true);
+	kst_staplefile_scan(d->gen, kst_now(), true);
 	rc = start_drop(d);
 	if (rc < 0)
 		return rc;

@@ -47,9 +47,9 @@ struct kst_gen {
 	 * again, also those of reused certificates */
 	bool staples_recheck;
 	/* staplefile.c's, built lazily; freed with the generation */
-	struct kst_stapling_index *staple_index;
-	void (*staple_index_free)(struct kst_stapling_index *x);
-	/* kst_stapling_expire: no walk before expire_next unless a slot
+	struct kst_staplefile_index *staple_index;
+	void (*staple_index_free)(struct kst_staplefile_index *x);
+	/* kst_staplefile_expire: no walk before expire_next unless a slot
 	 * changed (kst_certstate_epoch) */
 	time_t expire_next;
 	unsigned long expire_epoch;

@@ -6,7 +6,7 @@
  * failed fetch and the next URL is tried. The job decides nothing else and
  * writes no file: the control thread, sole writer of the staple store,
  * ingests the body from memory through the same path as an operator's
- * staple file (kst_stapling_ingest_fetched) and persists it to state-dir
+ * staple file (kst_staplefile_ingest_fetched) and persists it to state-dir
  * only when it became the staple served.
  *
  * A job is blocking I/O and runs on a fetcher thread (daemon/ocsp/fetcher.h),

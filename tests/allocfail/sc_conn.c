@@ -237,7 +237,7 @@ static int conn_run(void)
 	w.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w.gen == NULL || w.epfd < 0 || conn_connect(&port, &lfd, &p.fd) < 0)
 		goto out;
-	kst_stapling_scan(w.gen, af_t0, true);
+	kst_staplefile_scan(w.gen, af_t0, true);
 	wls.l = &w.gen->listeners[0];
 	wls.fd = lfd;
 	p.ctx = SSL_CTX_new(TLS_client_method());

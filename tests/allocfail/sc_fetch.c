@@ -170,7 +170,7 @@ static int fetch_run(void)
 	if (d.gen == NULL || d.epfd < 0)
 		return -1;
 	cs = d.gen->certs[0]->state;
-	if (kst_stapling_state_path(d.gen->conf, d.gen->certs[0], path,
+	if (kst_staplefile_state_path(d.gen->conf, d.gen->certs[0], path,
 				    sizeof(path)) == 0)
 		unlink(path); /* a previous child's fetch */
 	af_begin();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Sweep scenario "ingest": the staple files of a generation read and
- * ingested (the start-up and inotify path, kst_stapling_scan). One
+ * ingested (the start-up and inotify path, kst_staplefile_scan). One
  * certificate already holds an older staple, the other none. Each
  * failure must leave the older staple in place (a failed ingest keeps the
  * previous staple), and a staple that was not taken must be logged.
@@ -40,7 +40,7 @@ static int ingest_run(void)
 		goto out;
 	}
 	af_begin();
-	kst_stapling_scan(g, af_t0, true);
+	kst_staplefile_scan(g, af_t0, true);
 	af_end();
 	if (ec->cur == NULL) {
 		af_fail("cert ec lost its staple");

@@ -104,7 +104,7 @@ static int reload_run(void)
 		return -1;
 	}
 	old = d.gen;
-	kst_stapling_scan(d.gen, af_t0, true);
+	kst_staplefile_scan(d.gen, af_t0, true);
 	d.config_path = af_path("b.conf");
 	af_begin();
 	kst_control_reload(&d);

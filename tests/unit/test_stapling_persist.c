@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * What the control thread keeps in state-dir of what fetches brought
- * (kst_stapling_ingest_fetched, kst_stapling_persist; issue 16): only a
+ * (kst_staplefile_ingest_fetched, kst_staplefile_persist; issue 16): only a
  * response that became the staple served is written; an older one (a
  * replay), or one refused while a revocation is held, leaves the file as
  * it is; a state-dir that cannot be written still staples, warns once, and
@@ -100,7 +100,7 @@ static enum kst_ocsp_err fetched(const struct resp *r)
 	struct kst_ocsp_verdict v;
 
 	kst_ocsp_params_default(&p);
-	return kst_stapling_ingest_fetched(cs, r->der, r->len, &p, now, &v);
+	return kst_staplefile_ingest_fetched(cs, r->der, r->len, &p, now, &v);
 }
 
 static bool on_disk(const char *path, const struct resp *r)
@@ -179,15 +179,15 @@ Test(persist, an_unwritable_state_dir_still_staples_and_warns_once)
 	cr_expect_eq(logged(path), 1, "the warning names the path");
 	cr_expect_eq(logged("Not a directory"), 1, "and the reason");
 	for (int i = 0; i < 3; i++)
-		cr_expect_eq(kst_stapling_persist(cs), -ENOTDIR);
+		cr_expect_eq(kst_staplefile_persist(cs), -ENOTDIR);
 	cr_expect_eq(logged("cannot write"), 1, "retries say nothing new");
 	/* the operator makes the directory: the next retry writes */
 	cr_assert_eq(unlink(dir), 0);
 	cr_assert_eq(mkdir(dir, 0750), 0);
-	cr_expect_eq(kst_stapling_persist(cs), 0);
+	cr_expect_eq(kst_staplefile_persist(cs), 0);
 	cr_expect(on_disk(path, &good));
 	cr_expect(!cs->ocsp.state_dirty);
 	cr_expect_eq(logged("written to"), 1, "the recovery is logged");
-	cr_expect_eq(kst_stapling_persist(cs), 0, "then nothing to do");
+	cr_expect_eq(kst_staplefile_persist(cs), 0, "then nothing to do");
 	OPENSSL_free(good.der);
 }
