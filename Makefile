@@ -15,6 +15,7 @@
 #                          hwtest         kTLS in QEMU guests, 5 boots    20
 #                          ktls-alone     ktls/ builds without daemon/    0.1
 #                          lint           clang-tidy (.clang-tidy)        0.5
+#                          format-check   clang-format has nothing to do  0.2
 #                          soak           90 s sanitizer soak             2
 #                          systemd-vm-check  under systemd in QEMU        2-3
 #                          trixie-check   trixie build, tests, kTLS boot  9

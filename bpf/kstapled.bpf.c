@@ -2,8 +2,8 @@
 /*
  * kstapled's BPF object: maps only, no programs. It exists to give the
  * pinned maps their BTF (key and value types from bpf/kstapled.h), so that
- * `bpftool map dump` prints every field by name. daemon/metrics/metrics.c loads it
- * through the generated skeleton, pins the maps under bpf-pin-dir and is
+ * `bpftool map dump` prints every field by name. daemon/metrics/metrics.c loads
+ * it through the generated skeleton, pins the maps under bpf-pin-dir and is
  * their only writer.
  *
  * The certificate and listener maps allocate entries on demand

@@ -2,7 +2,8 @@
 /*
  * The ABI of kstapled's pinned BPF maps, shared by the BPF object
  * (bpf/kstapled.bpf.c, which gives the maps their BTF), the daemon (the only
- * writer, daemon/metrics/metrics.c) and every reader (`kstapled status`, bpftool).
+ * writer, daemon/metrics/metrics.c) and every reader (`kstapled status`,
+ * bpftool).
  *
  * Operators read these maps with `bpftool map dump pinned
  * /sys/fs/bpf/kstapled/kst_certs_v2`, which prints every field by its name
@@ -30,12 +31,12 @@
 #include <linux/types.h>
 
 /* Pin names under bpf-pin-dir (bpffs refuses names with a dot). */
-#define KST_BPF_CERTS_MAP  "kst_certs_v2"
-#define KST_BPF_GLOBAL_MAP "kst_global_v2"
+#define KST_BPF_CERTS_MAP     "kst_certs_v2"
+#define KST_BPF_GLOBAL_MAP    "kst_global_v2"
 #define KST_BPF_LISTENERS_MAP "kst_listeners_v2"
 /* Pins of earlier layouts, removed from bpf-pin-dir at start. */
-#define KST_BPF_OLD_PINS   "kst_certs_v1", "kst_global_v1"
-#define KST_BPF_PIN_DIR	   "/sys/fs/bpf/kstapled"
+#define KST_BPF_OLD_PINS "kst_certs_v1", "kst_global_v1"
+#define KST_BPF_PIN_DIR	 "/sys/fs/bpf/kstapled"
 /*
  * Certificates one daemon exports; entries are allocated on demand (the
  * kernel sizes only its bucket array by this: 16 bytes a slot, 2 MiB).
@@ -44,12 +45,12 @@
  * retried at each full flush). A capacity change keeps the name: readers
  * do not depend on it, and the daemon replaces a pin of another capacity.
  */
-#define KST_BPF_CERTS_MAX   131072
+#define KST_BPF_CERTS_MAX 131072
 /* Listener names one daemon exports (kst_listeners_v2; past it a
  * listener counts only in kst_global_v2). */
 #define KST_BPF_LISTENERS_MAX 1024
-#define KST_BPF_NAME_LEN    64
-#define KST_BPF_ERRNAME_LEN 16
+#define KST_BPF_NAME_LEN      64
+#define KST_BPF_ERRNAME_LEN   16
 /* "ab:cd:...": 32 bytes as lower-case hex pairs joined by ':', NUL */
 #define KST_BPF_FP_LEN 96
 /* Fields of struct kst_bpf_fallback (one __u64 each). */
@@ -59,8 +60,8 @@
  * Codes of kst_cert_val.last_error (a plain u32, so that new codes need no
  * new layout):
  *     0        ok
- *     1..63    the OCSP ingest verdict (enum kst_ocsp_err, daemon/ocsp/verdict.h:
- *              1 empty, 2 too-large, 3 parse, 4 status, 5 signature,
+ *     1..63    the OCSP ingest verdict (enum kst_ocsp_err,
+ * daemon/ocsp/verdict.h: 1 empty, 2 too-large, 3 parse, 4 status, 5 signature,
  *              6 signer, 7 no-match, 8 ambiguous, 9 not-yet-valid,
  *              10 expired, 11 too-old, 12 bad-times, 13 revoked,
  *              14 unknown, 15 internal)

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: the configuration text (daemon/config/config.c) and its `-T` dump
- * (daemon/config/config_doc.c). The input is a configuration file, any bytes (NUL
- * included); it is parsed from memory as kstapled parses a file. When it
- * parses, `kstapled -T` must print a configuration that reads back as the
- * same configuration: parse -> dump -> parse -> dump gives the same dump
+ * Fuzz target: the configuration text (daemon/config/config.c) and its `-T`
+ * dump (daemon/config/config_doc.c). The input is a configuration file, any
+ * bytes (NUL included); it is parsed from memory as kstapled parses a file.
+ * When it parses, `kstapled -T` must print a configuration that reads back as
+ * the same configuration: parse -> dump -> parse -> dump gives the same dump
  * twice, and the dump itself parses without an error.
  *
  * Host names in bind/backend addresses would be resolved at every input

@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(rec, data + (size > 0), len);
 	ret = kst_ktls_key_update_parse(rec, len, &req);
 	kst_ktls_record_classify(type, rec, len, &r);
-	if (ret == 0 && (len != 5 || rec[0] != 24 || rec[4] > 1 ||
-			 req != (rec[4] == 1)))
+	if (ret == 0 &&
+	    (len != 5 || rec[0] != 24 || rec[4] > 1 || req != (rec[4] == 1)))
 		kst_fuzz_fail("accepted a KeyUpdate that is none");
 	if (type == 22 && (r.kind == KST_KTLS_REC_KEY_UPDATE) != (ret == 0))
 		kst_fuzz_fail("classifier and parser disagree");

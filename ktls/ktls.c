@@ -539,8 +539,8 @@ enum kst_ktls_rec kst_ktls_record_classify(uint8_t record_type, const void *buf,
 		r.hs_type = p[0];
 		r.kind = KST_KTLS_REC_HANDSHAKE;
 		if (p[0] == KTLS_HS_KEY_UPDATE)
-			r.kind = kst_ktls_key_update_parse(buf, len,
-							   &r.update_requested) == 0
+			r.kind = kst_ktls_key_update_parse(
+					 buf, len, &r.update_requested) == 0
 					 ? KST_KTLS_REC_KEY_UPDATE
 					 : KST_KTLS_REC_INVALID;
 	}
@@ -605,13 +605,14 @@ int kst_ktls_key_update_parse(const void *buf, size_t len,
 
 	/* exactly one message, and the record ends with it: a key change
 	 * must fall on a record boundary (RFC 8446 5.1) */
-	if (p == NULL || len != 5 || p[0] != KTLS_HS_KEY_UPDATE ||
-	    p[1] != 0 || p[2] != 0 || p[3] != 1)
+	if (p == NULL || len != 5 || p[0] != KTLS_HS_KEY_UPDATE || p[1] != 0 ||
+	    p[2] != 0 || p[3] != 1)
 		return -EBADMSG;
 	if (p[4] == 1)
 		req = true;
 	else if (p[4] != 0)
-		return -EBADMSG; /* neither update_not_requested nor _requested */
+		return -EBADMSG; /* neither update_not_requested nor _requested
+				  */
 	if (update_requested != NULL)
 		*update_requested = req;
 	return 0;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * What the metrics flush (daemon/control/export.c) costs the control thread with N
- * certificates, measured in process: N certificate states as the daemon
+ * What the metrics flush (daemon/control/export.c) costs the control thread
+ * with N certificates, measured in process: N certificate states as the daemon
  * holds them (no staple, fetch off), the first flush of a generation (it
  * writes every entry), then idle flushes once a "second" (the clock is a
  * parameter, so the run takes as long as the work), with the real pinned

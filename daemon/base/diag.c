@@ -100,12 +100,13 @@ void kst_diag_print(const struct kst_diag *d, FILE *out)
 	for (size_t i = 0; i < d->n; i++) {
 		diag_where(&d->msgs[i], where, sizeof(where));
 		fprintf(out, "%s: %s%s\n", where,
-			d->msgs[i].warning ? "warning: " : "",
-			d->msgs[i].text);
+			d->msgs[i].warning ? "warning: " : "", d->msgs[i].text);
 	}
 	if (diag_lost(d) > 0)
-		fprintf(out, "%zu more errors or warnings: out of memory "
-			"keeping their text\n", diag_lost(d));
+		fprintf(out,
+			"%zu more errors or warnings: out of memory "
+			"keeping their text\n",
+			diag_lost(d));
 }
 
 void kst_diag_log(const struct kst_diag *d)
@@ -119,5 +120,6 @@ void kst_diag_log(const struct kst_diag *d)
 	}
 	if (diag_lost(d) > 0)
 		kst_err("%zu more errors or warnings: out of memory keeping "
-			"their text", diag_lost(d));
+			"their text",
+			diag_lost(d));
 }

@@ -21,9 +21,9 @@ static atomic_int log_level = KST_LOG_INFO;
 static bool log_journal;
 
 static const char *const log_names[] = {
-	[KST_LOG_CRIT] = "crit",     [KST_LOG_ERR] = "err",
-	[KST_LOG_WARN] = "warn",     [KST_LOG_NOTICE] = "notice",
-	[KST_LOG_INFO] = "info",     [KST_LOG_DEBUG] = "debug",
+	[KST_LOG_CRIT] = "crit", [KST_LOG_ERR] = "err",
+	[KST_LOG_WARN] = "warn", [KST_LOG_NOTICE] = "notice",
+	[KST_LOG_INFO] = "info", [KST_LOG_DEBUG] = "debug",
 };
 
 /* JOURNAL_STREAM is "dev:ino" of the journal socket stderr is connected to */
@@ -86,8 +86,9 @@ static size_t log_prefix(char *buf, size_t size, int level)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(buf + n, size - n, ".%03ldZ %s: ",
-			      ts.tv_nsec / 1000000, kst_log_level_name(level));
+	n += (size_t)snprintf(buf + n, size - n,
+			      ".%03ldZ %s: ", ts.tv_nsec / 1000000,
+			      kst_log_level_name(level));
 	return n;
 }
 

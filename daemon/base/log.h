@@ -57,15 +57,15 @@ const char *kst_log_escape(char *dst, size_t dstlen, const void *src,
 			   size_t srclen);
 #define KST_LOG_ESC_SIZE(n) ((n)*4 + 1)
 
-#define kst_crit(...)   kst_log(KST_LOG_CRIT, __VA_ARGS__)
-#define kst_err(...)    kst_log(KST_LOG_ERR, __VA_ARGS__)
-#define kst_warn(...)   kst_log(KST_LOG_WARN, __VA_ARGS__)
+#define kst_crit(...)	kst_log(KST_LOG_CRIT, __VA_ARGS__)
+#define kst_err(...)	kst_log(KST_LOG_ERR, __VA_ARGS__)
+#define kst_warn(...)	kst_log(KST_LOG_WARN, __VA_ARGS__)
 #define kst_notice(...) kst_log(KST_LOG_NOTICE, __VA_ARGS__)
-#define kst_info(...)   kst_log(KST_LOG_INFO, __VA_ARGS__)
-#define kst_debug(...)                                                         \
-	do {                                                                   \
-		if (kst_log_enabled(KST_LOG_DEBUG))                            \
-			kst_log(KST_LOG_DEBUG, __VA_ARGS__);                   \
+#define kst_info(...)	kst_log(KST_LOG_INFO, __VA_ARGS__)
+#define kst_debug(...)                                       \
+	do {                                                 \
+		if (kst_log_enabled(KST_LOG_DEBUG))          \
+			kst_log(KST_LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 
 #endif

@@ -14,7 +14,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#define KST_PAR_MIN 256
+#define KST_PAR_MIN	    256
 #define KST_PAR_THREADS_MAX 16
 
 struct kst_par {

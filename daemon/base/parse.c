@@ -29,8 +29,8 @@ struct parse_unit {
 };
 
 /* A non-negative decimal number followed by exactly one of the suffixes. */
-static int parse_scaled(const char *s, const struct parse_unit *units,
-			size_t n, int64_t *out)
+static int parse_scaled(const char *s, const struct parse_unit *units, size_t n,
+			int64_t *out)
 {
 	char *end;
 	long long v;
@@ -56,7 +56,7 @@ int kst_parse_duration_ms(const char *s, int64_t *out)
 {
 	/* a bare number is seconds */
 	static const struct parse_unit units[] = {
-		{"ms", 1},	  {"s", 1000},	     {"m", 60000},
+		{"ms", 1},	{"s", 1000},	 {"m", 60000},
 		{"h", 3600000}, {"d", 86400000}, {"", 1000},
 	};
 
@@ -66,7 +66,7 @@ int kst_parse_duration_ms(const char *s, int64_t *out)
 int kst_parse_size(const char *s, int64_t *out)
 {
 	static const struct parse_unit units[] = {
-		{"", 1},	{"k", 1024},	{"K", 1024},	{"KiB", 1024},
+		{"", 1},	{"k", 1024},	{"K", 1024},	  {"KiB", 1024},
 		{"m", 1 << 20}, {"M", 1 << 20}, {"MiB", 1 << 20},
 	};
 
@@ -130,8 +130,7 @@ static int addr_split(const char *s, char *host, size_t hostlen, char *port,
 		if (memchr(s, ':', hl) != NULL)
 			return -EINVAL; /* bare IPv6 needs brackets */
 	}
-	if (hl >= hostlen || strlen(colon + 1) >= portlen ||
-	    colon[1] == '\0')
+	if (hl >= hostlen || strlen(colon + 1) >= portlen || colon[1] == '\0')
 		return -EINVAL;
 	memcpy(host, s, hl);
 	host[hl] = '\0';
@@ -147,8 +146,8 @@ void kst_parse_numeric_only(bool on)
 	parse_numeric_only = on;
 }
 
-int kst_parse_addr(const char *s, bool resolve, struct kst_addr *out,
-		   char *err, size_t errlen)
+int kst_parse_addr(const char *s, bool resolve, struct kst_addr *out, char *err,
+		   size_t errlen)
 {
 	struct addrinfo hints = {0}, *res = NULL;
 	char host[256], port[32];
@@ -239,7 +238,6 @@ int kst_parse_alpn(const char *s, unsigned char **wire, size_t *len)
 	return 0;
 }
 
-
 void kst_addr_format(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
@@ -261,7 +259,8 @@ void kst_addr_format(const struct sockaddr *sa, char *buf, size_t len)
 	}
 	case AF_UNIX:
 		snprintf(buf, len, "unix:%s",
-			 ((const struct sockaddr_un *)(const void *)sa)->sun_path);
+			 ((const struct sockaddr_un *)(const void *)sa)
+				 ->sun_path);
 		break;
 	default:
 		snprintf(buf, len, "(family %d)", sa->sa_family);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Value syntax shared by the configuration and the command line, and the
- * line syntax of the configuration file; see parse.c. Every parser returns 0, -EINVAL (syntax) or -ERANGE (overflow).
+ * line syntax of the configuration file; see parse.c. Every parser returns 0,
+ * -EINVAL (syntax) or -ERANGE (overflow).
  */
 #ifndef KST_PARSE_H
 #define KST_PARSE_H
@@ -30,8 +31,8 @@ int kst_parse_bool(const char *s, bool *out);
 void kst_parse_numeric_only(bool on);
 /* "host:port", "[v6]:port", "*:port" or "unix:/path"; host names are
  * resolved (first address) when resolve is true. On error, err says why. */
-int kst_parse_addr(const char *s, bool resolve, struct kst_addr *out,
-		   char *err, size_t errlen);
+int kst_parse_addr(const char *s, bool resolve, struct kst_addr *out, char *err,
+		   size_t errlen);
 /* "h2,http/1.1" -> wire format "\x02h2\x08http/1.1" (malloc'd; NULL, 0
  * for ""). */
 int kst_parse_alpn(const char *s, unsigned char **wire, size_t *len);
@@ -48,11 +49,11 @@ void kst_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 
 /* A line of the configuration file, as kst_parse_line reads it. */
 enum kst_line_kind {
-	KST_LINE_BLANK,       /* nothing but blanks or a comment */
+	KST_LINE_BLANK,	      /* nothing but blanks or a comment */
 	KST_LINE_SECTION,     /* "[NAME]": *a is NAME */
 	KST_LINE_OPTION,      /* "KEY = VALUE": *a is KEY, *b VALUE */
 	KST_LINE_BAD_SECTION, /* "[" without a closing "]" last: *a the line */
-	KST_LINE_BAD,         /* no '=': *a is the line */
+	KST_LINE_BAD,	      /* no '=': *a is the line */
 };
 /* Reads one line (without its newline), cutting it in place: a comment
  * starts at a '#' that begins the line or follows a blank; blanks around

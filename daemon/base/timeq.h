@@ -16,7 +16,7 @@
 
 struct kst_timer {
 	uint64_t deadline; /* monotonic ms */
-	uint32_t idx;      /* position in the heap, or KST_TIMER_IDLE */
+	uint32_t idx;	   /* position in the heap, or KST_TIMER_IDLE */
 };
 
 struct kst_timeq {

@@ -11,13 +11,13 @@
 #include <time.h>
 
 #define KST_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define kst_container_of(ptr, type, member)                                    \
+#define kst_container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-#define kst_likely(x)   __builtin_expect(!!(x), 1)
+#define kst_likely(x)	__builtin_expect(!!(x), 1)
 #define kst_unlikely(x) __builtin_expect(!!(x), 0)
-#define KST_MIN(a, b)   ((a) < (b) ? (a) : (b))
-#define KST_MAX(a, b)   ((a) > (b) ? (a) : (b))
-#define KST_CACHELINE   64
+#define KST_MIN(a, b)	((a) < (b) ? (a) : (b))
+#define KST_MAX(a, b)	((a) > (b) ? (a) : (b))
+#define KST_CACHELINE	64
 
 /* Monotonic milliseconds, for timeouts. */
 static inline uint64_t kst_mono_ms(void)

@@ -15,8 +15,8 @@
  *
  * Certificates of a listener that cover the same SNI name with the same
  * key type, whatever lines brought them in, are reported by
- * kst_sni_warn_dups (sni.h). With `cert-dir-watch = on`, a change in a cert-dir triggers the reload
- * itself (kst_certdir_watch below).
+ * kst_sni_warn_dups (sni.h). With `cert-dir-watch = on`, a change in a cert-dir
+ * triggers the reload itself (kst_certdir_watch below).
  */
 #ifndef KST_CERTDIR_H
 #define KST_CERTDIR_H

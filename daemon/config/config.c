@@ -44,9 +44,9 @@ struct config_parser {
 	const char *path;
 	char *dir; /* of the file, for relative paths */
 	enum opt_section sec;
-	void *obj;        /* the section's struct */
-	int sec_line;     /* line of the current section header */
-	int *set_lines;   /* [N_OPTIONS]: where set in this section, or 0 */
+	void *obj;	/* the section's struct */
+	int sec_line;	/* line of the current section header */
+	int *set_lines; /* [N_OPTIONS]: where set in this section, or 0 */
 	/* cert names -> index + 1 in conf->certs (0: empty slot); open
 	 * addressing, kept under half full: config_cert_index */
 	size_t *cert_slots, cert_mask;
@@ -54,7 +54,7 @@ struct config_parser {
 	struct {
 		size_t listener, ref;
 		char *name;
-	} *pending;
+	} * pending;
 	size_t n_pending;
 };
 
@@ -136,8 +136,8 @@ static int opt_set_scalar(struct config_parser *p, const struct kst_option *o,
 			return 0;
 		}
 		if (o->type == OT_PERCENT && *v && v[strlen(v) - 1] == '%') {
-			snprintf(buf, sizeof(buf), "%.*s",
-				 (int)strlen(v) - 1, v);
+			snprintf(buf, sizeof(buf), "%.*s", (int)strlen(v) - 1,
+				 v);
 			v = buf;
 		}
 		if (kst_parse_uint(v, &u) < 0 || u > UINT_MAX) {
@@ -154,13 +154,14 @@ static int opt_set_scalar(struct config_parser *p, const struct kst_option *o,
 	case OT_SIZE:
 		if ((o->type == OT_DURATION ? kst_parse_duration_ms(v, &i64)
 					    : kst_parse_size(v, &i64)) < 0) {
-			snprintf(err, errlen,
-				 o->type == OT_DURATION
-					 ? "%s: '%s' is not a duration (e.g. "
-					   "500ms, 30s, 5m, 1h, 2d)"
-					 : "%s: '%s' is not a size (e.g. 65536, "
-					   "64k, 1m)",
-				 o->name, v);
+			snprintf(
+				err, errlen,
+				o->type == OT_DURATION
+					? "%s: '%s' is not a duration (e.g. "
+					  "500ms, 30s, 5m, 1h, 2d)"
+					: "%s: '%s' is not a size (e.g. 65536, "
+					  "64k, 1m)",
+				o->name, v);
 			return -EINVAL;
 		}
 		if (opt_check_bounds(o, i64, err, errlen) < 0)
@@ -216,8 +217,7 @@ static int opt_set_scalar(struct config_parser *p, const struct kst_option *o,
 
 /* --------------------------------------------------------- sections */
 
-static const struct kst_option *opt_find(enum opt_section sec,
-					 const char *name)
+static const struct kst_option *opt_find(enum opt_section sec, const char *name)
 {
 	for (size_t i = 0; i < N_OPTIONS; i++)
 		if (kst_config_options[i].sec == sec &&
@@ -261,12 +261,13 @@ static void opt_unknown(struct kst_diag *diag, const char *path, int line,
 	hint = kst_parse_suggest(key, cands, N_OPTIONS);
 	for (size_t i = 0; hint != NULL && i < N_OPTIONS; i++)
 		if (cands[i] == hint) {
-			kst_diag_error(diag, path, line,
-				       "unknown option '%s' in [%s]; did you "
-				       "mean '%s' (an option of [%s])?",
-				       key, kst_config_section_names[sec], hint,
-				       kst_config_section_names[kst_config_options[i]
-								    .sec]);
+			kst_diag_error(
+				diag, path, line,
+				"unknown option '%s' in [%s]; did you "
+				"mean '%s' (an option of [%s])?",
+				key, kst_config_section_names[sec], hint,
+				kst_config_section_names[kst_config_options[i]
+								 .sec]);
 			return;
 		}
 	if (hint == NULL)
@@ -277,8 +278,8 @@ static void opt_unknown(struct kst_diag *diag, const char *path, int line,
 }
 
 /* A section header that is none of the four, with the likely one. */
-static void section_unknown(struct kst_diag *diag, const char *path,
-			    int line, const char *hdr)
+static void section_unknown(struct kst_diag *diag, const char *path, int line,
+			    const char *hdr)
 {
 	static const char *const kinds[] = {"global", "ocsp", "listener",
 					    "cert"};
@@ -396,8 +397,8 @@ static int cert_index_reserve(struct config_parser *p)
 	return 0;
 }
 
-static struct kst_cert_conf *cert_add(struct config_parser *p,
-				      const char *name, int line)
+static struct kst_cert_conf *cert_add(struct config_parser *p, const char *name,
+				      int line)
 {
 	struct kst_config *c = p->conf;
 	struct kst_cert_conf *arr, *cc;
@@ -542,8 +543,8 @@ static int section_begin(struct config_parser *p, const char *hdr, int line)
 
 /* ------------------------------------------------ list-valued options */
 
-static int listener_bind(struct config_parser *p,
-			 struct kst_listener_conf *lc, const char *v, int line)
+static int listener_bind(struct config_parser *p, struct kst_listener_conf *lc,
+			 const char *v, int line)
 {
 	struct kst_addr a, *arr;
 	char err[300];
@@ -590,8 +591,8 @@ static int listener_cert(struct config_parser *p, struct kst_listener_conf *lc,
 	if (strchr(v, '/') == NULL) {
 		/* a [cert:NAME] reference, resolved at the end */
 		char *name = strdup(v);
-		void *pa = name ? realloc(p->pending, (p->n_pending + 1) *
-							      sizeof(*p->pending))
+		void *pa = name ? realloc(p->pending, (p->n_pending +
+						       1) * sizeof(*p->pending))
 				: NULL;
 
 		if (pa == NULL) {
@@ -667,7 +668,8 @@ static int listener_cert_dir(struct config_parser *p,
 	int rc;
 
 	if (*v == '\0') {
-		kst_diag_error(p->diag, p->path, line, "cert-dir needs a value");
+		kst_diag_error(p->diag, p->path, line,
+			       "cert-dir needs a value");
 		return -EINVAL;
 	}
 	dir = config_path(p, v);
@@ -707,9 +709,8 @@ static int listener_key(struct config_parser *p, struct kst_listener_conf *lc,
 			       "[cert:NAME] section, set key there)");
 		return -EINVAL;
 	}
-	if (lc->n_cert_dirs > 0 &&
-	    lc->cert_dirs[lc->n_cert_dirs - 1].line >=
-		    lc->certs[lc->n_certs - 1].line) {
+	if (lc->n_cert_dirs > 0 && lc->cert_dirs[lc->n_cert_dirs - 1].line >=
+					   lc->certs[lc->n_certs - 1].line) {
 		kst_diag_error(p->diag, p->path, line,
 			       "key must follow a 'cert = /path' line, not "
 			       "cert-dir (line %d): each PEM in a cert-dir "
@@ -919,7 +920,8 @@ static void config_check(struct config_parser *p)
 	for (size_t i = 0; i < c->n_certs; i++) {
 		if (c->certs[i].pem == NULL)
 			kst_diag_error(p->diag, p->path, c->certs[i].line,
-				       "cert '%s' has no pem", c->certs[i].name);
+				       "cert '%s' has no pem",
+				       c->certs[i].name);
 	}
 	if (c->ocsp.retry_min_ms > c->ocsp.retry_max_ms)
 		kst_diag_error(p->diag, p->path, 0,
@@ -951,8 +953,8 @@ static void config_init(struct config_parser *p, struct kst_config *c,
 
 /* One line of the file, [s, s + len); a NUL byte in it is an error (it
  * would otherwise end the C string and silently drop what follows). */
-static void config_raw_line(struct config_parser *p, const char *s,
-			    size_t len, int lineno)
+static void config_raw_line(struct config_parser *p, const char *s, size_t len,
+			    int lineno)
 {
 	const char *nul = memchr(s, '\0', len);
 	char *line;
@@ -971,9 +973,9 @@ static void config_raw_line(struct config_parser *p, const char *s,
 	free(line);
 }
 
-static struct kst_config *config_parse_text(const char *path,
-					    const char *text, size_t len,
-					    struct kst_diag *diag, bool keep)
+static struct kst_config *config_parse_text(const char *path, const char *text,
+					    size_t len, struct kst_diag *diag,
+					    bool keep)
 {
 	struct kst_config *c = calloc(1, sizeof(*c));
 	struct config_parser p;
@@ -1094,8 +1096,7 @@ struct kst_config *kst_config_parse(const char *path, struct kst_diag *diag)
 	return config_parse_file(path, diag, false);
 }
 
-struct kst_config *kst_config_parse_all(const char *path,
-					struct kst_diag *diag)
+struct kst_config *kst_config_parse_all(const char *path, struct kst_diag *diag)
 {
 	return config_parse_file(path, diag, true);
 }
@@ -1172,6 +1173,5 @@ bool kst_config_cert_fetch(const struct kst_config *conf,
 int kst_config_listener_ktls(const struct kst_config *conf,
 			     const struct kst_listener_conf *lc)
 {
-	return lc->ktls == KST_KTLS_MODE_INHERIT ? conf->global.ktls
-						 : lc->ktls;
+	return lc->ktls == KST_KTLS_MODE_INHERIT ? conf->global.ktls : lc->ktls;
 }

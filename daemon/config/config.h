@@ -49,8 +49,8 @@ struct kst_global_conf {
 	unsigned workers; /* 0 = auto: online CPUs */
 	char *state_dir;
 	int state_dir_line; /* where state-dir is set; 0: the default */
-	char *bpf_pin_dir; /* "" = no BPF export */
-	int ktls;          /* enum kst_ktls_mode */
+	char *bpf_pin_dir;  /* "" = no BPF export */
+	int ktls;	    /* enum kst_ktls_mode */
 	char *user, *group;
 	int user_line, group_line; /* where set (for -t); 0: not set */
 	bool allow_root;
@@ -63,11 +63,11 @@ struct kst_global_conf {
 	unsigned max_handshakes; /* 0 = auto: max_connections / 4 */
 	unsigned backlog;
 	unsigned keyupdate_limit; /* client KeyUpdates per kTLS conn/min */
-	char *nic_offload; /* interfaces to switch TLS offload on for */
-	char *ticket_keys; /* session-ticket key file; "": OpenSSL's own */
-	int ticket_keys_line;       /* where set; 0: not set */
+	char *nic_offload;	  /* interfaces to switch TLS offload on for */
+	char *ticket_keys;    /* session-ticket key file; "": OpenSSL's own */
+	int ticket_keys_line; /* where set; 0: not set */
 	int64_t ticket_lifetime_ms; /* with ticket_keys: oldest ticket used */
-	bool cert_dir_watch; /* a changed cert-dir reloads (certdir.h) */
+	bool cert_dir_watch;	    /* a changed cert-dir reloads (certdir.h) */
 };
 
 struct kst_ocsp_conf {
@@ -120,7 +120,7 @@ struct kst_listener_conf {
 	size_t n_binds;
 	struct kst_addr backend; /* AF_INET, AF_INET6 or AF_UNIX */
 	bool has_backend;
-	int proxy; /* enum kst_proxy_proto */
+	int proxy;	     /* enum kst_proxy_proto */
 	int tls_min_version; /* 0x0303 or 0x0304 */
 	char *ciphers, *ciphersuites, *groups;
 	unsigned char *alpn_wire; /* ALPN protocol list in wire format */
@@ -132,7 +132,7 @@ struct kst_listener_conf {
 	int ticket_keys_line; /* where set; 0: not set here */
 	struct kst_cert_ref *certs;
 	size_t n_certs;
-	int last_cert_line; /* for a positional `key =` */
+	int last_cert_line;		/* for a positional `key =` */
 	struct kst_cert_dir *cert_dirs; /* in file order */
 	size_t n_cert_dirs;
 	int ciphers_line, ciphersuites_line, groups_line; /* 0 = default */

@@ -35,8 +35,8 @@ static void format_ms(int64_t ms, char *buf, size_t len)
 	static const struct {
 		int64_t div;
 		const char *unit;
-	} units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"},
-		     {1000, "s"}};
+	} units[] = {
+		{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
 
 	for (size_t i = 0; i < KST_ARRAY_SIZE(units); i++) {
 		if (ms != 0 && ms % units[i].div == 0) {
@@ -260,7 +260,8 @@ static const char *doc_default(const struct kst_option *o, char *buf,
 		return kst_option_repeatable(o) ? "(required, repeatable)"
 						: "(required)";
 	if (d == NULL)
-		return kst_option_repeatable(o) ? "(none, repeatable)" : "(none)";
+		return kst_option_repeatable(o) ? "(none, repeatable)"
+						: "(none)";
 	if (*d == '\0')
 		return "(empty)";
 	snprintf(buf, len, "%s", d);
@@ -293,8 +294,7 @@ void kst_config_doc(enum kst_config_doc_format fmt, FILE *out)
 				kst_option_name(o), kst_option_type_name(o), d,
 				range, kst_option_doc(o));
 		else
-			fprintf(out,
-				".TP\n.B %s\n(%s; default: %s%s%s)\n%s\n",
+			fprintf(out, ".TP\n.B %s\n(%s; default: %s%s%s)\n%s\n",
 				kst_option_name(o), kst_option_type_name(o), d,
 				range[0] ? "; " : "", range, kst_option_doc(o));
 	}

@@ -40,15 +40,16 @@
 
 static int check_line(const struct kst_cert *c)
 {
-	return c->conf->staple_line   ? c->conf->staple_line
-	       : c->conf->pem_line    ? c->conf->pem_line
-				      : c->conf->line;
+	return c->conf->staple_line ? c->conf->staple_line
+	       : c->conf->pem_line  ? c->conf->pem_line
+				    : c->conf->line;
 }
 
 /* Ingest one staple source; 1 if it gives a valid staple now. */
 static int check_staple(struct kst_cert *c, const char *path,
-			enum kst_staple_source src, const struct kst_config *conf,
-			struct kst_diag *d, char *why, size_t whylen)
+			enum kst_staple_source src,
+			const struct kst_config *conf, struct kst_diag *d,
+			char *why, size_t whylen)
 {
 	struct kst_ocsp_params p;
 	struct kst_ocsp_verdict v;
@@ -59,7 +60,8 @@ static int check_staple(struct kst_cert *c, const char *path,
 	kst_staple_params(conf, &p);
 	err = kst_staplefile_read(path, p.max_size, &der, &len);
 	if (err == KST_STAPLEFILE_E_NOTREG) {
-		/* the daemon refuses it whatever it holds: not what was meant */
+		/* the daemon refuses it whatever it holds: not what was meant
+		 */
 		kst_diag_error(d, conf->path, check_line(c),
 			       "cert %s: %s %s: %s", c->name,
 			       src == KST_STAPLE_SRC_FILE ? "staple file"
@@ -93,7 +95,8 @@ static void check_revocation(struct kst_cert *c, const struct kst_config *conf,
 	char path[4096];
 
 	if (kst_staplefile_revocation_path(conf, c, path, sizeof(path)) < 0 ||
-	    kst_staplefile_revocation_read(path, kst_now(), &r, &why) == -ENOENT)
+	    kst_staplefile_revocation_read(path, kst_now(), &r, &why) ==
+		    -ENOENT)
 		return;
 	kst_certstate_hold_revocation(c->state, &r, path);
 	kst_diag_warn(d, conf->path, check_line(c),
@@ -116,20 +119,22 @@ static void check_staples(struct kst_gen *g, struct kst_diag *d)
 		check_revocation(c, g->conf, d);
 		ok |= check_staple(c, c->staple_path, KST_STAPLE_SRC_FILE,
 				   g->conf, d, why, sizeof(why));
-		if (kst_staplefile_state_path(g->conf, c, path, sizeof(path)) == 0)
+		if (kst_staplefile_state_path(g->conf, c, path, sizeof(path)) ==
+		    0)
 			ok |= check_staple(c, path, KST_STAPLE_SRC_FETCHED,
 					   g->conf, d, why, sizeof(why));
 		if (ok || c->policy != KST_POLICY_MUST_STAPLE)
 			continue;
-		kst_diag_warn(d, g->conf->path, check_line(c),
-			      "cert %s is %s but has no valid staple now (%s)%s",
-			      c->name,
-			      c->must_staple ? "Must-Staple (RFC 7633)"
-					     : "under the must-staple policy",
-			      why[0] ? why : "none",
-			      c->fetch && c->n_ocsp_urls
-				      ? "; it will be fetched at start"
-				      : "; it will not be served");
+		kst_diag_warn(
+			d, g->conf->path, check_line(c),
+			"cert %s is %s but has no valid staple now (%s)%s",
+			c->name,
+			c->must_staple ? "Must-Staple (RFC 7633)"
+				       : "under the must-staple policy",
+			why[0] ? why : "none",
+			c->fetch && c->n_ocsp_urls
+				? "; it will be fetched at start"
+				: "; it will not be served");
 	}
 }
 
@@ -143,7 +148,8 @@ static void check_state_dir(const struct kst_config *conf, struct kst_diag *d)
 
 	if (kst_privs_resolve(gc, &pv, why, sizeof(why)) < 0)
 		return; /* the build reported the user already */
-	rc = kst_staplefile_check_state_dir(gc->state_dir, &pv, why, sizeof(why));
+	rc = kst_staplefile_check_state_dir(gc->state_dir, &pv, why,
+					    sizeof(why));
 	if (rc == 0)
 		return;
 	if (rc > 0)
@@ -275,8 +281,8 @@ static void check_files(const struct kst_config *conf,
 		char *staple = NULL, who[300];
 
 		snprintf(who, sizeof(who), "cert %s", cc->name);
-		check_readable(conf, pv, who, line, "certificate file",
-			       cc->pem, true, d);
+		check_readable(conf, pv, who, line, "certificate file", cc->pem,
+			       true, d);
 		if (cc->key != NULL)
 			check_readable(conf, pv, who,
 				       cc->key_line ? cc->key_line : line,
@@ -286,11 +292,10 @@ static void check_files(const struct kst_config *conf,
 		if (cc->staple_file == NULL &&
 		    asprintf(&staple, "%s.ocsp", cc->pem) < 0)
 			staple = NULL;
-		check_readable(conf, pv, who,
-			       cc->staple_line ? cc->staple_line : line,
-			       "staple file",
-			       cc->staple_file ? cc->staple_file : staple,
-			       false, d);
+		check_readable(
+			conf, pv, who, cc->staple_line ? cc->staple_line : line,
+			"staple file",
+			cc->staple_file ? cc->staple_file : staple, false, d);
 		free(staple);
 	}
 	/* ticket keys: a change is reread as the user (no reload at all) */
@@ -340,10 +345,11 @@ static void check_binds(const struct kst_config *conf, struct kst_diag *d)
 					      lc->name, lc->binds[j].text, pid,
 					      pid);
 			else
-				kst_diag_warn(d, conf->path, lc->binds[j].line,
-					      "listener %s: bind %s: another "
-					      "kstapled serves this address now",
-					      lc->name, lc->binds[j].text);
+				kst_diag_warn(
+					d, conf->path, lc->binds[j].line,
+					"listener %s: bind %s: another "
+					"kstapled serves this address now",
+					lc->name, lc->binds[j].text);
 		}
 	}
 }

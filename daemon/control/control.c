@@ -38,8 +38,6 @@
 #include "ktls/ktls.h"
 #include "ktls/probe.h"
 
-
-
 /* Every staple directory is watched (inotify): the periodic scan is only
  * a safety net then. Control thread only. */
 static bool control_watching;
@@ -51,7 +49,6 @@ static int control_setup(struct kst_daemon *d);
 static void control_loop(struct kst_daemon *d);
 static void control_reload(struct kst_daemon *d);
 static void control_shutdown(struct kst_daemon *d);
-
 
 unsigned kst_control_nworkers(const struct kst_config *conf)
 {
@@ -177,9 +174,9 @@ void kst_control_watch(struct kst_daemon *d)
 			continue;
 		memcpy(last, path, sizeof(last));
 		if (inotify_add_watch(d->inofd, path[0] ? path : "/",
-				      IN_CLOSE_WRITE | IN_MOVED_TO |
-					      IN_CREATE | IN_DELETE |
-					      IN_MOVED_FROM | IN_ATTRIB) < 0)
+				      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+					      IN_DELETE | IN_MOVED_FROM |
+					      IN_ATTRIB) < 0)
 			ok = false;
 	}
 	if (inotify_add_watch(d->inofd, d->gen->conf->global.state_dir,
@@ -259,7 +256,6 @@ static int control_flush_timeout(void)
 		       : (int)(CONTROL_EVENT_FLUSH_MS - since);
 }
 
-
 /* ------------------------------------------------------- generations */
 
 /* Room for one more retired generation, taken before a reload commits:
@@ -313,8 +309,7 @@ static void control_free_retired(struct kst_daemon *d)
  * no worker is told (-ENOMEM), never only some of them. */
 static int control_publish(struct kst_daemon *d, struct kst_gen *g)
 {
-	struct kst_wmsg **m = calloc(d->nworkers ? d->nworkers : 1,
-				     sizeof(*m));
+	struct kst_wmsg **m = calloc(d->nworkers ? d->nworkers : 1, sizeof(*m));
 	unsigned i;
 
 	for (i = 0; m != NULL && i < d->nworkers; i++) {
@@ -477,7 +472,8 @@ void kst_control_summary(struct kst_daemon *d, char *buf, size_t len)
 	last.stapling = stapling;
 	last.fresh = fresh;
 out:
-	snprintf(buf, len, "%zu listener%s, %zu cert%s, staples %zu/%zu valid%s",
+	snprintf(buf, len,
+		 "%zu listener%s, %zu cert%s, staples %zu/%zu valid%s",
 		 g->n_listeners, g->n_listeners == 1 ? "" : "s", g->n_certs,
 		 g->n_certs == 1 ? "" : "s", fresh, stapling,
 		 d->ktls_available ? ", kTLS" : "");
@@ -491,7 +487,8 @@ static void control_signal(struct kst_daemon *d)
 		if (si.ssi_signo == SIGHUP) {
 			control_reload(d);
 		} else {
-			kst_notice("%s: stopping", strsignal((int)si.ssi_signo));
+			kst_notice("%s: stopping",
+				   strsignal((int)si.ssi_signo));
 			d->stopping = true;
 		}
 	}
@@ -549,9 +546,8 @@ static void control_inotify(struct kst_daemon *d)
 			kst_certdir_event(ev, kst_mono_ms());
 			if ((ev->mask & IN_Q_OVERFLOW) || ev->len == 0)
 				full = true;
-			else if (!full &&
-				 kst_staplefile_scan_name(d->gen, ev->name,
-							now) < 0)
+			else if (!full && kst_staplefile_scan_name(
+						  d->gen, ev->name, now) < 0)
 				full = true;
 		}
 	}
@@ -592,8 +588,6 @@ static void control_loop(struct kst_daemon *d)
 }
 
 /* ------------------------------------------------------ start / stop */
-
-
 
 static void control_shutdown(struct kst_daemon *d)
 {

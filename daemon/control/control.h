@@ -14,7 +14,7 @@
 struct kst_run_opts {
 	const char *config_path;
 	bool check_only; /* -t */
-	bool dump;       /* -T */
+	bool dump;	 /* -T */
 };
 
 /* `kstapled -c FILE`: serve until SIGTERM/SIGINT; the exit status. */

@@ -29,7 +29,7 @@ enum {
 
 struct kst_daemon {
 	const char *config_path;
-	struct kst_gen *gen;      /* current, one reference */
+	struct kst_gen *gen;	  /* current, one reference */
 	struct kst_gen **retired; /* replaced, freed once unused */
 	size_t n_retired, retired_cap;
 	struct kst_registry reg;
@@ -42,10 +42,10 @@ struct kst_daemon {
 	unsigned ticks;
 	struct kst_export exp; /* reload counts, start time, the maps */
 	struct kst_privs privs;
-	struct kst_fetcher *fetcher; /* NULL until started */
-	uint64_t watchdog_usec;      /* 0: no WatchdogSec */
+	struct kst_fetcher *fetcher;	/* NULL until started */
+	uint64_t watchdog_usec;		/* 0: no WatchdogSec */
 	unsigned long long *heartbeats; /* [nworkers] at the last check */
-	char status[256];            /* last STATUS= sent */
+	char status[256];		/* last STATUS= sent */
 };
 
 /* start.c */

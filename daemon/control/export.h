@@ -81,7 +81,7 @@ struct kst_export {
 	time_t last_full;
 	size_t roll; /* next slot of the rolling facts check */
 	bool full_pending;
-	bool warned_full; /* the map refused an entry (logged once) */
+	bool warned_full;      /* the map refused an entry (logged once) */
 	bool warned_listeners; /* kst_listeners_v2 refused one (once) */
 	/* the workers' process counters at the previous flush */
 	struct kst_proc_counters *wsnap;

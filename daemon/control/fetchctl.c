@@ -111,8 +111,7 @@ static time_t fetchctl_first_due(const struct kst_config *conf,
 				 fetchctl_rand());
 }
 
-static int fetchctl_submit(struct kst_daemon *d, struct kst_cert *c,
-			   time_t now)
+static int fetchctl_submit(struct kst_daemon *d, struct kst_cert *c, time_t now)
 {
 	struct kst_certstate *cs = c->state;
 	struct kst_fetch_opts o;
@@ -184,10 +183,9 @@ static void fetchctl_failed(struct kst_daemon *d, struct kst_certstate *cs,
 		 sizeof(cs->ocsp.last_fetch_error_name), "%s",
 		 kst_fetch_err_name((int)code));
 	fetchctl_sched(d->gen->conf, &sp);
-	cs->ocsp.next_refresh = kst_sched_retry(&sp,
-						cs->ocsp.consecutive_failures,
-						s ? s->next_update : 0, now,
-						fetchctl_rand());
+	cs->ocsp.next_refresh =
+		kst_sched_retry(&sp, cs->ocsp.consecutive_failures,
+				s ? s->next_update : 0, now, fetchctl_rand());
 	if (!logged && cs->ocsp.logged_fetch_error != code)
 		kst_warn("cert %s: OCSP fetch from %s failed (%s): %s; %s, "
 			 "retry in %llds",
@@ -240,7 +238,7 @@ static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
 		 * staple and the revocation held */
 		kst_staple_params(d->gen->conf, &p);
 		err = kst_staplefile_ingest_fetched(cs, job->der, job->len, &p,
-						  now, &v);
+						    now, &v);
 		if (err == KST_OCSP_OK)
 			fetchctl_succeeded(d, cs, job, &v, now);
 		else
@@ -284,8 +282,8 @@ int kst_fetchctl_start(struct kst_daemon *d)
 		kst_crit("OCSP fetcher: %s", strerror(-rc));
 		return rc;
 	}
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, kst_fetcher_fd(d->fetcher),
-		      &ev) < 0)
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, kst_fetcher_fd(d->fetcher), &ev) <
+	    0)
 		return -errno;
 	kst_fetchctl_tick(d, kst_now());
 	return 0;
@@ -318,8 +316,8 @@ static bool fetchctl_waiting_for(struct kst_gen *g, time_t now, size_t *from)
 
 void kst_fetchctl_startup_wait(struct kst_daemon *d)
 {
-	uint64_t end = kst_mono_ms() +
-		       (uint64_t)d->gen->conf->ocsp.startup_wait_ms;
+	uint64_t end =
+		kst_mono_ms() + (uint64_t)d->gen->conf->ocsp.startup_wait_ms;
 	struct pollfd p[2] = {{kst_fetcher_fd(d->fetcher), POLLIN, 0},
 			      {d->sigfd, POLLIN, 0}};
 	size_t from = 0;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 #include "daemon/config/config.h"
 #include "daemon/control/control.h"
 #include "daemon/base/log.h"
@@ -80,7 +79,7 @@ int main(int argc, char **argv)
 			o.check_only = o.dump = true;
 			break;
 		case 'O':
-			return options_table(optarg ? optarg
+			return options_table(optarg	     ? optarg
 					     : optind < argc ? argv[optind]
 							     : NULL);
 		case 'V':

@@ -97,15 +97,17 @@ void kst_nicctl_check(const struct kst_config *conf, FILE *out)
 
 			if (kst_nic_ifname_for_addr((const void *)&a->ss, ifn,
 						    sizeof(ifn)) < 0) {
-				fprintf(out, "listener %s: %s: no local "
-					     "interface has that address\n",
+				fprintf(out,
+					"listener %s: %s: no local "
+					"interface has that address\n",
 					conf->listeners[i].name, a->text);
 			} else if (strcmp(ifn, "*") == 0) {
-				fprintf(out, "listener %s: %s: all interfaces\n",
+				fprintf(out,
+					"listener %s: %s: all interfaces\n",
 					conf->listeners[i].name, a->text);
 			} else if (kst_nic_query(n, ifn, &info) == 0 &&
-				   kst_nic_format(&info, line,
-						  sizeof(line)) == 0) {
+				   kst_nic_format(&info, line, sizeof(line)) ==
+					   0) {
 				fprintf(out, "listener %s: %s: %s\n",
 					conf->listeners[i].name, a->text, line);
 			}

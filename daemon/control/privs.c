@@ -85,7 +85,8 @@ int kst_privs_state_dir(const char *dir, const struct kst_privs *p)
 
 static int privs_switch(const struct kst_privs *p)
 {
-	if (setgroups(1, &p->gid) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
+	if (setgroups(1, &p->gid) < 0 ||
+	    setresgid(p->gid, p->gid, p->gid) < 0 ||
 	    setresuid(p->uid, p->uid, p->uid) < 0)
 		return -errno;
 	return 0;

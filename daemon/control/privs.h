@@ -42,8 +42,7 @@ int kst_privs_state_dir(const char *dir, const struct kst_privs *p);
  * set but for caps[0..n) and switches to p's user, keeping caps[0..n)
  * (permitted and effective); checks that root cannot be regained.
  * 0 or -errno. */
-int kst_privs_drop(const struct kst_privs *p, const cap_value_t *caps,
-		   int n);
+int kst_privs_drop(const struct kst_privs *p, const cap_value_t *caps, int n);
 /* In a child: drop everything, run probe; true if probe returned 0. */
 bool kst_privs_works_without_caps(const struct kst_privs *p,
 				  int (*probe)(void *), void *arg);

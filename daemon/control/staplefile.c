@@ -18,7 +18,7 @@
 #include "daemon/control/privs.h"
 
 int kst_staplefile_state_path(const struct kst_config *conf,
-			    const struct kst_cert *c, char *buf, size_t len)
+			      const struct kst_cert *c, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/%s.ocsp", conf->global.state_dir,
 			 c->fingerprint);
@@ -56,7 +56,7 @@ const char *kst_staplefile_strerror(int err)
 }
 
 int kst_staplefile_read(const char *path, size_t max, unsigned char **der,
-		      size_t *len)
+			size_t *len)
 {
 	unsigned char *buf = NULL;
 	size_t off = 0;
@@ -93,8 +93,8 @@ int kst_staplefile_read(const char *path, size_t max, unsigned char **der,
 }
 
 int kst_staplefile_revocation_path(const struct kst_config *conf,
-				 const struct kst_cert *c, char *buf,
-				 size_t len)
+				   const struct kst_cert *c, char *buf,
+				   size_t len)
 {
 	int n = snprintf(buf, len, "%s/%s.revoked", conf->global.state_dir,
 			 c->fingerprint);
@@ -103,8 +103,8 @@ int kst_staplefile_revocation_path(const struct kst_config *conf,
 }
 
 int kst_staplefile_revocation_read(const char *path, time_t now,
-				 struct kst_ocsp_revocation *r,
-				 const char **why)
+				   struct kst_ocsp_revocation *r,
+				   const char **why)
 {
 	unsigned char *text = NULL;
 	size_t len = 0;
@@ -122,7 +122,8 @@ int kst_staplefile_revocation_read(const char *path, time_t now,
 	}
 	free(text);
 	/* there, but unreadable: fail closed, as revoked as of now */
-	*why = err < 0 ? kst_staplefile_strerror(err) : "not a revocation record";
+	*why = err < 0 ? kst_staplefile_strerror(err)
+		       : "not a revocation record";
 	memset(r, 0, sizeof(*r));
 	r->revoked = true;
 	r->this_update = now;
@@ -137,8 +138,8 @@ int kst_staplefile_revocation_read(const char *path, time_t now,
  * documented override. A record that could not be written yet (or a new
  * state-dir) is written now.
  */
-static void stapling_revocation_sync(struct kst_certstate *cs,
-				     const char *path, time_t now)
+static void stapling_revocation_sync(struct kst_certstate *cs, const char *path,
+				     time_t now)
 {
 	struct kst_ocsp_revocation r;
 	const char *why;
@@ -183,8 +184,7 @@ static void stapling_revocation_sync(struct kst_certstate *cs,
 }
 
 /* Changed since last seen? Records what is seen now. -1: missing. */
-static int stapling_changed(struct kst_certstate *cs, int src,
-			    const char *path)
+static int stapling_changed(struct kst_certstate *cs, int src, const char *path)
 {
 	struct stat st;
 	long long mt;
@@ -263,8 +263,9 @@ static void stapling_load(struct kst_certstate *cs, const char *path,
 }
 
 void kst_staplefile_load(struct kst_certstate *cs, const char *path,
-		       enum kst_staple_source src,
-		       const struct kst_ocsp_params *p, time_t now, bool force)
+			 enum kst_staple_source src,
+			 const struct kst_ocsp_params *p, time_t now,
+			 bool force)
 {
 	stapling_load(cs, path, src, p, now, force, NULL);
 }
@@ -292,10 +293,9 @@ static void stapling_state_path_set(struct kst_certstate *cs, const char *path)
 
 static int stapling_persist(struct kst_certstate *cs, bool defer);
 
-enum kst_ocsp_err
-kst_staplefile_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
-			    size_t len, const struct kst_ocsp_params *p,
-			    time_t now, struct kst_ocsp_verdict *v)
+enum kst_ocsp_err kst_staplefile_ingest_fetched(
+	struct kst_certstate *cs, const unsigned char *der, size_t len,
+	const struct kst_ocsp_params *p, time_t now, struct kst_ocsp_verdict *v)
 {
 	/* the control thread is the slot's only writer: no lock to read it */
 	const struct kst_staple *before = cs->cur;
@@ -399,7 +399,8 @@ static void stapling_scan_one(struct kst_gen *g, struct kst_cert *c,
 		return;
 	/* the revocation held first: it decides what may follow; read on
 	 * every start and reload (force), reused certificate or not */
-	if (kst_staplefile_revocation_path(g->conf, c, path, sizeof(path)) == 0 &&
+	if (kst_staplefile_revocation_path(g->conf, c, path, sizeof(path)) ==
+		    0 &&
 	    (force || c->state->ocsp.rev_path == NULL))
 		stapling_revocation_sync(c->state, path, now);
 	else if (c->state->ocsp.rev_dirty)
@@ -475,7 +476,7 @@ static void stapling_pre_thread(struct kst_par *par)
 		job->pre[2 * i] = stapling_pre_read(c->staple_path, c->state,
 						    job->p, job->now);
 		if (kst_staplefile_state_path(job->g->conf, c, path,
-					    sizeof(path)) == 0)
+					      sizeof(path)) == 0)
 			job->pre[2 * i + 1] = stapling_pre_read(
 				path, c->state, job->p, job->now);
 	}
@@ -517,7 +518,7 @@ struct kst_staplefile_index {
 	struct {
 		const char *key;
 		size_t cert;
-	} *slots;
+	} * slots;
 	size_t mask;
 };
 
@@ -657,7 +658,7 @@ static bool stapling_user_writes(const struct stat *lst, const struct stat *st,
 }
 
 int kst_staplefile_check_state_dir(const char *dir, const struct kst_privs *pv,
-				 char *why, size_t len)
+				   char *why, size_t len)
 {
 	struct stat lst, st;
 	int err;

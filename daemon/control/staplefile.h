@@ -32,7 +32,7 @@
 
 /* state-dir file of a certificate: "<dir>/<fingerprint>.ocsp" */
 int kst_staplefile_state_path(const struct kst_config *conf,
-			    const struct kst_cert *c, char *buf, size_t len);
+			      const struct kst_cert *c, char *buf, size_t len);
 /* (Re)load the changed staple files of every certificate of g; force reads
  * them even when unchanged (start, reload: but not those of a certificate
  * the reload reused, unless the OCSP settings changed). */
@@ -60,12 +60,12 @@ const char *kst_staplefile_strerror(int err);
 /* Read at most max + 1 bytes (so an oversized file is seen as such),
  * through kst_staplefile_open; 0 or -errno. */
 int kst_staplefile_read(const char *path, size_t max, unsigned char **der,
-		      size_t *len);
+			size_t *len);
 /* state-dir revocation record of a certificate:
  * "<dir>/<fingerprint>.revoked" (format: kst_ocsp_revocation_format) */
 int kst_staplefile_revocation_path(const struct kst_config *conf,
-				 const struct kst_cert *c, char *buf,
-				 size_t len);
+				   const struct kst_cert *c, char *buf,
+				   size_t len);
 /*
  * Read a revocation record. 0: *r holds it. -ENOENT: there is none (nor
  * a state-dir, even where a file stands in its place). Any
@@ -73,13 +73,14 @@ int kst_staplefile_revocation_path(const struct kst_config *conf,
  * holds "revoked as of now" (fail closed) and *why says what is wrong.
  */
 int kst_staplefile_revocation_read(const char *path, time_t now,
-				 struct kst_ocsp_revocation *r,
-				 const char **why);
+				   struct kst_ocsp_revocation *r,
+				   const char **why);
 /* (Re)load one staple file into a certificate state, through the ingest
  * path; unchanged files are skipped unless force. */
 void kst_staplefile_load(struct kst_certstate *cs, const char *path,
-		       enum kst_staple_source src,
-		       const struct kst_ocsp_params *p, time_t now, bool force);
+			 enum kst_staple_source src,
+			 const struct kst_ocsp_params *p, time_t now,
+			 bool force);
 /*
  * A response a fetch brought, from memory, through the one ingest path
  * (the revocation held included); persisted (kst_staplefile_persist) only
@@ -87,10 +88,12 @@ void kst_staplefile_load(struct kst_certstate *cs, const char *path,
  * which the caller owes (kst_staplefile_sync) once its batch of fetched
  * responses is in. The verdict's error.
  */
-enum kst_ocsp_err
-kst_staplefile_ingest_fetched(struct kst_certstate *cs, const unsigned char *der,
-			    size_t len, const struct kst_ocsp_params *p,
-			    time_t now, struct kst_ocsp_verdict *v);
+enum kst_ocsp_err kst_staplefile_ingest_fetched(struct kst_certstate *cs,
+						const unsigned char *der,
+						size_t len,
+						const struct kst_ocsp_params *p,
+						time_t now,
+						struct kst_ocsp_verdict *v);
 /*
  * Write the fetched staple served to ocsp.state_path if it is not there
  * yet (ocsp.state_dirty): write, fsync, rename, fsync of the directory.
@@ -109,7 +112,7 @@ void kst_staplefile_sync(void);
  */
 struct kst_privs;
 int kst_staplefile_check_state_dir(const char *dir, const struct kst_privs *pv,
-				 char *why, size_t len);
+				   char *why, size_t len);
 /* Drop staples past nextUpdate; the number dropped. Walks the
  * certificates only when one may have expired. */
 unsigned kst_staplefile_expire(struct kst_gen *g, time_t now);

@@ -51,9 +51,10 @@ static void start_ktls_probe(struct kst_daemon *d,
 	for (size_t i = 0; !d->ktls_available && i < conf->n_listeners; i++)
 		if (kst_config_listener_ktls(conf, &conf->listeners[i]) ==
 		    KST_KTLS_MODE_REQUIRE)
-			kst_warn("listener %s: ktls = require, but this kernel "
-				 "has no kTLS: every connection will be refused",
-				 conf->listeners[i].name);
+			kst_warn(
+				"listener %s: ktls = require, but this kernel "
+				"has no kTLS: every connection will be refused",
+				conf->listeners[i].name);
 }
 
 /* BPF export: optional; one notice when it cannot be had. */
@@ -117,8 +118,8 @@ static int start_caps(struct kst_daemon *d, cap_value_t *caps)
 	for (size_t i = 0; i < conf->n_listeners; i++) {
 		for (size_t j = 0; j < conf->listeners[i].n_binds; j++) {
 			const struct kst_addr *a = &conf->listeners[i].binds[j];
-			unsigned port = ntohs(((const struct sockaddr_in *)
-						       (const void *)&a->ss)
+			unsigned port = ntohs(((const struct sockaddr_in
+							*)(const void *)&a->ss)
 						      ->sin_port);
 
 			if (port > 0 && port < 1024 && n == 0)
@@ -126,8 +127,7 @@ static int start_caps(struct kst_daemon *d, cap_value_t *caps)
 		}
 	}
 	if (d->exp.m != NULL &&
-	    !kst_privs_works_without_caps(&d->privs, start_bpf_probe,
-					  d->exp.m))
+	    !kst_privs_works_without_caps(&d->privs, start_bpf_probe, d->exp.m))
 		caps[n++] = CAP_BPF;
 	return n;
 }

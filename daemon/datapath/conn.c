@@ -287,8 +287,7 @@ static void conn_count_device(struct kst_conn *c, struct kst_conn_counters *cc)
 		  kst_tls_conf_name(t.rx));
 }
 
-static void conn_count_path(struct kst_conn *c,
-			    const struct kst_ktls_result *r)
+static void conn_count_path(struct kst_conn *c, const struct kst_ktls_result *r)
 {
 	struct kst_conn_counters *cc =
 		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
@@ -303,9 +302,11 @@ static void conn_count_path(struct kst_conn *c,
 	if (!r->tx && !r->rx)
 		KST_COUNT(cc->userspace);
 	if (!r->tx)
-		KST_COUNT(cc->ktls_fallback[kst_metrics_fallback_slot(r->tx_why)]);
+		KST_COUNT(cc->ktls_fallback[kst_metrics_fallback_slot(
+			r->tx_why)]);
 	if (!r->rx && r->rx_why != r->tx_why)
-		KST_COUNT(cc->ktls_fallback[kst_metrics_fallback_slot(r->rx_why)]);
+		KST_COUNT(cc->ktls_fallback[kst_metrics_fallback_slot(
+			r->rx_why)]);
 	if (r->tx || r->rx)
 		conn_count_device(c, cc);
 }
@@ -415,8 +416,8 @@ static void conn_handshake_done(struct kst_conn *c)
 		if (c->ts.lc != NULL)
 			KST_COUNT(c->ts.lc->hs_resumed);
 	}
-	kst_debug("listener %s: peer %s: %s %s, cert %s%s",
-		  c->l->conf->name, c->peerstr, SSL_get_version(c->ssl),
+	kst_debug("listener %s: peer %s: %s %s, cert %s%s", c->l->conf->name,
+		  c->peerstr, SSL_get_version(c->ssl),
 		  SSL_get_cipher_name(c->ssl), tc ? tc->cert->name : "?",
 		  c->ts.stapled ? ", stapled" : "");
 	if (!conn_handoff(c)) {
@@ -591,7 +592,8 @@ void kst_conn_linger_event(struct kst_conn *c, uint32_t events)
 	if (c->path == KST_PATH_KTLS_BOTH)
 		return;
 	for (int i = 0; i < 64; i++) {
-		ssize_t n = recv(c->cfd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		ssize_t n =
+			recv(c->cfd, scratch, sizeof(scratch), MSG_DONTWAIT);
 
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR &&
 			       errno != EIO && errno != EBADMSG)) {
@@ -619,7 +621,9 @@ static void conn_handshake_failed(struct kst_conn *c, int err)
 		kst_log_ssl_errors(errs, sizeof(errs));
 		kst_debug("listener %s: peer %s: handshake failed: %s",
 			  c->l->conf->name, c->peerstr,
-			  errs[0] ? errs : e ? "?" : "connection closed");
+			  errs[0] ? errs
+			  : e	  ? "?"
+				  : "connection closed");
 	}
 	ERR_clear_error();
 	conn_close(c);
@@ -695,8 +699,8 @@ static void conn_backend_failed(struct kst_conn *c, int err)
 	KST_COUNT(c->w->pc.backend_connect_failures);
 	if (conn_warn_ok())
 		kst_warn("listener %s: peer %s: backend %s: %s",
-			 c->l->conf->name, c->peerstr,
-			 c->l->conf->backend.text, strerror(err));
+			 c->l->conf->name, c->peerstr, c->l->conf->backend.text,
+			 strerror(err));
 	/* tell the client; it may be sending already */
 	kst_conn_linger(c);
 }

@@ -51,22 +51,22 @@ enum kst_conn_state {
 };
 
 /* flags */
-#define KST_C_RD        0x0001u /* client socket readable (as far as known) */
-#define KST_C_WR        0x0002u
-#define KST_B_RD        0x0004u
-#define KST_B_WR        0x0008u
-#define KST_UP_EOF      0x0010u /* client finished sending */
-#define KST_UP_SHUT     0x0020u /* ... and the backend was told */
-#define KST_DOWN_EOF    0x0040u /* backend finished sending */
-#define KST_DOWN_SHUT   0x0080u /* ... and close_notify went to the client */
-#define KST_UP_WANTS_W  0x0100u /* SSL_read needs the client writable */
-#define KST_DN_WANTS_R  0x0200u /* SSL_write needs the client readable */
-#define KST_TRUNCATED   0x0400u /* client EOF without close_notify */
-#define KST_AGAIN       0x0800u /* on the worker's run-again list */
-#define KST_KEYUPDATE   0x1000u /* the client sent a TLS 1.3 KeyUpdate */
-#define KST_GOODBYE     0x2000u /* end with a lingering close */
-#define KST_IN_HS       0x4000u /* on a handshake queue of the worker */
-#define KST_HS_HELLO    0x8000u /* ... the one after the ClientHello */
+#define KST_C_RD       0x0001u /* client socket readable (as far as known) */
+#define KST_C_WR       0x0002u
+#define KST_B_RD       0x0004u
+#define KST_B_WR       0x0008u
+#define KST_UP_EOF     0x0010u	/* client finished sending */
+#define KST_UP_SHUT    0x0020u	/* ... and the backend was told */
+#define KST_DOWN_EOF   0x0040u	/* backend finished sending */
+#define KST_DOWN_SHUT  0x0080u	/* ... and close_notify went to the client */
+#define KST_UP_WANTS_W 0x0100u	/* SSL_read needs the client writable */
+#define KST_DN_WANTS_R 0x0200u	/* SSL_write needs the client readable */
+#define KST_TRUNCATED  0x0400u	/* client EOF without close_notify */
+#define KST_AGAIN      0x0800u	/* on the worker's run-again list */
+#define KST_KEYUPDATE  0x1000u	/* the client sent a TLS 1.3 KeyUpdate */
+#define KST_GOODBYE    0x2000u	/* end with a lingering close */
+#define KST_IN_HS      0x4000u	/* on a handshake queue of the worker */
+#define KST_HS_HELLO   0x8000u	/* ... the one after the ClientHello */
 #define KST_DN_FLUSH   0x10000u /* close_notify waits for TCP room (kTLS) */
 #define KST_KU_SEND    0x20000u /* our KeyUpdate waits to go out (kTLS) */
 #define KST_KU_ASK     0x40000u /* ... with update_requested */
@@ -93,16 +93,17 @@ struct kst_conn {
 	struct kst_tls_sess ts;
 	struct kst_timer timer;
 	uint64_t last_active;
-	struct kst_buf *up, *down; /* client->backend, backend->client */
-	struct kst_pipe *pup, *pdn; /* the same, through the kernel */
+	struct kst_buf *up, *down;	 /* client->backend, backend->client */
+	struct kst_pipe *pup, *pdn;	 /* the same, through the kernel */
 	uint64_t up_records, dn_records; /* kTLS record estimate */
-	struct kst_ktls_keys *keys; /* TLS 1.3 secrets where the kernel rekeys */
-	uint64_t ku_window_ms;	    /* start of the KeyUpdate minute */
-	uint32_t ku_count;	    /* client KeyUpdates in it */
+	struct kst_ktls_keys
+		*keys;	       /* TLS 1.3 secrets where the kernel rekeys */
+	uint64_t ku_window_ms; /* start of the KeyUpdate minute */
+	uint32_t ku_count;     /* client KeyUpdates in it */
 	struct kst_conn *next_closed;
 	struct kst_conn *next_again, **again_pprev; /* w->again, KST_AGAIN */
 	struct kst_conn *hs_prev, *hs_next; /* w->hs_idle/busy, KST_IN_HS */
-	uint64_t hs_since;                  /* accepted, or ClientHello */
+	uint64_t hs_since;		    /* accepted, or ClientHello */
 	/* for the debug line at close: when accepted, bytes relayed each
 	 * way (client->backend, backend->client), the SNI asked for */
 	uint64_t born_ms, bytes_up, bytes_dn;

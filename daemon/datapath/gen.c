@@ -130,8 +130,7 @@ static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
 	struct gen_load job;
 	int rc = 0;
 
-	g->certs = calloc(conf->n_certs ? conf->n_certs : 1,
-			  sizeof(*g->certs));
+	g->certs = calloc(conf->n_certs ? conf->n_certs : 1, sizeof(*g->certs));
 	if (g->certs == NULL || gen_prev_index(&prev, env->prev) < 0)
 		return -ENOMEM;
 	g->n_certs = conf->n_certs;
@@ -157,9 +156,9 @@ static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
 			c->state = p->state;
 			kst_certstate_get(c->state);
 		} else {
-			c->state = kst_registry_get1(env->reg, c->leaf,
-						     c->issuer, c->sha256,
-						     c->name);
+			c->state =
+				kst_registry_get1(env->reg, c->leaf, c->issuer,
+						  c->sha256, c->name);
 		}
 		if (c->state == NULL) {
 			rc = -ENOMEM;
@@ -186,13 +185,15 @@ static bool gen_staples_recheck(const struct kst_config *conf,
 	kst_staple_params(prev->conf, &b);
 	return a.max_size != b.max_size || a.skew != b.skew ||
 	       a.max_age != b.max_age ||
-	       strcmp(conf->global.state_dir, prev->conf->global.state_dir) != 0;
+	       strcmp(conf->global.state_dir, prev->conf->global.state_dir) !=
+		       0;
 }
 
 /* A socket for this bind: kept from the previous generation, passed by
  * systemd, or opened now. */
 static int gen_socket(const struct kst_gen_env *env, const struct kst_addr *a,
-		      const char *lname, unsigned backlog, struct kst_lsock **out)
+		      const char *lname, unsigned backlog,
+		      struct kst_lsock **out)
 {
 	const struct kst_gen *prev = env->prev;
 
@@ -371,8 +372,8 @@ void kst_gen_destroy(struct kst_gen *g, struct kst_registry *reg)
 		struct kst_listener *l = &g->listeners[i];
 
 		kst_tls_listener_fini(&l->tls);
-		for (size_t j = 0; !g->socks_released && l->socks &&
-				   j < l->conf->n_binds;
+		for (size_t j = 0;
+		     !g->socks_released && l->socks && j < l->conf->n_binds;
 		     j++)
 			kst_lsock_put(l->socks[j]);
 		free(l->socks);

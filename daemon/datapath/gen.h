@@ -26,9 +26,9 @@ struct kst_listener {
 	const struct kst_listener_conf *conf;
 	struct kst_tls_listener tls;
 	struct kst_lsock **socks; /* [conf->n_binds]; NULL entries when -t */
-	int ktls_mode;            /* enum kst_ktls_mode */
-	/* [nworkers] counter blocks of the name (daemon/metrics/lstats.h); NULL:
-	 * not counted per listener */
+	int ktls_mode;		  /* enum kst_ktls_mode */
+	/* [nworkers] counter blocks of the name (daemon/metrics/lstats.h);
+	 * NULL: not counted per listener */
 	struct kst_hs_counters *hs;
 };
 
@@ -36,7 +36,7 @@ struct kst_gen {
 	atomic_uint refs;
 	unsigned id;
 	struct kst_config *conf;
-	bool owns_conf;          /* false until the build succeeded */
+	bool owns_conf;		 /* false until the build succeeded */
 	struct kst_cert **certs; /* [n_certs] */
 	size_t n_certs;
 	size_t n_reused; /* certificates shared with the previous one */
@@ -68,8 +68,8 @@ struct kst_gen_env {
 	struct kst_registry *reg;
 	unsigned nworkers;
 	const struct kst_gen *prev; /* sockets to keep, or NULL */
-	bool open_sockets;          /* false for `-t` */
-	bool ktls_available;        /* this kernel can do kTLS */
+	bool open_sockets;	    /* false for `-t` */
+	bool ktls_available;	    /* this kernel can do kTLS */
 	struct kst_passed_fd *passed;
 	size_t n_passed;
 };

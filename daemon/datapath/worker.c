@@ -37,9 +37,9 @@ static void worker_accept(struct kst_worker *w, struct kst_wls *wls);
  * reports it again at once if more are queued), and saves the accept()
  * that would only say EAGAIN.
  */
-#define WORKER_ACCEPT_BATCH 1
+#define WORKER_ACCEPT_BATCH    1
 #define WORKER_EMFILE_PAUSE_MS 100
-#define WORKER_POOL_MAX 64
+#define WORKER_POOL_MAX	       64
 
 int kst_worker_start(struct kst_worker *w, unsigned id,
 		     struct kst_shared *shared, struct kst_gen *gen)
@@ -342,8 +342,8 @@ static void worker_accept(struct kst_worker *w, struct kst_wls *wls)
 					"accepts for %d ms",
 					wls->l->conf->name, strerror(errno),
 					WORKER_EMFILE_PAUSE_MS);
-			worker_pause_accept(w, w->now_ms +
-						       WORKER_EMFILE_PAUSE_MS);
+			worker_pause_accept(w,
+					    w->now_ms + WORKER_EMFILE_PAUSE_MS);
 			return;
 		}
 		/* ECONNABORTED and the like: that client is gone, go on */
@@ -455,8 +455,8 @@ static void worker_close_all(struct kst_worker *w, const char *why)
 
 	/* every open connection has a deadline, so the heap lists them */
 	while ((t = kst_timeq_pop_due(&w->timers, UINT64_MAX)) != NULL) {
-		struct kst_conn *c = kst_container_of(t, struct kst_conn,
-						      timer);
+		struct kst_conn *c =
+			kst_container_of(t, struct kst_conn, timer);
 
 		kst_conn_abort(c, why);
 	}
@@ -499,7 +499,8 @@ static void *worker_main(void *arg)
 	}
 	if (w->nconns > 0)
 		kst_notice("worker %u: closing %zu connections%s", w->id,
-			   w->nconns, w->draining ? " at the drain deadline" : "");
+			   w->nconns,
+			   w->draining ? " at the drain deadline" : "");
 	worker_close_all(w, w->draining ? "drain deadline" : "shutdown");
 	worker_drop_listen(w);
 	if (w->gen != NULL)

@@ -40,10 +40,10 @@ struct kst_wls {
 };
 
 enum kst_wmsg_type {
-	KST_WMSG_GEN,   /* accept with this generation (reference passed) */
+	KST_WMSG_GEN,	/* accept with this generation (reference passed) */
 	KST_WMSG_DRAIN, /* stop accepting, finish connections by deadline */
-	KST_WMSG_STOP,  /* close everything now and exit */
-	KST_WMSG_PING,  /* nothing: wakes the loop (watchdog) */
+	KST_WMSG_STOP,	/* close everything now and exit */
+	KST_WMSG_PING,	/* nothing: wakes the loop (watchdog) */
 };
 
 struct kst_wmsg {
@@ -86,24 +86,24 @@ struct kst_worker {
 	uint64_t now_ms;
 	size_t nconns;
 	bool accept_paused;
-	uint64_t resume_ms;     /* accept again at (EMFILE backoff) */
+	uint64_t resume_ms; /* accept again at (EMFILE backoff) */
 	bool draining;
 	uint64_t drain_deadline;
 	bool stop;
 	struct kst_bufpool pool;
-	struct kst_bufpool pipes; /* empty struct kst_pipe */
+	struct kst_bufpool pipes;      /* empty struct kst_pipe */
 	struct kst_sockdiag *sockdiag; /* opened on first use */
 	bool sockdiag_failed;
 	struct kst_conn *closing; /* closed this iteration, freed at its end */
-	struct kst_conn *again;   /* to pump again without an event */
+	struct kst_conn *again;	  /* to pump again without an event */
 	/* connections in the handshake, oldest first (max-handshakes):
 	 * before a whole ClientHello, and after it */
 	struct kst_hsq {
 		struct kst_conn *first, *last;
 	} hs_idle, hs_busy;
-	size_t n_hs; /* on them */
-	atomic_uint gen_seen;     /* id of the generation in use */
-	atomic_ullong heartbeat;  /* loop iterations, for the watchdog */
+	size_t n_hs;		 /* on them */
+	atomic_uint gen_seen;	 /* id of the generation in use */
+	atomic_ullong heartbeat; /* loop iterations, for the watchdog */
 	struct kst_proc_counters pc __attribute__((aligned(64)));
 };
 
@@ -129,10 +129,10 @@ void kst_worker_join(struct kst_worker *w);
  * cannot be had all the same, the splice path copies through a relay
  * buffer instead (splice.c).
  */
-#define KST_CONN_FDS             2
-#define KST_CONN_FDS_SPLICE      6
-#define KST_WORKER_PIPES_POOLED  16
-#define KST_WORKER_FDS(n_binds)  (3u + (n_binds) + 2u * KST_WORKER_PIPES_POOLED)
+#define KST_CONN_FDS		2
+#define KST_CONN_FDS_SPLICE	6
+#define KST_WORKER_PIPES_POOLED 16
+#define KST_WORKER_FDS(n_binds) (3u + (n_binds) + 2u * KST_WORKER_PIPES_POOLED)
 
 /* Buffer pool of the worker (fixed-size relay buffers, conn.h): get one
  * that is empty (head = tail = 0), whether pooled or new; NULL when out of

@@ -32,8 +32,8 @@
 
 struct kst_metrics {
 	struct kstapled_bpf *skel;
-	int certs_fd;  /* borrowed from skel */
-	int global_fd; /* borrowed from skel */
+	int certs_fd;	  /* borrowed from skel */
+	int global_fd;	  /* borrowed from skel */
 	int listeners_fd; /* borrowed from skel */
 	bool reused;
 };

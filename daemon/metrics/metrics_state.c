@@ -14,7 +14,7 @@
 #include "daemon/base/util.h"
 
 static const char *const state_slot_names[KST_BPF_FALLBACK_SLOTS] = {
-	"disabled",   "no-kernel",     "version", "cipher", "pending",
+	"disabled",  "no-kernel",  "version",	    "cipher",  "pending",
 	"no-secret", "setsockopt", "not-installed", "openssl", "other",
 };
 

@@ -4,8 +4,9 @@
  * certificate, the map values built from facts and counters, the sum of the
  * workers' counter blocks, and the names of the ABI's codes. Pure: time is a
  * parameter, nothing here does I/O, allocates or logs, so every rule is
- * tested with a table (tests/unit/test_metrics_state.c). daemon/metrics/metrics.c
- * writes what this builds; `kstapled status` reads it back.
+ * tested with a table (tests/unit/test_metrics_state.c).
+ * daemon/metrics/metrics.c writes what this builds; `kstapled status` reads it
+ * back.
  *
  * Staple state rules, first match wins (now = the time passed in):
  *   disabled    stapling is off for this certificate, or it has neither an
@@ -114,8 +115,8 @@ struct kst_proc_counters {
 };
 
 /*
- * What a worker counts for one listener (daemon/metrics/lstats.h), same rules as
- * above; one cache line, so that workers' blocks side by side do not share
+ * What a worker counts for one listener (daemon/metrics/lstats.h), same rules
+ * as above; one cache line, so that workers' blocks side by side do not share
  * one.
  */
 struct kst_hs_counters {

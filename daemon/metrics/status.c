@@ -102,7 +102,8 @@ static void status_explain_eacces(const char *path, char *why, size_t size)
 	struct stat st;
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	for (char *p = strchr(dir + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+	for (char *p = strchr(dir + 1, '/'); p != NULL;
+	     p = strchr(p + 1, '/')) {
 		*p = '\0';
 		if (faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) != 0 &&
 		    errno == EACCES && stat(dir, &st) == 0) {
@@ -515,8 +516,9 @@ static bool status_parse(int argc, char **argv, struct status_opts *o, int *rc)
 		}
 	}
 	/* both on stdout would make neither parseable */
-	if (optind == argc && !(o->json && o->prometheus != NULL &&
-				strcmp(o->prometheus, "-") == 0) &&
+	if (optind == argc &&
+	    !(o->json && o->prometheus != NULL &&
+	      strcmp(o->prometheus, "-") == 0) &&
 	    !(o->config != NULL && o->pin_dir != NULL))
 		return true;
 usage:
@@ -567,8 +569,8 @@ static int status_pin_dir_of(const char *config, char *buf, size_t size)
 	conf = kst_config_parse_all(config, &diag);
 	if (conf == NULL) {
 		err = errno ? errno : EINVAL;
-		fprintf(stderr, "kstapled status: cannot read %s: %s\n",
-			config, strerror(err));
+		fprintf(stderr, "kstapled status: cannot read %s: %s\n", config,
+			strerror(err));
 	} else if (conf->global.bpf_pin_dir == NULL ||
 		   conf->global.bpf_pin_dir[0] == '\0') {
 		fprintf(stderr,

@@ -612,7 +612,7 @@ static const struct {
 static void fmt_row_of(struct fmt_row *r, const struct kst_cert_val *v,
 		       time_t now)
 {
-	char (*c)[KST_BPF_NAME_LEN + 1] = r->cell;
+	char(*c)[KST_BPF_NAME_LEN + 1] = r->cell;
 	size_t sz = sizeof(r->cell[0]);
 
 	fmt_fixed(c[FMT_COL_CERT], sz, v->name, sizeof(v->name));
@@ -648,13 +648,11 @@ static void fmt_widths(const struct fmt_row *rows, size_t n, bool wide,
 			total += w[c] + (c ? 2 : 0);
 	}
 	if (!wide && total > KST_STATUS_COLUMNS)
-		w[FMT_COL_CERT] = KST_MAX(12, w[FMT_COL_CERT] -
-						      (total -
-						       KST_STATUS_COLUMNS));
+		w[FMT_COL_CERT] = KST_MAX(
+			12, w[FMT_COL_CERT] - (total - KST_STATUS_COLUMNS));
 }
 
-static void fmt_cell(FILE *f, int col, int width, const char *text,
-		     bool last)
+static void fmt_cell(FILE *f, int col, int width, const char *text, bool last)
 {
 	int len = (int)strlen(text);
 
@@ -673,8 +671,8 @@ static void fmt_cell(FILE *f, int col, int width, const char *text,
 static void fmt_table_rows(FILE *f, const struct kst_status_view *v)
 {
 	int ncols = v->wide ? FMT_COL_KTLS : FMT_COL__COUNT;
-	struct fmt_row *rows = calloc(v->n_certs ? v->n_certs : 1,
-				      sizeof(*rows));
+	struct fmt_row *rows =
+		calloc(v->n_certs ? v->n_certs : 1, sizeof(*rows));
 	int w[FMT_COL__COUNT];
 
 	if (rows == NULL) {
@@ -762,8 +760,9 @@ static void fmt_table_global(FILE *f, const struct kst_status_view *v)
 		"cannot rekey), %llu (flood)\n",
 		t.keyupdate_rekeys_rx, t.keyupdate_rekeys_tx,
 		t.keyupdate_closes, t.keyupdate_flood_closes);
-	fprintf(f, "relayed: %s ktls, %s userspace; userspace connections: "
-		   "%llu",
+	fprintf(f,
+		"relayed: %s ktls, %s userspace; userspace connections: "
+		"%llu",
 		kst_status_fmt_bytes(a, sizeof(a), g->bytes_ktls),
 		kst_status_fmt_bytes(b, sizeof(b), g->bytes_userspace),
 		t.conns_userspace);
@@ -1204,12 +1203,11 @@ static void fmt_prom_fallbacks(FILE *f, const struct kst_status_view *v)
 		      "Connection directions left in userspace, by reason.");
 	for (size_t i = 0; i < v->n_certs; i++)
 		for (unsigned r = 0; r < KST_BPF_FALLBACK_SLOTS; r++) {
-			snprintf(value, sizeof(value), "%llu",
-				 fmt_u64(&v->certs[i].val.ktls_fallback,
-					 8 * r));
+			snprintf(
+				value, sizeof(value), "%llu",
+				fmt_u64(&v->certs[i].val.ktls_fallback, 8 * r));
 			fmt_prom_cert(f, m, &v->certs[i], "reason",
-				      kst_metrics_fallback_slot_name(r),
-				      value);
+				      kst_metrics_fallback_slot_name(r), value);
 		}
 }
 

@@ -5,7 +5,8 @@
  * field names of bpf/kstapled.h), and the node_exporter textfile format.
  * Pure apart from writing to the FILE it is given: time is a parameter, so
  * the output formats are tested as golden strings
- * (tests/unit/test_status.c). daemon/metrics/status.c reads the maps and runs it.
+ * (tests/unit/test_status.c). daemon/metrics/status.c reads the maps and runs
+ * it.
  *
  * Ages are evaluated against now, not the flush time, so a daemon that
  * stopped flushing cannot leave a staple looking fresh past its nextUpdate

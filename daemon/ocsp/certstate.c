@@ -94,7 +94,8 @@ bool kst_certstate_servable(struct kst_certstate *cs, int policy, time_t now)
 		/* served until its staple expires or says revoked */
 		slot = certstate_slot(cs, now);
 		flags = atomic_load_explicit(&cs->flags, memory_order_acquire);
-		return slot >= 0 && !(flags & (KST_CS_REVOKED | KST_CS_EXPIRED));
+		return slot >= 0 &&
+		       !(flags & (KST_CS_REVOKED | KST_CS_EXPIRED));
 	case KST_POLICY_MUST_STAPLE:
 		return certstate_slot(cs, now) > 0;
 	default:
@@ -151,7 +152,7 @@ static void certstate_log_verdict(struct kst_certstate *cs,
 	if (v->err == KST_OCSP_OK) {
 		fmt_time(v->next_update, nu, sizeof(nu));
 		kst_log(cs->ocsp.logged_err != KST_OCSP_OK ? KST_LOG_NOTICE
-							    : KST_LOG_INFO,
+							   : KST_LOG_INFO,
 			"cert %s: stapling %s, good until %s", cs->name,
 			source_name(src), nu);
 		cs->ocsp.logged_err = KST_OCSP_OK;
@@ -282,8 +283,7 @@ int kst_certstate_save_revocation(struct kst_certstate *cs)
 	return 0;
 }
 
-void kst_staple_params(const struct kst_config *conf,
-		       struct kst_ocsp_params *p)
+void kst_staple_params(const struct kst_config *conf, struct kst_ocsp_params *p)
 {
 	kst_ocsp_params_default(p);
 	p->max_size = (size_t)conf->ocsp.max_response_size;

@@ -28,7 +28,7 @@
 #include "daemon/base/util.h"
 
 enum kst_staple_source {
-	KST_STAPLE_SRC_FILE,    /* operator's staple file */
+	KST_STAPLE_SRC_FILE, /* operator's staple file */
 	/* fetched: from a responder, or its copy persisted in state-dir */
 	KST_STAPLE_SRC_FETCHED,
 };
@@ -52,8 +52,8 @@ struct kst_cs_counters {
 
 /* What the control thread knows of a certificate's OCSP life. */
 struct kst_cert_ocsp {
-	enum kst_ocsp_err last_err;    /* of the last ingest */
-	enum kst_ocsp_err logged_err;  /* last reason logged (log once) */
+	enum kst_ocsp_err last_err;   /* of the last ingest */
+	enum kst_ocsp_err logged_err; /* last reason logged (log once) */
 	char last_detail[192];
 	time_t last_ingest;
 	/* the revocation held (kst_ocsp_choose): sticky, persisted */
@@ -66,9 +66,9 @@ struct kst_cert_ocsp {
 	bool rev_on_disk;   /* the record was written or read there */
 	int rev_logged_err; /* last save error logged (log once) */
 	/* the fetched staple's copy in state-dir (staplefile.h) */
-	char *state_path;     /* NULL: not persisted (-t, tests) */
-	bool state_dirty;     /* the staple served is not on disk yet */
-	int state_logged_err; /* last write error logged (log once) */
+	char *state_path;	 /* NULL: not persisted (-t, tests) */
+	bool state_dirty;	 /* the staple served is not on disk yet */
+	int state_logged_err;	 /* last write error logged (log once) */
 	const char *ingest_path; /* file being ingested, for its log line */
 	bool ever_had;
 	time_t last_this_update, last_next_update; /* of the last staple */
@@ -81,9 +81,9 @@ struct kst_cert_ocsp {
 	uint32_t last_fetch_error; /* 0, an ingest code, or a fetch code */
 	char last_fetch_error_name[16];
 	uint32_t logged_fetch_error; /* last failure logged (log once) */
-	time_t last_fetch_at;  /* last attempt finished */
-	time_t fetched_at;     /* when the staple held was fetched */
-	time_t next_refresh;   /* 0: none scheduled */
+	time_t last_fetch_at;	     /* last attempt finished */
+	time_t fetched_at;	     /* when the staple held was fetched */
+	time_t next_refresh;	     /* 0: none scheduled */
 	bool no_url_logged;
 	/* source files as last seen, to notice changes by stat */
 	struct {
@@ -97,16 +97,16 @@ struct kst_certstate {
 	char name[64]; /* for logs: the configuration's name of the cert */
 	pthread_mutex_t lock;
 	struct kst_staple *cur; /* under lock */
-	atomic_int flags;       /* KST_CS_* */
+	atomic_int flags;	/* KST_CS_* */
 	/* control thread: bumped by every change of what the metrics export
 	 * reads (cur, ocsp), with kst_certstate_touch; see export.h */
 	unsigned changes;
 	unsigned nworkers;
 	struct kst_cs_counters *counters; /* [nworkers] */
-	X509 *leaf, *issuer;              /* references, for ingest */
-	struct kst_cert_ocsp ocsp;        /* control thread only */
-	void *fetch;                      /* fetcher's per-cert state */
-	struct kst_certstate *hnext;      /* registry chain */
+	X509 *leaf, *issuer;		  /* references, for ingest */
+	struct kst_cert_ocsp ocsp;	  /* control thread only */
+	void *fetch;			  /* fetcher's per-cert state */
+	struct kst_certstate *hnext;	  /* registry chain */
 };
 
 /* A change the metrics export must write at its next flush (export.h):
@@ -211,13 +211,13 @@ void kst_registry_each(struct kst_registry *r,
 		       void *arg);
 
 /* Counting from a worker: single writer, relaxed. */
-#define KST_COUNT(field)                                                       \
-	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + \
-					   1,                                  \
+#define KST_COUNT(field)                                                  \
+	__atomic_store_n(&(field),                                        \
+			 __atomic_load_n(&(field), __ATOMIC_RELAXED) + 1, \
 			 __ATOMIC_RELAXED)
-#define KST_COUNT_ADD(field, n)                                                \
-	__atomic_store_n(&(field),                                             \
-			 __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n),    \
+#define KST_COUNT_ADD(field, n)                                             \
+	__atomic_store_n(&(field),                                          \
+			 __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), \
 			 __ATOMIC_RELAXED)
 
 #endif

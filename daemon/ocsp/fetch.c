@@ -316,4 +316,3 @@ static int fetch_nonce(const struct kst_fetch_job *job, OCSP_REQUEST *req)
 	ERR_clear_error();
 	return r;
 }
-

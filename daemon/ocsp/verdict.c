@@ -504,20 +504,19 @@ int kst_ocsp_revocation_format(const struct kst_ocsp_revocation *r, char *buf,
 			       size_t size)
 {
 	char a[32], b[32];
-	int n = snprintf(buf, size,
-			 "kstapled-revocation 1\n"
-			 "# A verified OCSP response said revoked. Only a good "
-			 "response with a later\n"
-			 "# thisUpdate lifts it; deleting this file by hand "
-			 "does too (see the README).\n"
-			 "# thisUpdate %s, revoked at %s, reason %s\n"
-			 "this-update %lld\nrevoked-at %lld\nreason %d\n",
-			 ocsp_fmt_utc(a, sizeof(a), r->this_update),
-			 ocsp_fmt_utc(b, sizeof(b), r->revoked_at),
-			 r->reason < 0 ? "none given"
-				       : OCSP_crl_reason_str(r->reason),
-			 (long long)r->this_update, (long long)r->revoked_at,
-			 r->reason);
+	int n = snprintf(
+		buf, size,
+		"kstapled-revocation 1\n"
+		"# A verified OCSP response said revoked. Only a good "
+		"response with a later\n"
+		"# thisUpdate lifts it; deleting this file by hand "
+		"does too (see the README).\n"
+		"# thisUpdate %s, revoked at %s, reason %s\n"
+		"this-update %lld\nrevoked-at %lld\nreason %d\n",
+		ocsp_fmt_utc(a, sizeof(a), r->this_update),
+		ocsp_fmt_utc(b, sizeof(b), r->revoked_at),
+		r->reason < 0 ? "none given" : OCSP_crl_reason_str(r->reason),
+		(long long)r->this_update, (long long)r->revoked_at, r->reason);
 
 	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
 }

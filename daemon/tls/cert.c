@@ -134,8 +134,8 @@ static int cert_slurp(int fd, const struct stat *st, struct kst_cert_file *f,
 }
 
 /* A chain certificate the loader saw already (same DER), or NULL. */
-static struct kst_cert_interned *
-cert_intern_slot(struct kst_cert_loader *l, const unsigned char sha[32])
+static struct kst_cert_interned *cert_intern_slot(struct kst_cert_loader *l,
+						  const unsigned char sha[32])
 {
 	size_t h;
 
@@ -252,15 +252,15 @@ static int cert_parse_pem(struct kst_cert *c, struct kst_cert_loader *l,
 		return -EINVAL;
 	}
 	/* a CA first and a server certificate after it: the order is wrong */
-	for (int i = 0; X509_check_ca(c->leaf) != 0 &&
-			i < sk_X509_num(c->chain); i++) {
+	for (int i = 0;
+	     X509_check_ca(c->leaf) != 0 && i < sk_X509_num(c->chain); i++) {
 		char dn[256];
 
 		if (X509_check_ca(sk_X509_value(c->chain, i)) != 0)
 			continue;
-		X509_NAME_oneline(X509_get_subject_name(sk_X509_value(
-					  c->chain, i)),
-				  dn, sizeof(dn));
+		X509_NAME_oneline(
+			X509_get_subject_name(sk_X509_value(c->chain, i)), dn,
+			sizeof(dn));
 		kst_diag_error(d, file, line,
 			       "cert %s: the leaf must come first: the first "
 			       "certificate is a CA, the leaf (%s) is "
@@ -361,15 +361,16 @@ static EVP_PKEY *cert_decode_key(struct kst_cert_loader *l,
 		    memmem(p, (size_t)((const unsigned char *)eol - p),
 			   "PRIVATE KEY-----", 16) != NULL)
 			break;
-		p = memmem(p + 1, len - (size_t)(p + 1 - pem), "-----BEGIN ", 11);
+		p = memmem(p + 1, len - (size_t)(p + 1 - pem), "-----BEGIN ",
+			   11);
 	}
 	if (p == NULL)
 		return NULL;
 	len -= (size_t)(p - pem);
 	if (l->dctx == NULL)
-		l->dctx = OSSL_DECODER_CTX_new_for_pkey(
-			&l->out, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR, NULL,
-			NULL);
+		l->dctx = OSSL_DECODER_CTX_new_for_pkey(&l->out, "PEM", NULL,
+							NULL, EVP_PKEY_KEYPAIR,
+							NULL, NULL);
 	if (l->dctx == NULL)
 		return NULL;
 	l->out = NULL;
@@ -401,8 +402,10 @@ static int cert_parse_key(struct kst_cert *c, struct kst_cert_loader *l,
 	c->key = cert_decode_key(l, pem, len);
 	ERR_clear_error();
 	if (c->key == NULL) {
-		kst_diag_error(d, file, line, "key %s: no PEM private key in "
-			       "the file (or it is encrypted)", path);
+		kst_diag_error(d, file, line,
+			       "key %s: no PEM private key in "
+			       "the file (or it is encrypted)",
+			       path);
 		return -EINVAL;
 	}
 	if (X509_check_private_key(c->leaf, c->key) != 1) {
@@ -476,8 +479,7 @@ static int cert_check_chain(struct kst_cert *c, struct kst_diag *d,
 	return 0;
 }
 
-static int cert_add_name(struct kst_cert *c, const unsigned char *s,
-			 size_t len)
+static int cert_add_name(struct kst_cert *c, const unsigned char *s, size_t len)
 {
 	char **arr, *name;
 
@@ -512,8 +514,9 @@ static int cert_names(struct kst_cert *c)
 		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
 
 		if (g->type == GEN_DNS)
-			rc = cert_add_name(c, ASN1_STRING_get0_data(g->d.dNSName),
-					   (size_t)ASN1_STRING_length(g->d.dNSName));
+			rc = cert_add_name(
+				c, ASN1_STRING_get0_data(g->d.dNSName),
+				(size_t)ASN1_STRING_length(g->d.dNSName));
 		if (rc < 0)
 			break;
 	}
@@ -562,9 +565,9 @@ static int cert_ocsp_urls(struct kst_cert *c, const struct kst_cert_conf *cc)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++)
-		c->ocsp_urls[i] = strdup(
-			aia ? sk_OPENSSL_STRING_value(aia, (int)i)
-			    : cc->ocsp_urls[i]);
+		c->ocsp_urls[i] =
+			strdup(aia ? sk_OPENSSL_STRING_value(aia, (int)i)
+				   : cc->ocsp_urls[i]);
 	c->n_ocsp_urls = n;
 	X509_email_free(aia);
 	return 0;
@@ -706,10 +709,9 @@ static int cert_read_files(struct kst_cert *c, const struct kst_config *conf,
 }
 
 static int cert_parse(struct kst_cert *c, const struct kst_config *conf,
-		      const struct kst_cert_conf *cc,
-		      struct kst_cert_loader *l, struct kst_diag *d,
-		      const unsigned char *pem, size_t pem_len,
-		      const unsigned char *key, size_t key_len)
+		      const struct kst_cert_conf *cc, struct kst_cert_loader *l,
+		      struct kst_diag *d, const unsigned char *pem,
+		      size_t pem_len, const unsigned char *key, size_t key_len)
 {
 	const char *file = conf->path, *kpath = cc->key ? cc->key : cc->pem;
 	int pem_line = cc->pem_line ? cc->pem_line : cc->line;
@@ -720,8 +722,7 @@ static int cert_parse(struct kst_cert *c, const struct kst_config *conf,
 	if (cert_identity(c, cc) < 0)
 		return -ENOMEM;
 	if (cert_parse_key(c, l, key ? key : pem, key ? key_len : pem_len,
-			   kpath,
-			   d, file, key_line) < 0)
+			   kpath, d, file, key_line) < 0)
 		return -EINVAL;
 	if (cert_check_chain(c, d, file, pem_line, cc->pem) < 0)
 		return -EINVAL;
@@ -731,9 +732,8 @@ static int cert_parse(struct kst_cert *c, const struct kst_config *conf,
 
 int kst_cert_load_reuse(const struct kst_config *conf,
 			const struct kst_cert_conf *cc,
-			const struct kst_cert *prev,
-			struct kst_cert_loader *l, struct kst_diag *diag,
-			struct kst_cert **out)
+			const struct kst_cert *prev, struct kst_cert_loader *l,
+			struct kst_diag *diag, struct kst_cert **out)
 {
 	struct kst_cert *c = calloc(1, sizeof(*c));
 	unsigned char *pem = NULL, *key = NULL;
@@ -755,7 +755,8 @@ int kst_cert_load_reuse(const struct kst_config *conf,
 				     &key_len);
 		/* touched, or copied in place, but the same bytes */
 		if (rc == 0 && cert_same_paths(cc, prev) &&
-		    memcmp(c->pem_file.sha256, prev->pem_file.sha256, 32) == 0 &&
+		    memcmp(c->pem_file.sha256, prev->pem_file.sha256, 32) ==
+			    0 &&
 		    memcmp(c->key_file.sha256, prev->key_file.sha256, 32) == 0)
 			rc = cert_clone(c, cc, prev);
 		else if (rc == 0)
@@ -785,9 +786,8 @@ error:
 	return rc;
 }
 
-int kst_cert_load(const struct kst_config *conf,
-		  const struct kst_cert_conf *cc, struct kst_diag *diag,
-		  struct kst_cert **out)
+int kst_cert_load(const struct kst_config *conf, const struct kst_cert_conf *cc,
+		  struct kst_diag *diag, struct kst_cert **out)
 {
 	return kst_cert_load_reuse(conf, cc, NULL, NULL, diag, out);
 }

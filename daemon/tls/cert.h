@@ -57,10 +57,10 @@ struct kst_cert_file {
 
 struct kst_cert {
 	const struct kst_cert_conf *conf; /* owned by the generation's config */
-	char *name;                       /* short: section name or basename */
+	char *name;			  /* short: section name or basename */
 	X509 *leaf;
-	STACK_OF(X509) *chain; /* the certificates after the leaf, in order */
-	X509 *issuer;          /* get0: chain[0], or the leaf if self-issued */
+	STACK_OF(X509) * chain; /* the certificates after the leaf, in order */
+	X509 *issuer;		/* get0: chain[0], or the leaf if self-issued */
 	EVP_PKEY *key;
 	enum kst_key_kind kind;
 	int curve_nid; /* ECDSA curve */
@@ -70,14 +70,14 @@ struct kst_cert {
 	char **names; /* lower-case DNS names, "*.example.com" for wildcards */
 	size_t n_names;
 	time_t not_before, not_after;
-	bool must_staple;  /* RFC 7633 TLS feature status_request */
+	bool must_staple; /* RFC 7633 TLS feature status_request */
 	bool self_issued;
-	char **ocsp_urls;  /* the override list, else the AIA OCSP URLs */
+	char **ocsp_urls; /* the override list, else the AIA OCSP URLs */
 	size_t n_ocsp_urls;
-	char *staple_path; /* operator's staple file */
-	int policy;        /* effective enum kst_policy */
-	bool stapling;     /* effective */
-	bool fetch;        /* effective */
+	char *staple_path;	     /* operator's staple file */
+	int policy;		     /* effective enum kst_policy */
+	bool stapling;		     /* effective */
+	bool fetch;		     /* effective */
 	struct kst_certstate *state; /* reference */
 	char *pem_path, *key_path;   /* as read (key_path: the PEM's) */
 	struct kst_cert_file pem_file, key_file;
@@ -91,9 +91,8 @@ struct kst_cert {
  * self-issued) and the chain is in order. Errors go to diag with cc's
  * lines; returns -EINVAL then.
  */
-int kst_cert_load(const struct kst_config *conf,
-		  const struct kst_cert_conf *cc, struct kst_diag *diag,
-		  struct kst_cert **out);
+int kst_cert_load(const struct kst_config *conf, const struct kst_cert_conf *cc,
+		  struct kst_diag *diag, struct kst_cert **out);
 /*
  * The same, for a reload: when prev (the previous generation's
  * certificate for this configuration entry, or NULL) read the same files

@@ -77,8 +77,7 @@ enum kst_sni_name kst_sni_classify(const char *name, size_t len)
 	return name[len - 1] == '-' ? KST_SNI_INVALID : KST_SNI_HOSTNAME;
 }
 
-int kst_sni_parse(const unsigned char *p, size_t len, char *out,
-		  size_t outlen)
+int kst_sni_parse(const unsigned char *p, size_t len, char *out, size_t outlen)
 {
 	size_t list, nlen;
 
@@ -350,10 +349,9 @@ const size_t *kst_sni_lookup(const struct kst_sni_table *t, const char *name,
 /* ------------------------------------------------------ duplicates */
 
 #define SNI_DUP_WARN_MAX 10 /* per listener; then one line of count */
-#define SNI_TYPES_MAX 8 /* key types told apart per name */
+#define SNI_TYPES_MAX	 8  /* key types told apart per name */
 
-static bool sni_same_type(const struct kst_cert *a,
-			      const struct kst_cert *b)
+static bool sni_same_type(const struct kst_cert *a, const struct kst_cert *b)
 {
 	return a->kind == b->kind &&
 	       (a->kind != KST_KEY_ECDSA || a->curve_nid == b->curve_nid);
@@ -379,7 +377,7 @@ struct sni_dups {
 };
 
 static void sni_dup(struct sni_dups *x, const char *name, size_t first,
-			size_t later)
+		    size_t later)
 {
 	const struct kst_cert *a = x->certs[first], *b = x->certs[later];
 	char type[64];
@@ -403,8 +401,7 @@ static void sni_dup(struct sni_dups *x, const char *name, size_t first,
 
 /* One SNI name: each certificate against the first of its key type.
  * Few key types exist, so this is linear in the candidates. */
-static void sni_dups_entry(struct sni_dups *x,
-			       const struct kst_sni_entry *e)
+static void sni_dups_entry(struct sni_dups *x, const struct kst_sni_entry *e)
 {
 	size_t firsts[SNI_TYPES_MAX], n_firsts = 0;
 
@@ -426,9 +423,9 @@ static void sni_dups_entry(struct sni_dups *x,
 }
 
 void kst_sni_warn_dups(const struct kst_config *conf,
-			   const struct kst_listener_conf *lc,
-			   const struct kst_sni_table *t,
-			   struct kst_cert *const *certs, struct kst_diag *d)
+		       const struct kst_listener_conf *lc,
+		       const struct kst_sni_table *t,
+		       struct kst_cert *const *certs, struct kst_diag *d)
 {
 	struct sni_dups x = {
 		.conf = conf,

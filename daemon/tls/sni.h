@@ -21,8 +21,8 @@
 /* What the client can verify, from signature_algorithms, supported_versions
  * and (for TLS 1.2) its cipher suites. */
 struct kst_hello_caps {
-	bool tls13;        /* TLS 1.3 will be negotiated */
-	bool has_sigalgs;  /* signature_algorithms was sent */
+	bool tls13;	  /* TLS 1.3 will be negotiated */
+	bool has_sigalgs; /* signature_algorithms was sent */
 	bool ecdsa_p256, ecdsa_p384, ecdsa_p521, ecdsa_any;
 	bool rsa_pss, rsa_pkcs1, ed25519;
 	bool suite12_ecdsa, suite12_rsa; /* a TLS 1.2 suite for that key type */
@@ -114,8 +114,8 @@ struct kst_diag;
  * is the loaded certificate of lc->certs[i]; t the listener's SNI table.
  */
 void kst_sni_warn_dups(const struct kst_config *conf,
-			   const struct kst_listener_conf *lc,
-			   const struct kst_sni_table *t,
-			   struct kst_cert *const *certs, struct kst_diag *d);
+		       const struct kst_listener_conf *lc,
+		       const struct kst_sni_table *t,
+		       struct kst_cert *const *certs, struct kst_diag *d);
 
 #endif

@@ -88,8 +88,7 @@ static void tls_log_refusal(struct kst_tls_listener *tl,
 	last = atomic_load_explicit(&tl->refused_logged_at,
 				    memory_order_relaxed);
 	if (last == now ||
-	    !atomic_compare_exchange_strong(&tl->refused_logged_at, &last,
-					    now))
+	    !atomic_compare_exchange_strong(&tl->refused_logged_at, &last, now))
 		return;
 	kst_warn("listener %s: peer %s: refused: no certificate for '%s' may "
 		 "be served (%s%s: %s)",
@@ -159,9 +158,9 @@ static int tls_hello_cb(SSL *ssl, int *al, void *arg)
 
 		cands[i].kind = (int)c->kind;
 		cands[i].curve_nid = c->curve_nid;
-		cands[i].servable = !c->stapling ||
-				    kst_certstate_servable(c->state, c->policy,
-							   now);
+		cands[i].servable =
+			!c->stapling ||
+			kst_certstate_servable(c->state, c->policy, now);
 		if (cands[i].servable && pick < 0)
 			pick = (int)i; /* fallback: let OpenSSL say why */
 	}
@@ -340,8 +339,7 @@ static int tls_sni_table(struct kst_tls_listener *tl)
 			names[i] = tl->certs[i].cert->names;
 			n_names[i] = tl->certs[i].cert->n_names;
 		}
-		rc = kst_sni_table_build(&tl->sni, names, n_names,
-					 tl->n_certs);
+		rc = kst_sni_table_build(&tl->sni, names, n_names, tl->n_certs);
 	}
 	free((void *)names);
 	free(n_names);
@@ -398,8 +396,8 @@ void kst_tls_listener_fini(struct kst_tls_listener *tl)
 	memset(tl, 0, sizeof(*tl));
 }
 
-SSL *kst_tls_new(struct kst_tls_listener *tl, int fd,
-		 struct kst_tls_sess *sess, bool read_ahead)
+SSL *kst_tls_new(struct kst_tls_listener *tl, int fd, struct kst_tls_sess *sess,
+		 bool read_ahead)
 {
 	SSL *ssl = SSL_new(tl->base);
 

@@ -46,7 +46,7 @@ struct kst_tls_listener {
 	int min_version;
 	const unsigned char *alpn;
 	size_t alpn_len;
-	bool ktls; /* SSL_OP_ENABLE_KTLS is set */
+	bool ktls;			/* SSL_OP_ENABLE_KTLS is set */
 	atomic_llong refused_logged_at; /* rate limit of policy refusals */
 };
 
@@ -74,7 +74,7 @@ int kst_tls_listener_init(struct kst_tls_listener *tl,
 			  struct kst_diag *diag);
 void kst_tls_listener_fini(struct kst_tls_listener *tl);
 /* A server SSL on fd, starting on the listener's base context. */
-SSL *kst_tls_new(struct kst_tls_listener *tl, int fd,
-		 struct kst_tls_sess *sess, bool read_ahead);
+SSL *kst_tls_new(struct kst_tls_listener *tl, int fd, struct kst_tls_sess *sess,
+		 bool read_ahead);
 
 #endif

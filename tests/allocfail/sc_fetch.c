@@ -171,7 +171,7 @@ static int fetch_run(void)
 		return -1;
 	cs = d.gen->certs[0]->state;
 	if (kst_staplefile_state_path(d.gen->conf, d.gen->certs[0], path,
-				    sizeof(path)) == 0)
+				      sizeof(path)) == 0)
 		unlink(path); /* a previous child's fetch */
 	af_begin();
 	rc = kst_fetchctl_start(&d);

@@ -79,8 +79,7 @@ Test(config_dump, the_dump_reads_back_as_the_same_configuration, .timeout = 60)
  * report, "configuration OK") goes to standard error: every line of
  * standard output is a section, a `key = value` or a comment.
  */
-Test(config_dump, notices_and_warnings_stay_off_standard_output,
-     .timeout = 60)
+Test(config_dump, notices_and_warnings_stay_off_standard_output, .timeout = 60)
 {
 	const char *conf = kst_h_path("warn.conf"), *out = kst_h_path("o.conf");
 	const char *leaf = kst_h_leaf("localhost-ecdsa");

@@ -4,8 +4,8 @@
  * SIGHUP after SIGHUP while handshakes and transfers keep arriving (a new
  * generation freed the listen array a later event of the same epoll batch
  * still named; a reload right behind another retired the generation a
- * worker was about to take); responses that end exactly on the per-wakeup relay budget
- * after a client half-close (a closed connection left on the run-again
+ * worker was about to take); responses that end exactly on the per-wakeup relay
+ * budget after a client half-close (a closed connection left on the run-again
  * list); a flood of TCP connections that never send a ClientHello (they
  * held every connection slot for handshake-timeout); a small open-files
  * limit (max-connections was derived from 2 descriptors per connection).
@@ -35,9 +35,12 @@
 static void expect_clean_log(const char *log)
 {
 	static const char *const bad[] = {
-		"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-		"runtime error:",          "Segmentation fault",
-		"SUMMARY: ",               "double free",
+		"ERROR: AddressSanitizer",
+		"ERROR: LeakSanitizer",
+		"runtime error:",
+		"Segmentation fault",
+		"SUMMARY: ",
+		"double free",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -49,8 +52,8 @@ static void print_log_on_failure(const char *path)
 {
 	char *text = kst_h_read(path);
 
-	if (text != NULL && (strstr(text, "Sanitizer") ||
-			     strstr(text, "runtime error:")))
+	if (text != NULL &&
+	    (strstr(text, "Sanitizer") || strstr(text, "runtime error:")))
 		fprintf(stderr, "---- %s\n%s\n----\n", path, text);
 	free(text);
 }
@@ -96,8 +99,7 @@ static void load_keep_going(struct load *l, bool restart)
 		load_start(l);
 }
 
-Test(datapath, sighup_storm_under_handshake_and_transfer_load,
-     .timeout = 240)
+Test(datapath, sighup_storm_under_handshake_and_transfer_load, .timeout = 240)
 {
 	struct kst_h_daemon d;
 	struct kst_h_backend b;
@@ -116,7 +118,7 @@ Test(datapath, sighup_storm_under_handshake_and_transfer_load,
 
 		snprintf(l->addr, sizeof(l->addr), "127.0.0.1:%d", port);
 		snprintf(l->log, sizeof(l->log), "%s",
-			 kst_h_path(i == 0 ? "load-short.log"
+			 kst_h_path(i == 0   ? "load-short.log"
 				    : i == 1 ? "load-bulk.log"
 					     : "load-halfclose.log"));
 		l->argv[n++] = (char *)kst_h_tool("kst-client");
@@ -155,8 +157,7 @@ Test(datapath, sighup_storm_under_handshake_and_transfer_load,
 	}
 	cr_log_info("%d reloads in %lld ms", reloads, mono_ms() - t0);
 	for (int j = 0; j < LOADS; j++) {
-		if (loads[j].pid > 0 &&
-		    kst_h_wait(loads[j].pid, 120000) != 0)
+		if (loads[j].pid > 0 && kst_h_wait(loads[j].pid, 120000) != 0)
 			loads[j].failed_runs++;
 		loads[j].pid = 0;
 	}
@@ -214,9 +215,10 @@ Test(datapath, half_close_responses_around_the_relay_budget, .timeout = 240)
 	for (int i = 0; i < NSIZES; i++) {
 		char *one = kst_h_conf_web(ports[i], be[i].port, NULL);
 
-		cr_assert(one != NULL && strncmp(one, "[listener:web]", 14) == 0);
-		cr_assert(asprintf(&more, "%s[listener:s%d]%s", conf ? conf : "",
-				   i, one + 14) > 0);
+		cr_assert(one != NULL &&
+			  strncmp(one, "[listener:web]", 14) == 0);
+		cr_assert(asprintf(&more, "%s[listener:s%d]%s",
+				   conf ? conf : "", i, one + 14) > 0);
 		free(conf);
 		free(one);
 		conf = more;
@@ -233,8 +235,9 @@ Test(datapath, half_close_responses_around_the_relay_budget, .timeout = 240)
 		rc = kst_h_client(&out, 120000, "-c", addr, "--half-close",
 				  "--expect-recv", want, "--conns", "6",
 				  "--parallel", "2", NULL);
-		cr_expect_eq(rc, 0, "response of %lld bytes after a "
-				    "half-close:\n%s",
+		cr_expect_eq(rc, 0,
+			     "response of %lld bytes after a "
+			     "half-close:\n%s",
 			     sizes[i], out ? out : "");
 		free(out);
 	}
@@ -261,8 +264,8 @@ static int idle_handshake(int port)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	cr_assert_geq(fd, 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0,
-		     "%s", strerror(errno));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0, "%s",
+		     strerror(errno));
 	cr_assert_eq(send(fd, part, sizeof(part), MSG_NOSIGNAL),
 		     (ssize_t)sizeof(part));
 	return fd;
@@ -285,11 +288,28 @@ Test(datapath, slow_handshake_flood_leaves_room_for_real_clients,
 	struct kst_h_backend b;
 	int port = kst_h_free_port(), fds[FLOOD], closed = 0;
 	char addr[64], *conf, *out = NULL;
-	char *hold[] = {(char *)kst_h_tool("kst-client"), "-c", addr,
-			"--send", "256k", "--expect-echo", "--hold", "4", NULL};
-	char *load[] = {(char *)kst_h_tool("kst-client"), "-c", addr,
-			"--send", "16k", "--expect-echo", "--conns", "100",
-			"--parallel", "2", "--timeout", "15", NULL};
+	char *hold[] = {(char *)kst_h_tool("kst-client"),
+			"-c",
+			addr,
+			"--send",
+			"256k",
+			"--expect-echo",
+			"--hold",
+			"4",
+			NULL};
+	char *load[] = {(char *)kst_h_tool("kst-client"),
+			"-c",
+			addr,
+			"--send",
+			"16k",
+			"--expect-echo",
+			"--conns",
+			"100",
+			"--parallel",
+			"2",
+			"--timeout",
+			"15",
+			NULL};
 	pid_t hp, lp;
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);

@@ -952,7 +952,8 @@ Test(dist, default_install_is_the_layout_the_readme_uses,
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		char *dir = dist_systemd_var(vars[i][0]);
 
-		kst_test_require(dir != NULL, "no systemd.pc (package systemd)");
+		kst_test_require(dir != NULL,
+				 "no systemd.pc (package systemd)");
 		cr_assert(asprintf(&path, "%s%s/%s", dest, dir, vars[i][1]) >
 			  0);
 		cr_expect_eq(stat(path, &st), 0, "%s (%s) not installed", path,
@@ -1013,11 +1014,13 @@ Test(dist, readme_commands_need_no_sudo_as_root, .timeout = DIST_TIMEOUT_S)
 	kst_test_require(geteuid() == 0, "needs root");
 	/* a sudo that fails, first on PATH: deps.sh must not call it */
 	cr_assert_eq(mkdir(bin, 0755), 0);
-	cr_assert(asprintf(&cmd,
-			   "printf '#!/bin/sh\\necho sudo called >&2\\nexit 99\\n'"
-			   " > '%s/sudo' && chmod 755 '%s/sudo' && "
-			   "PATH='%s':$PATH '%s/scripts/deps.sh'",
-			   bin, bin, bin, kst_test_srcdir()) > 0);
+	cr_assert(
+		asprintf(
+			&cmd,
+			"printf '#!/bin/sh\\necho sudo called >&2\\nexit 99\\n'"
+			" > '%s/sudo' && chmod 755 '%s/sudo' && "
+			"PATH='%s':$PATH '%s/scripts/deps.sh'",
+			bin, bin, bin, kst_test_srcdir()) > 0);
 	rc = kst_h_sh(cmd, &out, DIST_MAKE_MS);
 	cr_expect_eq(rc, 0, "deps.sh as root: exit %d\n%s", rc, out);
 	cr_expect_null(strstr(out, "sudo called"), "%s", out);

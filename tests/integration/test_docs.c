@@ -54,8 +54,9 @@ static char *docs_src(const char *rel)
 Test(docs, thread_headers_point_at_doc_threads_md, .timeout = 30)
 {
 	static const char *const hdrs[] = {
-		"daemon/datapath/worker.h", "daemon/control/control.h", "daemon/ocsp/fetcher.h",
-		"daemon/ocsp/certstate.h", "daemon/datapath/gen.h",
+		"daemon/datapath/worker.h", "daemon/control/control.h",
+		"daemon/ocsp/fetcher.h",    "daemon/ocsp/certstate.h",
+		"daemon/datapath/gen.h",
 	};
 
 	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
@@ -200,8 +201,7 @@ static void docs_each_file(const char *dir,
  * Every source of the daemon and of ktls/ (daemon/AREA/NAME.{c,h},
  * ktls/NAME.{c,h}), by callback with its path relative to the tree.
  */
-static void docs_each_source(void (*fn)(const char *rel, void *arg),
-			     void *arg)
+static void docs_each_source(void (*fn)(const char *rel, void *arg), void *arg)
 {
 	char top[512];
 	struct dirent *ae;
@@ -296,8 +296,7 @@ static void docs_layout_read(struct docs_layout *l)
 		char *next = strchr(line, '\n');
 		size_t len = next ? (size_t)(next - line) : strlen(line);
 
-		if (len > 4 && strncmp(line, "### ", 4) == 0 &&
-		    l->n_areas < 16)
+		if (len > 4 && strncmp(line, "### ", 4) == 0 && l->n_areas < 16)
 			snprintf(l->areas[l->n_areas++], 32, "%.*s",
 				 (int)(len - 4), line + 4);
 		if (len > 10 && strncmp(line, "- `daemon/", 10) == 0) {
@@ -306,7 +305,8 @@ static void docs_layout_read(struct docs_layout *l)
 
 			colon = memchr(line, ':', len);
 			end = colon ? colon : end;
-			while ((t = memchr(t, '`', (size_t)(end - t))) != NULL &&
+			while ((t = memchr(t, '`', (size_t)(end - t))) !=
+				       NULL &&
 			       l->n_files < 256) {
 				const char *q = memchr(t + 1, '`',
 						       (size_t)(end - t - 1));
@@ -360,8 +360,10 @@ static void docs_layout_check(const char *rel, void *arg)
 	for (size_t i = 0; i < l->n_files && !listed; i++)
 		listed = strcmp(l->files[i], rel) == 0;
 	cr_expect(listed, "doc/layout.md does not list %s", rel);
-	cr_expect_geq(rank, 0, "%s: its area has no heading in "
-			       "doc/layout.md", rel);
+	cr_expect_geq(rank, 0,
+		      "%s: its area has no heading in "
+		      "doc/layout.md",
+		      rel);
 	s = docs_src(rel);
 	cr_assert_not_null(s, "%s", rel);
 	for (const char *p = s; (p = strstr(p, "#include \"daemon/")) != NULL;

@@ -141,25 +141,36 @@ Test(fetch, the_aia_url_of_the_certificate_is_used, .timeout = 90)
 	int rport = kst_h_free_port();
 
 	/* a PKI whose leaves name this test's responder */
-	snprintf(cmd, sizeof(cmd), "%s/scripts/pki.sh -u http://127.0.0.1:%d/ %s",
+	snprintf(cmd, sizeof(cmd),
+		 "%s/scripts/pki.sh -u http://127.0.0.1:%d/ %s",
 		 getenv("KST_SRCDIR") ? getenv("KST_SRCDIR") : ".", rport, pki);
 	cr_assert_eq(kst_h_sh(cmd, NULL, 60000), 0);
 	memset(&r, 0, sizeof(r));
 	{
 		char idx[600], ca[600], key[600], l[64];
-		char *argv[] = {(char *)kst_h_tool("kst-ocspd"), "-l", l,
-				"--index", idx, "--ca", ca, "--rsigner", ca,
-				"--rkey", key, "--log",
-				(char *)kst_h_path("aia.requests"), NULL};
+		char *argv[] = {(char *)kst_h_tool("kst-ocspd"),
+				"-l",
+				l,
+				"--index",
+				idx,
+				"--ca",
+				ca,
+				"--rsigner",
+				ca,
+				"--rkey",
+				key,
+				"--log",
+				(char *)kst_h_path("aia.requests"),
+				NULL};
 
 		snprintf(idx, sizeof(idx), "%s/index.txt", pki);
 		snprintf(ca, sizeof(ca), "%s/int.crt", pki);
 		snprintf(key, sizeof(key), "%s/int.key", pki);
 		snprintf(l, sizeof(l), "127.0.0.1:%d", rport);
 		r.pid = kst_h_spawn(argv, kst_h_path("aia.log"));
-		cr_assert_eq(kst_h_wait_log(kst_h_path("aia.log"), "ready",
-					    10000),
-			     0);
+		cr_assert_eq(
+			kst_h_wait_log(kst_h_path("aia.log"), "ready", 10000),
+			0);
 	}
 	cr_assert(asprintf(&secs, "cert = %s/localhost-ecdsa.pem\n", pki) > 0);
 	start(NULL, secs, "");
@@ -227,10 +238,10 @@ struct fault {
 };
 
 static const struct fault faults[] = {
-	{"http500", "http"},          {"garbage", "body"},
-	{"wrong-key", "signer"},   {"other-cert", "no-match"},
-	{"expired", "expired"},       {"trylater", "status"},
-	{"redirect", "redirect"},     {"hang", "timeout"},
+	{"http500", "http"},	  {"garbage", "body"},
+	{"wrong-key", "signer"},  {"other-cert", "no-match"},
+	{"expired", "expired"},	  {"trylater", "status"},
+	{"redirect", "redirect"}, {"hang", "timeout"},
 };
 
 ParameterizedTestParameters(fetch, a_bad_answer_is_recorded_and_the_staple_kept)

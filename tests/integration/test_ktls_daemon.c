@@ -153,9 +153,9 @@ Test(ktls, payloads_from_1_byte_to_16_mib_arrive_byte_exact, .timeout = 600)
 			     0, "%s: %s", sizes[i], out);
 		free(out);
 	}
-	cr_expect_eq(status_num(kernel_ktls ? "conns_ktls_rx"
-					    : "conns_userspace"),
-		     4);
+	cr_expect_eq(
+		status_num(kernel_ktls ? "conns_ktls_rx" : "conns_userspace"),
+		4);
 	kst_edge_stop(&edge);
 }
 
@@ -196,8 +196,7 @@ ParameterizedTestParameters(ktls, a_client_key_update_rekeys_or_closes_cleanly)
  * rekeys.
  */
 ParameterizedTest(const struct ku_case *kind, ktls,
-		  a_client_key_update_rekeys_or_closes_cleanly,
-		  .timeout = 300)
+		  a_client_key_update_rekeys_or_closes_cleanly, .timeout = 300)
 {
 	bool requested = strcmp(kind->opt, "--key-update-requested") == 0;
 	struct kst_tls_stat s0, s1;
@@ -256,8 +255,7 @@ ParameterizedTestParameters(ktls, several_key_updates_stay_byte_exact_both_ways)
  * rekey counters equal the kernel's (tls_stat, in this test's netns).
  * A kTLS kernel that cannot rekey ends it cleanly at the first. */
 ParameterizedTest(const struct rekey_case *rc, ktls,
-		  several_key_updates_stay_byte_exact_both_ways,
-		  .timeout = 300)
+		  several_key_updates_stay_byte_exact_both_ways, .timeout = 300)
 {
 	bool requested = strcmp(rc->opt, "--key-update-requested") == 0;
 	struct kst_tls_stat s0, s1;
@@ -322,8 +320,7 @@ ParameterizedTestParameters(ktls, openssl_s_client_key_updates_stay_byte_exact)
  * transfer (hwtest/guest/sclient-keyupdate.sh); every byte comes back.
  * A kTLS kernel that cannot rekey ends it cleanly at the first `k`. */
 ParameterizedTest(const struct sclient_case *sc, ktls,
-		  openssl_s_client_key_updates_stay_byte_exact,
-		  .timeout = 300)
+		  openssl_s_client_key_updates_stay_byte_exact, .timeout = 300)
 {
 	struct kst_tls_stat s0, s1;
 	char cmd[512], *out = NULL;
@@ -442,8 +439,7 @@ Test(ktls, the_record_limit_rekeys_instead_of_closing, .timeout = 300)
 			kst_h_count(edge.d.log, "before its keys wear out"), 0);
 	} else {
 		cr_expect_neq(rc, 0, "closed at the limit: %s", out);
-		cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1", "%s",
-				 out);
+		cr_expect_str_eq(kst_h_kv(out, "close_notify"), "1", "%s", out);
 		cr_expect_eq(
 			kst_h_count(edge.d.log, "before its keys wear out"), 1);
 	}

@@ -64,7 +64,7 @@ static int source_start(long long n, struct kst_h_backend *b)
 	return b->port;
 }
 
-#define PIPE_BYTES (64LL * 1024)
+#define PIPE_BYTES    (64LL * 1024)
 #define SPLICE_BUDGET ((long long)KST_RELAY_ROUNDS * PIPE_BYTES)
 
 Test(ktls_datapath, half_close_responses_around_pipe_and_budget_multiples,
@@ -89,8 +89,8 @@ Test(ktls_datapath, half_close_responses_around_pipe_and_budget_multiples,
 				ports[i] = kst_h_free_port(), j = -1;
 	}
 	for (int i = 0; i < NSIZES; i++) {
-		char *one = kst_h_conf_web(ports[i], bports[i],
-					   "ktls = require\n");
+		char *one =
+			kst_h_conf_web(ports[i], bports[i], "ktls = require\n");
 
 		cr_assert(one != NULL &&
 			  strncmp(one, "[listener:web]", 14) == 0);
@@ -110,8 +110,9 @@ Test(ktls_datapath, half_close_responses_around_pipe_and_budget_multiples,
 					  "--half-close", "--expect-recv", want,
 					  "--conns", "6", "--parallel", "2",
 					  NULL),
-			     0, "spliced response of %lld bytes after a "
-				"half-close:\n%s",
+			     0,
+			     "spliced response of %lld bytes after a "
+			     "half-close:\n%s",
 			     sizes[i], out ? out : "");
 		free(out);
 	}
@@ -243,8 +244,9 @@ Test(ktls_datapath, a_low_open_files_limit_counts_the_splice_pipes,
 	 * own */
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "%s", strerror(errno));
 	/* max-handshakes out of the way: this is about descriptors */
-	conf = kst_h_conf_web(port, b.port,
-			      "ktls = require\n[global]\nmax-handshakes = 200\n");
+	conf = kst_h_conf_web(
+		port, b.port,
+		"ktls = require\n[global]\nmax-handshakes = 200\n");
 	cr_assert_eq(kst_h_daemon_start(&d, conf), 0);
 	cr_expect_geq(kst_h_count(d.log, "6 per connection"), 1,
 		      "max-connections counts the pipes (see %s)", d.log);
@@ -292,8 +294,7 @@ static int fd_count(pid_t pid, int *highest)
 	return n;
 }
 
-Test(ktls_datapath, no_pipe_to_be_had_copies_instead_of_cutting,
-     .timeout = 120)
+Test(ktls_datapath, no_pipe_to_be_had_copies_instead_of_cutting, .timeout = 120)
 {
 	struct kst_h_daemon d;
 	struct kst_h_backend b;
@@ -303,8 +304,7 @@ Test(ktls_datapath, no_pipe_to_be_had_copies_instead_of_cutting,
 
 	require_ktls();
 	cr_assert_eq(kst_h_backend_start(&b, "echo", false), 0);
-	conf = kst_h_conf_web(port, b.port,
-			      "ktls = require\n");
+	conf = kst_h_conf_web(port, b.port, "ktls = require\n");
 	cr_assert_eq(kst_h_daemon_start(&d, conf), 0);
 	/* no kTLS connection yet: no pipe pooled, no sock_diag socket. Room
 	 * for 3 more descriptors: the client socket, sock_diag, the backend

@@ -82,11 +82,10 @@ Test(lifecycle, check_reports_every_broken_file_with_its_line, .timeout = 30)
 		"localhost-ecdsa.crt", "int.crt", "localhost-ecdsa.key", NULL};
 	static const char *const no_chain[] = {"localhost-ecdsa.crt",
 					       "localhost-ecdsa.key", NULL};
-	static const char *const wrong_key[] = {"localhost-ecdsa.crt",
-						"int.crt", "other-ecdsa.key",
-						NULL};
-	static const char *const disorder[] = {"localhost-ecdsa.crt",
-					       "int.crt", "rogue-ca.crt",
+	static const char *const wrong_key[] = {
+		"localhost-ecdsa.crt", "int.crt", "other-ecdsa.key", NULL};
+	static const char *const disorder[] = {"localhost-ecdsa.crt", "int.crt",
+					       "rogue-ca.crt",
 					       "localhost-ecdsa.key", NULL};
 	char *text = NULL, *out = NULL, want[600];
 	struct {
@@ -103,25 +102,25 @@ Test(lifecycle, check_reports_every_broken_file_with_its_line, .timeout = 30)
 	};
 
 	cr_assert(asprintf(&text,
-			   "[listener:web]\n"                        /* 1 */
-			   "bind = 127.0.0.1:8443\n"                 /* 2 */
-			   "backend = 127.0.0.1:8080\n"              /* 3 */
-			   "# the certificates\n"                    /* 4 */
-			   "cert = %s\n"                             /* 5 */
-			   "cert = %s\n"                             /* 6 */
-			   "cert = %s\n"                             /* 7 */
-			   "cert = /nonexistent/missing.pem\n"       /* 8 */
-			   "cert = %s\n"                             /* 9 */
-			   "ciphers-typo = HIGH\n"                   /* 10 */
-			   "proxy-protocol = v3\n",                  /* 11 */
+			   "[listener:web]\n"		       /* 1 */
+			   "bind = 127.0.0.1:8443\n"	       /* 2 */
+			   "backend = 127.0.0.1:8080\n"	       /* 3 */
+			   "# the certificates\n"	       /* 4 */
+			   "cert = %s\n"		       /* 5 */
+			   "cert = %s\n"		       /* 6 */
+			   "cert = %s\n"		       /* 7 */
+			   "cert = /nonexistent/missing.pem\n" /* 8 */
+			   "cert = %s\n"		       /* 9 */
+			   "ciphers-typo = HIGH\n"	       /* 10 */
+			   "proxy-protocol = v3\n",	       /* 11 */
 			   pem("wrongkey.pem", 0600, wrong_key),
 			   pem("nochain.pem", 0600, no_chain),
 			   pem("groupread.pem", 0640, leaf_int_key),
 			   pem("disorder.pem", 0600, disorder)) > 0);
 	cr_assert_eq(check(text, &out), 1, "%s", out);
 	for (size_t i = 0; i < sizeof(expect) / sizeof(*expect); i++) {
-		snprintf(want, sizeof(want), "%s:%d: ",
-			 kst_h_path("check.conf"), expect[i].line);
+		snprintf(want, sizeof(want),
+			 "%s:%d: ", kst_h_path("check.conf"), expect[i].line);
 		cr_expect(strstr(out, want) != NULL &&
 				  strstr(strstr(out, want), expect[i].needle) !=
 					  NULL,
@@ -148,13 +147,13 @@ Test(lifecycle, check_tells_the_issuer_from_a_namesake, .timeout = 30)
 	char *text = NULL, *out = NULL, want[600];
 
 	cr_assert(asprintf(&text,
-			   "[listener:web]\n"            /* 1 */
-			   "bind = 127.0.0.1:8443\n"     /* 2 */
-			   "backend = 127.0.0.1:8080\n"  /* 3 */
-			   "# the certificates\n"        /* 4 */
-			   "cert = %s\n"                 /* 5 */
-			   "cert = %s\n"                 /* 6 */
-			   "cert = %s\n",                /* 7 */
+			   "[listener:web]\n"		/* 1 */
+			   "bind = 127.0.0.1:8443\n"	/* 2 */
+			   "backend = 127.0.0.1:8080\n" /* 3 */
+			   "# the certificates\n"	/* 4 */
+			   "cert = %s\n"		/* 5 */
+			   "cert = %s\n"		/* 6 */
+			   "cert = %s\n",		/* 7 */
 			   pem("twin-ids.pem", 0600, twin_ids),
 			   pem("twin-sig.pem", 0600, twin_sig),
 			   pem("good-sig.pem", 0600, good_sig)) > 0);
@@ -162,31 +161,37 @@ Test(lifecycle, check_tells_the_issuer_from_a_namesake, .timeout = 30)
 	for (int line = 5; line <= 7; line++) {
 		const char *at;
 
-		snprintf(want, sizeof(want), "%s:%d: ",
-			 kst_h_path("check.conf"), line);
+		snprintf(want, sizeof(want),
+			 "%s:%d: ", kst_h_path("check.conf"), line);
 		at = strstr(out, want);
 		if (line < 7)
 			cr_expect(at != NULL &&
-					  strstr(at, "chain incomplete") != NULL,
+					  strstr(at, "chain incomplete") !=
+						  NULL,
 				  "expected \"%schain incomplete\" in:\n%s",
 				  want, out);
 		else
-			cr_expect(at == NULL, "good-sig.pem refused:\n%s",
-				  out);
+			cr_expect(at == NULL, "good-sig.pem refused:\n%s", out);
 	}
 	free(text);
 	free(out);
 }
 
-Test(lifecycle, sigterm_lets_open_connections_finish_and_exits_0,
-     .timeout = 60)
+Test(lifecycle, sigterm_lets_open_connections_finish_and_exits_0, .timeout = 60)
 {
 	struct kst_h_daemon d;
 	struct kst_h_backend b;
 	char *conf, addr[64];
-	char *argv[] = {(char *)kst_h_tool("kst-client"), "-c", addr,
-			"--send", "1M", "--expect-echo", "--half-close",
-			"--hold", "2", NULL};
+	char *argv[] = {(char *)kst_h_tool("kst-client"),
+			"-c",
+			addr,
+			"--send",
+			"1M",
+			"--expect-echo",
+			"--half-close",
+			"--hold",
+			"2",
+			NULL};
 	int port = kst_h_free_port(), rc;
 	long long t_term, t_client, t_exit;
 	pid_t client;
@@ -221,8 +226,15 @@ Test(lifecycle, sigterm_drain_is_bounded, .timeout = 60)
 	struct kst_h_daemon d;
 	struct kst_h_backend b;
 	char *conf, addr[64];
-	char *argv[] = {(char *)kst_h_tool("kst-client"), "-c", addr,
-			"--send", "10", "--expect-echo", "--hold", "30", NULL};
+	char *argv[] = {(char *)kst_h_tool("kst-client"),
+			"-c",
+			addr,
+			"--send",
+			"10",
+			"--expect-echo",
+			"--hold",
+			"30",
+			NULL};
 	int port = kst_h_free_port();
 	long long t0;
 	pid_t client;

@@ -40,8 +40,8 @@ static void start(const char *global, const char *certs)
 /* `bpftool -j map dump pinned <pins>/kst_certs_v2`, after a flush */
 static char *dump(void)
 {
-	char map[256], *argv[] = {"bpftool", "-j", "map", "dump", "pinned",
-				  map, NULL};
+	char map[256],
+		*argv[] = {"bpftool", "-j", "map", "dump", "pinned", map, NULL};
 	char *out = NULL;
 
 	usleep(1300 * 1000);
@@ -56,8 +56,7 @@ static char *field(const char *dumpt, const char *cert, const char *key)
 	return kst_h_json_get(dumpt, cert, key);
 }
 
-static long long field_num(const char *dumpt, const char *cert,
-			   const char *key)
+static long long field_num(const char *dumpt, const char *cert, const char *key)
 {
 	char *v = field(dumpt, cert, key);
 	long long n;
@@ -117,9 +116,11 @@ Test(metrics, the_map_shows_each_cert_with_its_staples_times_and_counts,
      .timeout = 90)
 {
 	char *certs = NULL, *dumpt, *text = NULL, *st;
-	char *argv[] = {"openssl", "ocsp", "-respin",
-			(char *)kst_h_pki("ocsp/localhost-ecdsa.der"),
-			"-resp_text", "-noverify", NULL};
+	char *argv[] = {
+		"openssl",    "ocsp",
+		"-respin",    (char *)kst_h_pki("ocsp/localhost-ecdsa.der"),
+		"-resp_text", "-noverify",
+		NULL};
 
 	staple_cli("localhost-ecdsa");
 	cr_assert(asprintf(&certs, "cert = %s\ncert = %s\n",
@@ -141,9 +142,15 @@ Test(metrics, the_map_shows_each_cert_with_its_staples_times_and_counts,
 	free(st);
 	/* the value names its certificate as openssl does (lower case) */
 	{
-		char *fp = NULL, *fpargv[] = {
-			"openssl", "x509", "-noout", "-fingerprint", "-sha256",
-			"-in", (char *)kst_h_leaf("localhost-ecdsa"), NULL};
+		char *fp = NULL,
+		     *fpargv[] = {"openssl",
+				  "x509",
+				  "-noout",
+				  "-fingerprint",
+				  "-sha256",
+				  "-in",
+				  (char *)kst_h_leaf("localhost-ecdsa"),
+				  NULL};
 
 		cr_assert_eq(kst_h_run(fpargv, NULL, 0, &fp, 10000), 0);
 		for (char *q = fp; *q; q++)
@@ -205,9 +212,9 @@ Test(metrics, state_changes_show_within_the_flush_interval, .timeout = 90)
 	dumpt = dump(); /* within one flush of the drop */
 	st = field(dumpt, "localhost-ecdsa.pem", "state");
 	cr_expect_str_eq(st, "KST_STAPLE_EXPIRED", "%s", dumpt);
-	cr_expect_eq(field_num(dumpt, "localhost-ecdsa.pem",
-			       "secs_to_next_update"),
-		     0);
+	cr_expect_eq(
+		field_num(dumpt, "localhost-ecdsa.pem", "secs_to_next_update"),
+		0);
 	free(st);
 	free(dumpt);
 	free(certs);

@@ -250,15 +250,20 @@ Test(privs, key_files_must_be_private_and_owned_by_root_or_the_service_user,
  * CAP_DAC_OVERRIDE: the service user's 0750 state-dir must not read as
  * unwritable there (root's own access() is not the question).
  */
-Test(privs, check_in_a_bounding_set_without_dac_override_accepts_the_users_state_dir,
+Test(privs,
+     check_in_a_bounding_set_without_dac_override_accepts_the_users_state_dir,
      .timeout = 60)
 {
 	const char *state = kst_h_path("state");
 	const char *key = NULL;
 	char *out = NULL;
-	char *argv[] = {"setpriv", "--bounding-set=-dac_override",
-			(char *)kst_h_kstapled(), "-t", "-c",
-			(char *)kst_h_path("keys.conf"), NULL};
+	char *argv[] = {"setpriv",
+			"--bounding-set=-dac_override",
+			(char *)kst_h_kstapled(),
+			"-t",
+			"-c",
+			(char *)kst_h_path("keys.conf"),
+			NULL};
 
 	kst_test_require(geteuid() == 0, "needs root to chown the state-dir");
 	kst_test_require(access("/usr/bin/setpriv", X_OK) == 0,

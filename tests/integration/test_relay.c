@@ -42,9 +42,8 @@ static void echo(struct kst_edge *f, const char *size, const char *conns,
 {
 	char *out = NULL;
 	int rc = kst_h_client(&out, 120000, "-c", f->addr, "--send", size,
-			      "--expect-echo", "--half-close", "--conns",
-			      conns, "--parallel", par, "--timeout", "20",
-			      NULL);
+			      "--expect-echo", "--half-close", "--conns", conns,
+			      "--parallel", par, "--timeout", "20", NULL);
 
 	cr_assert_eq(rc, 0, "echo of %s x %s failed:\n%s", size, conns, out);
 	free(out);
@@ -137,8 +136,12 @@ Test(relay, works_with_tls12_and_tls13, .timeout = 60)
 
 Test(relay, relays_to_a_unix_socket_backend, .timeout = 60)
 {
-	char *argv[] = {(char *)kst_h_tool("kst-backend"), "-m", "echo", "-l",
-			NULL, NULL};
+	char *argv[] = {(char *)kst_h_tool("kst-backend"),
+			"-m",
+			"echo",
+			"-l",
+			NULL,
+			NULL};
 	char l[600], *conf, *out = NULL, addr[64];
 	struct kst_h_daemon d;
 	int port = kst_h_free_port();
@@ -147,9 +150,9 @@ Test(relay, relays_to_a_unix_socket_backend, .timeout = 60)
 	snprintf(l, sizeof(l), "unix:%s", kst_h_path("backend.sock"));
 	argv[4] = l;
 	be = kst_h_spawn(argv, kst_h_path("unix-backend.log"));
-	cr_assert_eq(kst_h_wait_log(kst_h_path("unix-backend.log"), "ready",
-				    10000),
-		     0);
+	cr_assert_eq(
+		kst_h_wait_log(kst_h_path("unix-backend.log"), "ready", 10000),
+		0);
 	conf = kst_h_conf_web(port, 1, NULL);
 	/* the listener's backend line, pointed at the socket */
 	*strstr(conf, "backend = 127.0.0.1:1") = '#';
@@ -194,8 +197,7 @@ Test(relay, the_client_keeps_sending_after_the_backend_half_closes,
 	free(log);
 }
 
-Test(relay, a_backend_that_does_not_answer_hits_connect_timeout,
-     .timeout = 60)
+Test(relay, a_backend_that_does_not_answer_hits_connect_timeout, .timeout = 60)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sin);

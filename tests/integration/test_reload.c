@@ -43,23 +43,24 @@ static const char *renew(const char *pki, const char *serial_hex)
 	char cmd[4096];
 	const char *pem = kst_h_path("renewed.pem");
 
-	snprintf(cmd, sizeof(cmd),
-		 "set -e; cd %s\n"
-		 "printf 'basicConstraints=critical,CA:FALSE\\n"
-		 "keyUsage=critical,digitalSignature\\n"
-		 "extendedKeyUsage=serverAuth\\n"
-		 "subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > renew.ext\n"
-		 "openssl req -new -key localhost-ecdsa.key -subj /CN=localhost "
-		 "-out renew.csr 2>/dev/null\n"
-		 "openssl x509 -req -in renew.csr -CA int.crt -CAkey int.key "
-		 "-set_serial 0x%s -days 30 -extfile renew.ext -out renew.crt "
-		 "2>/dev/null\n"
-		 "exp=$(date -u -d '+30 days' +%%y%%m%%d%%H%%M%%SZ)\n"
-		 "printf 'V\\t%%s\\t\\t%s\\tunknown\\t/CN=localhost\\n' "
-		 "\"$exp\" >> index.txt\n"
-		 "cat renew.crt int.crt localhost-ecdsa.key > %s\n"
-		 "chmod 600 %s\n",
-		 pki, serial_hex, serial_hex, pem, pem);
+	snprintf(
+		cmd, sizeof(cmd),
+		"set -e; cd %s\n"
+		"printf 'basicConstraints=critical,CA:FALSE\\n"
+		"keyUsage=critical,digitalSignature\\n"
+		"extendedKeyUsage=serverAuth\\n"
+		"subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > renew.ext\n"
+		"openssl req -new -key localhost-ecdsa.key -subj /CN=localhost "
+		"-out renew.csr 2>/dev/null\n"
+		"openssl x509 -req -in renew.csr -CA int.crt -CAkey int.key "
+		"-set_serial 0x%s -days 30 -extfile renew.ext -out renew.crt "
+		"2>/dev/null\n"
+		"exp=$(date -u -d '+30 days' +%%y%%m%%d%%H%%M%%SZ)\n"
+		"printf 'V\\t%%s\\t\\t%s\\tunknown\\t/CN=localhost\\n' "
+		"\"$exp\" >> index.txt\n"
+		"cat renew.crt int.crt localhost-ecdsa.key > %s\n"
+		"chmod 600 %s\n",
+		pki, serial_hex, serial_hex, pem, pem);
 	cr_assert_eq(kst_h_sh(cmd, NULL, 30000), 0, "%s", cmd);
 	return pem;
 }
@@ -83,11 +84,27 @@ Test(reload, under_load_renews_adds_and_removes_without_a_failure,
 	char load_addr[64], hold_addr[64];
 	int pa = kst_h_free_port(), pb = kst_h_free_port(),
 	    pc = kst_h_free_port();
-	char *load[] = {(char *)kst_h_tool("kst-client"), "-c", load_addr,
-			"--send", "8k", "--expect-echo", "--half-close",
-			"--conns", "3000", "--parallel", "6", NULL};
-	char *hold[] = {(char *)kst_h_tool("kst-client"), "-c", hold_addr,
-			"--send", "64k", "--expect-echo", "--hold", "4", NULL};
+	char *load[] = {(char *)kst_h_tool("kst-client"),
+			"-c",
+			load_addr,
+			"--send",
+			"8k",
+			"--expect-echo",
+			"--half-close",
+			"--conns",
+			"3000",
+			"--parallel",
+			"6",
+			NULL};
+	char *hold[] = {(char *)kst_h_tool("kst-client"),
+			"-c",
+			hold_addr,
+			"--send",
+			"64k",
+			"--expect-echo",
+			"--hold",
+			"4",
+			NULL};
 	pid_t lp, hp;
 	const char *renewed;
 

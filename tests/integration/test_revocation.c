@@ -54,8 +54,7 @@ static void mint_all(void)
 
 	/* past its refresh point (half-way): a start fetches at once */
 	mint("good_old.der", V_OCSP_CERTSTATUS_GOOD, now - 7200, now + 3600);
-	mint("revoked.der", V_OCSP_CERTSTATUS_REVOKED, now - 3600,
-	     now + 86400);
+	mint("revoked.der", V_OCSP_CERTSTATUS_REVOKED, now - 3600, now + 86400);
 	mint("good_new.der", V_OCSP_CERTSTATUS_GOOD, now - 60, now + 86400);
 }
 
@@ -72,8 +71,8 @@ static void serve(const char *file)
 /* The operator's staple file beside the leaf: a copy of file. */
 static void operator_file(const char *file)
 {
-	cr_assert_eq(kst_h_copy(kst_h_path(file),
-				kst_h_path(LEAF ".pem.ocsp"), 0644),
+	cr_assert_eq(kst_h_copy(kst_h_path(file), kst_h_path(LEAF ".pem.ocsp"),
+				0644),
 		     0);
 }
 
@@ -300,8 +299,7 @@ Test(revocation, deleting_the_record_by_hand_is_the_override, .timeout = 90)
 	stop_all();
 }
 
-Test(revocation, status_says_revoked_through_reload_and_restart,
-     .timeout = 90)
+Test(revocation, status_says_revoked_through_reload_and_restart, .timeout = 90)
 {
 	revoked_with_old_good_files(NULL);
 	if (!exporting()) {

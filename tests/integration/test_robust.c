@@ -110,7 +110,8 @@ Test(robust, a_truncated_client_hello_costs_only_its_own_connection,
 	/* a TLS record header announcing 512 bytes, and 20 of them */
 	static const unsigned char hello[] = {
 		0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc,
-		0x03, 0x03, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+		0x03, 0x03, 1,	  2,	3,    4,    5,	  6,	7,
+		8,    9,    10,	  11,	12,   13,   14};
 	int fd, held;
 
 	start("handshake-timeout = 1s\n");
@@ -127,8 +128,7 @@ Test(robust, a_truncated_client_hello_costs_only_its_own_connection,
 	kst_edge_stop(&edge);
 }
 
-Test(robust, a_client_idle_past_the_handshake_timeout_is_closed,
-     .timeout = 60)
+Test(robust, a_client_idle_past_the_handshake_timeout_is_closed, .timeout = 60)
 {
 	long ms;
 	int fd;
@@ -162,7 +162,11 @@ Test(robust, a_refusing_backend_closes_that_client_and_serving_goes_on,
 	/* the backend comes back on the same port: service resumes */
 	{
 		char port_s[16], *argv[] = {(char *)kst_h_tool("kst-backend"),
-					    "-m", "echo", "-l", NULL, NULL};
+					    "-m",
+					    "echo",
+					    "-l",
+					    NULL,
+					    NULL};
 		char l[64];
 
 		snprintf(port_s, sizeof(port_s), "%d", edge.b.port);

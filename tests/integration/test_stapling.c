@@ -101,8 +101,7 @@ Test(stapling, openssl_s_client_sees_a_successful_response_for_its_serial,
 	certs = certs_line("localhost-ecdsa", NULL);
 	start(NULL, certs);
 	cr_assert_eq(kst_h_run(argv, "Q\n", 2, &out, 20000), 0, "%s", out);
-	cr_expect(strstr(out, "OCSP Response Status: successful (0x0)") !=
-			  NULL,
+	cr_expect(strstr(out, "OCSP Response Status: successful (0x0)") != NULL,
 		  "%s", out);
 	cr_expect(strstr(out, "Cert Status: good") != NULL);
 	serial = kst_h_read(kst_h_pki("leaves.txt"));
@@ -121,13 +120,28 @@ Test(stapling, curl_cert_status_passes_with_a_staple_and_fails_without,
 	char *certs, *out = NULL, url[128];
 	/* the ECDSA cert has a staple, the RSA cert none; curl's request is
 	 * echoed back as a (malformed) response: only the TLS part matters */
-	char *ec[] = {"curl", "-sS", "--cert-status", "--cacert",
-		      (char *)kst_h_pki("root.crt"), "--max-time", "5", url,
+	char *ec[] = {"curl",
+		      "-sS",
+		      "--cert-status",
+		      "--cacert",
+		      (char *)kst_h_pki("root.crt"),
+		      "--max-time",
+		      "5",
+		      url,
 		      NULL};
-	char *rsa[] = {"curl", "-sS", "--cert-status", "--cacert",
-		       (char *)kst_h_pki("root.crt"), "--max-time", "5",
-		       "--tls-max", "1.2", "--ciphers",
-		       "ECDHE-RSA-AES128-GCM-SHA256", url, NULL};
+	char *rsa[] = {"curl",
+		       "-sS",
+		       "--cert-status",
+		       "--cacert",
+		       (char *)kst_h_pki("root.crt"),
+		       "--max-time",
+		       "5",
+		       "--tls-max",
+		       "1.2",
+		       "--ciphers",
+		       "ECDHE-RSA-AES128-GCM-SHA256",
+		       url,
+		       NULL};
 
 	staple_cli("localhost-ecdsa");
 	certs = certs_line("localhost-ecdsa", "localhost-rsa");
@@ -148,9 +162,14 @@ Test(stapling, curl_cert_status_passes_with_a_staple_and_fails_without,
 Test(stapling, gnutls_cli_verifies_the_staple, .timeout = 60)
 {
 	char *certs, *out = NULL, p[16];
-	char *argv[] = {"gnutls-cli", "--x509cafile",
-			(char *)kst_h_pki("root.crt"), "--ocsp", "-p", p,
-			"localhost", NULL};
+	char *argv[] = {"gnutls-cli",
+			"--x509cafile",
+			(char *)kst_h_pki("root.crt"),
+			"--ocsp",
+			"-p",
+			p,
+			"localhost",
+			NULL};
 
 	staple_cli("localhost-ecdsa");
 	certs = certs_line("localhost-ecdsa", NULL);
@@ -158,8 +177,7 @@ Test(stapling, gnutls_cli_verifies_the_staple, .timeout = 60)
 	snprintf(p, sizeof(p), "%d", edge.port);
 	kst_h_run(argv, "", 0, &out, 20000);
 	cr_expect(strstr(out, "OCSP status request") != NULL, "%s", out);
-	cr_expect(strstr(out, "The certificate is trusted") != NULL, "%s",
-		  out);
+	cr_expect(strstr(out, "The certificate is trusted") != NULL, "%s", out);
 	cr_expect(strstr(out, "Connecting to OCSP server") == NULL,
 		  "it had no need to ask the responder: %s", out);
 	free(out);
@@ -413,8 +431,7 @@ static int line_of(const char *file, const char *prefix)
  * signalfd by that thread, could not stop it). Every wait below is bounded
  * so that, against such a daemon, the test fails instead of hanging.
  */
-Test(stapling, a_fifo_as_staple_file_is_refused_without_hanging,
-     .timeout = 90)
+Test(stapling, a_fifo_as_staple_file_is_refused_without_hanging, .timeout = 90)
 {
 	char *certs, *text = NULL, *out = NULL, want[700];
 	const char *fifo = kst_h_path("localhost-ecdsa.pem.ocsp");

@@ -133,9 +133,9 @@ static int listen_sockets(int port)
 Test(systemd, serves_tls_on_the_sockets_systemd_passes, .timeout = 90)
 {
 	char *conf = NULL, *out = NULL, l[64], cpath[512], logp[512];
-	char *argv[] = {"/usr/bin/systemd-socket-activate", "-l", l,
-			"--fdname=web", (char *)kst_h_kstapled(), "-c", cpath,
-			NULL};
+	char *argv[] = {
+		"/usr/bin/systemd-socket-activate", "-l", l,	 "--fdname=web",
+		(char *)kst_h_kstapled(),	    "-c", cpath, NULL};
 	int port = kst_h_free_port();
 
 	kst_test_require(access(argv[0], X_OK) == 0,
@@ -184,8 +184,7 @@ static unsigned long long proc_hex(pid_t pid, const char *key)
 	return v;
 }
 
-Test(systemd, drops_to_the_configured_user_without_capabilities,
-     .timeout = 90)
+Test(systemd, drops_to_the_configured_user_without_capabilities, .timeout = 90)
 {
 	char *conf = NULL, *out = NULL, pins[128], *argv[8], *status = NULL;
 	char state[512], uids[64];
@@ -275,8 +274,7 @@ Test(systemd, refuses_to_serve_as_root_unless_allowed, .timeout = 60)
 	free(conf);
 }
 
-Test(systemd, logs_in_journal_format_when_stderr_is_the_journal,
-     .timeout = 60)
+Test(systemd, logs_in_journal_format_when_stderr_is_the_journal, .timeout = 60)
 {
 	char *conf = NULL, *log, js[64];
 	struct stat st;

@@ -535,13 +535,14 @@ Test(tickets, check_warns_when_the_service_user_cannot_reread_the_file,
 	keys_write(text, 0600);
 	cr_assert_eq(chown(keys, 0, 0), 0);
 	snprintf(conf, sizeof(conf), "%s", kst_h_path("nobody.conf"));
-	cr_assert(asprintf(&c,
-			   "[global]\nuser = nobody\nbpf-pin-dir =\n"
-			   "state-dir = %s\nticket-keys = %s\n[ocsp]\n"
-			   "fetch = off\n[listener:web]\nbind = 127.0.0.1:8443\n"
-			   "backend = 127.0.0.1:8080\ncert = %s\n",
-			   kst_h_path("nobody-state"), keys,
-			   kst_h_leaf("localhost-ecdsa")) > 0);
+	cr_assert(
+		asprintf(&c,
+			 "[global]\nuser = nobody\nbpf-pin-dir =\n"
+			 "state-dir = %s\nticket-keys = %s\n[ocsp]\n"
+			 "fetch = off\n[listener:web]\nbind = 127.0.0.1:8443\n"
+			 "backend = 127.0.0.1:8080\ncert = %s\n",
+			 kst_h_path("nobody-state"), keys,
+			 kst_h_leaf("localhost-ecdsa")) > 0);
 	cr_assert_eq(kst_h_write(conf, c, 0644), 0);
 	free(c);
 	kst_h_run(check, NULL, 0, &out, 20000);
@@ -635,8 +636,9 @@ Test(tickets, status_counts_resumed_handshakes_and_refused_tickets,
 	cr_expect_eq(status_global_num(json, "tickets_refused_expired"), 0);
 	free(json);
 	{
-		char *argv[] = {(char *)kst_h_kstapled(), "status",
-				"--pin-dir", pins, "--prometheus", "-", NULL};
+		char *argv[] = {
+			(char *)kst_h_kstapled(), "status", "--pin-dir", pins,
+			"--prometheus",		  "-",	    NULL};
 		static const char *const want[] = {
 			"kstapled_handshakes_total 6",
 			"kstapled_handshakes_resumed_total 2",
@@ -677,20 +679,21 @@ static long long status_listener_num(const char *json, const char *name,
 	return n;
 }
 
-Test(tickets, status_counts_handshakes_and_tickets_per_listener,
-     .timeout = 120)
+Test(tickets, status_counts_handshakes_and_tickets_per_listener, .timeout = 120)
 {
 	char a[128], pins[128], extra[1200], cmd[200];
 	char t[2][600], u[600];
 	struct srv api;
 	char *json, *prom = NULL;
 	char *argv[] = {(char *)kst_h_kstapled(), "status", "--pin-dir", pins,
-			"--prometheus", "-", NULL};
+			"--prometheus",		  "-",	    NULL};
 	static const char *const want[] = {
 		"kstapled_listener_handshakes_total{listener=\"api\"} 2",
 		"kstapled_listener_handshakes_total{listener=\"web\"} 5",
-		"kstapled_listener_handshakes_resumed_total{listener=\"api\"} 0",
-		"kstapled_listener_handshakes_resumed_total{listener=\"web\"} 2",
+		"kstapled_listener_handshakes_resumed_total{listener=\"api\"} "
+		"0",
+		"kstapled_listener_handshakes_resumed_total{listener=\"web\"} "
+		"2",
 		"kstapled_listener_tickets_issued_total{listener=\"api\"} 3",
 		"kstapled_listener_tickets_issued_total{listener=\"web\"} 4",
 		"kstapled_handshakes_total 7",
@@ -731,9 +734,8 @@ Test(tickets, status_counts_handshakes_and_tickets_per_listener,
 	cr_expect_eq(status_listener_num(json, "api", "handshakes"), 2);
 	cr_expect_eq(status_listener_num(json, "api", "hs_resumed"), 0);
 	cr_expect_eq(status_listener_num(json, "api", "tickets_issued"), 3);
-	cr_expect_eq(status_listener_num(json, "api",
-					 "tickets_refused_unknown"),
-		     0);
+	cr_expect_eq(
+		status_listener_num(json, "api", "tickets_refused_unknown"), 0);
 	cr_expect_eq(status_global_num(json, "handshakes"), 6);
 	cr_expect_eq(status_global_num(json, "hs_resumed"), 2);
 	cr_expect_eq(status_global_num(json, "tickets_issued"), 6);

@@ -28,8 +28,8 @@ static void start(bool proxy, const char *extra)
 	struct kst_edge_conf c = {.web_certs = true};
 	char *lines = NULL;
 
-	cr_assert(asprintf(&lines, "cert = %s\n%s",
-			   kst_h_leaf("other-ecdsa"), extra ? extra : "") > 0);
+	cr_assert(asprintf(&lines, "cert = %s\n%s", kst_h_leaf("other-ecdsa"),
+			   extra ? extra : "") > 0);
 	c.listener = lines;
 	kst_edge_backend(&edge, "echo", proxy);
 	kst_edge_start(&edge, &c);

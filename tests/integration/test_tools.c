@@ -944,7 +944,8 @@ Test(tools, backend_decodes_the_proxy_v2_headers_haproxy_writes)
 	release(&be);
 }
 
-/* haproxy parses what daemon/datapath/proxy.c writes, and passes the addresses on */
+/* haproxy parses what daemon/datapath/proxy.c writes, and passes the addresses
+ * on */
 Test(tools, haproxy_accepts_the_headers_the_daemon_encoder_writes)
 {
 	const char *rec = tmp_path("hap2.json");

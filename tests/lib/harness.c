@@ -262,7 +262,8 @@ pid_t kst_h_spawn(char *const argv[], const char *log)
 
 	kst_h_dir();
 	if (log != NULL) {
-		out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			   0644);
 		if (out < 0)
 			return -errno;
 	}
@@ -332,8 +333,9 @@ int kst_h_stop(pid_t pid, int sig, int ms)
 	kill(pid, sig);
 	rc = kst_h_wait(pid, ms);
 	if (rc == -ETIMEDOUT) {
-		fprintf(stderr, "harness: pid %d ignored signal %d for %d ms; "
-				"killing it\n",
+		fprintf(stderr,
+			"harness: pid %d ignored signal %d for %d ms; "
+			"killing it\n",
 			(int)pid, sig, ms);
 		kill(pid, SIGKILL);
 		rc = kst_h_wait(pid, 5000);
@@ -490,8 +492,9 @@ double kst_h_cpu_seconds(pid_t pid)
 	p = text ? strrchr(text, ')') : NULL;
 	/* fields after the command: state is 3rd, utime 14th, stime 15th */
 	if (p == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-		   &ut, &st) != 2) {
+	    sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+		   &st) != 2) {
 		free(text);
 		return -1;
 	}
@@ -641,8 +644,12 @@ static void h_pins_sweep(void)
 
 char *kst_h_status_json(const char *pins)
 {
-	char *argv[] = {(char *)kst_h_kstapled(), "status", "--json",
-			"--pin-dir", (char *)pins, NULL};
+	char *argv[] = {(char *)kst_h_kstapled(),
+			"status",
+			"--json",
+			"--pin-dir",
+			(char *)pins,
+			NULL};
 	char *out = NULL;
 
 	h_sleep_ms(1300);
@@ -751,10 +758,11 @@ int kst_h_daemon_start(struct kst_h_daemon *d, const char *conf_text)
 	snprintf(d->conf, sizeof(d->conf), "%s", kst_h_path("kstapled.conf"));
 	snprintf(d->log, sizeof(d->log), "%s", kst_h_path("kstapled.log"));
 	mkdir(kst_h_path("state"), 0700);
-	if (asprintf(&text,
-		     "[global]\nstate-dir = %s\nbpf-pin-dir =\nallow-root = on\n"
-		     "log-level = debug\nworkers = 2\n%s",
-		     kst_h_path("state"), conf_text) < 0)
+	if (asprintf(
+		    &text,
+		    "[global]\nstate-dir = %s\nbpf-pin-dir =\nallow-root = on\n"
+		    "log-level = debug\nworkers = 2\n%s",
+		    kst_h_path("state"), conf_text) < 0)
 		return -1;
 	kst_h_write(d->conf, text, 0644);
 	free(text);

@@ -128,8 +128,7 @@ struct kst_h_backend {
 };
 
 /* mode: "echo", "sink", "http", "source:N"; proxy: expect a PROXY header. */
-int kst_h_backend_start(struct kst_h_backend *b, const char *mode,
-			bool proxy);
+int kst_h_backend_start(struct kst_h_backend *b, const char *mode, bool proxy);
 void kst_h_backend_stop(struct kst_h_backend *b);
 
 /*
@@ -143,10 +142,10 @@ char *kst_h_conf_web(int port, int backend_port, const char *extra);
 struct kst_h_ocspd {
 	pid_t pid;
 	int port;
-	char url[64];      /* http://127.0.0.1:PORT/ */
-	char mode[512];    /* --mode-file: first word is the mode */
-	char log[512];     /* one line per request */
-	char out[512];     /* its stdout/stderr */
+	char url[64];	/* http://127.0.0.1:PORT/ */
+	char mode[512]; /* --mode-file: first word is the mode */
+	char log[512];	/* one line per request */
+	char out[512];	/* its stdout/stderr */
 };
 
 /* Start on a free port answering for pki_dir's index (NULL: the test

@@ -20,14 +20,14 @@
  * Skip the current criterion test with a reason unless cond holds; fail it
  * instead when KST_TEST_STRICT=1.
  */
-#define kst_test_require(cond, ...)                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			if (kst_test_strict())                                 \
-				cr_assert_fail(__VA_ARGS__);                   \
-			else                                                   \
-				cr_skip_test(__VA_ARGS__);                     \
-		}                                                              \
+#define kst_test_require(cond, ...)                          \
+	do {                                                 \
+		if (!(cond)) {                               \
+			if (kst_test_strict())               \
+				cr_assert_fail(__VA_ARGS__); \
+			else                                 \
+				cr_skip_test(__VA_ARGS__);   \
+		}                                            \
 	} while (0)
 
 bool kst_test_strict(void);
@@ -50,8 +50,8 @@ int kst_test_read_file(const char *path, unsigned char **buf, size_t *len);
 const char *kst_test_srcdir(void);
 /* An AF_INET or AF_INET6 address (text) and port, or for any other family
  * an AF_UNIX path, in *ss; 0, or -EINVAL if the text does not parse. */
-int kst_test_sockaddr(struct sockaddr_storage *ss, int family,
-		      const char *addr, unsigned short port);
+int kst_test_sockaddr(struct sockaddr_storage *ss, int family, const char *addr,
+		      unsigned short port);
 const char *kst_test_builddir(void);
 
 #endif

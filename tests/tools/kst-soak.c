@@ -25,10 +25,10 @@
  * 1.3 echo or upload sends one, update_requested or not, at a random point
  * of its body: every byte must still arrive, except on a kTLS kernel that
  * cannot rekey, /proc/net/tls_stat without TlsRxRekeyOk, where the daemon
- * may end the transfer early with a close_notify after an exact prefix). Sizes run from 0 B
- * to --max-size, weighted near the TLS record (16 KiB), the relay buffer
- * (64 KiB less its header), the pipe (64 KiB) and multiples of the relay's
- * per-wakeup budget (64 rounds of one buffer).
+ * may end the transfer early with a close_notify after an exact prefix). Sizes
+ * run from 0 B to --max-size, weighted near the TLS record (16 KiB), the relay
+ * buffer (64 KiB less its header), the pipe (64 KiB) and multiples of the
+ * relay's per-wakeup budget (64 rounds of one buffer).
  *
  * --chaos picks which of reloads, swaps, flaps and ticket-key rotations
  * happen (to tell a reload bug from a relay bug). The daemon shares
@@ -77,17 +77,18 @@
 #include "tests/lib/pattern.h"
 #include "tests/lib/toolutil.h"
 
-#define SK_BUF		(64 * 1024)
-#define SK_RECORD	16384u
-#define SK_RELAY_CAP	(65536u - 8u) /* KST_BUF_CAP: 64 KiB less the header */
-#define SK_PIPE		65536u
-#define SK_BUDGET	(64u * SK_RELAY_CAP) /* relay rounds per wakeup */
-#define SK_IDLE_MS	30000		     /* a transfer's inactivity limit */
-#define SK_RST_SEED	0x5eedu
-#define SK_MAX_FAILS	32 /* failures described one by one */
-#define SK_HIST		8
-#define SK_WORKERS	2  /* workers = in the configuration */
-#define SK_PIPES_POOLED 16 /* KST_WORKER_PIPES_POOLED, daemon/datapath/worker.h */
+#define SK_BUF	     (64 * 1024)
+#define SK_RECORD    16384u
+#define SK_RELAY_CAP (65536u - 8u) /* KST_BUF_CAP: 64 KiB less the header */
+#define SK_PIPE	     65536u
+#define SK_BUDGET    (64u * SK_RELAY_CAP) /* relay rounds per wakeup */
+#define SK_IDLE_MS   30000		  /* a transfer's inactivity limit */
+#define SK_RST_SEED  0x5eedu
+#define SK_MAX_FAILS 32 /* failures described one by one */
+#define SK_HIST	     8
+#define SK_WORKERS   2 /* workers = in the configuration */
+#define SK_PIPES_POOLED \
+	16 /* KST_WORKER_PIPES_POOLED, daemon/datapath/worker.h */
 
 enum sk_kind { SK_ECHO, SK_DOWNLOAD, SK_UPLOAD, SK_RST, SK_BURST, SK_NKIND };
 static const char *const sk_kind_names[] = {"echo", "download", "upload", "rst",
@@ -162,11 +163,11 @@ struct sk {
 	int be_echo_port, be_http_port, rst_port, ocspd_port;
 	pid_t daemon, be_echo, be_http, ocspd;
 	char conf[512], log[512], ocspd_mode[512], ocspd_log[512];
-	char tkeys[512]; /* the ticket-keys file */
+	char tkeys[512];	 /* the ticket-keys file */
 	char tkey_lines[3][128]; /* its keys, newest first */
 	char staple[512], ec_pem[512], rsa_pem[512], other_pem[512];
 	unsigned int conf_gen; /* reloads so far: which EC leaf */
-	bool ku_may_close; /* kTLS here, and the kernel cannot rekey */
+	bool ku_may_close;     /* kTLS here, and the kernel cannot rekey */
 	int rst_lfd;
 	atomic_ullong next_index;
 	atomic_bool stop, daemon_dead;
@@ -581,7 +582,8 @@ static void sk_io_key_update(struct sk_io *io)
 	io->ku_sent = true;
 	if (SSL_key_update(io->ssl, io->x->ku_requested
 					    ? SSL_KEY_UPDATE_REQUESTED
-					    : SSL_KEY_UPDATE_NOT_REQUESTED) == 1)
+					    : SSL_KEY_UPDATE_NOT_REQUESTED) ==
+	    1)
 		atomic_fetch_add(&sk.st.key_updates, 1);
 	else {
 		sk_io_why(io, "SSL_key_update refused: %s",
@@ -603,7 +605,8 @@ static bool sk_io_send(struct sk_io *io)
 		} else if (io->body_off < io->body_len) {
 			if (io->x->ku && !io->ku_sent &&
 			    io->body_off >= io->x->ku_at)
-				sk_io_key_update(io); /* goes out before these */
+				sk_io_key_update(
+					io); /* goes out before these */
 			n = (size_t)KST_MIN(io->body_len - io->body_off,
 					    (uint64_t)SK_RECORD);
 			kst_pattern_fill(io->chunk, n, io->body_off,
@@ -699,8 +702,9 @@ static bool sk_io_recv(struct sk_io *io)
 
 static bool sk_io_sent_all(const struct sk_io *io)
 {
-	return io->wfail || (io->head_off == io->head_len &&
-			     io->body_off == io->body_len && io->chunk_len == 0);
+	return io->wfail ||
+	       (io->head_off == io->head_len && io->body_off == io->body_len &&
+		io->chunk_len == 0);
 }
 
 /* The pump: both directions until the answer ends, a deliberate reset,
@@ -1296,10 +1300,10 @@ static int sk_write_conf(void)
 		"[cert:ec]\npem = %s\nocsp-url = http://127.0.0.1:%d/\n"
 		"[cert:rsa]\npem = %s\nstaple-file = %s\nfetch = off\n",
 		(unsigned long long)sk.o.seed, state, SK_WORKERS, sk.tkeys,
-		sk.port_echo,
-		sk.be_echo_port, sk.port_http, sk.be_http_port, sk.port_rst,
-		sk.rst_port, sk.conf_gen % 2 ? sk.other_pem : sk.ec_pem,
-		sk.ocspd_port, sk.rsa_pem, sk.staple);
+		sk.port_echo, sk.be_echo_port, sk.port_http, sk.be_http_port,
+		sk.port_rst, sk.rst_port,
+		sk.conf_gen % 2 ? sk.other_pem : sk.ec_pem, sk.ocspd_port,
+		sk.rsa_pem, sk.staple);
 	if (fclose(f) != 0 || rename(tmp, sk.conf) < 0)
 		return -errno;
 	return 0;
@@ -1462,7 +1466,8 @@ static int sk_rotate_tickets(void)
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return -1;
-	memmove(sk.tkey_lines[1], sk.tkey_lines[0], 2 * sizeof(sk.tkey_lines[0]));
+	memmove(sk.tkey_lines[1], sk.tkey_lines[0],
+		2 * sizeof(sk.tkey_lines[0]));
 	EVP_EncodeBlock((unsigned char *)sk.tkey_lines[0], raw, sizeof(raw));
 	OPENSSL_cleanse(raw, sizeof(raw));
 	snprintf(text, sizeof(text), "%s\n%s%s%s%s", sk.tkey_lines[0],
@@ -1507,7 +1512,8 @@ static void *sk_chaos(void *arg)
 			if (sk_rotate_tickets() == 0)
 				atomic_fetch_add(&sk.st.rotations, 1);
 			else
-				sk_fail(NULL, "could not rotate the ticket keys");
+				sk_fail(NULL,
+					"could not rotate the ticket keys");
 		} else if (what < 50) {
 			sk_reload(sk_chance(&r, 25));
 		} else if (what < 70) {
@@ -1636,8 +1642,8 @@ static SSL_CTX *sk_ctx(void)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_tlsext_status_cb(ctx, sk_status_cb);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
-						    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_set_session_cache_mode(
+		ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, sk_sess_new);
 	sk_sess_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	return ctx;
@@ -1798,8 +1804,7 @@ static void sk_report(int baseline, int after, int pipes, int san, bool alive,
 	       (unsigned long long)s->flap_kills);
 	printf("soak: ticket-key rotations %llu, resumptions %llu of %llu "
 	       "tickets offered\n",
-	       (unsigned long long)s->rotations,
-	       (unsigned long long)s->resumed,
+	       (unsigned long long)s->rotations, (unsigned long long)s->resumed,
 	       (unsigned long long)s->resume_offers);
 	printf("soak: KeyUpdates sent %llu: %llu transfers exact, %llu "
 	       "closed cleanly (%s)\n",

@@ -15,11 +15,10 @@
 #include "daemon/config/config.h"
 
 /* A minimal valid file; an option under test is inserted in its section. */
-static const char *const base_listener =
-	"[listener:web]\n"
-	"bind = 127.0.0.1:8443\n"
-	"backend = 127.0.0.1:8080\n"
-	"cert = /etc/kstapled/a.pem\n";
+static const char *const base_listener = "[listener:web]\n"
+					 "bind = 127.0.0.1:8443\n"
+					 "backend = 127.0.0.1:8080\n"
+					 "cert = /etc/kstapled/a.pem\n";
 
 static char *file_with(const char *section, const char *line)
 {
@@ -35,9 +34,10 @@ static char *file_with(const char *section, const char *line)
 	if (strcmp(section, "listener:NAME") == 0)
 		cr_assert(asprintf(&text, "%s%s\n", base_listener, line) > 0);
 	else if (strcmp(section, "cert:NAME") == 0)
-		cr_assert(asprintf(&text,
-				   "%s[cert:c]\npem = /etc/kstapled/c.pem\n%s\n",
-				   base_listener, line) > 0);
+		cr_assert(
+			asprintf(&text,
+				 "%s[cert:c]\npem = /etc/kstapled/c.pem\n%s\n",
+				 base_listener, line) > 0);
 	else
 		cr_assert(asprintf(&text, "[%s]\n%s\n%s", section, line,
 				   base_listener) > 0);
@@ -85,8 +85,8 @@ static void expect_bad(const char *section, const char *line)
 }
 
 /* A value just past a bound, in the option's own syntax. */
-static void past_bound(const char *type, const char *bound, int dir,
-		       char *out, size_t len)
+static void past_bound(const char *type, const char *bound, int dir, char *out,
+		       size_t len)
 {
 	int64_t v;
 

@@ -498,10 +498,8 @@ static void expect_refused_both_ways(struct tpair *p, const struct topts *o,
 	cr_assert_eq(kst_ktls_handoff(p->s, p->sfd, true, res), 0);
 	cr_assert(!res->tx && !res->rx);
 	cr_assert_eq(res->rx_step, KST_KTLS_STEP_NONE, "no install tried");
-	cr_assert_eq(res->tx_why, why, "tx %s",
-		     kst_ktls_why_name(res->tx_why));
-	cr_assert_eq(res->rx_why, why, "rx %s",
-		     kst_ktls_why_name(res->rx_why));
+	cr_assert_eq(res->tx_why, why, "tx %s", kst_ktls_why_name(res->tx_why));
+	cr_assert_eq(res->rx_why, why, "rx %s", kst_ktls_why_name(res->rx_why));
 }
 
 Test(handoff, with_ktls_option_off_reports_disabled_both_ways)
@@ -1149,9 +1147,9 @@ Test(kernel, an_empty_record_reads_as_zero_from_splice_only)
 	cr_assert_eq(splice_wait(p.sfd, pfd[1]), 0,
 		     "splice: 0 for the empty record");
 	usleep(50000);
-	cr_assert_eq(kst_ktls_recv(p.sfd, buf, sizeof(buf), MSG_DONTWAIT,
-				   &type),
-		     -EAGAIN, "the record is gone; not the end");
+	cr_assert_eq(
+		kst_ktls_recv(p.sfd, buf, sizeof(buf), MSG_DONTWAIT, &type),
+		-EAGAIN, "the record is gone; not the end");
 	/* two empty records, then data: recvmsg skips to the data */
 	n = seal13("", 0, 1, rec);
 	n += seal13("", 0, 2, rec + n);
@@ -1345,8 +1343,8 @@ Test(keyupdate, next_secret_opens_openssls_record_after_its_key_update)
 		     0);
 	cr_assert_eq(kst_ktls_tls13_derive(s, next, sizeof(next), key, iv), 0);
 	/* record 0 under the new key: the nonce is the iv itself */
-	cr_assert(ctx && EVP_DecryptInit_ex(ctx, EVP_aes_128_gcm(), NULL, key,
-					    iv) &&
+	cr_assert(ctx &&
+		  EVP_DecryptInit_ex(ctx, EVP_aes_128_gcm(), NULL, key, iv) &&
 		  EVP_DecryptUpdate(ctx, NULL, &m, raw + off, 5) &&
 		  EVP_DecryptUpdate(ctx, pt, &m, raw + off + 5, n - 16) &&
 		  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16,
@@ -1438,9 +1436,8 @@ ParameterizedTestParameters(keyupdate, client_key_updates_are_rekeyed)
 ParameterizedTest(struct rekey_case *rc, keyupdate,
 		  client_key_updates_are_rekeyed, .timeout = 120)
 {
-	struct topts o = {.version = TLS1_3_VERSION,
-			  .ktls = true,
-			  .keylog = true};
+	struct topts o = {
+		.version = TLS1_3_VERSION, .ktls = true, .keylog = true};
 	struct kst_tls_stat s0, s1;
 	struct kst_ktls_result res;
 	struct kst_ktls_keys *keys = NULL;
@@ -1462,10 +1459,11 @@ ParameterizedTest(struct rekey_case *rc, keyupdate,
 	cr_assert_eq(kst_ktls_tls_stat_read(&s0), 0);
 	if (!can) {
 		cr_assert(SSL_write(p.c, "before", 6) == 6);
-		cr_assert(SSL_key_update(p.c, rc->requested
-						      ? SSL_KEY_UPDATE_REQUESTED
-						      : SSL_KEY_UPDATE_NOT_REQUESTED) ==
-			  1);
+		cr_assert(SSL_key_update(
+				  p.c,
+				  rc->requested
+					  ? SSL_KEY_UPDATE_REQUESTED
+					  : SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
 		cr_assert(SSL_write(p.c, "after", 5) == 5);
 		ktls_read_all(p.sfd, buf, 6);
 		cr_assert_arr_eq(buf, "before", 6);
@@ -1486,10 +1484,11 @@ ParameterizedTest(struct rekey_case *rc, keyupdate,
 		snprintf(after, sizeof(after), "after %d", i);
 		snprintf(reply, sizeof(reply), "reply %d", i);
 		cr_assert(SSL_write(p.c, before, 8) == 8);
-		cr_assert(SSL_key_update(p.c, rc->requested
-						      ? SSL_KEY_UPDATE_REQUESTED
-						      : SSL_KEY_UPDATE_NOT_REQUESTED) ==
-			  1);
+		cr_assert(SSL_key_update(
+				  p.c,
+				  rc->requested
+					  ? SSL_KEY_UPDATE_REQUESTED
+					  : SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
 		cr_assert(SSL_write(p.c, after, 7) == 7);
 		ktls_read_all(p.sfd, buf, 8);
 		cr_assert_arr_eq(buf, before, 8);

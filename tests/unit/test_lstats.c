@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Per-listener counters (daemon/metrics/lstats.c): one slot per name for the life
- * of the process, a block per worker, summed into one map entry per name.
+ * Per-listener counters (daemon/metrics/lstats.c): one slot per name for the
+ * life of the process, a block per worker, summed into one map entry per name.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>

@@ -718,8 +718,8 @@ Test(metrics, only_root_and_the_group_may_read_the_pins)
 	rc = status_read_as(65534, TEST_GID, why, sizeof(why));
 	cr_assert_eq(rc, 200 + EACCES, "bpffs root 0700: %d %s", rc, why);
 	/* the cause is the directory, not the group (which is right) */
-	cr_assert_not_null(strstr(why, "directory " BPFFS " is mode "),
-			   "%s", why);
+	cr_assert_not_null(strstr(why, "directory " BPFFS " is mode "), "%s",
+			   why);
 	cr_assert_null(strstr(why, "member"), "%s", why);
 	cr_assert_eq(chmod(BPFFS, 0711), 0);
 	rc = status_read_as(65534, 65534, why, sizeof(why));

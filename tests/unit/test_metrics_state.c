@@ -269,13 +269,12 @@ Test(metrics_state, builds_cert_value_from_facts_and_counters)
 	cr_assert_eq(v.ktls_fallback.no_kernel, 4);
 	cr_assert_eq(v.ktls_fallback.cipher, 1);
 	cr_assert_eq(v.ktls_fallback.other, 2, "a code it does not name");
-	cr_assert_eq(v.ktls_fallback.disabled + v.ktls_fallback.version +
-			     v.ktls_fallback.pending +
-			     v.ktls_fallback.no_secret +
-			     v.ktls_fallback.setsockopt +
-			     v.ktls_fallback.not_installed +
-			     v.ktls_fallback.openssl,
-		     0);
+	cr_assert_eq(
+		v.ktls_fallback.disabled + v.ktls_fallback.version +
+			v.ktls_fallback.pending + v.ktls_fallback.no_secret +
+			v.ktls_fallback.setsockopt +
+			v.ktls_fallback.not_installed + v.ktls_fallback.openssl,
+		0);
 }
 
 Test(metrics_state, a_value_without_a_key_has_an_empty_fingerprint)
@@ -420,7 +419,8 @@ Test(metrics_state, sums_every_counter_of_every_worker)
 	}
 	for (size_t i = 0; i < WORDS(sum); i++)
 		cr_assert_eq(s[i], 6000 + 3 * i, "word %zu", i);
-	/* and by name, the counters the ticket and KeyUpdate code fill */
+		/* and by name, the counters the ticket and KeyUpdate code fill
+		 */
 #define WORD_OF(f) (offsetof(struct kst_conn_counters, f) / sizeof(uint64_t))
 	cr_assert_eq(sum.hs_resumed, 6000 + 3 * WORD_OF(hs_resumed));
 	cr_assert_eq(sum.tickets_issued, 6000 + 3 * WORD_OF(tickets_issued));
@@ -510,9 +510,9 @@ Test(metrics_state, counts_unknown_fallback_reasons_in_the_last_slot)
 	cr_assert_eq(kst_metrics_fallback_slot(1000),
 		     KST_BPF_FALLBACK_SLOTS - 1);
 	cr_assert_str_eq(kst_metrics_fallback_slot_name(0), "disabled");
-	cr_assert_str_eq(kst_metrics_fallback_slot_name(KST_BPF_FALLBACK_SLOTS -
-							1),
-			 "other");
+	cr_assert_str_eq(
+		kst_metrics_fallback_slot_name(KST_BPF_FALLBACK_SLOTS - 1),
+		"other");
 	cr_assert_null(kst_metrics_fallback_slot_name(KST_BPF_FALLBACK_SLOTS));
 }
 
@@ -553,10 +553,9 @@ Test(metrics_state, fallback_names_match_the_ktls_module)
 		cr_assert_str_eq(kst_metrics_fallback_name(w),
 				 kst_ktls_why_name(w), "reason %d", w);
 	for (int w = 1; w < KST_KTLS_WHY__MAX; w++)
-		cr_assert_str_eq(
-			kst_metrics_fallback_slot_name(
-				kst_metrics_fallback_slot(w)),
-			kst_ktls_why_name(w), "reason %d", w);
+		cr_assert_str_eq(kst_metrics_fallback_slot_name(
+					 kst_metrics_fallback_slot(w)),
+				 kst_ktls_why_name(w), "reason %d", w);
 	cr_assert_null(kst_metrics_fallback_name(KST_KTLS_WHY__MAX));
 #else
 	cr_skip_test("ktls/ktls.h is not in the tree yet");

@@ -1151,8 +1151,8 @@ struct choose_case {
 ParameterizedTestParameters(ocsp_choose, keeps_a_revocation_until_newer_good)
 {
 	static struct choose_case cases[] = {
-		{"a first good response is stapled", HOLD_NOTHING,
-		 SAYS_GOOD(0), KST_OCSP_ACT_STAPLE, KST_OCSP_OK, ""},
+		{"a first good response is stapled", HOLD_NOTHING, SAYS_GOOD(0),
+		 KST_OCSP_ACT_STAPLE, KST_OCSP_OK, ""},
 		{"a newer good response replaces the staple", HOLD_STAPLE(0),
 		 SAYS_GOOD(10), KST_OCSP_ACT_STAPLE, KST_OCSP_OK, ""},
 		{"an as-new good response replaces the staple", HOLD_STAPLE(0),
@@ -1168,9 +1168,11 @@ ParameterizedTestParameters(ocsp_choose, keeps_a_revocation_until_newer_good)
 		{"a revoked response as new as the staple revokes",
 		 HOLD_STAPLE(0), SAYS_REVOKED(0), KST_OCSP_ACT_REVOKE,
 		 KST_OCSP_E_REVOKED, "revoked at"},
-		{"a revoked response older than the good one stapled is ignored",
-		 .newest_good_off = 10, SAYS_REVOKED(0), .want = KST_OCSP_ACT_KEEP,
-		 .want_err = KST_OCSP_E_REVOKED, .detail_has = "ignored"},
+		{"a revoked response older than the good one stapled is "
+		 "ignored",
+		 .newest_good_off = 10, SAYS_REVOKED(0),
+		 .want = KST_OCSP_ACT_KEEP, .want_err = KST_OCSP_E_REVOKED,
+		 .detail_has = "ignored"},
 		{"reloaded state file from before the revocation is refused",
 		 HOLD_REVOKED(0), SAYS_GOOD(-3600), KST_OCSP_ACT_KEEP,
 		 KST_OCSP_E_REVOKED, "still revoked"},
@@ -1189,13 +1191,13 @@ ParameterizedTestParameters(ocsp_choose, keeps_a_revocation_until_newer_good)
 		 HOLD_REVOKED(0), SAYS_REVOKED(10), KST_OCSP_ACT_REVOKE,
 		 KST_OCSP_E_REVOKED, "revoked at"},
 		{"an expired response changes nothing while revoked",
-		 HOLD_REVOKED(0), .err = KST_OCSP_E_EXPIRED, .cert_status = GOOD,
-		 .this_off = 10, .want = KST_OCSP_ACT_KEEP,
+		 HOLD_REVOKED(0), .err = KST_OCSP_E_EXPIRED,
+		 .cert_status = GOOD, .this_off = 10, .want = KST_OCSP_ACT_KEEP,
 		 .want_err = KST_OCSP_E_EXPIRED, .detail_has = "fixture"},
 		{"a bad signature changes nothing while revoked",
-		 HOLD_REVOKED(0), .err = KST_OCSP_E_SIGNATURE, .cert_status = -1,
-		 .want = KST_OCSP_ACT_KEEP, .want_err = KST_OCSP_E_SIGNATURE,
-		 .detail_has = "fixture"},
+		 HOLD_REVOKED(0), .err = KST_OCSP_E_SIGNATURE,
+		 .cert_status = -1, .want = KST_OCSP_ACT_KEEP,
+		 .want_err = KST_OCSP_E_SIGNATURE, .detail_has = "fixture"},
 		{"an unknown status changes nothing while revoked",
 		 HOLD_REVOKED(0), .err = KST_OCSP_E_UNKNOWN,
 		 .cert_status = UNKNOWN, .this_off = 10,
@@ -1220,7 +1222,8 @@ ParameterizedTest(struct choose_case *c, ocsp_choose,
 		.newest_good =
 			c->newest_good_off == NONE ? 0 : T + c->newest_good_off,
 		.rev = {c->revoked, c->revoked ? T + c->rev_off : 0,
-			c->revoked ? T + c->rev_off - H : 0, c->revoked ? 1 : -1},
+			c->revoked ? T + c->rev_off - H : 0,
+			c->revoked ? 1 : -1},
 	};
 	struct kst_ocsp_verdict v = {
 		.err = c->err,
@@ -1291,41 +1294,61 @@ struct record_case {
 ParameterizedTestParameters(ocsp_revocation, parses_only_a_whole_record)
 {
 	static struct record_case cases[] = {
-		{"the written form", "kstapled-revocation 1\n# a comment\n"
+		{"the written form",
+		 "kstapled-revocation 1\n# a comment\n"
 		 "this-update 1700000000\nrevoked-at 1699996400\nreason 1\n",
 		 0, 1700000000, 1699996400, 1},
 		{"any order, no final newline, no reason given",
 		 "reason -1\nrevoked-at 5\n\nkstapled-revocation 1\n"
-		 "this-update 7", 0, 7, 5, -1},
+		 "this-update 7",
+		 0, 7, 5, -1},
 		{"a revocation time before 1970, as a CA signed it",
 		 "kstapled-revocation 1\nthis-update 7\n"
-		 "revoked-at -58573103\nreason 1\n", 0, 7, -58573103, 1},
+		 "revoked-at -58573103\nreason 1\n",
+		 0, 7, -58573103, 1},
 		{"empty", "", -EINVAL},
 		{"no header", "this-update 7\nrevoked-at 5\nreason 1\n",
 		 -EINVAL},
 		{"another version",
-		 "kstapled-revocation 2\nthis-update 7\nrevoked-at 5\nreason 1\n",
+		 "kstapled-revocation 2\nthis-update 7\nrevoked-at 5\nreason "
+		 "1\n",
 		 -EINVAL},
-		{"a key missing", "kstapled-revocation 1\nthis-update 7\n"
-		 "reason 1\n", -EINVAL},
-		{"a key twice", "kstapled-revocation 1\nthis-update 7\n"
-		 "this-update 9\nrevoked-at 5\nreason 1\n", -EINVAL},
-		{"an unknown key", "kstapled-revocation 1\nthis-update 7\n"
-		 "revoked-at 5\nreason 1\nnext-update 9\n", -EINVAL},
-		{"junk after a number", "kstapled-revocation 1\n"
-		 "this-update 7x\nrevoked-at 5\nreason 1\n", -EINVAL},
-		{"no number", "kstapled-revocation 1\nthis-update \n"
-		 "revoked-at 5\nreason 1\n", -EINVAL},
-		{"a thisUpdate before 1970", "kstapled-revocation 1\n"
-		 "this-update -363496190\nrevoked-at 5\nreason 1\n", 0,
-		 -363496190, 5, 1},
-		{"a reason out of range", "kstapled-revocation 1\n"
-		 "this-update 7\nrevoked-at 5\nreason 11\n", -EINVAL},
-		{"a number out of range", "kstapled-revocation 1\n"
+		{"a key missing",
+		 "kstapled-revocation 1\nthis-update 7\n"
+		 "reason 1\n",
+		 -EINVAL},
+		{"a key twice",
+		 "kstapled-revocation 1\nthis-update 7\n"
+		 "this-update 9\nrevoked-at 5\nreason 1\n",
+		 -EINVAL},
+		{"an unknown key",
+		 "kstapled-revocation 1\nthis-update 7\n"
+		 "revoked-at 5\nreason 1\nnext-update 9\n",
+		 -EINVAL},
+		{"junk after a number",
+		 "kstapled-revocation 1\n"
+		 "this-update 7x\nrevoked-at 5\nreason 1\n",
+		 -EINVAL},
+		{"no number",
+		 "kstapled-revocation 1\nthis-update \n"
+		 "revoked-at 5\nreason 1\n",
+		 -EINVAL},
+		{"a thisUpdate before 1970",
+		 "kstapled-revocation 1\n"
+		 "this-update -363496190\nrevoked-at 5\nreason 1\n",
+		 0, -363496190, 5, 1},
+		{"a reason out of range",
+		 "kstapled-revocation 1\n"
+		 "this-update 7\nrevoked-at 5\nreason 11\n",
+		 -EINVAL},
+		{"a number out of range",
+		 "kstapled-revocation 1\n"
 		 "this-update 99999999999999999999\nrevoked-at 5\nreason 1\n",
 		 -EINVAL},
-		{"a NUL inside", "kstapled-revocation 1\nthis-update 7\0\n"
-		 "revoked-at 5\nreason 1\n", -EINVAL},
+		{"a NUL inside",
+		 "kstapled-revocation 1\nthis-update 7\0\n"
+		 "revoked-at 5\nreason 1\n",
+		 -EINVAL},
 	};
 
 	return cr_make_param_array(struct record_case, cases,
@@ -1342,8 +1365,8 @@ ParameterizedTest(struct record_case *c, ocsp_revocation,
 				       strlen(c->text + strlen(c->text) + 1)
 			     : strlen(c->text);
 
-	cr_assert_eq(kst_ocsp_revocation_parse(c->text, len, &r), c->want,
-		     "%s", c->name);
+	cr_assert_eq(kst_ocsp_revocation_parse(c->text, len, &r), c->want, "%s",
+		     c->name);
 	if (c->want != 0) {
 		cr_assert(!r.revoked, "%s: nothing held from a bad record",
 			  c->name);

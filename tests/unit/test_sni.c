@@ -40,16 +40,15 @@ static void caps_for(struct kst_hello_caps *c, bool tls13,
 
 	memset(c, 0, sizeof(*c));
 	c->suite12_ecdsa = c->suite12_rsa = true;
-	kst_hello_caps_parse(c, n ? sa : NULL, n ? len : 0,
-			     tls13 ? v13 : v12, tls13 ? sizeof(v13) : sizeof(v12),
-			     0x0304);
+	kst_hello_caps_parse(c, n ? sa : NULL, n ? len : 0, tls13 ? v13 : v12,
+			     tls13 ? sizeof(v13) : sizeof(v12), 0x0304);
 }
 
 Test(sni, parses_the_host_name_lower_cased)
 {
-	static const unsigned char ext[] = {0, 14, 0, 0, 11, 'E', 'x', 'a',
-					    'm', 'p', 'l', 'e', '.', 'C', 'o',
-					    'm'};
+	static const unsigned char ext[] = {0,	 14,  0,   0,	11,  'E',
+					    'x', 'a', 'm', 'p', 'l', 'e',
+					    '.', 'C', 'o', 'm'};
 	char name[64];
 
 	cr_assert_eq(kst_sni_parse(ext, sizeof(ext), name, sizeof(name)), 0);
@@ -58,13 +57,14 @@ Test(sni, parses_the_host_name_lower_cased)
 
 Test(sni, refuses_a_malformed_server_name)
 {
-	static const unsigned char short_list[] = {0, 20, 0, 0, 3, 'a', 'b',
-						   'c'};
+	static const unsigned char short_list[] = {0, 20,  0,	0,
+						   3, 'a', 'b', 'c'};
 	static const unsigned char not_host[] = {0, 6, 1, 0, 3, 'a', 'b', 'c'};
 	static const unsigned char nul[] = {0, 6, 0, 0, 3, 'a', 0, 'c'};
 	char name[64];
 
-	cr_assert_lt(kst_sni_parse(short_list, sizeof(short_list), name, 64), 0);
+	cr_assert_lt(kst_sni_parse(short_list, sizeof(short_list), name, 64),
+		     0);
 	cr_assert_lt(kst_sni_parse(not_host, sizeof(not_host), name, 64), 0);
 	cr_assert_lt(kst_sni_parse(nul, sizeof(nul), name, 64), 0);
 	cr_assert_lt(kst_sni_parse(not_host, 1, name, 64), 0);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The staple policy of daemon/ocsp/certstate.c: what kst_certstate_ingest puts in
- * (or keeps out of) a certificate's slot, and when kst_certstate_servable
+ * The staple policy of daemon/ocsp/certstate.c: what kst_certstate_ingest puts
+ * in (or keeps out of) a certificate's slot, and when kst_certstate_servable
  * lets a certificate be served, under each policy. The rules asserted are
  * the contract (DESIGN.md, README "Stapling"): a good response is stapled;
  * a newer one replaces it; an older one or a refused one keeps the last

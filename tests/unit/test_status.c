@@ -393,8 +393,9 @@ Test(status, a_clean_stop_reads_as_stopped_in_table_and_json)
 				   "stopped 5m ago;\n  below are its last "
 				   "values, nothing is served\n"),
 		  "got:\n%s", out);
-	cr_assert_not_null(strstr(out, "pid 4242 stopped 5m ago, after 1d 2h up"),
-			   "%s", out);
+	cr_assert_not_null(
+		strstr(out, "pid 4242 stopped 5m ago, after 1d 2h up"), "%s",
+		out);
 	free(out);
 	out = render(kst_status_render_json, &v);
 	cr_assert_not_null(strstr(out, "\"daemon\":\"stopped\",\"exit\":3}\n"),
@@ -641,7 +642,8 @@ Test(status, table_json_and_prometheus_show_each_listener)
 		"# TYPE kstapled_listener_handshakes_total counter",
 		"kstapled_listener_handshakes_total{listener=\"api\"} 7",
 		"kstapled_listener_handshakes_total{listener=\"we\\\"b\"} 5",
-		"kstapled_listener_handshakes_resumed_total{listener=\"api\"} 3",
+		"kstapled_listener_handshakes_resumed_total{listener=\"api\"} "
+		"3",
 		"kstapled_listener_tickets_issued_total{listener=\"api\"} 9",
 		"kstapled_listener_tickets_refused_total{listener=\"api\","
 		"reason=\"unknown\"} 2",
@@ -653,9 +655,10 @@ Test(status, table_json_and_prometheus_show_each_listener)
 	v.n_listeners = 2;
 	out = render(kst_status_render_table, &v);
 	cr_expect_not_null(
-		strstr(out, "\n  listener api: handshakes 7, 3 resumed; tickets "
-			    "9 issued, 2 refused (unknown key), 1 refused "
-			    "(expired)\n"),
+		strstr(out,
+		       "\n  listener api: handshakes 7, 3 resumed; tickets "
+		       "9 issued, 2 refused (unknown key), 1 refused "
+		       "(expired)\n"),
 		"%s", out);
 	cr_expect_not_null(strstr(out, "\n  listener we\"b: handshakes 5,"),
 			   "%s", out);
@@ -957,8 +960,9 @@ Test(status, reads_the_pin_dir_from_the_configuration)
 	argv[2] = (char *)write_conf("[global]\nbpf-pin-dir = "
 				     "/tmp/kst-pins-of-the-conf\n");
 	cr_assert_eq(run_status(argv, 3, &out, &err), 2);
-	cr_assert_not_null(strstr(err, "no directory /tmp/kst-pins-of-the-conf:"),
-			   "the configuration's pin dir: %s", err);
+	cr_assert_not_null(
+		strstr(err, "no directory /tmp/kst-pins-of-the-conf:"),
+		"the configuration's pin dir: %s", err);
 	free(out);
 	free(err);
 	argv[2] = (char *)write_conf("[global]\nbpf-pin-dir =\n");

@@ -53,12 +53,24 @@ static uint32_t jhash2_zero(const uint32_t *k, uint32_t len)
 		a += k[0];
 		b += k[1];
 		c += k[2];
-		a -= c; a ^= rol32(c, 4); c += b;
-		b -= a; b ^= rol32(a, 6); a += c;
-		c -= b; c ^= rol32(b, 8); b += a;
-		a -= c; a ^= rol32(c, 16); c += b;
-		b -= a; b ^= rol32(a, 19); a += c;
-		c -= b; c ^= rol32(b, 4); b += a;
+		a -= c;
+		a ^= rol32(c, 4);
+		c += b;
+		b -= a;
+		b ^= rol32(a, 6);
+		a += c;
+		c -= b;
+		c ^= rol32(b, 8);
+		b += a;
+		a -= c;
+		a ^= rol32(c, 16);
+		c += b;
+		b -= a;
+		b ^= rol32(a, 19);
+		a += c;
+		c -= b;
+		c ^= rol32(b, 4);
+		b += a;
 		len -= 3;
 		k += 3;
 	}
@@ -71,13 +83,20 @@ static uint32_t jhash2_zero(const uint32_t *k, uint32_t len)
 		/* fallthrough */
 	case 1:
 		a += k[0];
-		c ^= b; c -= rol32(b, 14);
-		a ^= c; a -= rol32(c, 11);
-		b ^= a; b -= rol32(a, 25);
-		c ^= b; c -= rol32(b, 16);
-		a ^= c; a -= rol32(c, 4);
-		b ^= a; b -= rol32(a, 14);
-		c ^= b; c -= rol32(b, 24);
+		c ^= b;
+		c -= rol32(b, 14);
+		a ^= c;
+		a -= rol32(c, 11);
+		b ^= a;
+		b -= rol32(a, 25);
+		c ^= b;
+		c -= rol32(b, 16);
+		a ^= c;
+		a -= rol32(c, 4);
+		b ^= a;
+		b -= rol32(a, 14);
+		c ^= b;
+		c -= rol32(b, 24);
 	}
 	return c;
 }
@@ -141,20 +160,18 @@ static void setup_maps(void)
 
 	kst_test_require(geteuid() == 0, "needs root for bpf()");
 	make_keys();
-	certs_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "kst_certs_v2",
-				  sizeof(struct kst_cert_key),
-				  sizeof(struct kst_cert_val), KST_BPF_CERTS_MAX,
-				  &zero_seed);
-	kst_test_require(certs_fd >= 0, "bpf_map_create: %s",
-			 strerror(errno));
+	certs_fd = bpf_map_create(
+		BPF_MAP_TYPE_HASH, "kst_certs_v2", sizeof(struct kst_cert_key),
+		sizeof(struct kst_cert_val), KST_BPF_CERTS_MAX, &zero_seed);
+	kst_test_require(certs_fd >= 0, "bpf_map_create: %s", strerror(errno));
 	global_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "kst_global_v2",
 				   sizeof(__u32), sizeof(struct kst_global_val),
 				   1, NULL);
 	cr_assert(global_fd >= 0);
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/kst-test-read-%d",
 		 (int)getpid());
-	kst_test_require(mkdir(pin_dir, 0700) == 0, "no bpffs at /sys/fs/bpf: %s",
-			 strerror(errno));
+	kst_test_require(mkdir(pin_dir, 0700) == 0,
+			 "no bpffs at /sys/fs/bpf: %s", strerror(errno));
 	cr_assert_eq(pin(certs_fd, "kst_certs_v2"), 0, "%s", strerror(errno));
 	cr_assert_eq(pin(global_fd, "kst_global_v2"), 0);
 	g.pid = (__u32)getpid();

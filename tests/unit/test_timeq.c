@@ -16,8 +16,8 @@ Test(timeq, pops_due_timers_in_deadline_order)
 	srand(7);
 	for (size_t i = 0; i < 200; i++) {
 		kst_timer_init(&t[i]);
-		cr_assert_eq(kst_timeq_set(&q, &t[i], (uint64_t)(rand() % 1000)),
-			     0);
+		cr_assert_eq(
+			kst_timeq_set(&q, &t[i], (uint64_t)(rand() % 1000)), 0);
 	}
 	/* move some, delete some */
 	for (size_t i = 0; i < 200; i += 7)
