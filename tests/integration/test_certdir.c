@@ -27,6 +27,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/testutil.h"
 
@@ -35,87 +36,23 @@
 static SSL_CTX *cd_client;
 static X509 *cd_ca;
 
-static int cd_connect(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval tv = {.tv_sec = 10};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_geq(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-/* Is the staple a good response for exactly this leaf? */
-static bool cd_staple_good(SSL *ssl, X509 *leaf)
-{
-	const unsigned char *der;
-	long len = SSL_get_tlsext_status_ocsp_resp(ssl, &der);
-	OCSP_RESPONSE *resp =
-		len > 0 ? d2i_OCSP_RESPONSE(NULL, &der, len) : NULL;
-	OCSP_BASICRESP *bs = resp ? OCSP_response_get1_basic(resp) : NULL;
-	OCSP_CERTID *id = OCSP_cert_to_id(NULL, leaf, cd_ca);
-	int status = -1;
-	bool ok = bs != NULL && id != NULL &&
-		  OCSP_resp_find_status(bs, id, &status, NULL, NULL, NULL,
-					NULL) == 1 &&
-		  status == V_OCSP_CERTSTATUS_GOOD;
-
-	OCSP_CERTID_free(id);
-	OCSP_BASICRESP_free(bs);
-	OCSP_RESPONSE_free(resp);
-	return ok;
-}
-
-/* A handshake asking for name: the CN of the certificate served into cn;
- * *stapled tells whether its own good staple came with it. */
-static void cd_handshake(int port, const char *name, char *cn, size_t cnlen,
-			 bool *stapled)
-{
-	int fd = cd_connect(port);
-	SSL *ssl = SSL_new(cd_client);
-	X509 *leaf;
-
-	cr_assert_not_null(ssl);
-	SSL_set_fd(ssl, fd);
-	SSL_set_tlsext_host_name(ssl, name);
-	SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp);
-	cr_assert_eq(SSL_connect(ssl), 1, "%s: handshake failed", name);
-	leaf = SSL_get1_peer_certificate(ssl);
-	cr_assert_not_null(leaf);
-	cn[0] = '\0';
-	X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName,
-				  cn, (int)cnlen);
-	*stapled = cd_staple_good(ssl, leaf);
-	X509_free(leaf);
-	SSL_shutdown(ssl);
-	SSL_free(ssl);
-	close(fd);
-}
-
 /* name is served with its own certificate and its own good staple */
 static void cd_expect_served(int port, const char *name)
 {
-	char cn[256];
-	bool stapled;
+	struct kst_edge_served s;
 
-	cd_handshake(port, name, cn, sizeof(cn), &stapled);
-	cr_expect_str_eq(cn, name, "SNI %s got the certificate of %s", name,
-			 cn);
-	cr_expect(stapled, "%s: no good staple of its own", name);
+	kst_edge_served(cd_client, cd_ca, port, name, &s);
+	cr_expect_str_eq(s.cn, name, "SNI %s got the certificate of %s", name,
+			 s.cn);
+	cr_expect(s.staple_own, "%s: no good staple of its own", name);
 }
 
 static void cd_expect_not_served(int port, const char *name)
 {
-	char cn[256];
-	bool stapled;
+	struct kst_edge_served s;
 
-	cd_handshake(port, name, cn, sizeof(cn), &stapled);
-	cr_expect_str_neq(cn, name, "%s is still served", name);
+	kst_edge_served(cd_client, cd_ca, port, name, &s);
+	cr_expect_str_neq(s.cn, name, "%s is still served", name);
 }
 
 /* kst-gen-certs DIR N [FIRST]: leaves c<FIRST>..c<N-1>.bench.test */

@@ -29,6 +29,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "tests/lib/edge.h"
 #include "tests/lib/harness.h"
 
 #define N_CERTS	      2000
@@ -38,70 +39,24 @@
 static SSL_CTX *client;
 static X509 *ca;
 
-static int scale_connect(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval tv = {.tv_sec = 10};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_geq(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
 /* Handshake for name: the leaf's serial in hex (malloc'd); fails the
  * test unless the leaf is name's and the staple is a good response for
  * that very leaf. */
 static char *scale_serial(int port, const char *name)
 {
-	int fd = scale_connect(port);
-	SSL *ssl = SSL_new(client);
-	const unsigned char *der;
-	OCSP_RESPONSE *resp = NULL;
-	OCSP_BASICRESP *bs = NULL;
-	OCSP_CERTID *id = NULL;
-	char cn[256] = "", *hex;
-	BIGNUM *bn;
-	int status = -1;
-	long len;
-	X509 *leaf;
+	struct kst_edge_served s;
+	char *hex;
 
-	cr_assert_not_null(ssl);
-	SSL_set_fd(ssl, fd);
-	SSL_set_tlsext_host_name(ssl, name);
-	SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp);
-	cr_assert_eq(SSL_connect(ssl), 1, "%s: handshake failed", name);
-	leaf = SSL_get1_peer_certificate(ssl);
-	cr_assert_not_null(leaf);
-	X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName,
-				  cn, sizeof(cn));
-	cr_assert_str_eq(cn, name, "SNI %s got the certificate of %s", name,
-			 cn);
-	len = SSL_get_tlsext_status_ocsp_resp(ssl, &der);
-	cr_assert_gt(len, 0, "%s: no staple", name);
-	resp = d2i_OCSP_RESPONSE(NULL, &der, len);
-	bs = resp ? OCSP_response_get1_basic(resp) : NULL;
-	id = OCSP_cert_to_id(NULL, leaf, ca);
-	cr_assert(bs != NULL && id != NULL);
-	cr_assert_eq(
-		OCSP_resp_find_status(bs, id, &status, NULL, NULL, NULL, NULL),
-		1, "%s: the staple is another certificate's", name);
-	cr_assert_eq(status, V_OCSP_CERTSTATUS_GOOD);
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
-	hex = bn ? BN_bn2hex(bn) : NULL;
+	kst_edge_served(client, ca, port, name, &s);
+	cr_assert_str_eq(s.cn, name, "SNI %s got the certificate of %s", name,
+			 s.cn);
+	cr_assert(s.stapled, "%s: no staple", name);
+	cr_assert(s.staple_own,
+		  "%s: the staple is not a good response for "
+		  "its leaf",
+		  name);
+	hex = strdup(s.serial);
 	cr_assert_not_null(hex);
-	BN_free(bn);
-	OCSP_CERTID_free(id);
-	OCSP_BASICRESP_free(bs);
-	OCSP_RESPONSE_free(resp);
-	X509_free(leaf);
-	SSL_shutdown(ssl);
-	SSL_free(ssl);
-	close(fd);
 	return hex;
 }
 
@@ -191,8 +146,8 @@ Test(scale, every_name_its_cert_and_staple_and_reload_swaps_only_changed,
 			     "c%d: %s after the reload", i,
 			     changed ? "the old certificate"
 				     : "another certificate");
-		OPENSSL_free(before[i]);
-		OPENSSL_free(after[i]);
+		free(before[i]);
+		free(after[i]);
 	}
 	/* a reused certificate's key file is still checked: made readable
 	 * by others, the reload is refused, naming the file and line */

@@ -17,6 +17,8 @@
 
 #include <stdbool.h>
 
+#include <openssl/ssl.h>
+
 #include "tests/lib/harness.h"
 
 struct kst_edge {
@@ -57,5 +59,20 @@ void kst_edge_stop(struct kst_edge *e);
 /* Start kst-ocspd on the test PKI in mode (one-day responses); skips the
  * test when the tool is not built, asserts it started; its port. */
 int kst_edge_ocspd_start(struct kst_h_ocspd *o, const char *mode);
+
+/*
+ * What a handshake for SNI name on 127.0.0.1:port got: the served leaf's
+ * CN and serial (hex), and whether a staple came and is a good response
+ * for that very leaf (issuer ca). The client context asks for a staple.
+ * Fails the test if the handshake fails.
+ */
+struct kst_edge_served {
+	char cn[256];
+	char serial[80];
+	bool stapled;	 /* a staple came */
+	bool staple_own; /* ... and it says good for this leaf */
+};
+void kst_edge_served(SSL_CTX *client, X509 *ca, int port, const char *name,
+		     struct kst_edge_served *out);
 
 #endif
