@@ -526,6 +526,28 @@ Test(status, json_lists_every_certificate_and_escapes_strings)
 	free(out);
 }
 
+/* Every byte JSON must escape, and a negative number, as written by the
+ * printf-free writers of the JSON listing. */
+Test(status, json_escapes_every_byte_and_writes_negative_numbers)
+{
+	struct kst_status_view v = fixture();
+	struct kst_status_cert c = certs[0];
+	char *out;
+
+	snprintf(c.val.name, sizeof(c.val.name), "a\\b\"c\x01\x1f\x7f\xc3z");
+	c.val.secs_to_next_update = -1234567890123LL;
+	v.certs = &c;
+	v.n_certs = 1;
+	out = render(kst_status_render_json, &v);
+	cr_assert_not_null(strstr(out, "\"name\":\"a\\\\b\\\"c\\u0001"
+				       "\\u001f\\u007f\\u00c3z\""),
+			   "%s", out);
+	cr_assert_not_null(
+		strstr(out, "\"secs_to_next_update\":-1234567890123,"), "%s",
+		out);
+	free(out);
+}
+
 /* The family a sample line belongs to: its name up to '{' or ' '. */
 static void family_of(const char *line, char *name, size_t size)
 {
