@@ -42,7 +42,11 @@ struct kst_daemon {
 	unsigned ticks;
 	struct kst_export exp; /* reload counts, start time, the maps */
 	struct kst_privs privs;
-	struct kst_fetcher *fetcher;	/* NULL until started */
+	struct kst_fetcher *fetcher; /* NULL until started */
+	/* fetchctl.c: no certificate of generation fetch_gen_id is due
+	 * before fetch_due (0: walk them at the next tick) */
+	time_t fetch_due, fetch_walked;
+	unsigned fetch_gen_id;
 	uint64_t watchdog_usec;		/* 0: no WatchdogSec */
 	unsigned long long *heartbeats; /* [nworkers] at the last check */
 	char status[256];		/* last STATUS= sent */
