@@ -373,6 +373,7 @@ static int stapling_persist(struct kst_certstate *cs, bool defer)
 				 "tried again every few seconds",
 				 cs->name, path, strerror(-err));
 		cs->ocsp.state_logged_err = err;
+		kst_certstate_writes_owed = true;
 		return err;
 	}
 	if (cs->ocsp.state_logged_err != 0)
@@ -739,6 +740,11 @@ unsigned kst_staplefile_expire(struct kst_gen *g, time_t now)
 
 void kst_staplefile_retry(struct kst_gen *g)
 {
+	/* a walk of every certificate only while a write failed (issue 13:
+	 * an idle daemon with 100,000 certificates walked them every 5 s) */
+	if (!kst_certstate_writes_owed)
+		return;
+	kst_certstate_writes_owed = false; /* a failure below sets it again */
 	for (size_t i = 0; i < g->n_certs; i++) {
 		struct kst_cert *c = g->certs[i];
 

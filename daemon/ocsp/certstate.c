@@ -241,6 +241,8 @@ void kst_certstate_forget_revocation(struct kst_certstate *cs)
 	atomic_fetch_and(&cs->flags, ~KST_CS_REVOKED);
 }
 
+bool kst_certstate_writes_owed;
+
 int kst_certstate_save_revocation(struct kst_certstate *cs)
 {
 	struct kst_ocsp_revocation r = {
@@ -265,6 +267,7 @@ int kst_certstate_save_revocation(struct kst_certstate *cs)
 	}
 	cs->ocsp.rev_dirty = err < 0;
 	if (err < 0) {
+		kst_certstate_writes_owed = true;
 		/* tried again at every scan: logged once per reason */
 		if (err != cs->ocsp.rev_logged_err)
 			kst_err("cert %s: cannot %s revocation record %s: %s; "

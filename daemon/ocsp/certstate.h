@@ -172,6 +172,12 @@ void kst_certstate_hold_revocation(struct kst_certstate *cs,
 /* Forget the revocation (the operator deleted the record). */
 void kst_certstate_forget_revocation(struct kst_certstate *cs);
 /*
+ * A revocation record or fetched staple could not be written (control
+ * thread only): kst_staplefile_retry walks the certificates again while
+ * this is set, and clears it first.
+ */
+extern bool kst_certstate_writes_owed;
+/*
  * Bring the record at ocsp.rev_path in line with memory (write, fsync,
  * rename; or unlink when no longer revoked); clears rev_dirty on success.
  * 0 or -errno (logged).
