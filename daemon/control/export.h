@@ -80,6 +80,11 @@ struct kst_export {
 	size_t n_slots;
 	time_t last_full;
 	size_t roll; /* next slot of the rolling facts check */
+	/* a flush with nothing touched since (kst_certstate_touches), no
+	 * counter moved and nothing due before due_min (0: unknown) checks
+	 * only the rolling slice */
+	unsigned long touches;
+	time_t due_min, quiet_since;
 	bool full_pending;
 	bool warned_full;      /* the map refused an entry (logged once) */
 	bool warned_listeners; /* kst_listeners_v2 refused one (once) */

@@ -105,6 +105,7 @@ bool kst_certstate_servable(struct kst_certstate *cs, int policy, time_t now)
 
 /* control thread only, as every slot write */
 static unsigned long certstate_epoch;
+unsigned long kst_certstate_touches;
 
 unsigned long kst_certstate_epoch(void)
 {

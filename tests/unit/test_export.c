@@ -163,6 +163,35 @@ Test(export, idle_flush_writes_no_certificate)
 	fx_free(&fx);
 }
 
+/* Nothing touched, no counter moved, nothing due: a flush visits the
+ * rolling slice only, not every certificate; a touch walks them again. */
+Test(export, an_idle_flush_visits_only_the_rolling_slice)
+{
+	const uint64_t slice =
+		(1000 + KST_EXPORT_ROLL_SECS - 1) / KST_EXPORT_ROLL_SECS;
+	struct kst_export e;
+	struct fixture fx;
+	uint64_t visits;
+
+	fx_init(&fx, 1000);
+	ex_init(&e, &fx);
+	flush_puts(&e, &fx, T0);
+	flush_puts(&e, &fx, T0 + 1); /* learns the earliest due */
+	for (int s = 2; s <= 6; s++) {
+		visits = e.st.visits;
+		cr_assert_eq(flush_puts(&e, &fx, T0 + s), 0);
+		cr_assert_leq(e.st.visits - visits, slice,
+			      "idle flush at +%ds visited %llu", s,
+			      (unsigned long long)(e.st.visits - visits));
+	}
+	kst_certstate_touch(&fx.states[17]);
+	visits = e.st.visits;
+	flush_puts(&e, &fx, T0 + 7);
+	cr_assert_eq(e.st.visits - visits, 1000, "a touch walks them all");
+	kst_export_free(&e);
+	fx_free(&fx);
+}
+
 /* Work of one generation's first flush and 9 idle flushes at n certs. */
 static uint64_t work_for(size_t n, uint64_t *puts)
 {
