@@ -389,6 +389,17 @@ static int stapling_persist(struct kst_certstate *cs, bool defer)
 	return 0;
 }
 
+/*
+ * A certificate a reload reused keeps its staple: its files are read again
+ * only if they changed (unless the OCSP settings did, or it has none: say
+ * the revocation held was just forgotten).
+ */
+static bool stapling_keeps_staple(const struct kst_gen *g,
+				  const struct kst_cert *c)
+{
+	return c->reused && !g->staples_recheck && c->state->cur != NULL;
+}
+
 /* pre: the file's and the fetched staple's, read ahead, or NULL */
 static void stapling_scan_one(struct kst_gen *g, struct kst_cert *c,
 			      const struct kst_ocsp_params *p, time_t now,
@@ -406,10 +417,7 @@ static void stapling_scan_one(struct kst_gen *g, struct kst_cert *c,
 		stapling_revocation_sync(c->state, path, now);
 	else if (c->state->ocsp.rev_dirty)
 		kst_certstate_save_revocation(c->state);
-	/* a certificate a reload reused keeps its staple: its files are
-	 * read again only if they changed (unless the OCSP settings did, or
-	 * it has none: say the revocation held was just forgotten) */
-	if (c->reused && !g->staples_recheck && c->state->cur != NULL)
+	if (stapling_keeps_staple(g, c))
 		force = false;
 	stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE, p, now,
 		      force, pre ? pre[0] : NULL);
@@ -471,8 +479,7 @@ static void stapling_pre_thread(struct kst_par *par)
 
 		/* what stapling_scan_one reads whatever changed */
 		if (c == NULL || !c->stapling ||
-		    (c->reused && !job->g->staples_recheck &&
-		     c->state->cur != NULL))
+		    stapling_keeps_staple(job->g, c))
 			continue;
 		job->pre[2 * i] = stapling_pre_read(c->staple_path, c->state,
 						    job->p, job->now);
