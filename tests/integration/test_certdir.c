@@ -41,7 +41,7 @@ static void cd_expect_served(int port, const char *name)
 {
 	struct kst_edge_served s;
 
-	kst_edge_served(cd_client, cd_ca, port, name, &s);
+	kst_edge_probe(cd_client, cd_ca, port, name, &s);
 	cr_expect_str_eq(s.cn, name, "SNI %s got the certificate of %s", name,
 			 s.cn);
 	cr_expect(s.staple_own, "%s: no good staple of its own", name);
@@ -51,7 +51,7 @@ static void cd_expect_not_served(int port, const char *name)
 {
 	struct kst_edge_served s;
 
-	kst_edge_served(cd_client, cd_ca, port, name, &s);
+	kst_edge_probe(cd_client, cd_ca, port, name, &s);
 	cr_expect_str_neq(s.cn, name, "%s is still served", name);
 }
 

@@ -47,7 +47,7 @@ static char *scale_serial(int port, const char *name)
 	struct kst_edge_served s;
 	char *hex;
 
-	kst_edge_served(client, ca, port, name, &s);
+	kst_edge_probe(client, ca, port, name, &s);
 	cr_assert_str_eq(s.cn, name, "SNI %s got the certificate of %s", name,
 			 s.cn);
 	cr_assert(s.stapled, "%s: no staple", name);

@@ -141,8 +141,8 @@ static bool edge_staple_own(SSL *ssl, X509 *leaf, X509 *ca, bool *stapled)
 	return ok;
 }
 
-void kst_edge_served(SSL_CTX *client, X509 *ca, int port, const char *name,
-		     struct kst_edge_served *out)
+void kst_edge_probe(SSL_CTX *client, X509 *ca, int port, const char *name,
+		    struct kst_edge_served *out)
 {
 	int fd = edge_connect(port);
 	SSL *ssl = SSL_new(client);

@@ -72,7 +72,7 @@ struct kst_edge_served {
 	bool stapled;	 /* a staple came */
 	bool staple_own; /* ... and it says good for this leaf */
 };
-void kst_edge_served(SSL_CTX *client, X509 *ca, int port, const char *name,
-		     struct kst_edge_served *out);
+void kst_edge_probe(SSL_CTX *client, X509 *ca, int port, const char *name,
+		    struct kst_edge_served *out);
 
 #endif
