@@ -72,13 +72,14 @@ int kst_write_atomic(const char *path, const void *buf, size_t len,
 	return err < 0 ? err : kst_sync_dir_of(path);
 }
 
-int kst_write_atomic_nosync(const char *path, const void *buf, size_t len,
-			    unsigned mode)
+int kst_write_tmp(const char *path, const void *buf, size_t len, unsigned mode,
+		  char **tmp_out)
 {
 	char *tmp = NULL;
 	int fd, err;
 
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+	*tmp_out = NULL;
+	if (asprintf(&tmp, "%s" KST_TMP_INFIX "XXXXXX", path) < 0)
 		return -ENOMEM;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
@@ -91,10 +92,25 @@ int kst_write_atomic_nosync(const char *path, const void *buf, size_t len,
 		err = -errno;
 	if (close(fd) < 0 && err == 0)
 		err = -errno;
-	if (err == 0 && rename(tmp, path) < 0)
-		err = -errno;
-	if (err < 0)
+	if (err < 0) {
 		unlink(tmp);
+		free(tmp);
+		return err;
+	}
+	*tmp_out = tmp;
+	return 0;
+}
+
+int kst_write_atomic_nosync(const char *path, const void *buf, size_t len,
+			    unsigned mode)
+{
+	char *tmp;
+	int err = kst_write_tmp(path, buf, len, mode, &tmp);
+
+	if (err == 0 && rename(tmp, path) < 0) {
+		err = -errno;
+		unlink(tmp);
+	}
 	free(tmp);
 	return err;
 }

@@ -53,6 +53,16 @@ int kst_write_atomic(const char *path, const void *buf, size_t len,
  * of them (kst_sync_dir_of): one per batch, not one per file. */
 int kst_write_atomic_nosync(const char *path, const void *buf, size_t len,
 			    unsigned mode);
+/*
+ * The first half of kst_write_atomic_nosync, for a writer that is not the
+ * one that decides: buf in a new file beside path (path KST_TMP_INFIX and
+ * six random characters), chmod'ed and fsync'ed; *tmp (malloc'd) names it,
+ * for the caller to rename over path or unlink. 0 or -errno (then nothing
+ * is left behind and *tmp is NULL).
+ */
+#define KST_TMP_INFIX ".tmp."
+int kst_write_tmp(const char *path, const void *buf, size_t len, unsigned mode,
+		  char **tmp);
 /* fsync the directory holding path. 0 or -errno. */
 int kst_sync_dir_of(const char *path);
 

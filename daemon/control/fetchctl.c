@@ -125,6 +125,9 @@ static int fetchctl_submit(struct kst_daemon *d, struct kst_cert *c, time_t now)
 				c->n_ocsp_urls, &o);
 	if (job == NULL)
 		return -ENOMEM;
+	/* out of memory: no write ahead, the control thread writes it */
+	if (cs->ocsp.state_path != NULL)
+		job->persist_path = strdup(cs->ocsp.state_path);
 	kst_certstate_get(cs);
 	rc = kst_fetcher_submit(d->fetcher, job);
 	if (rc < 0) {
@@ -237,6 +240,13 @@ static void fetchctl_succeeded(struct kst_daemon *d, struct kst_certstate *cs,
 		&sp, v->this_update, v->next_update, now, fetchctl_rand());
 }
 
+static bool fetchctl_same_params(const struct kst_ocsp_params *a,
+				 const struct kst_ocsp_params *b)
+{
+	return a->max_size == b->max_size && a->skew == b->skew &&
+	       a->max_age == b->max_age;
+}
+
 static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
 {
 	struct kst_certstate *cs = job->cookie;
@@ -257,9 +267,16 @@ static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
 	} else {
 		/* verified by the job as of then; decided now, with the
 		 * staple and the revocation held */
+		struct kst_staplefile_ahead ahead = {NULL, job->persist_tmp};
+
 		kst_staple_params(d->gen->conf, &p);
+		/* judged by the job with these params (not changed by a
+		 * reload since): its signature check stands */
+		if (fetchctl_same_params(&p, &job->opts.ingest))
+			ahead.judged = &job->verdict;
 		err = kst_staplefile_ingest_fetched(cs, job->der, job->len, &p,
-						    now, &v);
+						    now, &v, &ahead);
+		job->persist_tmp = ahead.tmp;
 		if (err == KST_OCSP_OK)
 			fetchctl_succeeded(d, cs, job, &v, now);
 		else

@@ -3,6 +3,7 @@
 #include "daemon/control/staplefile.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -15,7 +16,9 @@
 
 #include "daemon/base/log.h"
 #include "daemon/base/par.h"
+#include "daemon/base/util.h"
 #include "daemon/control/privs.h"
+#include "daemon/ocsp/fetch.h"
 
 int kst_staplefile_state_path(const struct kst_config *conf,
 			      const struct kst_cert *c, char *buf, size_t len)
@@ -291,22 +294,32 @@ static void stapling_state_path_set(struct kst_certstate *cs, const char *path)
 		cs->ocsp.state_dirty = true;
 }
 
-static int stapling_persist(struct kst_certstate *cs, bool defer);
+static int stapling_persist(struct kst_certstate *cs, bool defer, char **ahead);
 
 enum kst_ocsp_err kst_staplefile_ingest_fetched(
 	struct kst_certstate *cs, const unsigned char *der, size_t len,
-	const struct kst_ocsp_params *p, time_t now, struct kst_ocsp_verdict *v)
+	const struct kst_ocsp_params *p, time_t now, struct kst_ocsp_verdict *v,
+	struct kst_staplefile_ahead *ahead)
 {
 	/* the control thread is the slot's only writer: no lock to read it */
 	const struct kst_staple *before = cs->cur;
-	enum kst_ocsp_err err = kst_certstate_ingest(
-		cs, der, len, KST_STAPLE_SRC_FETCHED, now, p, v);
+	enum kst_ocsp_err err;
+
+	if (ahead != NULL && ahead->judged != NULL) {
+		*v = *ahead->judged;
+		kst_ocsp_rejudge(v, now, p);
+		err = kst_certstate_apply(cs, der, len, KST_STAPLE_SRC_FETCHED,
+					  now, v);
+	} else {
+		err = kst_certstate_ingest(cs, der, len, KST_STAPLE_SRC_FETCHED,
+					   now, p, v);
+	}
 
 	/* a new staple is allocated while the old one is still held, so a
 	 * different pointer means this response is now the one served */
 	if (err == KST_OCSP_OK && cs->cur != before) {
 		cs->ocsp.state_dirty = true;
-		stapling_persist(cs, true);
+		stapling_persist(cs, true, ahead ? &ahead->tmp : NULL);
 	}
 	return err;
 }
@@ -337,12 +350,67 @@ void kst_staplefile_sync(void)
 	stapling_owed[0] = '\0';
 }
 
-int kst_staplefile_persist(struct kst_certstate *cs)
+/* A write ahead (kst_write_tmp) that no one renamed: "<name>.ocsp.tmp."
+ * and six characters. */
+static bool stapling_is_tmp(const char *name)
 {
-	return stapling_persist(cs, false);
+	const char *t = strstr(name, ".ocsp" KST_TMP_INFIX);
+
+	return t != NULL && strlen(t) == strlen(".ocsp" KST_TMP_INFIX) + 6;
 }
 
-static int stapling_persist(struct kst_certstate *cs, bool defer)
+unsigned kst_staplefile_sweep(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (dp == NULL)
+		return 0;
+	while ((e = readdir(dp)) != NULL)
+		if ((e->d_type == DT_REG || e->d_type == DT_UNKNOWN) &&
+		    stapling_is_tmp(e->d_name) &&
+		    unlinkat(dirfd(dp), e->d_name, 0) == 0)
+			n++;
+	closedir(dp);
+	if (n > 0)
+		kst_info("state-dir %s: removed %u unfinished write%s of an "
+			 "earlier run",
+			 dir, n, n == 1 ? "" : "s");
+	return n;
+}
+
+int kst_staplefile_persist(struct kst_certstate *cs)
+{
+	return stapling_persist(cs, false, NULL);
+}
+
+/* Is tmp a file kst_write_tmp made beside path? */
+static bool stapling_beside(const char *tmp, const char *path)
+{
+	size_t n = strlen(path);
+
+	return strncmp(tmp, path, n) == 0 &&
+	       strncmp(tmp + n, KST_TMP_INFIX, strlen(KST_TMP_INFIX)) == 0;
+}
+
+/* The deferred write: the file written ahead renamed into place, or the
+ * staple written now. */
+static int stapling_write_deferred(const struct kst_staple *s, const char *path,
+				   char **ahead)
+{
+	if (ahead != NULL && *ahead != NULL && stapling_beside(*ahead, path)) {
+		if (rename(*ahead, path) < 0)
+			return -errno; /* the job's free removes it */
+		free(*ahead);
+		*ahead = NULL;
+		return 0;
+	}
+	return kst_write_atomic_nosync(path, s->der, s->len,
+				       KST_FETCH_PERSIST_MODE);
+}
+
+static int stapling_persist(struct kst_certstate *cs, bool defer, char **ahead)
 {
 	const struct kst_staple *s = cs->cur;
 	const char *path = cs->ocsp.state_path;
@@ -359,9 +427,9 @@ static int stapling_persist(struct kst_certstate *cs, bool defer)
 	if (stapling_owed[0] != '\0' &&
 	    (!defer || !stapling_same_dir(stapling_owed, path)))
 		kst_staplefile_sync();
-	/* readable by the daemon's group, like the staple files it reads */
-	err = defer ? kst_write_atomic_nosync(path, s->der, s->len, 0640)
-		    : kst_write_atomic(path, s->der, s->len, 0640);
+	err = defer ? stapling_write_deferred(s, path, ahead)
+		    : kst_write_atomic(path, s->der, s->len,
+				       KST_FETCH_PERSIST_MODE);
 	if (err == 0 && defer && strlen(path) < sizeof(stapling_owed))
 		memcpy(stapling_owed, path, strlen(path) + 1);
 	else if (err == 0 && defer)

@@ -86,14 +86,23 @@ void kst_staplefile_load(struct kst_certstate *cs, const char *path,
  * (the revocation held included); persisted (kst_staplefile_persist) only
  * when it became the staple served, except the fsync of state-dir itself,
  * which the caller owes (kst_staplefile_sync) once its batch of fetched
- * responses is in. The verdict's error.
+ * responses is in. ahead (NULL: none) is what the fetching thread did
+ * already. The verdict's error.
  */
-enum kst_ocsp_err kst_staplefile_ingest_fetched(struct kst_certstate *cs,
-						const unsigned char *der,
-						size_t len,
-						const struct kst_ocsp_params *p,
-						time_t now,
-						struct kst_ocsp_verdict *v);
+struct kst_staplefile_ahead {
+	/* its kst_ocsp_ingest verdict, with the same params: only the steps
+	 * that read the clock run again here (kst_ocsp_rejudge), not the
+	 * parse and signature check; NULL: the full ingest here */
+	const struct kst_ocsp_verdict *judged;
+	/* der written and fsync'ed beside ocsp.state_path (the job's
+	 * persist_tmp): renamed over the state file instead of writing it
+	 * again, and then set NULL (taken); left as it is when not used */
+	char *tmp;
+};
+enum kst_ocsp_err kst_staplefile_ingest_fetched(
+	struct kst_certstate *cs, const unsigned char *der, size_t len,
+	const struct kst_ocsp_params *p, time_t now, struct kst_ocsp_verdict *v,
+	struct kst_staplefile_ahead *ahead);
 /*
  * Write the fetched staple served to ocsp.state_path if it is not there
  * yet (ocsp.state_dirty): write, fsync, rename, fsync of the directory.
@@ -101,6 +110,12 @@ enum kst_ocsp_err kst_staplefile_ingest_fetched(struct kst_certstate *cs,
  * the next scan. 0 or -errno.
  */
 int kst_staplefile_persist(struct kst_certstate *cs);
+/*
+ * At start: remove from state-dir the fetched responses written ahead
+ * (kst_fetch_job.persist_tmp) that a killed run never renamed. The count
+ * removed (said at info level when any).
+ */
+unsigned kst_staplefile_sweep(const char *dir);
 /* The directory fsync that kst_staplefile_ingest_fetched left owing, if
  * any (issue 13: two fsyncs per fetched staple on the control thread,
  * one of them the same directory's every time). */

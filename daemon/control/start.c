@@ -179,6 +179,7 @@ static int start_privs(struct kst_daemon *d, const struct kst_config *conf)
 	else if (rc < 0)
 		kst_warn("state-dir %s: %s: fetched staples will not persist",
 			 conf->global.state_dir, strerror(-rc));
+	(void)kst_staplefile_sweep(conf->global.state_dir);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
@@ -146,6 +147,10 @@ void kst_fetch_job_free(struct kst_fetch_job *job)
 	free(job->urls);
 	free((char *)job->opts.http_proxy);
 	OPENSSL_free(job->der);
+	if (job->persist_tmp != NULL)
+		unlink(job->persist_tmp); /* written ahead, not taken */
+	free(job->persist_tmp);
+	free(job->persist_path);
 	X509_free(job->issuer);
 	X509_free(job->leaf);
 	free(job);
@@ -223,6 +228,11 @@ void kst_fetch_run(struct kst_fetch_job *job, time_t now)
 	job->started = kst_now();
 	job->url[0] = '\0';
 	fetch_reset(job);
+	if (job->persist_tmp != NULL) { /* a run before this one's */
+		unlink(job->persist_tmp);
+		free(job->persist_tmp);
+		job->persist_tmp = NULL;
+	}
 	if (job->n_urls == 0) {
 		fetch_set(job, KST_FETCH_E_NO_URL, "no OCSP responder URL");
 	} else if (kst_fetch_request_build(job->leaf, job->issuer,
@@ -238,6 +248,10 @@ void kst_fetch_run(struct kst_fetch_job *job, time_t now)
 	}
 	OPENSSL_free(der);
 	OCSP_REQUEST_free(req);
+	/* a failed write ahead is the caller's to repeat, and report */
+	if (job->err == KST_FETCH_OK && job->persist_path != NULL)
+		(void)kst_write_tmp(job->persist_path, job->der, job->len,
+				    KST_FETCH_PERSIST_MODE, &job->persist_tmp);
 	job->finished = kst_now();
 	kst_debug("ocsp fetch %s: %s: %s", job->url,
 		  kst_fetch_err_name(job->err), job->detail);

@@ -106,6 +106,10 @@ struct kst_fetch_opts {
  * ingest defaults. */
 void kst_fetch_opts_default(struct kst_fetch_opts *o);
 
+/* A persisted response's mode: readable by the daemon's group, like the
+ * staple files it reads. */
+#define KST_FETCH_PERSIST_MODE 0640
+
 struct kst_fetch_job {
 	/* in: the job owns all of it, kst_fetch_job_free releases it */
 	void *cookie; /* the caller's (certificate state); never touched */
@@ -115,6 +119,12 @@ struct kst_fetch_job {
 	size_t n_urls;
 	struct kst_fetch_opts opts; /* http_proxy: a malloc'd copy */
 	int cancel_fd; /* readable = give up now (the pool's); -1: none */
+	/* where the caller keeps a response it takes (state-dir), malloc'd;
+	 * NULL: nowhere. A usable response is written beside it ahead, on
+	 * the fetching thread (persist_tmp), so that the thread that decides
+	 * only renames: 50,000 fsyncs one after another on the control
+	 * thread were the cold fetch's limit (issue 13). */
+	char *persist_path;
 	/* out */
 	int err;	  /* KST_FETCH_OK or a code; E_VERDICT: see verdict */
 	int http_status;  /* of the last attempt, 0 if none */
@@ -124,6 +134,11 @@ struct kst_fetch_job {
 	unsigned char *der; /* the last body received (any verdict),
 			       OPENSSL_malloc'd; NULL if none */
 	size_t len;
+	/* der written beside persist_path (kst_write_tmp, mode
+	 * KST_FETCH_PERSIST_MODE, fsync'ed), for the caller to rename over
+	 * it and set NULL; NULL: not written. kst_fetch_job_free removes a
+	 * file still named here. */
+	char *persist_tmp;
 	time_t started, finished; /* wall clock */
 	/* the pool's */
 	struct kst_fetch_job *next;

@@ -138,6 +138,32 @@ enum kst_ocsp_err kst_ocsp_ingest(const unsigned char *der, size_t len,
 	return e;
 }
 
+enum kst_ocsp_err kst_ocsp_rejudge(struct kst_ocsp_verdict *v, time_t now,
+				   const struct kst_ocsp_params *p)
+{
+	struct kst_ocsp_params defaults;
+	enum kst_ocsp_err e;
+
+	if (p == NULL) {
+		kst_ocsp_params_default(&defaults);
+		p = &defaults;
+	}
+	switch (v->err) {
+	case KST_OCSP_OK:
+	case KST_OCSP_E_REVOKED:
+	case KST_OCSP_E_UNKNOWN:
+	case KST_OCSP_E_BAD_TIMES:
+	case KST_OCSP_E_NOT_YET_VALID:
+	case KST_OCSP_E_EXPIRED:
+	case KST_OCSP_E_TOO_OLD:
+		break; /* past steps 1 to 4 */
+	default:
+		return v->err;
+	}
+	e = ocsp_check_times(now, p, v);
+	return e == KST_OCSP_OK ? ocsp_check_status(v) : e;
+}
+
 /* Steps 1 and 2: size, DER, responseStatus, basic response. */
 static enum kst_ocsp_err ocsp_parse(const unsigned char *der, size_t len,
 				    const struct kst_ocsp_params *p,

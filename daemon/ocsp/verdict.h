@@ -100,6 +100,15 @@ enum kst_ocsp_err kst_ocsp_ingest(const unsigned char *der, size_t len,
 				  X509 *leaf, X509 *issuer, time_t now,
 				  const struct kst_ocsp_params *p,
 				  struct kst_ocsp_verdict *v);
+/*
+ * A verdict kst_ocsp_ingest gave earlier (a fetch thread's), judged again
+ * at now with the same p (NULL: the defaults): only the steps that read the
+ * clock (times, then status) run again; parsing and the signature stand as
+ * checked then. A verdict refused before those steps is returned as it is. The
+ * verdict's error, as kst_ocsp_ingest at now would give it.
+ */
+enum kst_ocsp_err kst_ocsp_rejudge(struct kst_ocsp_verdict *v, time_t now,
+				   const struct kst_ocsp_params *p);
 
 /*
  * A verified revocation, held for a certificate. It is sticky: the slot

@@ -6,9 +6,10 @@
  * this process that also plays an HTTP proxy. Each case checks what an
  * operator would see: the outcome code, the HTTP status, the detail, the
  * verdict, and the body kept for the control thread (a response the ingest
- * path accepts). The job writes no file: the control thread decides what
- * is stapled and persisted (tests/integration/test_revocation.c,
- * test_state_dir.c).
+ * path accepts). The control thread decides what is stapled and persisted
+ * (tests/integration/test_revocation.c, test_state_dir.c); the job only
+ * writes a usable response ahead beside the path it is given, for the
+ * control thread to rename (or the job's free to remove).
  *
  * The request and the GET/POST plan are checked against OpenSSL's own
  * reading of them (d2i, OCSP_id_cmp, base64 decoding here), never against
@@ -628,6 +629,61 @@ Test(fetch, fetches_a_good_response_by_get_and_writes_nothing)
 	cr_expect_eq(job->err, KST_FETCH_OK, "%s", job->detail);
 	expect_good_body(job, "localhost-ecdsa");
 	kst_fetch_job_free(job);
+}
+
+/* Files in dir whose name has the write-ahead infix. */
+static int ahead_files(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(dp, "%s", dir);
+	while ((e = readdir(dp)) != NULL)
+		n += strstr(e->d_name, KST_TMP_INFIX) != NULL;
+	closedir(dp);
+	return n;
+}
+
+Test(fetch, a_usable_response_is_written_ahead_and_removed_if_not_taken)
+{
+	int port = kst_edge_ocspd_start(&env.ocspd[0], "ok");
+	const char *urls[] = {url_of(port, "/")};
+	const char *dir = kst_h_path("state");
+	struct kst_fetch_opts o = quick_opts();
+	struct kst_fetch_job *job = make_job("localhost-ecdsa", urls, 1, &o);
+	struct kst_fetch_job *rev = make_job("revoked", urls, 1, &o);
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+
+	cr_assert_eq(mkdir(dir, 0750), 0);
+	cr_assert_geq(asprintf(&job->persist_path, "%s/good.ocsp", dir), 0);
+	cr_assert_geq(asprintf(&rev->persist_path, "%s/rev.ocsp", dir), 0);
+	kst_fetch_run(job, 0);
+	cr_assert_eq(job->err, KST_FETCH_OK, "%s", job->detail);
+	cr_assert_not_null(job->persist_tmp, "written ahead");
+	cr_expect_eq(strncmp(job->persist_tmp, job->persist_path,
+			     strlen(job->persist_path)),
+		     0, "beside the path: %s", job->persist_tmp);
+	cr_assert_eq(kst_test_read_file(job->persist_tmp, &buf, &len), 0);
+	cr_expect(len == job->len && memcmp(buf, job->der, len) == 0,
+		  "the body, byte for byte");
+	free(buf);
+	cr_assert_eq(stat(job->persist_tmp, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, KST_FETCH_PERSIST_MODE);
+	cr_expect_neq(access(job->persist_path, F_OK), 0, "nothing renamed");
+	/* a second run replaces its file, never adds one */
+	kst_fetch_run(job, 0);
+	cr_expect_eq(ahead_files(dir), 1);
+	/* a revoked answer is the control thread's to judge: not written */
+	kst_fetch_run(rev, 0);
+	cr_expect_eq(rev->err, KST_FETCH_E_VERDICT, "%s", rev->detail);
+	cr_expect_null(rev->persist_tmp);
+	kst_fetch_job_free(rev);
+	/* not taken by the control thread: the free removes it */
+	kst_fetch_job_free(job);
+	cr_expect_eq(ahead_files(dir), 0, "nothing left behind");
 }
 
 Test(fetch, posts_when_the_url_leaves_no_room_for_get)

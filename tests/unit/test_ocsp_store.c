@@ -970,6 +970,75 @@ Test(ocsp_params, honours_a_configured_skew_and_max_age)
 	world_free(&w);
 }
 
+/* A verdict judged again later (kst_ocsp_rejudge: a fetch thread's verdict
+ * applied by the control thread) says what a new ingest then would say,
+ * from either side of every time bound, with and without nextUpdate. */
+Test(ocsp_rejudge, agrees_with_a_new_ingest_at_every_time)
+{
+	const struct kst_ocsp_params p = {
+		.max_size = 4096, .skew = 5 * M, .max_age = 10 * M};
+	/* the signer's certificate is valid at all of them: that check is
+	 * not repeated */
+	const long offs[] = {H - 5 * M - 1,  H - 5 * M,	 H,    2 * H - 1, 2 * H,
+			     H + 10 * M - 1, H + 10 * M, 3 * H};
+	struct world w;
+
+	world_load(&w, OURS);
+	for (int with_next = 0; with_next < 2; with_next++) {
+		unsigned char *der = NULL;
+		size_t len = 0;
+
+		mint_ours(&w, H, with_next ? 2 * H : ABSENT, &der, &len);
+		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+			for (size_t j = 0; j < sizeof(offs) / sizeof(offs[0]);
+			     j++) {
+				struct kst_ocsp_verdict then, fresh;
+				enum kst_ocsp_err e;
+
+				kst_ocsp_ingest(der, len, w.leaf, w.issuer,
+						w.base + offs[i], &p, &then);
+				e = kst_ocsp_rejudge(&then, w.base + offs[j],
+						     &p);
+				kst_ocsp_ingest(der, len, w.leaf, w.issuer,
+						w.base + offs[j], &p, &fresh);
+				cr_assert_eq(e, fresh.err,
+					     "next %d, %ld then %ld: %s vs %s",
+					     with_next, offs[i], offs[j],
+					     then.detail, fresh.detail);
+				cr_assert_eq(then.err, fresh.err);
+				cr_assert_str_eq(then.detail, fresh.detail);
+				cr_assert_eq(then.next_update,
+					     fresh.next_update);
+			}
+		}
+		OPENSSL_free(der);
+	}
+	world_free(&w);
+}
+
+Test(ocsp_rejudge, leaves_a_refusal_before_the_times_as_it_is)
+{
+	X509 *other = kst_test_cert("localhost-rsa");
+	struct kst_ocsp_verdict v;
+	struct world w;
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	cr_assert_not_null(other);
+	world_load(&w, OURS);
+	mint_ours(&w, H, 2 * H, &der, &len);
+	/* good, in time, but about another certificate */
+	cr_assert_eq(kst_ocsp_ingest(der, len, other, w.issuer, w.base + H,
+				     NULL, &v),
+		     KST_OCSP_E_NO_MATCH, "%s", v.detail);
+	cr_expect_eq(kst_ocsp_rejudge(&v, w.base + H + M, NULL),
+		     KST_OCSP_E_NO_MATCH);
+	cr_expect_eq(v.err, KST_OCSP_E_NO_MATCH);
+	X509_free(other);
+	OPENSSL_free(der);
+	world_free(&w);
+}
+
 Test(ocsp_ingest, refuses_a_call_without_certificates)
 {
 	struct kst_ocsp_verdict v;

@@ -21,7 +21,9 @@
 
 #include <openssl/ocsp.h>
 
+#include "daemon/base/util.h"
 #include "daemon/control/staplefile.h"
+#include "daemon/ocsp/fetch.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/ocsp_mint.h"
 #include "tests/lib/testutil.h"
@@ -100,7 +102,8 @@ static enum kst_ocsp_err fetched(const struct resp *r)
 	struct kst_ocsp_verdict v;
 
 	kst_ocsp_params_default(&p);
-	return kst_staplefile_ingest_fetched(cs, r->der, r->len, &p, now, &v);
+	return kst_staplefile_ingest_fetched(cs, r->der, r->len, &p, now, &v,
+					     NULL);
 }
 
 static bool on_disk(const char *path, const struct resp *r)
@@ -189,5 +192,155 @@ Test(persist, an_unwritable_state_dir_still_staples_and_warns_once)
 	cr_expect(!cs->ocsp.state_dirty);
 	cr_expect_eq(logged("written to"), 1, "the recovery is logged");
 	cr_expect_eq(kst_staplefile_persist(cs), 0, "then nothing to do");
+	OPENSSL_free(good.der);
+}
+
+/* A response the fetching thread wrote ahead (kst_write_tmp), as the
+ * control thread receives it with its job. */
+static enum kst_ocsp_err fetched_ahead(const struct resp *r, char **tmp)
+{
+	struct kst_ocsp_params p;
+	struct kst_ocsp_verdict v;
+	struct kst_staplefile_ahead ahead = {NULL, *tmp};
+	enum kst_ocsp_err err;
+
+	kst_ocsp_params_default(&p);
+	err = kst_staplefile_ingest_fetched(cs, r->der, r->len, &p, now, &v,
+					    &ahead);
+	*tmp = ahead.tmp;
+	return err;
+}
+
+/* Files in dir whose name contains part. */
+static int files_with(const char *dir, const char *part)
+{
+	char cmd[700], out[32] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls -1 '%s' | grep -c -F -- '%s'", dir,
+		 part);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	if (fgets(out, sizeof(out), f) == NULL)
+		out[0] = '\0';
+	pclose(f);
+	return atoi(out);
+}
+
+Test(persist, a_response_written_ahead_is_renamed_into_place)
+{
+	const char *dir = kst_h_path("ahead");
+	char path[600], *tmp = NULL, *kept;
+	struct resp good = mint(V_OCSP_CERTSTATUS_GOOD, now - H);
+	struct resp older = mint(V_OCSP_CERTSTATUS_GOOD, now - 2 * H);
+	struct stat st;
+
+	cr_assert_eq(mkdir(dir, 0750), 0);
+	snprintf(path, sizeof(path), "%s/fp.ocsp", dir);
+	cs->ocsp.state_path = strdup(path);
+	cr_assert_eq(kst_write_tmp(path, good.der, good.len,
+				   KST_FETCH_PERSIST_MODE, &tmp),
+		     0);
+	cr_assert_not_null(tmp);
+	cr_assert_eq(stat(tmp, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0640);
+	cr_expect_eq(fetched_ahead(&good, &tmp), KST_OCSP_OK);
+	cr_expect_null(tmp, "taken");
+	cr_expect(on_disk(path, &good), "renamed into place");
+	cr_expect_eq(files_with(dir, KST_TMP_INFIX), 0, "nothing left beside");
+	cr_expect(!cs->ocsp.state_dirty);
+
+	/* not the staple served (a replay): not taken, the file stays */
+	cr_assert_eq(kst_write_tmp(path, older.der, older.len,
+				   KST_FETCH_PERSIST_MODE, &tmp),
+		     0);
+	kept = tmp;
+	cr_expect_eq(fetched_ahead(&older, &tmp), KST_OCSP_OK);
+	cr_expect_eq(tmp, kept, "left for the job to remove");
+	cr_expect(on_disk(path, &good), "the staple served stays on disk");
+	cr_expect_eq(unlink(tmp), 0);
+	free(tmp);
+	OPENSSL_free(good.der);
+	OPENSSL_free(older.der);
+}
+
+Test(persist, a_file_written_ahead_for_another_path_is_not_used)
+{
+	const char *dir = kst_h_path("moved");
+	char path[600], other[600], *tmp = NULL, *kept;
+	struct resp good = mint(V_OCSP_CERTSTATUS_GOOD, now - H);
+
+	cr_assert_eq(mkdir(dir, 0750), 0);
+	snprintf(path, sizeof(path), "%s/fp.ocsp", dir);
+	/* state-dir changed by a reload while the fetch ran */
+	snprintf(other, sizeof(other), "%s/old.ocsp", dir);
+	cs->ocsp.state_path = strdup(path);
+	cr_assert_eq(kst_write_tmp(other, good.der, good.len,
+				   KST_FETCH_PERSIST_MODE, &tmp),
+		     0);
+	kept = tmp;
+	cr_expect_eq(fetched_ahead(&good, &tmp), KST_OCSP_OK);
+	cr_expect_eq(tmp, kept, "not taken");
+	cr_expect(on_disk(path, &good), "written here instead");
+	cr_expect_eq(unlink(tmp), 0);
+	free(tmp);
+	OPENSSL_free(good.der);
+}
+
+Test(persist, start_up_removes_what_a_killed_run_wrote_ahead)
+{
+	const char *dir = kst_h_path("sweep");
+	char path[700];
+	const char *left[] = {"a.ocsp.tmp.Ab12Cd", "b.ocsp.tmp.zzzzzz"};
+	const char *kept[] = {"a.ocsp", "notes.tmp.Ab12Cd", "c.ocsp.tmp.short",
+			      "d.ocsp.tmp.Ab12Cd.bak"};
+
+	cr_assert_eq(mkdir(dir, 0750), 0);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, left[i]);
+		cr_assert_eq(kst_h_write(path, "x", 0640), 0);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, kept[i]);
+		cr_assert_eq(kst_h_write(path, "x", 0640), 0);
+	}
+	cr_expect_eq(kst_staplefile_sweep(dir), 2);
+	cr_expect_eq(files_with(dir, ".ocsp.tmp.Ab12Cd"), 1,
+		     "only the .bak one stays");
+	cr_expect_eq(files_with(dir, "zzzzzz"), 0);
+	cr_expect_eq(files_with(dir, "a.ocsp"), 1);
+	cr_expect_eq(files_with(dir, "notes.tmp"), 1);
+	cr_expect_eq(files_with(dir, "short"), 1);
+	cr_expect_eq(logged("removed 2 unfinished writes"), 1);
+	cr_expect_eq(kst_staplefile_sweep(dir), 0, "then none");
+}
+
+/* The fetch thread's verdict is applied, its times judged again: a
+ * response good when it arrived and expired when the control thread takes
+ * it is not stapled. */
+Test(persist, a_fetch_verdict_is_judged_again_at_apply_time)
+{
+	struct resp good = mint(V_OCSP_CERTSTATUS_GOOD, now - H);
+	struct kst_ocsp_params p;
+	struct kst_ocsp_verdict then, v;
+	struct kst_staplefile_ahead ahead = {&then, NULL};
+	X509 *leaf = kst_test_cert(LEAF), *issuer = kst_test_cert("int");
+
+	kst_ocsp_params_default(&p);
+	cr_assert_eq(kst_ocsp_ingest(good.der, good.len, leaf, issuer, now, &p,
+				     &then),
+		     KST_OCSP_OK, "%s", then.detail);
+	/* applied after its nextUpdate (now + 24 h) */
+	cr_expect_eq(kst_staplefile_ingest_fetched(cs, good.der, good.len, &p,
+						   now + 25 * H, &v, &ahead),
+		     KST_OCSP_E_EXPIRED, "%s", v.detail);
+	cr_expect_eq(served(), 0, "not stapled");
+	/* in time: stapled, from the verdict given */
+	cr_expect_eq(kst_staplefile_ingest_fetched(cs, good.der, good.len, &p,
+						   now + H, &v, &ahead),
+		     KST_OCSP_OK, "%s", v.detail);
+	cr_expect_eq(served(), good.this_update);
+	X509_free(leaf);
+	X509_free(issuer);
 	OPENSSL_free(good.der);
 }
