@@ -57,6 +57,7 @@ struct kst_export_slot {
 	uint64_t cnt_sig;
 	time_t due;	  /* the state may change by the clock then; 0: never */
 	unsigned changes; /* cs->changes when the facts were last read */
+	uint64_t key64;	  /* the key's first 8 bytes */
 };
 
 /* Mixes 64-bit words (splitmix64 finaliser); not cryptographic, only a
@@ -96,12 +97,26 @@ static uint64_t export_facts_sig(const struct kst_cert *c,
 	char err[sizeof(c->state->ocsp.last_fetch_error_name)];
 	uint64_t h;
 
+	struct kst_cert_facts plain;
+
 	kst_export_cert_facts(c, f); /* memset: no stray padding bytes */
 	memset(err, 0, sizeof(err));
 	if (f->last_error_name != NULL)
 		strncpy(err, f->last_error_name, sizeof(err) - 1);
-	h = export_hash(f, sizeof(*f));
+	/* what the pointers point at, not where: a reload's new objects
+	 * with the same facts have the same signature */
+	plain = *f;
+	plain.sha256 = NULL;
+	plain.name = NULL;
+	plain.subject_cn = NULL;
+	plain.last_error_name = NULL;
+	h = export_hash(&plain, sizeof(plain));
 	h = export_mix(h, export_hash(err, sizeof(err)));
+	h = export_mix(h, f->sha256 ? export_hash(f->sha256, 32) : 0);
+	h = export_mix(h, f->name ? export_hash(f->name, strlen(f->name)) : 0);
+	h = export_mix(h, f->subject_cn ? export_hash(f->subject_cn,
+						      strlen(f->subject_cn))
+					: 0);
 	return export_mix(h,
 			  (uint64_t)kst_metrics_staple_state(&f->staple, now));
 }
@@ -124,16 +139,66 @@ static time_t export_due(const struct kst_cert_facts *f, time_t now)
  * first cert of a state names its entry). O(N): an open-addressed set of
  * the states seen. -ENOMEM leaves no index (the next flush retries).
  */
+static uint64_t export_key64(const struct kst_cert *c)
+{
+	uint64_t k;
+
+	memcpy(&k, c->sha256, sizeof(k));
+	return k;
+}
+
+/*
+ * What the previous index knew of an entry, for the same state and key
+ * in the new one: a reload that changes nothing writes nothing (issue 13:
+ * 100,000 map updates per SIGHUP). Every slot's facts are read again (a
+ * renamed certificate keeps its state; a slot not carried has nothing to
+ * match, so it is written), the counters are not (the same state's).
+ * The old slots' pointers are compared, never followed: their
+ * generation may be gone.
+ */
+static void export_carry(struct kst_export_slot *slots, size_t n,
+			 const struct kst_export_slot *old, size_t n_old)
+{
+	const struct kst_export_slot **by_cs;
+	size_t cap = 16;
+
+	while (cap < 2 * n_old)
+		cap *= 2;
+	by_cs = n_old ? calloc(cap, sizeof(*by_cs)) : NULL;
+	if (by_cs == NULL)
+		return; /* nothing carried: every entry is written */
+	for (size_t i = 0; i < n_old; i++) {
+		size_t h =
+			(size_t)export_mix(0, (uintptr_t)old[i].cs) & (cap - 1);
+
+		while (by_cs[h] != NULL)
+			h = (h + 1) & (cap - 1);
+		by_cs[h] = &old[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t h = (size_t)export_mix(0, (uintptr_t)slots[i].cs) &
+			   (cap - 1);
+
+		for (; by_cs[h] != NULL; h = (h + 1) & (cap - 1)) {
+			const struct kst_export_slot *o = by_cs[h];
+
+			if (o->cs != slots[i].cs || o->key64 != slots[i].key64)
+				continue;
+			slots[i].facts_sig = o->facts_sig;
+			slots[i].cnt_sig = o->cnt_sig;
+			slots[i].due = o->due;
+			break;
+		}
+	}
+	free(by_cs);
+}
+
 static int export_index(struct kst_export *e, const struct kst_gen *g)
 {
 	const struct kst_certstate **set;
 	struct kst_export_slot *slots;
 	size_t cap = 16, n = 0;
 
-	free(e->slots);
-	e->slots = NULL;
-	e->n_slots = 0;
-	e->gen = NULL;
 	while (cap < 2 * g->n_certs)
 		cap *= 2;
 	set = calloc(cap, sizeof(*set));
@@ -141,6 +206,10 @@ static int export_index(struct kst_export *e, const struct kst_gen *g)
 	if (set == NULL || slots == NULL) {
 		free(set);
 		free(slots);
+		free(e->slots);
+		e->slots = NULL;
+		e->n_slots = 0;
+		e->gen = NULL;
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < g->n_certs; i++) {
@@ -160,15 +229,18 @@ static int export_index(struct kst_export *e, const struct kst_gen *g)
 			continue; /* exported by an earlier cert */
 		set[h] = c->state;
 		slots[n].c = c;
+		slots[n].key64 = export_key64(c);
+		slots[n].changes = c->state->changes - 1; /* facts: read */
 		slots[n++].cs = c->state;
 	}
 	free(set);
+	export_carry(slots, n, e->slots, e->n_slots);
+	free(e->slots);
 	e->slots = slots;
 	e->n_slots = n;
 	e->gen = g;
 	e->gen_id = g->id;
 	e->gen_n = g->n_certs;
-	e->full_pending = true;
 	e->warned_full = false;
 	e->st.index_builds++;
 	return 0;
@@ -432,17 +504,32 @@ void kst_export_free(struct kst_export *e)
 void kst_export_prune(struct kst_export *e, struct kst_gen *g)
 {
 	struct kst_cert_key *keep;
+	uint64_t sig = 0;
 	size_t n = 0;
+	int rc;
 
-	e->full_pending = true;
 	if (e->m == NULL)
 		return;
 	keep = calloc(g->n_certs ? g->n_certs : 1, sizeof(*keep));
 	if (keep == NULL)
 		return;
-	for (size_t i = 0; i < g->n_certs; i++)
-		if (g->certs[i] != NULL)
-			memcpy(keep[n++].sha256, g->certs[i]->sha256, 32);
-	kst_metrics_cert_prune(e->m, keep, n);
+	for (size_t i = 0; i < g->n_certs; i++) {
+		if (g->certs[i] == NULL)
+			continue;
+		memcpy(keep[n++].sha256, g->certs[i]->sha256, 32);
+		/* a sum: the same set in any order */
+		sig += export_hash(g->certs[i]->sha256, 32);
+	}
+	/* the same certificates as the last prune left: nothing to delete
+	 * (every key of the map walked, 100,000 system calls, issue 13) */
+	if (!e->pruned || e->pruned_n != n || e->pruned_sig != sig) {
+		rc = kst_metrics_cert_prune(e->m, keep, n);
+		e->pruned = rc >= 0;
+		e->pruned_n = n;
+		e->pruned_sig = sig;
+		/* room made: what the map refused is tried again */
+		if (rc > 0)
+			e->full_pending = true;
+	}
 	free(keep);
 }

@@ -21,9 +21,10 @@
  * change no writer announced); it sums the workers' counters only when
  * some worker counted anything since the previous flush or holds a
  * connection (its process counters moved, or active > 0). A certificate
- * whose signatures match is not written. Every entry is rewritten on the
- * first flush of a generation, at the last flush of a stop, and every
- * KST_EXPORT_FULL_SECS.
+ * whose signatures match is not written, a new generation's included
+ * (what the previous index knew carries over by state and key; the facts
+ * are read again). Every entry is rewritten at the last flush of a stop,
+ * after a prune that made room, and every KST_EXPORT_FULL_SECS.
  *
  * So an entry's flushed_at (and secs_to_next_update, which is as of
  * flushed_at) is when it was last written, and the global entry's
@@ -86,6 +87,11 @@ struct kst_export {
 	unsigned long touches;
 	time_t due_min, quiet_since;
 	bool full_pending;
+	/* the set of keys the last successful prune kept: a count and a
+	 * sum of their hashes */
+	bool pruned;
+	size_t pruned_n;
+	uint64_t pruned_sig;
 	bool warned_full;      /* the map refused an entry (logged once) */
 	bool warned_listeners; /* kst_listeners_v2 refused one (once) */
 	/* the workers' process counters at the previous flush */
@@ -102,8 +108,8 @@ void kst_export_flush(struct kst_export *e, struct kst_gen *g,
  * pins stay, so monitoring keeps the last values, marked). */
 void kst_export_stop(struct kst_export *e, struct kst_gen *g,
 		     struct kst_worker *workers, unsigned nworkers, time_t now);
-/* Delete entries of certificates g does not serve; the next flush writes
- * every entry of g. */
+/* Delete entries of certificates g does not serve (nothing to do when g
+ * serves the same set as at the last prune). */
 void kst_export_prune(struct kst_export *e, struct kst_gen *g);
 /* Free the index (the maps are the caller's). */
 void kst_export_free(struct kst_export *e);

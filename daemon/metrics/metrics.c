@@ -363,7 +363,7 @@ int kst_metrics_cert_prune(struct kst_metrics *m,
 	}
 	free(doomed);
 	free(sorted);
-	return err;
+	return err < 0 ? err : (int)count;
 }
 
 int kst_metrics_global_put(struct kst_metrics *m,

@@ -44,7 +44,7 @@ int kst_metrics_cert_put(struct kst_metrics *m, const struct kst_cert_key *k,
 /* -ENOENT when there is no such entry. */
 int kst_metrics_cert_del(struct kst_metrics *m, const struct kst_cert_key *k);
 /* Delete every entry whose key is not in keep[0..n) (certificates removed by
- * a reload, or left by a previous run). */
+ * a reload, or left by a previous run). The count deleted, or -errno. */
 int kst_metrics_cert_prune(struct kst_metrics *m,
 			   const struct kst_cert_key *keep, size_t n);
 int kst_metrics_global_put(struct kst_metrics *m,
