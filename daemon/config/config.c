@@ -350,6 +350,36 @@ static void opt_defaults(struct config_parser *p, enum opt_section sec,
 	}
 }
 
+/* Room for need elements in *arr of *cap, doubling: 100,000 `cert =`
+ * lines grown one element at a time copied the arrays over and over
+ * (issue 13). 0 or -ENOMEM (then *arr is as it was). */
+static int reserve(void *arr, size_t *cap, size_t need, size_t size)
+{
+	size_t c = *cap ? *cap : 8;
+	void *a;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	a = reallocarray(*(void **)arr, c, size);
+	if (a == NULL)
+		return -ENOMEM;
+	*(void **)arr = a;
+	*cap = c;
+	return 0;
+}
+
+/* One more, zeroed, element at the end of an array grown by reserve. */
+static void *grow_cap(void *arr, size_t *n, size_t *cap, size_t size)
+{
+	if (reserve(arr, cap, *n + 1, size) < 0)
+		return NULL;
+	memset(*(char **)arr + *n * size, 0, size);
+	(*n)++;
+	return *(void **)arr;
+}
+
 static void *grow(void *arr, size_t *n, size_t size)
 {
 	char *a = realloc(arr, (*n + 1) * size);
@@ -406,7 +436,8 @@ static struct kst_cert_conf *cert_add(struct config_parser *p, const char *name,
 	size_t h;
 
 	arr = copy && cert_index_reserve(p) == 0
-		      ? grow(c->certs, &c->n_certs, sizeof(*arr))
+		      ? grow_cap(&c->certs, &c->n_certs, &c->certs_cap,
+				 sizeof(*arr))
 		      : NULL;
 	if (arr == NULL) {
 		free(copy);
@@ -582,10 +613,9 @@ static int listener_cert(struct config_parser *p, struct kst_listener_conf *lc,
 	struct kst_cert_ref *arr;
 	size_t idx = 0;
 
-	arr = grow(lc->certs, &lc->n_certs, sizeof(*arr));
+	arr = grow_cap(&lc->certs, &lc->n_certs, &lc->certs_cap, sizeof(*arr));
 	if (arr == NULL)
 		return -ENOMEM;
-	lc->certs = arr;
 	arr[lc->n_certs - 1].line = line;
 	lc->last_cert_line = line;
 	if (strchr(v, '/') == NULL) {
@@ -639,10 +669,10 @@ static int cert_dir_refs(struct config_parser *p, struct kst_listener_conf *lc,
 
 	if (list->n == 0)
 		return 0;
-	arr = reallocarray(lc->certs, lc->n_certs + list->n, sizeof(*arr));
-	if (arr == NULL)
+	if (reserve(&lc->certs, &lc->certs_cap, lc->n_certs + list->n,
+		    sizeof(*arr)) < 0)
 		return -ENOMEM;
-	lc->certs = arr;
+	arr = lc->certs;
 	for (size_t i = 0; i < list->n; i++) {
 		char *path = cert_dir_entry(cd->path, list->names[i]);
 		size_t idx;

@@ -132,7 +132,8 @@ struct kst_listener_conf {
 	int ticket_keys_line; /* where set; 0: not set here */
 	struct kst_cert_ref *certs;
 	size_t n_certs;
-	int last_cert_line;		/* for a positional `key =` */
+	size_t certs_cap;   /* allocated (the parser's, for growing) */
+	int last_cert_line; /* for a positional `key =` */
 	struct kst_cert_dir *cert_dirs; /* in file order */
 	size_t n_cert_dirs;
 	int ciphers_line, ciphersuites_line, groups_line; /* 0 = default */
@@ -146,6 +147,7 @@ struct kst_config {
 	size_t n_listeners;
 	struct kst_cert_conf *certs;
 	size_t n_certs;
+	size_t certs_cap; /* allocated (the parser's, for growing) */
 };
 
 /*
