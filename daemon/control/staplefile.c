@@ -141,8 +141,19 @@ int kst_staplefile_revocation_read(const char *path, time_t now,
  * documented override. A record that could not be written yet (or a new
  * state-dir) is written now.
  */
+/* A revocation record read ahead (kst_staplefile_revocation_read's
+ * results), on every core, when a start or reload scans many. */
+struct stapling_rev_ahead {
+	bool done;
+	int err;
+	struct kst_ocsp_revocation r;
+	bool has_why;
+	char why[128]; /* a copy: strerror's text may be the thread's */
+};
+
 static void stapling_revocation_sync(struct kst_certstate *cs, const char *path,
-				     time_t now)
+				     time_t now,
+				     const struct stapling_rev_ahead *ahead)
 {
 	struct kst_ocsp_revocation r;
 	const char *why;
@@ -159,7 +170,13 @@ static void stapling_revocation_sync(struct kst_certstate *cs, const char *path,
 			cs->ocsp.rev_dirty = cs->ocsp.revoked;
 		}
 	}
-	err = kst_staplefile_revocation_read(path, now, &r, &why);
+	if (ahead != NULL && ahead->done) {
+		err = ahead->err;
+		r = ahead->r;
+		why = ahead->has_why ? ahead->why : NULL;
+	} else {
+		err = kst_staplefile_revocation_read(path, now, &r, &why);
+	}
 	if (err == -ENOENT && cs->ocsp.revoked && cs->ocsp.rev_on_disk &&
 	    !cs->ocsp.rev_dirty) {
 		kst_notice("cert %s: revocation record %s was removed: no "
@@ -186,28 +203,56 @@ static void stapling_revocation_sync(struct kst_certstate *cs, const char *path,
 		kst_certstate_save_revocation(cs);
 }
 
-/* Changed since last seen? Records what is seen now. -1: missing. */
-static int stapling_changed(struct kst_certstate *cs, int src, const char *path)
+/* What stat() saw of a staple file: taken ahead, on every core, when a
+ * start or reload scans many (done), or now. */
+struct stapling_stat {
+	bool done;
+	int err; /* 0 or -errno */
+	long long ino, size, mtime_ns;
+};
+
+static void stapling_stat_now(struct stapling_stat *x, const char *path)
 {
 	struct stat st;
-	long long mt;
+
+	memset(x, 0, sizeof(*x));
+	x->done = true;
+	if (stat(path, &st) < 0) {
+		x->err = -errno;
+		return;
+	}
+	x->ino = (long long)st.st_ino;
+	x->size = (long long)st.st_size;
+	x->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL +
+		      st.st_mtim.tv_nsec;
+}
+
+/* Changed since last seen? Records what is seen now (ahead: seen then;
+ * NULL or not done: stat now). -1: missing. */
+static int stapling_changed(struct kst_certstate *cs, int src, const char *path,
+			    const struct stapling_stat *ahead)
+{
+	struct stapling_stat now;
 	bool missing_before = cs->ocsp.seen[src].ino == -1;
 
-	if (stat(path, &st) < 0) {
+	if (ahead == NULL || !ahead->done) {
+		stapling_stat_now(&now, path);
+		ahead = &now;
+	}
+	if (ahead->err < 0) {
 		if (!missing_before)
 			kst_certstate_touch(cs);
 		cs->ocsp.seen[src].ino = -1;
 		return missing_before ? -2 : -1;
 	}
-	mt = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-	if (cs->ocsp.seen[src].ino == (long long)st.st_ino &&
-	    cs->ocsp.seen[src].size == (long long)st.st_size &&
-	    cs->ocsp.seen[src].mtime_ns == mt)
+	if (cs->ocsp.seen[src].ino == ahead->ino &&
+	    cs->ocsp.seen[src].size == ahead->size &&
+	    cs->ocsp.seen[src].mtime_ns == ahead->mtime_ns)
 		return 0;
 	kst_certstate_touch(cs);
-	cs->ocsp.seen[src].ino = (long long)st.st_ino;
-	cs->ocsp.seen[src].size = (long long)st.st_size;
-	cs->ocsp.seen[src].mtime_ns = mt;
+	cs->ocsp.seen[src].ino = ahead->ino;
+	cs->ocsp.seen[src].size = ahead->size;
+	cs->ocsp.seen[src].mtime_ns = ahead->mtime_ns;
 	return 1;
 }
 
@@ -227,12 +272,13 @@ struct stapling_pre {
 static void stapling_load(struct kst_certstate *cs, const char *path,
 			  enum kst_staple_source src,
 			  const struct kst_ocsp_params *p, time_t now,
-			  bool force, struct stapling_pre *pre)
+			  bool force, struct stapling_pre *pre,
+			  const struct stapling_stat *ahead)
 {
 	struct kst_ocsp_verdict v;
 	unsigned char *der = NULL;
 	size_t len = 0;
-	int ch = stapling_changed(cs, (int)src, path), err;
+	int ch = stapling_changed(cs, (int)src, path, ahead), err;
 
 	if (ch == -1 && src == KST_STAPLE_SRC_FILE)
 		kst_info("cert %s: no staple file %s%s", cs->name, path,
@@ -270,7 +316,7 @@ void kst_staplefile_load(struct kst_certstate *cs, const char *path,
 			 const struct kst_ocsp_params *p, time_t now,
 			 bool force)
 {
-	stapling_load(cs, path, src, p, now, force, NULL);
+	stapling_load(cs, path, src, p, now, force, NULL, NULL);
 }
 
 /*
@@ -453,7 +499,7 @@ static int stapling_persist(struct kst_certstate *cs, bool defer, char **ahead)
 	cs->ocsp.state_logged_err = 0;
 	cs->ocsp.state_dirty = false;
 	/* seen as it is now: the scan need not read back what was written */
-	stapling_changed(cs, KST_STAPLE_SRC_FETCHED, path);
+	stapling_changed(cs, KST_STAPLE_SRC_FETCHED, path, NULL);
 	return 0;
 }
 
@@ -468,12 +514,27 @@ static bool stapling_keeps_staple(const struct kst_gen *g,
 	return c->reused && !g->staples_recheck && c->state->cur != NULL;
 }
 
-/* pre: the file's and the fetched staple's, read ahead, or NULL */
+/*
+ * What a start or reload scan of many certificates reads on every core
+ * first (kst_staplefile_scan), per certificate: the revocation record,
+ * what stat() sees of the staple file and the fetched one, and those
+ * files read and verified where the certificate does not keep its staple.
+ * Only reads: the state is changed in order, on the control thread
+ * (issue 13: 300,000 path lookups one after another per reload).
+ */
+struct stapling_ahead {
+	struct stapling_rev_ahead rev;
+	struct stapling_stat st[2];  /* file, fetched */
+	struct stapling_pre *pre[2]; /* file, fetched; NULL: not read */
+};
+
+/* a: what was read ahead, or NULL */
 static void stapling_scan_one(struct kst_gen *g, struct kst_cert *c,
 			      const struct kst_ocsp_params *p, time_t now,
-			      bool force, struct stapling_pre *const *pre)
+			      bool force, const struct stapling_ahead *a)
 {
 	char path[4096];
+	bool owed;
 
 	if (c == NULL || !c->stapling)
 		return;
@@ -482,21 +543,24 @@ static void stapling_scan_one(struct kst_gen *g, struct kst_cert *c,
 	if (kst_staplefile_revocation_path(g->conf, c, path, sizeof(path)) ==
 		    0 &&
 	    (force || c->state->ocsp.rev_path == NULL))
-		stapling_revocation_sync(c->state, path, now);
+		stapling_revocation_sync(c->state, path, now,
+					 a ? &a->rev : NULL);
 	else if (c->state->ocsp.rev_dirty)
 		kst_certstate_save_revocation(c->state);
 	if (stapling_keeps_staple(g, c))
 		force = false;
 	stapling_load(c->state, c->staple_path, KST_STAPLE_SRC_FILE, p, now,
-		      force, pre ? pre[0] : NULL);
+		      force, a ? a->pre[0] : NULL, a ? &a->st[0] : NULL);
 	if (kst_staplefile_state_path(g->conf, c, path, sizeof(path)) != 0)
 		return;
 	stapling_state_path_set(c->state, path);
 	/* a write that failed before: again (before the load, which then
-	 * sees the file as written) */
+	 * sees the file as written, not as it was read ahead) */
+	owed = c->state->ocsp.state_dirty;
 	kst_staplefile_persist(c->state);
 	stapling_load(c->state, path, KST_STAPLE_SRC_FETCHED, p, now, force,
-		      pre ? pre[1] : NULL);
+		      a && !owed ? a->pre[1] : NULL,
+		      a && !owed ? &a->st[1] : NULL);
 }
 
 struct stapling_par {
@@ -504,7 +568,7 @@ struct stapling_par {
 	struct kst_gen *g;
 	const struct kst_ocsp_params *p;
 	time_t now;
-	struct stapling_pre **pre; /* per certificate: file, fetched */
+	struct stapling_ahead *ahead; /* per certificate */
 };
 
 static struct stapling_pre *stapling_pre_read(const char *path,
@@ -512,21 +576,21 @@ static struct stapling_pre *stapling_pre_read(const char *path,
 					      const struct kst_ocsp_params *p,
 					      time_t now)
 {
-	struct stat st;
+	struct stapling_stat st;
 	unsigned char *der = NULL;
 	size_t len = 0;
 	struct stapling_pre *x = NULL;
 
 	/* stat first: a file replaced after it is seen as changed later */
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	stapling_stat_now(&st, path);
+	if (st.err < 0 ||
 	    kst_staplefile_read(path, p->max_size, &der, &len) < 0)
 		return NULL;
 	x = malloc(sizeof(*x) + len);
 	if (x != NULL) {
-		x->ino = (long long)st.st_ino;
-		x->size = (long long)st.st_size;
-		x->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL +
-			      st.st_mtim.tv_nsec;
+		x->ino = st.ino;
+		x->size = st.size;
+		x->mtime_ns = st.mtime_ns;
 		x->len = len;
 		memcpy(x->der, der, len);
 		kst_ocsp_ingest(x->der, len, cs->leaf, cs->issuer, now, p,
@@ -544,17 +608,36 @@ static void stapling_pre_thread(struct kst_par *par)
 
 	while ((i = kst_par_next(par)) < par->n) {
 		const struct kst_cert *c = job->g->certs[i];
+		struct stapling_ahead *a = &job->ahead[i];
+		bool keeps;
 
-		/* what stapling_scan_one reads whatever changed */
-		if (c == NULL || !c->stapling ||
-		    stapling_keeps_staple(job->g, c))
+		if (c == NULL || !c->stapling)
 			continue;
-		job->pre[2 * i] = stapling_pre_read(c->staple_path, c->state,
-						    job->p, job->now);
+		if (kst_staplefile_revocation_path(job->g->conf, c, path,
+						   sizeof(path)) == 0) {
+			const char *why;
+
+			a->rev.err = kst_staplefile_revocation_read(
+				path, job->now, &a->rev.r, &why);
+			a->rev.has_why = why != NULL;
+			if (why != NULL)
+				snprintf(a->rev.why, sizeof(a->rev.why), "%s",
+					 why);
+			a->rev.done = true;
+		}
+		/* what stapling_scan_one reads whatever changed */
+		keeps = stapling_keeps_staple(job->g, c);
+		stapling_stat_now(&a->st[0], c->staple_path);
+		if (!keeps)
+			a->pre[0] = stapling_pre_read(c->staple_path, c->state,
+						      job->p, job->now);
 		if (kst_staplefile_state_path(job->g->conf, c, path,
-					      sizeof(path)) == 0)
-			job->pre[2 * i + 1] = stapling_pre_read(
-				path, c->state, job->p, job->now);
+					      sizeof(path)) != 0)
+			continue;
+		stapling_stat_now(&a->st[1], path);
+		if (!keeps)
+			a->pre[1] = stapling_pre_read(path, c->state, job->p,
+						      job->now);
 	}
 }
 
@@ -567,18 +650,20 @@ void kst_staplefile_scan(struct kst_gen *g, time_t now, bool force)
 	/* many to read and verify (start, reload): on every core first;
 	 * without the memory for it, one by one below */
 	if (force && g->n_certs >= KST_PAR_MIN)
-		job.pre = calloc(2 * g->n_certs, sizeof(*job.pre));
-	if (job.pre != NULL) {
+		job.ahead = calloc(g->n_certs, sizeof(*job.ahead));
+	if (job.ahead != NULL) {
 		job.par.n = g->n_certs;
 		job.par.thread = stapling_pre_thread;
 		kst_par_run(&job.par);
 	}
 	for (size_t i = 0; i < g->n_certs; i++)
 		stapling_scan_one(g, g->certs[i], &p, now, force,
-				  job.pre ? job.pre + 2 * i : NULL);
-	for (size_t i = 0; job.pre != NULL && i < 2 * g->n_certs; i++)
-		free(job.pre[i]);
-	free(job.pre);
+				  job.ahead ? &job.ahead[i] : NULL);
+	for (size_t i = 0; job.ahead != NULL && i < g->n_certs; i++) {
+		free(job.ahead[i].pre[0]);
+		free(job.ahead[i].pre[1]);
+	}
+	free(job.ahead);
 }
 
 /* ------------------------------------------- staple files by name */
