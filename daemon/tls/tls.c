@@ -22,6 +22,7 @@ static int tls_hello_cb(SSL *ssl, int *al, void *arg);
 static int tls_hello_sni(struct kst_tls_listener *tl, struct kst_tls_sess *ts,
 			 const unsigned char *ext, size_t len, char *sni,
 			 size_t snilen, int *al);
+static int tls_servername_cb(SSL *ssl, int *al, void *arg);
 static int tls_status_cb(SSL *ssl, void *arg);
 static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
 		       unsigned char *outlen, const unsigned char *in,
@@ -133,6 +134,48 @@ static int tls_use_cert(SSL *ssl, const struct kst_cert *c)
 				    c->self_issued ? NULL : c->chain, 1);
 }
 
+/* The same on the listener's context: every connection starts with it. */
+static int tls_ctx_use_cert(SSL_CTX *ctx, const struct kst_cert *c)
+{
+	return SSL_CTX_use_cert_and_key(ctx, c->leaf, c->key,
+					c->self_issued ? NULL : c->chain, 1);
+}
+
+/* Does the connection hold exactly this certificate, key and chain (the
+ * listener's first, from its context, or one put there by an earlier
+ * ClientHello of this handshake)? It holds one certificate at a time. */
+static bool tls_holds_cert(SSL *ssl, const struct kst_cert *c)
+{
+	STACK_OF(X509) *chain = NULL;
+	int n = c->self_issued || c->chain == NULL ? 0 : sk_X509_num(c->chain);
+
+	if (SSL_get_certificate(ssl) != c->leaf ||
+	    SSL_get_privatekey(ssl) != c->key ||
+	    SSL_get0_chain_certs(ssl, &chain) != 1 ||
+	    (chain != NULL ? sk_X509_num(chain) : 0) != n)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (sk_X509_value(chain, i) != sk_X509_value(c->chain, i))
+			return false;
+	return true;
+}
+
+/*
+ * The chosen certificate on this connection. The context holds the
+ * listener's first certificate, which SSL_new gives every connection
+ * (references, no copy): choosing it costs nothing, where
+ * SSL_use_cert_and_key checks the key against the certificate again
+ * (about 1% of an ECDSA handshake). Another one replaces it: cleared
+ * first, so that OpenSSL sees only the chosen key type.
+ */
+static int tls_set_cert(SSL *ssl, const struct kst_cert *c)
+{
+	if (tls_holds_cert(ssl, c))
+		return 1;
+	SSL_certs_clear(ssl);
+	return tls_use_cert(ssl, c);
+}
+
 static int tls_hello_cb(SSL *ssl, int *al, void *arg)
 {
 	struct kst_tls_listener *tl = arg;
@@ -177,12 +220,29 @@ static int tls_hello_cb(SSL *ssl, int *al, void *arg)
 	/* one context per listener: the chosen certificate goes on this
 	 * connection only (references, no copy; checked at load by
 	 * tls_cert_check, so it fails here only out of memory) */
-	if (tls_use_cert(ssl, ts->chosen->cert) != 1) {
+	if (tls_set_cert(ssl, ts->chosen->cert) != 1) {
 		ERR_clear_error();
 		*al = SSL_AD_INTERNAL_ERROR;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
 	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/*
+ * The server name, accepted: the ClientHello callback refused the names
+ * it does not take. Without this callback OpenSSL counts the name as not
+ * used: no acknowledgement to the client (RFC 6066 3 asks for one), and
+ * none kept in a TLS 1.2 session, so that SSL_get_servername said nothing
+ * on its resumptions (no SNI in the PROXY header nor in the close log).
+ * It also spares OpenSSL a check of the certificate's curve per
+ * handshake.
+ */
+static int tls_servername_cb(SSL *ssl, int *al, void *arg)
+{
+	(void)ssl;
+	(void)al;
+	(void)arg;
+	return SSL_TLSEXT_ERR_OK;
 }
 
 /* Called only when the client sent status_request, after the
@@ -380,7 +440,15 @@ int kst_tls_listener_init(struct kst_tls_listener *tl,
 	SSL_free(scratch);
 	if (rc < 0)
 		return rc;
+	/* the first certificate on the context (see tls_set_cert); it
+	 * passed tls_cert_check: this fails only out of memory */
+	if (tls_ctx_use_cert(tl->base, certs[0]) != 1) {
+		kst_log_ssl(KST_LOG_ERR, "listener %s: cert %s", tl->name,
+			    certs[0]->name);
+		return -ENOMEM;
+	}
 	SSL_CTX_set_client_hello_cb(tl->base, tls_hello_cb, tl);
+	SSL_CTX_set_tlsext_servername_callback(tl->base, tls_servername_cb);
 	SSL_CTX_set_tlsext_status_cb(tl->base, tls_status_cb);
 	SSL_CTX_set_tlsext_status_arg(tl->base, tl);
 	if (tls_sni_table(tl) < 0)
