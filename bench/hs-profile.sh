@@ -12,6 +12,7 @@
 #
 #   bench/hs-profile.sh [--build DIR] [--out DIR] [--peers LIST]
 #                       [--tests LIST] [--hs N] [--alt-kstapled BIN]
+#                       [--keep]
 #
 #   --peers  comma list of haproxy,nginx,kstapled,kstapled-alt (default:
 #            haproxy,nginx,kstapled; hitch drops privileges to a user
@@ -19,6 +20,8 @@
 #   --tests  comma list of tls13-ecdsa,tls13-rsa,tls12-ecdsa,tls12-rsa
 #            (default: the first three)
 #   --hs N   handshakes counted per test (default 150; after 20 of warm-up)
+#   --keep   keep the work directory: PEER-cg/cg.PID.DUMP-THREAD are the
+#            callgrind dumps, for callgrind_annotate per function
 #
 # Needs: valgrind, strace, and what bench/run.sh needs. Output: a markdown
 # table on stdout and in OUT/hs-profile.md, the records in
@@ -45,7 +48,8 @@ while [ $# -gt 0 ]; do
 	--hs) HP_N=$2; shift ;;
 	--alt-kstapled) HP_ARGS+=(--alt-kstapled "$2"); shift ;;
 	--build | --out) HP_ARGS+=("$1" "$2"); shift ;;
-	-h | --help) sed -n '/^#   bench\/hs-profile.sh/,/^#   --hs/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+	--keep) HP_ARGS+=(--keep) ;;
+	-h | --help) sed -n '/^#   bench\/hs-profile.sh/,/callgrind_annotate per function/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 	*) die "unknown option: $1" ;;
 	esac
 	shift
