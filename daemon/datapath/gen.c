@@ -93,6 +93,7 @@ struct gen_load {
 	struct kst_par par; /* first: the thread gets &par */
 	struct kst_gen *g;
 	const struct gen_prev_index *prev;
+	const struct kst_cert **prev_of; /* per certificate, found once */
 };
 
 static const struct kst_cert *gen_prev_of(const struct gen_prev_index *x,
@@ -113,8 +114,9 @@ static void gen_load_thread(struct kst_par *par)
 	while ((i = kst_par_next(par)) < g->n_certs) {
 		const struct kst_cert_conf *cc = &g->conf->certs[i];
 
-		if (kst_cert_load_reuse(g->conf, cc, gen_prev_of(job->prev, cc),
-					&loader, &quiet, &g->certs[i]) < 0)
+		job->prev_of[i] = gen_prev_of(job->prev, cc);
+		if (kst_cert_load_reuse(g->conf, cc, job->prev_of[i], &loader,
+					&quiet, &g->certs[i]) < 0)
 			g->certs[i] = NULL;
 	}
 	kst_cert_loader_fini(&loader);
@@ -131,8 +133,13 @@ static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
 	int rc = 0;
 
 	g->certs = calloc(conf->n_certs ? conf->n_certs : 1, sizeof(*g->certs));
-	if (g->certs == NULL || gen_prev_index(&prev, env->prev) < 0)
+	job.prev_of =
+		calloc(conf->n_certs ? conf->n_certs : 1, sizeof(*job.prev_of));
+	if (g->certs == NULL || job.prev_of == NULL ||
+	    gen_prev_index(&prev, env->prev) < 0) {
+		free(job.prev_of);
 		return -ENOMEM;
+	}
 	g->n_certs = conf->n_certs;
 	job.par.n = g->n_certs;
 	job.par.thread = gen_load_thread;
@@ -141,7 +148,7 @@ static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
 	kst_par_run(&job.par);
 	for (size_t i = 0; i < conf->n_certs; i++) {
 		const struct kst_cert_conf *cc = &conf->certs[i];
-		const struct kst_cert *p = gen_prev_of(&prev, cc);
+		const struct kst_cert *p = job.prev_of[i];
 		struct kst_cert *c = g->certs[i];
 
 		/* again, in order, to report what failed (or fail again:
@@ -168,6 +175,7 @@ static int gen_certs(struct kst_gen *g, const struct kst_gen_env *env,
 			g->n_reused++;
 	}
 	free(prev.slots);
+	free(job.prev_of);
 	kst_cert_loader_fini(&loader);
 	return rc;
 }
