@@ -167,7 +167,9 @@ const struct kst_option kst_config_options[] = {
 	{SEC_OCSP, "nonce", OT_BOOL, "off", NULL, NULL, NULL, O(nonce), 0, 0,
 	 "Send a nonce in OCSP requests (most responders ignore it)."},
 	{SEC_OCSP, "fetch-concurrency", OT_UINT, "8", "1", "256", NULL,
-	 O(fetch_concurrency), 0, 0, "Certificates fetched at the same time."},
+	 O(fetch_concurrency), 0, 0,
+	 "Certificates fetched at the same time (read at start: a "
+	 "reload keeps the running pool and says so)."},
 
 	/* [listener:NAME] */
 	{SEC_LISTENER, "bind", OT_BIND, NULL, NULL, NULL, NULL, 0, 0,

@@ -364,6 +364,11 @@ static void control_reload(struct kst_daemon *d)
 	if (kst_control_nworkers(conf) != d->nworkers)
 		kst_warn("workers: changing %u to %u needs a restart",
 			 d->nworkers, kst_control_nworkers(conf));
+	if (conf->ocsp.fetch_concurrency !=
+	    d->gen->conf->ocsp.fetch_concurrency)
+		kst_warn("fetch-concurrency: changing %u to %u needs a restart",
+			 d->gen->conf->ocsp.fetch_concurrency,
+			 conf->ocsp.fetch_concurrency);
 	kst_log_set_level(conf->global.log_level);
 	kst_staplefile_scan(g, kst_now(), true);
 	if (control_publish(d, g) < 0) {
