@@ -317,14 +317,22 @@ static int relay_round(struct kst_conn *c)
 
 bool kst_relay_pump(struct kst_conn *c)
 {
+	uint64_t start = c->bytes_up + c->bytes_dn;
 	int rounds = 0, r;
 
+	/* queued to run again (its budget spent): an event meanwhile only
+	 * set flags, which that run uses, so the connection gets one budget
+	 * per turn of the loop (worker.c) */
+	if (c->flags & KST_AGAIN)
+		return true;
 	do {
 		r = relay_round(c);
 		if (r > 0)
 			c->last_active = c->w->now_ms;
-		/* bounded, so one busy connection cannot starve the others */
-	} while (r > 0 && ++rounds < KST_RELAY_ROUNDS);
+		/* bounded, so one busy connection cannot keep new ones
+		 * (accepts, handshakes) or the other busy ones waiting */
+	} while (r > 0 && ++rounds < KST_RELAY_ROUNDS &&
+		 c->bytes_up + c->bytes_dn - start < KST_RELAY_BUDGET);
 	if (r < 0)
 		return false;
 	if (c->path != KST_PATH_USERSPACE && kst_splice_over_limit(c)) {
@@ -342,9 +350,11 @@ bool kst_relay_pump(struct kst_conn *c)
 				  : "");
 		return false;
 	}
-	/* more to do: come back after the other events (only what stays
-	 * open is queued; closing unlinks it anyway) */
-	if (rounds == KST_RELAY_ROUNDS)
+	/* stopped by the budget while bytes still moved: come back on the
+	 * next turn without waiting for an event (the readiness flags stay
+	 * set until EAGAIN; an edge may never come for bytes already
+	 * buffered). Only what stays open is queued; closing unlinks it. */
+	if (r > 0)
 		kst_conn_again(c);
 	return true;
 }

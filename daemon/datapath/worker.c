@@ -481,12 +481,16 @@ static void *worker_main(void *arg)
 			break;
 		}
 		w->now_ms = kst_mono_ms();
+		/* the busy connections queued last turn, then this batch
+		 * (skipping them: relay.h): each gets one relay budget per
+		 * turn, and one queued now goes on after the next
+		 * epoll_wait, once new accepts and handshakes had theirs */
+		kst_conn_run_again(w);
 		mbox = false;
 		for (int i = 0; i < n; i++)
 			worker_dispatch(w, &evs[i], &mbox);
 		if (mbox)
 			worker_mailbox(w); /* after the batch: see above */
-		kst_conn_run_again(w);
 		worker_timers(w);
 		kst_conn_free_closed(w);
 		worker_maybe_resume(w);

@@ -183,9 +183,12 @@ Test(datapath, sighup_storm_under_handshake_and_transfer_load, .timeout = 240)
 /* ------------------------------- defect 1: the relay budget, half-close */
 
 /* Bytes one pump moves downstream before it yields to other events: a
- * full buffer per round. A response that ends in the last round of a
- * pump closes a connection that pump has just queued to run again. */
-#define BUDGET ((long long)KST_RELAY_ROUNDS * (long long)KST_BUF_CAP)
+ * full buffer per round, until KST_RELAY_BUDGET is reached. A response
+ * that ends in the last round of a pump closes a connection that pump has
+ * just queued to run again. */
+#define BUDGET                                                        \
+	(((long long)KST_RELAY_BUDGET + (long long)KST_BUF_CAP - 1) / \
+	 (long long)KST_BUF_CAP * (long long)KST_BUF_CAP)
 
 Test(datapath, half_close_responses_around_the_relay_budget, .timeout = 240)
 {

@@ -27,8 +27,9 @@
  * cannot rekey, /proc/net/tls_stat without TlsRxRekeyOk, where the daemon
  * may end the transfer early with a close_notify after an exact prefix). Sizes
  * run from 0 B to --max-size, weighted near the TLS record (16 KiB), the relay
- * buffer (64 KiB less its header), the pipe (64 KiB) and multiples of the
- * relay's per-wakeup budget (64 rounds of one buffer).
+ * buffer (64 KiB less its header), the pipe (64 KiB), the relay's per-wakeup
+ * budget (256 KiB: the round of a full buffer that crosses it) and
+ * multiples of 64 rounds of one buffer (its round limit, the old budget).
  *
  * --chaos picks which of reloads, swaps, flaps and ticket-key rotations
  * happen (to tell a reload bug from a relay bug). The daemon shares
@@ -81,7 +82,8 @@
 #define SK_RECORD    16384u
 #define SK_RELAY_CAP (65536u - 8u) /* KST_BUF_CAP: 64 KiB less the header */
 #define SK_PIPE	     65536u
-#define SK_BUDGET    (64u * SK_RELAY_CAP) /* relay rounds per wakeup */
+#define SK_BUDGET    (64u * SK_RELAY_CAP) /* KST_RELAY_ROUNDS full rounds */
+#define SK_WAKEUP    (5u * SK_RELAY_CAP)  /* KST_RELAY_BUDGET crossed */
 #define SK_IDLE_MS   30000		  /* a transfer's inactivity limit */
 #define SK_RST_SEED  0x5eedu
 #define SK_MAX_FAILS 32 /* failures described one by one */
@@ -275,8 +277,8 @@ static uint64_t sk_size(struct sk_rng *r, uint64_t max)
 		SK_RECORD,	    SK_RELAY_CAP,     SK_PIPE,
 		2 * SK_RELAY_CAP,   2 * SK_PIPE,      4 * SK_PIPE,
 		SK_BUDGET,	    2ull * SK_BUDGET, 3ull * SK_BUDGET,
-		4ull * SK_BUDGET,   SK_BUDGET / 2,    16 * SK_PIPE,
-		64ull * SK_RECORD,  1024 * 1024,      4 * 1024 * 1024,
+		4ull * SK_BUDGET,   SK_BUDGET / 2,    2ull * SK_WAKEUP,
+		SK_WAKEUP,	    1024 * 1024,      4 * 1024 * 1024,
 		16ull * 1024 * 1024};
 	uint64_t v, d;
 	unsigned int pick = (unsigned int)sk_below(r, 100);
