@@ -18,18 +18,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "daemon/base/diag.h"
-#include "daemon/config/config.h"
-#include "daemon/datapath/gen.h"
-#include "daemon/ocsp/certstate.h"
 #include "daemon/tls/tls.h"
-#include "ktls/ktls.h"
+#include "tests/lib/genfix.h"
 #include "tests/lib/testutil.h"
 
-static char dir[] = "/tmp/kst-certswap.XXXXXX";
-static char path[64];
-static struct kst_registry reg;
-static struct kst_gen *gen;
+static struct kst_genfix fx;
 
 /* One listener, certificates in this order: "other-ecdsa" (other.test)
  * first, so on the context; "localhost-rsa" (localhost) second. Groups
@@ -39,43 +32,22 @@ static void setup(void)
 {
 	char *first = kst_test_pki_path("other-ecdsa.pem");
 	char *second = kst_test_pki_path("localhost-rsa.pem");
-	struct kst_gen_env env = {.nworkers = 1, .open_sockets = false};
-	struct kst_config *conf;
-	struct kst_diag d;
-	FILE *f;
+	char sections[1024];
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/k.conf", dir);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fprintf(f,
-		"[global]\nstate-dir = %s\nbpf-pin-dir =\nallow-root = on\n"
-		"ktls = off\n[ocsp]\nfetch = off\n"
-		"[cert:first]\npem = %s\n[cert:second]\npem = %s\n"
-		"[listener:a]\nbind = 127.0.0.1:0\nbackend = 127.0.0.1:9\n"
-		"tls-min-version = 1.2\ngroups = X25519:P-256\n"
-		"cert = first\ncert = second\n",
-		dir, first, second);
-	fclose(f);
+	snprintf(sections, sizeof(sections),
+		 "[cert:first]\npem = %s\n[cert:second]\npem = %s\n"
+		 "[listener:a]\nbind = 127.0.0.1:0\nbackend = 127.0.0.1:9\n"
+		 "tls-min-version = 1.2\ngroups = X25519:P-256\n"
+		 "cert = first\ncert = second\n",
+		 first, second);
 	free(first);
 	free(second);
-	kst_tls_init();
-	kst_ktls_init();
-	kst_registry_init(&reg, 1);
-	env.reg = &reg;
-	kst_diag_init(&d);
-	conf = kst_config_parse(path, &d);
-	cr_assert_not_null(conf, "configuration parses");
-	cr_assert_eq(kst_gen_build(conf, &env, &d, &gen), 0,
-		     "generation builds");
-	kst_diag_free(&d);
+	kst_genfix_build(&fx, "off", false, sections);
 }
 
 static void teardown(void)
 {
-	kst_gen_destroy(gen, &reg);
-	unlink(path);
-	rmdir(dir);
+	kst_genfix_free(&fx);
 }
 
 struct hs {
@@ -107,7 +79,7 @@ static struct hs handshake(const char *sni, int version, const char *groups)
 	cr_assert_not_null(cctx);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
 		     0);
-	srv = kst_tls_new(&gen->listeners[0].tls, sv[0], &sess, false);
+	srv = kst_tls_new(&fx.gen->listeners[0].tls, sv[0], &sess, false);
 	cr_assert_not_null(srv);
 	SSL_set_msg_callback(srv, count_hello);
 	SSL_set_msg_callback_arg(srv, &out.client_hellos);

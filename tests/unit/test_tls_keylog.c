@@ -17,12 +17,7 @@
 
 #include <openssl/ssl.h>
 
-#include "daemon/config/config.h"
-#include "daemon/base/diag.h"
-#include "daemon/datapath/gen.h"
-#include "daemon/ocsp/certstate.h"
-#include "daemon/tls/tls.h"
-#include "ktls/ktls.h"
+#include "tests/lib/genfix.h"
 #include "tests/lib/testutil.h"
 
 struct ctx_seen {
@@ -34,48 +29,23 @@ struct ctx_seen {
  * listener's context has. */
 static struct ctx_seen build(const char *ktls, bool kernel_has_ktls)
 {
-	char dir[] = "/tmp/kst-keylog.XXXXXX", path[64], text[1024];
 	char *pem = kst_test_pki_path("localhost-ecdsa.pem");
-	struct kst_registry reg;
-	struct kst_gen_env env = {.nworkers = 1,
-				  .open_sockets = false,
-				  .ktls_available = kernel_has_ktls};
-	struct kst_config *conf;
-	struct kst_gen *g = NULL;
-	struct kst_diag d;
+	char sections[512];
+	struct kst_genfix fx;
 	struct ctx_seen seen;
 	SSL_CTX *ctx;
-	FILE *f;
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/k.conf", dir);
-	snprintf(text, sizeof(text),
-		 "[global]\nstate-dir = %s\nbpf-pin-dir =\nallow-root = on\n"
-		 "ktls = %s\n[ocsp]\nfetch = off\n"
+	snprintf(sections, sizeof(sections),
 		 "[cert:ec]\npem = %s\n"
 		 "[listener:a]\nbind = 127.0.0.1:0\nbackend = 127.0.0.1:9\n"
 		 "cert = ec\n",
-		 dir, ktls, pem);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	kst_tls_init();
-	kst_ktls_init();
-	kst_registry_init(&reg, 1);
-	env.reg = &reg;
-	kst_diag_init(&d);
-	conf = kst_config_parse(path, &d);
-	cr_assert_not_null(conf, "configuration parses");
-	cr_assert_eq(kst_gen_build(conf, &env, &d, &g), 0, "generation builds");
-	ctx = g->listeners[0].tls.base;
+		 pem);
+	free(pem);
+	kst_genfix_build(&fx, ktls, kernel_has_ktls, sections);
+	ctx = fx.gen->listeners[0].tls.base;
 	seen.keylog = SSL_CTX_get_keylog_callback(ctx) != NULL;
 	seen.ktls_opt = (SSL_CTX_get_options(ctx) & SSL_OP_ENABLE_KTLS) != 0;
-	kst_gen_destroy(g, &reg);
-	kst_diag_free(&d);
-	unlink(path);
-	rmdir(dir);
-	free(pem);
+	kst_genfix_free(&fx);
 	return seen;
 }
 

@@ -19,56 +19,30 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "daemon/base/diag.h"
-#include "daemon/config/config.h"
-#include "daemon/datapath/gen.h"
 #include "daemon/tls/tls.h"
-#include "ktls/ktls.h"
+#include "tests/lib/genfix.h"
 #include "tests/lib/testutil.h"
 
-static char dir[] = "/tmp/kst-servername.XXXXXX";
-static char path[64];
-static struct kst_registry reg;
-static struct kst_gen *gen;
+static struct kst_genfix fx;
 
 /* One listener with tickets (OpenSSL's own keys), TLS 1.2 and 1.3. */
 static void setup(void)
 {
 	char *pem = kst_test_pki_path("localhost-ecdsa.pem");
-	struct kst_gen_env env = {.nworkers = 1, .open_sockets = false};
-	struct kst_config *conf;
-	struct kst_diag d;
-	FILE *f;
+	char sections[512];
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/k.conf", dir);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fprintf(f,
-		"[global]\nstate-dir = %s\nbpf-pin-dir =\nallow-root = on\n"
-		"ktls = off\n[ocsp]\nfetch = off\n[cert:a]\npem = %s\n"
-		"[listener:a]\nbind = 127.0.0.1:0\nbackend = 127.0.0.1:9\n"
-		"tls-min-version = 1.2\nsession-tickets = 2\ncert = a\n",
-		dir, pem);
-	fclose(f);
+	snprintf(sections, sizeof(sections),
+		 "[cert:a]\npem = %s\n"
+		 "[listener:a]\nbind = 127.0.0.1:0\nbackend = 127.0.0.1:9\n"
+		 "tls-min-version = 1.2\nsession-tickets = 2\ncert = a\n",
+		 pem);
 	free(pem);
-	kst_tls_init();
-	kst_ktls_init();
-	kst_registry_init(&reg, 1);
-	env.reg = &reg;
-	kst_diag_init(&d);
-	conf = kst_config_parse(path, &d);
-	cr_assert_not_null(conf, "configuration parses");
-	cr_assert_eq(kst_gen_build(conf, &env, &d, &gen), 0,
-		     "generation builds");
-	kst_diag_free(&d);
+	kst_genfix_build(&fx, "off", false, sections);
 }
 
 static void teardown(void)
 {
-	kst_gen_destroy(gen, &reg);
-	unlink(path);
-	rmdir(dir);
+	kst_genfix_free(&fx);
 }
 
 struct seen {
@@ -91,7 +65,7 @@ static struct seen handshake(SSL_CTX *cctx, int version, SSL_SESSION *resume)
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
 		     0);
-	srv = kst_tls_new(&gen->listeners[0].tls, sv[0], &sess, false);
+	srv = kst_tls_new(&fx.gen->listeners[0].tls, sv[0], &sess, false);
 	cr_assert_not_null(srv);
 	SSL_CTX_set_min_proto_version(cctx, version);
 	SSL_CTX_set_max_proto_version(cctx, version);
