@@ -138,6 +138,15 @@ static int fetch_copy_in(struct kst_fetch_job *job, const char *const *urls,
 	return 0;
 }
 
+/* A response written ahead that no one took: removed. */
+static void fetch_drop_ahead(struct kst_fetch_job *job)
+{
+	if (job->persist_tmp != NULL)
+		unlink(job->persist_tmp);
+	free(job->persist_tmp);
+	job->persist_tmp = NULL;
+}
+
 void kst_fetch_job_free(struct kst_fetch_job *job)
 {
 	if (job == NULL)
@@ -147,9 +156,7 @@ void kst_fetch_job_free(struct kst_fetch_job *job)
 	free(job->urls);
 	free((char *)job->opts.http_proxy);
 	OPENSSL_free(job->der);
-	if (job->persist_tmp != NULL)
-		unlink(job->persist_tmp); /* written ahead, not taken */
-	free(job->persist_tmp);
+	fetch_drop_ahead(job);
 	free(job->persist_path);
 	X509_free(job->issuer);
 	X509_free(job->leaf);
@@ -228,11 +235,7 @@ void kst_fetch_run(struct kst_fetch_job *job, time_t now)
 	job->started = kst_now();
 	job->url[0] = '\0';
 	fetch_reset(job);
-	if (job->persist_tmp != NULL) { /* a run before this one's */
-		unlink(job->persist_tmp);
-		free(job->persist_tmp);
-		job->persist_tmp = NULL;
-	}
+	fetch_drop_ahead(job); /* a run before this one's */
 	if (job->n_urls == 0) {
 		fetch_set(job, KST_FETCH_E_NO_URL, "no OCSP responder URL");
 	} else if (kst_fetch_request_build(job->leaf, job->issuer,
