@@ -134,13 +134,6 @@ int kst_staplefile_revocation_read(const char *path, time_t now,
 	return err < 0 ? err : -EINVAL;
 }
 
-/*
- * Start and reload: the record in state-dir decides. One there holds the
- * certificate revoked (unless a newer revocation is held already); none
- * there where one was written means the operator deleted it, which is the
- * documented override. A record that could not be written yet (or a new
- * state-dir) is written now.
- */
 /* A revocation record read ahead (kst_staplefile_revocation_read's
  * results), on every core, when a start or reload scans many. */
 struct stapling_rev_ahead {
@@ -151,6 +144,13 @@ struct stapling_rev_ahead {
 	char why[128]; /* a copy: strerror's text may be the thread's */
 };
 
+/*
+ * Start and reload: the record in state-dir decides. One there holds the
+ * certificate revoked (unless a newer revocation is held already); none
+ * there where one was written means the operator deleted it, which is the
+ * documented override. A record that could not be written yet (or a new
+ * state-dir) is written now.
+ */
 static void stapling_revocation_sync(struct kst_certstate *cs, const char *path,
 				     time_t now,
 				     const struct stapling_rev_ahead *ahead)
@@ -263,7 +263,7 @@ static int stapling_changed(struct kst_certstate *cs, int src, const char *path,
  * still the one stat() saw then; else the file is read again.
  */
 struct stapling_pre {
-	long long ino, size, mtime_ns;
+	struct stapling_stat seen; /* what stat() saw before the read */
 	struct kst_ocsp_verdict v;
 	size_t len;
 	unsigned char der[];
@@ -286,9 +286,9 @@ static void stapling_load(struct kst_certstate *cs, const char *path,
 				 : "");
 	if (ch < 0 || (ch == 0 && !force))
 		return;
-	if (pre != NULL && pre->ino == cs->ocsp.seen[src].ino &&
-	    pre->size == cs->ocsp.seen[src].size &&
-	    pre->mtime_ns == cs->ocsp.seen[src].mtime_ns) {
+	if (pre != NULL && pre->seen.ino == cs->ocsp.seen[src].ino &&
+	    pre->seen.size == cs->ocsp.seen[src].size &&
+	    pre->seen.mtime_ns == cs->ocsp.seen[src].mtime_ns) {
 		cs->ocsp.ingest_path = path;
 		kst_certstate_apply(cs, pre->der, pre->len, src, now, &pre->v);
 		cs->ocsp.ingest_path = NULL;
@@ -588,9 +588,7 @@ static struct stapling_pre *stapling_pre_read(const char *path,
 		return NULL;
 	x = malloc(sizeof(*x) + len);
 	if (x != NULL) {
-		x->ino = st.ino;
-		x->size = st.size;
-		x->mtime_ns = st.mtime_ns;
+		x->seen = st;
 		x->len = len;
 		memcpy(x->der, der, len);
 		kst_ocsp_ingest(x->der, len, cs->leaf, cs->issuer, now, p,
