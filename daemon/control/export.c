@@ -95,9 +95,8 @@ static uint64_t export_facts_sig(const struct kst_cert *c,
 				 struct kst_cert_facts *f, time_t now)
 {
 	char err[sizeof(c->state->ocsp.last_fetch_error_name)];
-	uint64_t h;
-
 	struct kst_cert_facts plain;
+	uint64_t h;
 
 	kst_export_cert_facts(c, f); /* memset: no stray padding bytes */
 	memset(err, 0, sizeof(err));
@@ -134,11 +133,6 @@ static time_t export_due(const struct kst_cert_facts *f, time_t now)
 	return due;
 }
 
-/*
- * Index g: one slot per distinct certificate state, in the order of g (the
- * first cert of a state names its entry). O(N): an open-addressed set of
- * the states seen. -ENOMEM leaves no index (the next flush retries).
- */
 static uint64_t export_key64(const struct kst_cert *c)
 {
 	uint64_t k;
@@ -193,6 +187,11 @@ static void export_carry(struct kst_export_slot *slots, size_t n,
 	free(by_cs);
 }
 
+/*
+ * Index g: one slot per distinct certificate state, in the order of g (the
+ * first cert of a state names its entry). O(N): an open-addressed set of
+ * the states seen. -ENOMEM leaves no index (the next flush retries).
+ */
 static int export_index(struct kst_export *e, const struct kst_gen *g)
 {
 	const struct kst_certstate **set;
