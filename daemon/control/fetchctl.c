@@ -240,13 +240,6 @@ static void fetchctl_succeeded(struct kst_daemon *d, struct kst_certstate *cs,
 		&sp, v->this_update, v->next_update, now, fetchctl_rand());
 }
 
-static bool fetchctl_same_params(const struct kst_ocsp_params *a,
-				 const struct kst_ocsp_params *b)
-{
-	return a->max_size == b->max_size && a->skew == b->skew &&
-	       a->max_age == b->max_age;
-}
-
 static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
 {
 	struct kst_certstate *cs = job->cookie;
@@ -272,7 +265,7 @@ static void fetchctl_finish(struct kst_daemon *d, struct kst_fetch_job *job)
 		kst_staple_params(d->gen->conf, &p);
 		/* judged by the job with these params (not changed by a
 		 * reload since): its signature check stands */
-		if (fetchctl_same_params(&p, &job->opts.ingest))
+		if (kst_ocsp_params_equal(&p, &job->opts.ingest))
 			ahead.judged = &job->verdict;
 		err = kst_staplefile_ingest_fetched(cs, job->der, job->len, &p,
 						    now, &v, &ahead);

@@ -191,8 +191,7 @@ static bool gen_staples_recheck(const struct kst_config *conf,
 		return true;
 	kst_staple_params(conf, &a);
 	kst_staple_params(prev->conf, &b);
-	return a.max_size != b.max_size || a.skew != b.skew ||
-	       a.max_age != b.max_age ||
+	return !kst_ocsp_params_equal(&a, &b) ||
 	       strcmp(conf->global.state_dir, prev->conf->global.state_dir) !=
 		       0;
 }

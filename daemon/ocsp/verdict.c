@@ -92,6 +92,13 @@ void kst_ocsp_params_default(struct kst_ocsp_params *p)
 	p->max_age = KST_OCSP_DEFAULT_MAX_AGE;
 }
 
+bool kst_ocsp_params_equal(const struct kst_ocsp_params *a,
+			   const struct kst_ocsp_params *b)
+{
+	return a->max_size == b->max_size && a->skew == b->skew &&
+	       a->max_age == b->max_age;
+}
+
 const char *kst_ocsp_err_name(enum kst_ocsp_err e)
 {
 	if ((unsigned int)e >= KST_OCSP_ERR_COUNT)

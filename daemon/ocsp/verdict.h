@@ -30,6 +30,9 @@ struct kst_ocsp_params {
 };
 
 void kst_ocsp_params_default(struct kst_ocsp_params *p);
+/* Would both judge every response the same? */
+bool kst_ocsp_params_equal(const struct kst_ocsp_params *a,
+			   const struct kst_ocsp_params *b);
 
 /*
  * Stable numeric codes: they are exported in a BPF map ("last error
