@@ -109,10 +109,11 @@ struct kst_certstate {
 	struct kst_certstate *hnext;	  /* registry chain */
 };
 
-/* A change the metrics export must write at its next flush (export.h):
- * control thread, with or before every change of cur or ocsp. */
 /* Touches of every state: export.c skips its walk while this stands. */
 extern unsigned long kst_certstate_touches;
+
+/* A change the metrics export must write at its next flush (export.h):
+ * control thread, with or before every change of cur or ocsp. */
 
 static inline void kst_certstate_touch(struct kst_certstate *cs)
 {
