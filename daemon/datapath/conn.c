@@ -287,11 +287,17 @@ static void conn_count_device(struct kst_conn *c, struct kst_conn_counters *cc)
 		  kst_tls_conf_name(t.rx));
 }
 
+struct kst_conn_counters *kst_conn_cert_counters(struct kst_conn *c)
+{
+	return c->ts.chosen != NULL
+		       ? kst_certstate_counting(c->ts.chosen->cert->state,
+						c->w->id)
+		       : NULL;
+}
+
 static void conn_count_path(struct kst_conn *c, const struct kst_ktls_result *r)
 {
-	struct kst_conn_counters *cc =
-		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
-			     : NULL;
+	struct kst_conn_counters *cc = kst_conn_cert_counters(c);
 
 	if (cc == NULL)
 		return;
@@ -405,9 +411,9 @@ static void conn_handshake_done(struct kst_conn *c)
 	conn_hs_leave(c);
 	conn_note_sni(c);
 	if (tc != NULL)
-		KST_COUNT(tc->cert->state->counters[c->w->id].c.handshakes);
+		KST_COUNT(kst_conn_cert_counters(c)->handshakes);
 	if (tc != NULL && SSL_session_reused(c->ssl)) /* a ticket resumed */
-		KST_COUNT(tc->cert->state->counters[c->w->id].c.hs_resumed);
+		KST_COUNT(kst_conn_cert_counters(c)->hs_resumed);
 	KST_COUNT(c->w->pc.handshakes);
 	if (c->ts.lc != NULL)
 		KST_COUNT(c->ts.lc->handshakes);
@@ -441,8 +447,7 @@ void kst_conn_close_notify(struct kst_conn *c)
 void kst_conn_keyupdate_close(struct kst_conn *c)
 {
 	if (c->ts.chosen != NULL)
-		KST_COUNT(c->ts.chosen->cert->state->counters[c->w->id]
-				  .c.keyupdate_closes);
+		KST_COUNT(kst_conn_cert_counters(c)->keyupdate_closes);
 	kst_debug("listener %s: peer %s: TLS 1.3 KeyUpdate under kTLS: "
 		  "closing cleanly (this kernel cannot rekey)",
 		  c->l->conf->name, c->peerstr);
@@ -452,9 +457,7 @@ void kst_conn_keyupdate_close(struct kst_conn *c)
 /* Out of kept keys: goodbye, counted as a flood or as a close. */
 static bool conn_keyupdate_refuse(struct kst_conn *c, bool flood)
 {
-	struct kst_conn_counters *cc =
-		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
-			     : NULL;
+	struct kst_conn_counters *cc = kst_conn_cert_counters(c);
 
 	if (!flood) {
 		kst_conn_keyupdate_close(c);
@@ -473,9 +476,7 @@ static bool conn_keyupdate_refuse(struct kst_conn *c, bool flood)
 
 bool kst_conn_keyupdate(struct kst_conn *c, bool update_requested)
 {
-	struct kst_conn_counters *cc =
-		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
-			     : NULL;
+	struct kst_conn_counters *cc = kst_conn_cert_counters(c);
 	uint64_t now = c->w->now_ms;
 	int err;
 
@@ -510,9 +511,7 @@ bool kst_conn_keyupdate(struct kst_conn *c, bool update_requested)
 
 int kst_conn_keyupdate_send(struct kst_conn *c)
 {
-	struct kst_conn_counters *cc =
-		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
-			     : NULL;
+	struct kst_conn_counters *cc = kst_conn_cert_counters(c);
 	bool ask = c->flags & KST_KU_ASK;
 	int err;
 

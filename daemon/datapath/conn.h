@@ -141,6 +141,10 @@ void kst_conn_run_again(struct kst_worker *w);
  * is never queued, and closing one takes it off the list). */
 void kst_conn_again(struct kst_conn *c);
 
+/* This worker's counters of the certificate served, NULL before one is
+ * chosen (daemon/ocsp/certstate.h: allocated at the first count). */
+struct kst_conn_counters *kst_conn_cert_counters(struct kst_conn *c);
+
 /* Send close_notify the way this connection's TX works (best effort). */
 void kst_conn_close_notify(struct kst_conn *c);
 /* A TLS 1.3 KeyUpdate arrived on a kTLS connection: count it and say

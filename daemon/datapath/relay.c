@@ -56,9 +56,7 @@ static void relay_count(struct kst_conn *c, uint64_t n, bool up)
 		c->bytes_dn += n;
 	KST_COUNT_ADD(c->w->pc.bytes_userspace, n);
 	if (c->ts.chosen != NULL)
-		KST_COUNT_ADD(c->ts.chosen->cert->state->counters[c->w->id]
-				      .c.bytes_userspace,
-			      n);
+		KST_COUNT_ADD(kst_conn_cert_counters(c)->bytes_userspace, n);
 }
 
 /* A failed read or write: logged here, at debug level; -err, or -EIO for

@@ -99,9 +99,7 @@ static int splice_fail(struct kst_conn *c, const char *what, int err)
 
 static void splice_count(struct kst_conn *c, uint64_t n, bool up)
 {
-	struct kst_conn_counters *cc =
-		c->ts.chosen ? &c->ts.chosen->cert->state->counters[c->w->id].c
-			     : NULL;
+	struct kst_conn_counters *cc = kst_conn_cert_counters(c);
 
 	KST_COUNT_ADD(c->w->pc.bytes_ktls, n);
 	if (cc != NULL)

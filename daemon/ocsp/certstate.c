@@ -318,8 +318,6 @@ enum kst_ocsp_err kst_certstate_apply(struct kst_certstate *cs,
 	act = kst_ocsp_choose(&h, v);
 	cs->ocsp.last_err = v->err;
 	cs->ocsp.last_ingest = now;
-	snprintf(cs->ocsp.last_detail, sizeof(cs->ocsp.last_detail), "%s",
-		 v->detail);
 	if (act == KST_OCSP_ACT_REVOKE) {
 		struct kst_ocsp_revocation r = {true, v->this_update,
 						v->revoked_at,
@@ -376,9 +374,32 @@ bool kst_certstate_expire(struct kst_certstate *cs, time_t now)
 void kst_certstate_counters(struct kst_certstate *cs,
 			    struct kst_conn_counters *sum)
 {
+	struct kst_cs_counters *a =
+		__atomic_load_n(&cs->counters, __ATOMIC_ACQUIRE);
+
 	memset(sum, 0, sizeof(*sum));
-	for (unsigned i = 0; i < cs->nworkers; i++)
-		kst_metrics_sum(sum, &cs->counters[i].c);
+	for (unsigned i = 0; a != NULL && i < cs->nworkers; i++)
+		kst_metrics_sum(sum, &a[i].c);
+}
+
+struct kst_conn_counters *kst_certstate_counting_new(struct kst_certstate *cs,
+						     unsigned w)
+{
+	static _Thread_local struct kst_cs_counters lost;
+	size_t size = sizeof(struct kst_cs_counters) * (cs->nworkers + 1);
+	struct kst_cs_counters *a = aligned_alloc(KST_CACHELINE, size),
+			       *had = NULL;
+
+	if (a == NULL)
+		return &lost.c;
+	memset(a, 0, size);
+	/* two workers may race to the first count: one block is kept */
+	if (!__atomic_compare_exchange_n(&cs->counters, &had, a, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		free(a);
+		a = had;
+	}
+	return &a[w].c;
 }
 
 /* ------------------------------------------------------------ registry */
@@ -404,13 +425,6 @@ static struct kst_certstate *certstate_new(X509 *leaf, X509 *issuer,
 
 	if (cs == NULL)
 		return NULL;
-	cs->counters = aligned_alloc(KST_CACHELINE,
-				     sizeof(*cs->counters) * (nworkers + 1));
-	if (cs->counters == NULL) {
-		free(cs);
-		return NULL;
-	}
-	memset(cs->counters, 0, sizeof(*cs->counters) * (nworkers + 1));
 	atomic_init(&cs->refs, 1);
 	atomic_init(&cs->flags, 0);
 	pthread_mutex_init(&cs->lock, NULL);

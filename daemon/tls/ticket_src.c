@@ -414,7 +414,7 @@ static struct kst_conn_counters *ticket_counters(SSL *s)
 
 	if (ts == NULL || ts->chosen == NULL)
 		return NULL;
-	return &ts->chosen->cert->state->counters[ts->worker].c;
+	return kst_certstate_counting(ts->chosen->cert->state, ts->worker);
 }
 
 /* The worker's process-wide counters, or NULL. */

@@ -260,7 +260,7 @@ static int tls_status_cb(SSL *ssl, void *arg)
 	if (tc == NULL)
 		return SSL_TLSEXT_ERR_NOACK;
 	c = tc->cert;
-	cnt = &c->state->counters[ts->worker].c;
+	cnt = kst_certstate_counting(c->state, ts->worker);
 	if (c->stapling)
 		s = kst_certstate_staple_get1(c->state, kst_now());
 	if (s != NULL)
