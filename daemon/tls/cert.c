@@ -31,7 +31,8 @@ static int cert_check_chain(struct kst_cert *c, struct kst_diag *d,
 			    const char *file, int line, const char *path);
 static int cert_names(struct kst_cert *c);
 static void cert_key_kind(struct kst_cert *c);
-static int cert_ocsp_urls(struct kst_cert *c, const struct kst_cert_conf *cc);
+static int cert_ocsp_urls(struct kst_cert *c, const struct kst_cert_conf *cc,
+			  const struct kst_cert *same);
 
 static time_t asn1_to_time(const ASN1_TIME *t)
 {
@@ -550,27 +551,34 @@ static void cert_key_kind(struct kst_cert *c)
 	}
 }
 
-static int cert_ocsp_urls(struct kst_cert *c, const struct kst_cert_conf *cc)
+/* The responders: the configuration's, else the leaf's AIA (copied from
+ * same, the previous generation's certificate with this leaf, when that
+ * one read them from the AIA too). */
+static int cert_ocsp_urls(struct kst_cert *c, const struct kst_cert_conf *cc,
+			  const struct kst_cert *same)
 {
 	STACK_OF(OPENSSL_STRING) *aia = NULL;
+	char *const *from = cc->ocsp_urls;
 	size_t n = cc->n_ocsp_urls;
 
-	if (n == 0) {
+	if (n == 0 && same != NULL && same->conf->n_ocsp_urls == 0) {
+		from = same->ocsp_urls;
+		n = same->n_ocsp_urls;
+	} else if (n == 0) {
 		aia = X509_get1_ocsp(c->leaf);
 		n = aia ? (size_t)sk_OPENSSL_STRING_num(aia) : 0;
 	}
 	c->ocsp_urls = calloc(n ? n : 1, sizeof(char *));
-	if (c->ocsp_urls == NULL) {
-		X509_email_free(aia);
-		return -ENOMEM;
+	for (; c->ocsp_urls != NULL && c->n_ocsp_urls < n; c->n_ocsp_urls++) {
+		size_t i = c->n_ocsp_urls;
+
+		c->ocsp_urls[i] = strdup(
+			aia ? sk_OPENSSL_STRING_value(aia, (int)i) : from[i]);
+		if (c->ocsp_urls[i] == NULL)
+			break;
 	}
-	for (size_t i = 0; i < n; i++)
-		c->ocsp_urls[i] =
-			strdup(aia ? sk_OPENSSL_STRING_value(aia, (int)i)
-				   : cc->ocsp_urls[i]);
-	c->n_ocsp_urls = n;
 	X509_email_free(aia);
-	return 0;
+	return c->ocsp_urls != NULL && c->n_ocsp_urls == n ? 0 : -ENOMEM;
 }
 
 static int cert_identity(struct kst_cert *c, const struct kst_cert_conf *cc)
@@ -588,10 +596,18 @@ static int cert_identity(struct kst_cert *c, const struct kst_cert_conf *cc)
 	return cert_names(c);
 }
 
+/* prev: the previous generation's certificate; when c shares its leaf,
+ * what the leaf's extensions say is known (a reload decoded them again
+ * for each of 100,000 certificates: issue 13). */
 static int cert_options(struct kst_cert *c, const struct kst_config *conf,
-			const struct kst_cert_conf *cc)
+			const struct kst_cert_conf *cc,
+			const struct kst_cert *prev)
 {
-	c->must_staple = kst_ocsp_cert_must_staple(c->leaf);
+	const struct kst_cert *same =
+		prev != NULL && prev->leaf == c->leaf ? prev : NULL;
+
+	c->must_staple =
+		same ? same->must_staple : kst_ocsp_cert_must_staple(c->leaf);
 	c->policy = c->must_staple ? KST_POLICY_MUST_STAPLE
 				   : kst_config_cert_policy(conf, cc);
 	c->stapling = cc->stapling;
@@ -602,7 +618,7 @@ static int cert_options(struct kst_cert *c, const struct kst_config *conf,
 		c->staple_path = NULL;
 	if (c->staple_path == NULL)
 		return -ENOMEM;
-	return cert_ocsp_urls(c, cc);
+	return cert_ocsp_urls(c, cc, same);
 }
 
 /* Same paths as the previous generation's certificate? */
@@ -764,7 +780,7 @@ int kst_cert_load_reuse(const struct kst_config *conf,
 					key_len);
 	}
 	if (rc == 0)
-		rc = cert_options(c, conf, cc);
+		rc = cert_options(c, conf, cc, prev);
 	if (rc < 0)
 		goto error;
 	if (key != NULL)
