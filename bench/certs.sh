@@ -17,8 +17,10 @@
 #             generation freed) / RSS before
 #   hup1%     the same with 1% of the certificates re-minted (new keys),
 #             and that a changed one is served with its new staple
-#   idle      then the daemon's CPU over 20 s with nothing to do, in % of
-#             a core (BPF export on when possible)
+#   idle      then the daemon's CPU over 60 s with nothing to do, in % of
+#             a core (BPF export on when possible): one whole period of
+#             the once-a-minute stat of every staple file, which a 20 s
+#             window either missed or counted three times
 #
 #   bench/certs.sh [--build DIR] [--work DIR] [--bin KSTAPLED] [--no-haproxy]
 #                  [--no-bpf] N...
@@ -486,9 +488,9 @@ for n in "${counts[@]}"; do
 	swapped=no
 	[ "$got" = "$want" ] && stapled "$port" c0.bench.test && swapped=yes
 	i0=$(cpu_ticks "$pid")
-	sleep 20
+	sleep 60
 	idle=$(awk -v d="$(($(cpu_ticks "$pid") - i0))" -v hz="$hz" \
-		'BEGIN { printf "%.2f", d * 100 / hz / 20 }')
+		'BEGIN { printf "%.2f", d * 100 / hz / 60 }')
 	printf 'N=%-7s kstapled load=%6d ms cpu=%6d ms  rss/cert=%5.1f KB (%d MB)  check=%6d ms  hup0=%5d ms cpu=%5d ms rss x%.2f  hup1%%=%5d ms cpu=%5d ms rss x%.2f swapped=%s  idle=%s%%\n' \
 		"$n" "$load" "$lcpu" "$(awk -v r="$rss" -v b="$base" -v n="$n" 'BEGIN { print (r - b) / n }')" \
 		$((rss / 1024)) "$check" "$h0" "$h0cpu" \
