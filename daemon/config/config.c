@@ -402,15 +402,17 @@ static size_t cert_hash(const char *s)
 	return h;
 }
 
-/* Room for one more name: the index doubles when half full, so finding
- * a cert by name stays O(1) and a config with N certs parses in O(N). */
-static int cert_index_reserve(struct config_parser *p)
+/* Room for need names: the index doubles when half full, so finding a
+ * cert by name stays O(1) and a config with N certs parses in O(N). */
+static int cert_index_reserve(struct config_parser *p, size_t need)
 {
 	const struct kst_config *c = p->conf;
 	size_t cap = p->cert_mask ? (p->cert_mask + 1) * 2 : 64, *slots;
 
-	if (p->cert_slots != NULL && (c->n_certs + 1) * 2 <= p->cert_mask + 1)
+	if (p->cert_slots != NULL && need * 2 <= p->cert_mask + 1)
 		return 0;
+	while (cap < need * 2)
+		cap *= 2;
 	slots = calloc(cap, sizeof(*slots));
 	if (slots == NULL)
 		return -ENOMEM;
@@ -427,22 +429,21 @@ static int cert_index_reserve(struct config_parser *p)
 	return 0;
 }
 
-static struct kst_cert_conf *cert_add(struct config_parser *p, const char *name,
+/* A new cert named name, which it takes over (NULL: out of memory, and
+ * name is still the caller's). */
+static struct kst_cert_conf *cert_add(struct config_parser *p, char *name,
 				      int line)
 {
 	struct kst_config *c = p->conf;
 	struct kst_cert_conf *arr, *cc;
-	char *copy = strdup(name); /* first: no entry without a name */
 	size_t h;
 
-	arr = copy && cert_index_reserve(p) == 0
+	arr = cert_index_reserve(p, c->n_certs + 1) == 0
 		      ? grow_cap(&c->certs, &c->n_certs, &c->certs_cap,
 				 sizeof(*arr))
 		      : NULL;
-	if (arr == NULL) {
-		free(copy);
+	if (arr == NULL)
 		return NULL;
-	}
 	c->certs = arr;
 	cc = &arr[c->n_certs - 1];
 	for (h = cert_hash(name) & p->cert_mask; p->cert_slots[h] != 0;
@@ -450,7 +451,7 @@ static struct kst_cert_conf *cert_add(struct config_parser *p, const char *name,
 		;
 	p->cert_slots[h] = c->n_certs;
 	opt_defaults(p, SEC_CERT, cc);
-	cc->name = copy;
+	cc->name = name;
 	cc->line = line;
 	return cc;
 }
@@ -475,7 +476,7 @@ static int cert_inline(struct config_parser *p, char *path, int line,
 		return -ENOMEM;
 	}
 	*idx = p->conf->n_certs - 1;
-	cc->pem = path;
+	cc->pem = path; /* the name too: one string (kst_config_free) */
 	cc->pem_line = line;
 	cc->inline_cert = true;
 	return 0;
@@ -554,6 +555,7 @@ static int section_begin(struct config_parser *p, const char *hdr, int line)
 	}
 	if (kind == 4 && strncmp(hdr, "cert", 4) == 0) {
 		struct kst_cert_conf *cc = cert_find(p, name, NULL);
+		char *copy;
 
 		if (cc != NULL) {
 			kst_diag_error(p->diag, p->path, line,
@@ -561,9 +563,12 @@ static int section_begin(struct config_parser *p, const char *hdr, int line)
 				       name, cc->line);
 			return -EINVAL;
 		}
-		cc = cert_add(p, name, line);
-		if (cc == NULL)
+		copy = strdup(name);
+		cc = copy ? cert_add(p, copy, line) : NULL;
+		if (cc == NULL) {
+			free(copy);
 			return -ENOMEM;
+		}
 		p->sec = SEC_CERT;
 		p->obj = cc;
 		return 0;
@@ -1003,6 +1008,32 @@ static void config_raw_line(struct config_parser *p, const char *s, size_t len,
 	free(line);
 }
 
+/*
+ * The cert arrays sized once for the lines that may add a cert (those that
+ * start with "cert" or "[cert", blanks aside): a second reload of 100,000 `cert
+ * =` lines spent half its parsing growing them in a heap the freed generation
+ * had left in pieces (issue 13). Without the memory, they grow as they go.
+ */
+static void config_presize(struct config_parser *p, const char *text,
+			   size_t len)
+{
+	const char *s = text, *end = text + len;
+	size_t n = 0;
+
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+
+		while (s < end && (*s == ' ' || *s == '\t'))
+			s++;
+		n += ((size_t)(end - s) >= 4 && memcmp(s, "cert", 4) == 0) ||
+		     ((size_t)(end - s) >= 5 && memcmp(s, "[cert", 5) == 0);
+		s = nl ? nl + 1 : end;
+	}
+	if (n > 0 && reserve(&p->conf->certs, &p->conf->certs_cap, n,
+			     sizeof(*p->conf->certs)) == 0)
+		(void)cert_index_reserve(p, n);
+}
+
 static struct kst_config *config_parse_text(const char *path, const char *text,
 					    size_t len, struct kst_diag *diag,
 					    bool keep)
@@ -1027,6 +1058,7 @@ static struct kst_config *config_parse_text(const char *path, const char *text,
 		errno = ENOMEM;
 		return NULL;
 	}
+	config_presize(&p, text, len);
 	/* strtok_r would skip empty lines and lose the numbering */
 	while (s != NULL && s < end) {
 		const char *nl = memchr(s, '\n', (size_t)(end - s));
@@ -1070,15 +1102,43 @@ static bool config_is_dir(FILE *f)
 	return fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The whole file, NUL-terminated, in one buffer of the size fstat gives
+ * (a 100,000-line file grown by doubling was copied a dozen times). A
+ * read error leaves what was read and ferror(f) set; -ENOMEM. */
+static int config_read(FILE *f, char **text, size_t *len)
+{
+	struct stat st;
+	size_t cap = 4096, n = 0;
+	char *buf, *grown;
+
+	if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
+		cap = (size_t)st.st_size + 2; /* a short read ends it */
+	buf = malloc(cap);
+	while (buf != NULL) {
+		n += fread(buf + n, 1, cap - 1 - n, f);
+		if (n < cap - 1)
+			break;
+		grown = realloc(buf, cap * 2); /* it grew meanwhile */
+		if (grown == NULL)
+			free(buf);
+		buf = grown;
+		cap *= 2;
+	}
+	if (buf == NULL)
+		return -ENOMEM;
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
 static struct kst_config *config_parse_file(const char *path,
 					    struct kst_diag *diag, bool keep)
 {
 	struct kst_config *c;
 	char *text = NULL;
 	size_t len = 0;
-	FILE *f, *mem;
-	char buf[4096];
-	size_t n;
+	FILE *f;
 
 	f = fopen(path, "re");
 	if (f == NULL) {
@@ -1097,25 +1157,16 @@ static struct kst_config *config_parse_file(const char *path,
 		errno = EISDIR;
 		return NULL;
 	}
-	mem = open_memstream(&text, &len);
-	if (mem == NULL) {
-		kst_diag_error(diag, path, 0, "cannot read: %s",
-			       strerror(errno));
+	if (config_read(f, &text, &len) < 0) {
+		kst_diag_error(diag, path, 0, "cannot read: out of memory");
 		fclose(f);
+		errno = ENOMEM;
 		return NULL;
 	}
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, mem);
 	if (ferror(f))
 		kst_diag_error(diag, path, 0, "read error: %s",
 			       strerror(errno));
 	fclose(f);
-	if (fclose(mem) != 0 || text == NULL) {
-		kst_diag_error(diag, path, 0, "cannot read: out of memory");
-		free(text);
-		errno = ENOMEM;
-		return NULL;
-	}
 	c = config_parse_text(path, text, len, diag, keep);
 	free(text);
 	return c;
@@ -1155,8 +1206,9 @@ void kst_config_free(struct kst_config *c)
 	for (size_t i = 0; i < c->n_certs; i++) {
 		struct kst_cert_conf *cc = &c->certs[i];
 
+		if (cc->pem != cc->name) /* an inline cert's are one */
+			free(cc->pem);
 		free(cc->name);
-		free(cc->pem);
 		free(cc->key);
 		free(cc->staple_file);
 		for (size_t j = 0; j < cc->n_ocsp_urls; j++)

@@ -529,3 +529,69 @@ Test(config, a_nul_byte_is_an_error_with_its_line)
 	kst_config_free(c);
 	kst_diag_free(&d);
 }
+
+/* A file fstat gives no size for (a pipe, as with -c /dev/stdin) and
+ * longer than the first buffer: read whole, every line numbered. */
+Test(config, a_file_of_unknown_size_is_read_whole)
+{
+	int fds[2];
+	char path[64], line[128];
+	struct kst_diag d;
+	struct kst_config *c;
+	size_t n = 0;
+
+	cr_assert_eq(pipe(fds), 0);
+	n += (size_t)dprintf(fds[1], "[listener:a]\nbind = 127.0.0.1:1\n"
+				     "backend = 127.0.0.1:2\n");
+	for (int i = 0; i < 1000; i++) {
+		snprintf(line, sizeof(line), "cert = /etc/kst/c%d.pem\n", i);
+		n += (size_t)dprintf(fds[1], "%s", line);
+	}
+	dprintf(fds[1], "bogus-option = 1\n");
+	close(fds[1]);
+	cr_assert_gt(n, 3 * 4096, "longer than the first buffer");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[0]);
+	kst_diag_init(&d);
+	c = kst_config_parse(path, &d);
+	cr_expect_null(c);
+	cr_assert_eq(d.errors, 1, "only the last line is wrong");
+	cr_expect_eq(d.msgs[0].line, 1004, "%s", d.msgs[0].text);
+	kst_diag_free(&d);
+	close(fds[0]);
+}
+
+/* An inline cert's name and pem path are one string: freed once, and
+ * each of many is found (the arrays sized before the lines are read). */
+Test(config, many_inline_certs_each_keep_their_path)
+{
+	char *text = NULL, *p;
+	size_t len = 0;
+	struct kst_diag d;
+	struct kst_config *c;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_not_null(f);
+	fprintf(f, "[listener:a]\nbind = 127.0.0.1:1\nbackend = 127.0.0.1:2\n");
+	for (int i = 0; i < 3000; i++)
+		fprintf(f, "  cert = /etc/kst/c%d.pem\n", i % 2500);
+	fprintf(f, "[cert:named]\npem = /abs/n.pem\n[listener:b]\n"
+		   "bind = 127.0.0.1:3\nbackend = 127.0.0.1:4\ncert = named\n");
+	fclose(f);
+	kst_diag_init(&d);
+	c = kst_config_parse_string("/etc/kst/k.conf", text, &d);
+	cr_assert_not_null(c, "%s", d.n ? d.msgs[0].text : "");
+	cr_assert_eq(c->n_certs, 2501, "a path listed twice is one cert");
+	cr_assert_eq(c->listeners[0].n_certs, 3000);
+	for (size_t i = 0; i < 2500; i++) {
+		cr_assert(asprintf(&p, "/etc/kst/c%zu.pem", i) > 0);
+		cr_assert_str_eq(c->certs[i].pem, p);
+		cr_assert_str_eq(c->certs[i].name, p);
+		free(p);
+	}
+	cr_assert_eq(c->listeners[0].certs[2999].cert, 499);
+	cr_assert_str_eq(c->certs[2500].pem, "/abs/n.pem");
+	cr_assert_str_eq(c->certs[2500].name, "named");
+	kst_config_free(c);
+	kst_diag_free(&d);
+	free(text);
+}
