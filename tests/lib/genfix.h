@@ -19,6 +19,8 @@
 struct kst_genfix {
 	char dir[32];
 	char path[64];
+	const char *ktls;
+	bool ktls_available;
 	struct kst_registry reg;
 	struct kst_gen *gen;
 };
@@ -27,6 +29,12 @@ struct kst_genfix {
  * probe found kTLS; sections: the [cert:...] and [listener:...] text. */
 void kst_genfix_build(struct kst_genfix *f, const char *ktls,
 		      bool ktls_available, const char *sections);
+/* Another generation of the same fixture from other sections, built on
+ * prev as a reload builds on the generation it replaces (NULL: as at
+ * start). The caller frees it (kst_gen_destroy with &f->reg) before
+ * kst_genfix_free. */
+struct kst_gen *kst_genfix_gen(struct kst_genfix *f, const char *sections,
+			       const struct kst_gen *prev);
 void kst_genfix_free(struct kst_genfix *f);
 
 #endif

@@ -11,74 +11,58 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "daemon/base/diag.h"
-#include "daemon/config/config.h"
 #include "daemon/datapath/gen.h"
-#include "daemon/ocsp/certstate.h"
 #include "daemon/tls/cert.h"
-#include "daemon/tls/tls.h"
-#include "ktls/ktls.h"
+#include "tests/lib/genfix.h"
 #include "tests/lib/testutil.h"
 
 #define AIA	 "http://127.0.0.1:8888/" /* the test PKI's leaves */
 #define OVERRIDE "http://127.0.0.2:9/override"
 
-static char dir[32], path[64];
-static struct kst_registry reg;
+static struct kst_genfix fx;
 static struct kst_gen *gens[4];
-
-static void setup(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/kst-reuse.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/k.conf", dir);
-	kst_tls_init();
-	kst_ktls_init();
-	kst_registry_init(&reg, 1);
-}
 
 static void teardown(void)
 {
-	for (int i = 3; i >= 0; i--)
+	for (int i = 3; i >= 1; i--)
 		if (gens[i] != NULL)
-			kst_gen_destroy(gens[i], &reg);
-	unlink(path);
-	rmdir(dir);
+			kst_gen_destroy(gens[i], &fx.reg);
+	kst_genfix_free(&fx);
 }
 
-TestSuite(cert_reuse, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(cert_reuse, .fini = teardown, .timeout = 30);
+
+/* The sections with ecdsa's extra line. */
+static char *sections(const char *ecdsa_extra)
+{
+	char *ecdsa = kst_test_pki_path("localhost-ecdsa.pem");
+	char *must = kst_test_pki_path("must-staple.pem");
+	char *text = NULL;
+
+	cr_assert(asprintf(&text,
+			   "[cert:ecdsa]\npem = %s\n%s\n[cert:must]\npem = %s\n"
+			   "[listener:a]\nbind = 127.0.0.1:0\n"
+			   "backend = 127.0.0.1:9\ncert = ecdsa\ncert = must\n",
+			   ecdsa, ecdsa_extra, must) > 0);
+	free(ecdsa);
+	free(must);
+	return text;
+}
 
 /* Generation i from the configuration with ecdsa's extra line, built on
  * generation i - 1 as a reload does. */
 static struct kst_gen *build(int i, const char *ecdsa_extra)
 {
-	char *ecdsa = kst_test_pki_path("localhost-ecdsa.pem");
-	char *must = kst_test_pki_path("must-staple.pem");
-	struct kst_gen_env env = {
-		.reg = &reg, .nworkers = 1, .prev = i > 0 ? gens[i - 1] : NULL};
-	struct kst_config *conf;
-	struct kst_diag d;
-	FILE *fp = fopen(path, "w");
+	char *text = sections(ecdsa_extra);
 
-	cr_assert_not_null(fp);
-	fprintf(fp,
-		"[global]\nstate-dir = %s\nbpf-pin-dir =\nallow-root = on\n"
-		"ktls = off\n[ocsp]\nfetch = off\n"
-		"[cert:ecdsa]\npem = %s\n%s\n[cert:must]\npem = %s\n"
-		"[listener:a]\nbind = 127.0.0.1:0\nbackend = 127.0.0.1:9\n"
-		"cert = ecdsa\ncert = must\n",
-		dir, ecdsa, ecdsa_extra, must);
-	fclose(fp);
-	free(ecdsa);
-	free(must);
-	kst_diag_init(&d);
-	conf = kst_config_parse(path, &d);
-	cr_assert_not_null(conf, "configuration parses");
-	cr_assert_eq(kst_gen_build(conf, &env, &d, &gens[i]), 0,
-		     "generation %d builds", i);
-	kst_diag_free(&d);
+	if (i == 0) {
+		kst_genfix_build(&fx, "off", false, text);
+		gens[0] = fx.gen;
+	} else {
+		gens[i] = kst_genfix_gen(&fx, text, gens[i - 1]);
+	}
+	free(text);
 	cr_assert_eq(gens[i]->n_certs, 2);
 	return gens[i];
 }
